@@ -1,0 +1,116 @@
+/*
+ * config.h - connect-sshd.conf(5): load, validate, dump.
+ *
+ * The file is libconfig syntax.  config_load() reads it, applies the
+ * CONNECT_* environment overrides, validates every field and resolves
+ * dependent files (keys_file), and returns a fully checked struct or a list
+ * of "file:line: message" errors.  Nothing downstream re-validates.
+ */
+#ifndef CSSHD_CONFIG_H
+#define CSSHD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "authkeys.h"
+
+#define CFG_DEFAULT_PATH	"/etc/connect-sshd/connect-sshd.conf"
+#define CFG_MAX_ERRORS		64
+
+struct cfg_listen {
+	char *host;		/* numeric address; "" for any (dual stack) */
+	char *port;		/* numeric port */
+	int line;		/* 0 when it came from CONNECT_SSH_ADDR */
+};
+
+struct cfg_workspace {
+	long long id;
+	char **members;
+	size_t nmembers;
+};
+
+struct cfg_user {
+	char *name;
+	struct authkey *keys;	/* inline keys first, then keys_file's */
+	size_t nkeys;
+	size_t ninline;		/* keys[0..ninline) came from "keys" */
+	char *keys_file;	/* NULL if none */
+};
+
+struct cfg_studio {
+	char *session;
+	long long workspace;
+	char *upstream_host;	/* numeric address */
+	char *upstream_port;	/* numeric port */
+	char *upstream_user;	/* NULL: the client's user name */
+	char **users;		/* NULL and 0: no further restriction */
+	size_t nusers;
+	int users_set;		/* "users" present (even if empty) */
+	char *host_key_fingerprint;	/* NULL if not pinned */
+};
+
+struct cfg_workers {
+	int prefork;
+	char *user;		/* used only when started as root */
+	char *chroot;		/* likewise */
+	char *program;		/* the worker executable */
+};
+
+struct cfg_log {
+	int level;		/* enum log_level */
+	int format;		/* enum log_format */
+};
+
+struct cfg_limits {
+	int login_grace_time;		/* seconds */
+	int upstream_connect_timeout;	/* seconds */
+	int max_auth_tries;
+	int max_sessions;
+};
+
+struct config {
+	char *path;
+	struct cfg_listen *listen;
+	size_t nlisten;
+	char *key_path;
+	char *key_fingerprint;	/* NULL if not pinned */
+	int enabled;
+	long long *allowed_workspaces;
+	size_t nallowed_workspaces;
+	struct cfg_workspace *workspaces;
+	size_t nworkspaces;
+	struct cfg_user *users;
+	size_t nusers;
+	struct cfg_studio *studios;
+	size_t nstudios;
+	struct cfg_workers workers;
+	struct cfg_log log;
+	struct cfg_limits limits;
+};
+
+struct config_errors {
+	char *msg[CFG_MAX_ERRORS];	/* "file:line: message" */
+	size_t n;
+	size_t dropped;			/* errors past CFG_MAX_ERRORS */
+};
+
+/*
+ * Load and validate path.  env is the environment to read CONNECT_*
+ * overrides from (NULL: none), as "NAME=value" strings.  On success
+ * returns a config and leaves errs empty; on failure returns NULL and fills
+ * errs.  default_worker is the compiled-in worker path.
+ */
+struct config *config_load(const char *path, char *const *env,
+    const char *default_worker, struct config_errors *errs);
+void config_free(struct config *cfg);
+void config_errors_free(struct config_errors *errs);
+
+/* Print the effective config as libconfig text that config_load accepts. */
+void config_dump(const struct config *cfg, FILE *out);
+
+/* "host:port", "[v6]:port" or ":port" into numeric host ("" any) and port. */
+int config_parse_hostport(const char *s, char **host, char **port,
+    const char **why);
+
+#endif

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Install the Debian 12 packages connect-sshd needs to build, test and run
+# its demo.  This is the one list; make check and make demo call it.
+set -eu
+
+PACKAGES="build-essential pkg-config
+libssh-dev libssl-dev libseccomp-dev libconfig-dev libcunit1-dev
+openssh-client openssh-server mandoc
+procps psmisc python3 coreutils"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing Debian packages:$missing" >&2
+	echo "deps: run as root, or: sudo apt-get install$missing" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# openssh-server's postinst would start a system sshd on port 22; the tests
+# and the demo run their own sshd on loopback, so keep the system one off.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get install -y -qq --no-install-recommends $missing

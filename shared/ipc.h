@@ -1,0 +1,185 @@
+/*
+ * ipc.h - the monitor <-> worker protocol.
+ *
+ * Transport: one AF_UNIX SOCK_SEQPACKET socketpair per worker.  One datagram
+ * is one message: a u16 type followed by the body; file descriptors ride
+ * along with SCM_RIGHTS.  IPC_MAX_MSG bounds a message on both ends; a
+ * receiver that sees a truncated datagram (MSG_TRUNC/MSG_CTRUNC), more fds
+ * than the type carries, or a body that does not decode exactly (short, or
+ * bytes left over) treats the peer as hostile.
+ *
+ * Every type has a struct, and an encoder and decoder side by side in
+ * ipc.c.  Strings inside decoded structs are copied into fixed arrays (C
+ * strings, NUL-free) or point into the received datagram (byte strings);
+ * those pointers live as long as the receive buffer.
+ *
+ * Who may send what, and when, is in man/connect-sshd-ipc.7 and, for the
+ * monitor side, in the dispatch table in monitor/dispatch.c.
+ */
+#ifndef CSSHD_IPC_H
+#define CSSHD_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define IPC_PROTO_VERSION	1
+#define IPC_MAX_MSG		16384	/* one datagram, header included */
+#define IPC_MAX_FDS		2
+#define IPC_WORKER_FD		3	/* where a worker finds its IPC socket */
+
+/* Field bounds, shared by encoder and decoder. */
+#define IPC_MAX_NAME		128	/* user names, session ids, algorithms */
+#define IPC_MAX_TEXT		1024	/* log lines, commands, messages */
+#define IPC_MAX_PATH		256
+#define IPC_MAX_BLOB		2048	/* key blobs, signatures */
+#define IPC_MAX_HASH		64	/* exchange hashes */
+#define IPC_MAX_SIGNED		4096	/* userauth data a client signed */
+
+enum ipc_type {
+	IPC_NONE = 0,
+	/* monitor -> worker */
+	IPC_M_INIT,		/* start-up settings, host public key */
+	IPC_M_CLIENT,		/* fd: the accepted client socket */
+	IPC_M_SIGN_REPLY,	/* host-key signature of an exchange hash */
+	IPC_M_KEY_REPLY,	/* is this key acceptable for this login */
+	IPC_M_VERIFY_REPLY,	/* was this userauth signature good */
+	IPC_M_ROUTE,		/* fds: upstream TCP socket, agent socket */
+	IPC_M_ROUTE_FAIL,	/* no route: a message for the client */
+	/* worker -> monitor */
+	IPC_W_READY,		/* sandboxed, waiting for a client */
+	IPC_W_LOG,		/* a log line */
+	IPC_W_SIGN,		/* sign this exchange hash with the host key */
+	IPC_W_KEY_QUERY,	/* may <user> log in with <key>? */
+	IPC_W_VERIFY,		/* check this userauth signature */
+	IPC_W_ROUTE,		/* connect me to my Studio */
+	IPC_W_AUDIT,		/* a channel event for the audit log */
+	IPC_TYPE_MAX
+};
+
+const char *ipc_type_name(unsigned type);
+
+/* IPC_M_INIT flags */
+#define IPC_INIT_CHROOT		0x1	/* chroot into chroot_dir */
+#define IPC_INIT_SETUID		0x2	/* drop to uid/gid */
+
+struct ipc_init {
+	uint32_t version;
+	uint32_t log_level;
+	uint32_t flags;
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t login_grace_time;	/* seconds */
+	uint32_t upstream_timeout;	/* seconds */
+	char chroot_dir[IPC_MAX_PATH];
+	const uint8_t *hostkey_blob;	/* SSH public key blob */
+	size_t hostkey_blob_len;
+};
+
+struct ipc_client {
+	uint64_t conn_id;
+	char peer[IPC_MAX_NAME];	/* "addr:port", for the worker's logs */
+};
+
+struct ipc_bytes {		/* IPC_M_SIGN_REPLY, IPC_W_SIGN */
+	const uint8_t *data;
+	size_t len;
+};
+
+struct ipc_flag {		/* IPC_M_KEY_REPLY, IPC_M_VERIFY_REPLY */
+	uint32_t ok;
+};
+
+struct ipc_route {
+	char upstream_user[IPC_MAX_NAME];
+	char host_key_pin[IPC_MAX_NAME];	/* "" for none */
+	char session[IPC_MAX_NAME];
+};
+
+struct ipc_text {		/* IPC_M_ROUTE_FAIL */
+	char text[IPC_MAX_TEXT];
+};
+
+struct ipc_log {
+	uint32_t level;
+	char text[IPC_MAX_TEXT];
+};
+
+struct ipc_key_query {
+	char user[IPC_MAX_NAME];	/* the SSH user name as sent */
+	const uint8_t *key_blob;
+	size_t key_blob_len;
+};
+
+struct ipc_verify {
+	const uint8_t *sig;		/* as OpenSSL verifies it */
+	size_t sig_len;
+	const uint8_t *data;		/* exactly what the client signed */
+	size_t data_len;
+};
+
+enum ipc_audit_event {
+	IPC_AUDIT_CHANNEL_OPEN = 1,
+	IPC_AUDIT_REQUEST,		/* exec, shell, subsystem, ... */
+	IPC_AUDIT_CHANNEL_CLOSE,
+	IPC_AUDIT_MAX
+};
+
+struct ipc_audit {
+	uint32_t event;
+	uint32_t channel;
+	char kind[IPC_MAX_NAME];	/* channel type or request name */
+	char detail[IPC_MAX_TEXT];	/* command, subsystem, ... */
+	uint64_t bytes_in;		/* client -> Studio */
+	uint64_t bytes_out;		/* Studio -> client */
+	int32_t exit_status;		/* -1: none */
+	char exit_signal[IPC_MAX_NAME];
+};
+
+/*
+ * Encoders fill a caller-owned struct buf (initialised with IPC_MAX_MSG)
+ * with a complete message; they return 0, or -1 when a field is over its
+ * bound.  Decoders take the body after the type and return 0, or -1 on any
+ * malformation.
+ */
+int ipc_enc_init(struct buf *b, const struct ipc_init *m);
+int ipc_dec_init(struct cursor *c, struct ipc_init *m);
+int ipc_enc_client(struct buf *b, const struct ipc_client *m);
+int ipc_dec_client(struct cursor *c, struct ipc_client *m);
+int ipc_enc_bytes(struct buf *b, unsigned type, const struct ipc_bytes *m,
+    size_t max);
+int ipc_dec_bytes(struct cursor *c, struct ipc_bytes *m, size_t max);
+int ipc_enc_flag(struct buf *b, unsigned type, const struct ipc_flag *m);
+int ipc_dec_flag(struct cursor *c, struct ipc_flag *m);
+int ipc_enc_route(struct buf *b, const struct ipc_route *m);
+int ipc_dec_route(struct cursor *c, struct ipc_route *m);
+int ipc_enc_text(struct buf *b, unsigned type, const struct ipc_text *m);
+int ipc_dec_text(struct cursor *c, struct ipc_text *m);
+int ipc_enc_log(struct buf *b, const struct ipc_log *m);
+int ipc_dec_log(struct cursor *c, struct ipc_log *m);
+int ipc_enc_key_query(struct buf *b, const struct ipc_key_query *m);
+int ipc_dec_key_query(struct cursor *c, struct ipc_key_query *m);
+int ipc_enc_verify(struct buf *b, const struct ipc_verify *m);
+int ipc_dec_verify(struct cursor *c, struct ipc_verify *m);
+int ipc_enc_audit(struct buf *b, const struct ipc_audit *m);
+int ipc_dec_audit(struct cursor *c, struct ipc_audit *m);
+/* A message with no body (IPC_W_READY, IPC_W_ROUTE). */
+int ipc_enc_empty(struct buf *b, unsigned type);
+
+/* How many fds each type must carry (exactly). */
+int ipc_type_nfds(unsigned type);
+
+/*
+ * Transport.  ipc_send sends one encoded message with nfds fds (which the
+ * caller still owns).  ipc_recv receives one datagram into msg (of
+ * IPC_MAX_MSG bytes): it returns the body length and sets *type, and stores
+ * received fds in fds[] (count in *nfds; unused slots -1).  Returns 0 on
+ * EOF, -1 on a transport error or a malformed datagram (with errno EPROTO):
+ * truncated, too short, unknown type, or fds a type does not carry -- in
+ * which case any fds received have already been closed.
+ */
+int ipc_send(int sock, const struct buf *b, const int *fds, int nfds);
+long ipc_recv(int sock, uint8_t *msg, unsigned *type, int *fds, int *nfds);
+
+#endif
