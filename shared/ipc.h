@@ -173,10 +173,11 @@ int ipc_type_nfds(unsigned type);
 /*
  * Transport.  ipc_send sends one encoded message with nfds fds (which the
  * caller still owns).  ipc_recv receives one datagram into msg (of
- * IPC_MAX_MSG bytes): it returns the body length and sets *type, and stores
- * received fds in fds[] (count in *nfds; unused slots -1).  Returns 0 on
- * EOF, -1 on a transport error or a malformed datagram (with errno EPROTO):
- * truncated, too short, unknown type, or fds a type does not carry -- in
+ * IPC_MAX_MSG bytes).  It returns the datagram's length (>= 2: the body is
+ * msg + 2, of length - 2 bytes), sets *type, and stores received fds in
+ * fds[] (count in *nfds; unused slots -1).  Returns 0 on EOF, and -1 on a
+ * transport error or, with errno EPROTO, a malformed datagram: truncated,
+ * too short, unknown type, or fds the type does not carry exactly -- in
  * which case any fds received have already been closed.
  */
 int ipc_send(int sock, const struct buf *b, const int *fds, int nfds);

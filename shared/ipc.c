@@ -1,0 +1,464 @@
+/*
+ * ipc.c - the monitor <-> worker codec and transport.
+ *
+ * Encoders and decoders stand side by side, one pair per message body, so a
+ * field added to one is seen missing from the other.  Decoders read every
+ * field and then require the cursor to be exhausted: a short body and a
+ * body with bytes left over are both malformed.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipc.h"
+
+static const char *const type_names[IPC_TYPE_MAX] = {
+	[IPC_NONE] = "NONE",
+	[IPC_M_INIT] = "M_INIT",
+	[IPC_M_CLIENT] = "M_CLIENT",
+	[IPC_M_SIGN_REPLY] = "M_SIGN_REPLY",
+	[IPC_M_KEY_REPLY] = "M_KEY_REPLY",
+	[IPC_M_VERIFY_REPLY] = "M_VERIFY_REPLY",
+	[IPC_M_ROUTE] = "M_ROUTE",
+	[IPC_M_ROUTE_FAIL] = "M_ROUTE_FAIL",
+	[IPC_W_READY] = "W_READY",
+	[IPC_W_LOG] = "W_LOG",
+	[IPC_W_SIGN] = "W_SIGN",
+	[IPC_W_KEY_QUERY] = "W_KEY_QUERY",
+	[IPC_W_VERIFY] = "W_VERIFY",
+	[IPC_W_ROUTE] = "W_ROUTE",
+	[IPC_W_AUDIT] = "W_AUDIT",
+};
+
+const char *
+ipc_type_name(unsigned type)
+{
+	if (type >= IPC_TYPE_MAX || type_names[type] == NULL)
+		return "UNKNOWN";
+	return type_names[type];
+}
+
+int
+ipc_type_nfds(unsigned type)
+{
+	switch (type) {
+	case IPC_M_CLIENT:
+		return 1;	/* the client's socket */
+	case IPC_M_ROUTE:
+		return 2;	/* upstream socket, agent socket */
+	default:
+		return 0;
+	}
+}
+
+static void
+put_header(struct buf *b, unsigned type)
+{
+	buf_reset(b);
+	buf_put_u16(b, (uint16_t)type);
+}
+
+/* A C string field: refused (encoder fails) if over its decoder's bound. */
+static void
+put_cstr(struct buf *b, const char *s, size_t bound)
+{
+	size_t n = strnlen(s, bound);
+
+	if (n >= bound) {
+		b->failed = 1;
+		return;
+	}
+	buf_put_string(b, s, n);
+}
+
+static void
+put_bytes(struct buf *b, const uint8_t *p, size_t n, size_t bound)
+{
+	if (n > bound) {
+		b->failed = 1;
+		return;
+	}
+	buf_put_string(b, p, n);
+}
+
+/* ---- IPC_M_INIT ---- */
+
+int
+ipc_enc_init(struct buf *b, const struct ipc_init *m)
+{
+	put_header(b, IPC_M_INIT);
+	buf_put_u32(b, m->version);
+	buf_put_u32(b, m->log_level);
+	buf_put_u32(b, m->flags);
+	buf_put_u32(b, m->uid);
+	buf_put_u32(b, m->gid);
+	buf_put_u32(b, m->login_grace_time);
+	buf_put_u32(b, m->upstream_timeout);
+	put_cstr(b, m->chroot_dir, sizeof(m->chroot_dir));
+	put_bytes(b, m->hostkey_blob, m->hostkey_blob_len, IPC_MAX_BLOB);
+	return buf_ok(b);
+}
+
+int
+ipc_dec_init(struct cursor *c, struct ipc_init *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_u32(c, &m->version);
+	cursor_get_u32(c, &m->log_level);
+	cursor_get_u32(c, &m->flags);
+	cursor_get_u32(c, &m->uid);
+	cursor_get_u32(c, &m->gid);
+	cursor_get_u32(c, &m->login_grace_time);
+	cursor_get_u32(c, &m->upstream_timeout);
+	cursor_get_cstring(c, m->chroot_dir, sizeof(m->chroot_dir));
+	cursor_get_string(c, &m->hostkey_blob, &m->hostkey_blob_len,
+	    IPC_MAX_BLOB);
+	return cursor_end(c);
+}
+
+/* ---- IPC_M_CLIENT ---- */
+
+int
+ipc_enc_client(struct buf *b, const struct ipc_client *m)
+{
+	put_header(b, IPC_M_CLIENT);
+	buf_put_u64(b, m->conn_id);
+	put_cstr(b, m->peer, sizeof(m->peer));
+	return buf_ok(b);
+}
+
+int
+ipc_dec_client(struct cursor *c, struct ipc_client *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_u64(c, &m->conn_id);
+	cursor_get_cstring(c, m->peer, sizeof(m->peer));
+	return cursor_end(c);
+}
+
+/* ---- IPC_M_SIGN_REPLY, IPC_W_SIGN: one byte string ---- */
+
+int
+ipc_enc_bytes(struct buf *b, unsigned type, const struct ipc_bytes *m,
+    size_t max)
+{
+	put_header(b, type);
+	put_bytes(b, m->data, m->len, max);
+	return buf_ok(b);
+}
+
+int
+ipc_dec_bytes(struct cursor *c, struct ipc_bytes *m, size_t max)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_string(c, &m->data, &m->len, max);
+	return cursor_end(c);
+}
+
+/* ---- IPC_M_KEY_REPLY, IPC_M_VERIFY_REPLY: a yes/no ---- */
+
+int
+ipc_enc_flag(struct buf *b, unsigned type, const struct ipc_flag *m)
+{
+	put_header(b, type);
+	buf_put_u32(b, m->ok ? 1 : 0);
+	return buf_ok(b);
+}
+
+int
+ipc_dec_flag(struct cursor *c, struct ipc_flag *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_u32(c, &m->ok);
+	if (m->ok > 1)
+		return -1;
+	return cursor_end(c);
+}
+
+/* ---- IPC_M_ROUTE ---- */
+
+int
+ipc_enc_route(struct buf *b, const struct ipc_route *m)
+{
+	put_header(b, IPC_M_ROUTE);
+	put_cstr(b, m->upstream_user, sizeof(m->upstream_user));
+	put_cstr(b, m->host_key_pin, sizeof(m->host_key_pin));
+	put_cstr(b, m->session, sizeof(m->session));
+	return buf_ok(b);
+}
+
+int
+ipc_dec_route(struct cursor *c, struct ipc_route *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_cstring(c, m->upstream_user, sizeof(m->upstream_user));
+	cursor_get_cstring(c, m->host_key_pin, sizeof(m->host_key_pin));
+	cursor_get_cstring(c, m->session, sizeof(m->session));
+	return cursor_end(c);
+}
+
+/* ---- IPC_M_ROUTE_FAIL: a message for the client ---- */
+
+int
+ipc_enc_text(struct buf *b, unsigned type, const struct ipc_text *m)
+{
+	put_header(b, type);
+	put_cstr(b, m->text, sizeof(m->text));
+	return buf_ok(b);
+}
+
+int
+ipc_dec_text(struct cursor *c, struct ipc_text *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_cstring(c, m->text, sizeof(m->text));
+	return cursor_end(c);
+}
+
+/* ---- IPC_W_LOG ---- */
+
+int
+ipc_enc_log(struct buf *b, const struct ipc_log *m)
+{
+	put_header(b, IPC_W_LOG);
+	buf_put_u32(b, m->level);
+	put_cstr(b, m->text, sizeof(m->text));
+	return buf_ok(b);
+}
+
+int
+ipc_dec_log(struct cursor *c, struct ipc_log *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_u32(c, &m->level);
+	cursor_get_cstring(c, m->text, sizeof(m->text));
+	return cursor_end(c);
+}
+
+/* ---- IPC_W_KEY_QUERY ---- */
+
+int
+ipc_enc_key_query(struct buf *b, const struct ipc_key_query *m)
+{
+	put_header(b, IPC_W_KEY_QUERY);
+	put_cstr(b, m->user, sizeof(m->user));
+	put_bytes(b, m->key_blob, m->key_blob_len, IPC_MAX_BLOB);
+	return buf_ok(b);
+}
+
+int
+ipc_dec_key_query(struct cursor *c, struct ipc_key_query *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_cstring(c, m->user, sizeof(m->user));
+	cursor_get_string(c, &m->key_blob, &m->key_blob_len, IPC_MAX_BLOB);
+	return cursor_end(c);
+}
+
+/* ---- IPC_W_VERIFY ---- */
+
+int
+ipc_enc_verify(struct buf *b, const struct ipc_verify *m)
+{
+	put_header(b, IPC_W_VERIFY);
+	put_bytes(b, m->sig, m->sig_len, IPC_MAX_BLOB);
+	put_bytes(b, m->data, m->data_len, IPC_MAX_SIGNED);
+	return buf_ok(b);
+}
+
+int
+ipc_dec_verify(struct cursor *c, struct ipc_verify *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_string(c, &m->sig, &m->sig_len, IPC_MAX_BLOB);
+	cursor_get_string(c, &m->data, &m->data_len, IPC_MAX_SIGNED);
+	return cursor_end(c);
+}
+
+/* ---- IPC_W_AUDIT ---- */
+
+int
+ipc_enc_audit(struct buf *b, const struct ipc_audit *m)
+{
+	put_header(b, IPC_W_AUDIT);
+	buf_put_u32(b, m->event);
+	buf_put_u32(b, m->channel);
+	put_cstr(b, m->kind, sizeof(m->kind));
+	put_cstr(b, m->detail, sizeof(m->detail));
+	buf_put_u64(b, m->bytes_in);
+	buf_put_u64(b, m->bytes_out);
+	buf_put_u32(b, (uint32_t)m->exit_status);
+	put_cstr(b, m->exit_signal, sizeof(m->exit_signal));
+	return buf_ok(b);
+}
+
+int
+ipc_dec_audit(struct cursor *c, struct ipc_audit *m)
+{
+	uint32_t status;
+
+	memset(m, 0, sizeof(*m));
+	cursor_get_u32(c, &m->event);
+	cursor_get_u32(c, &m->channel);
+	cursor_get_cstring(c, m->kind, sizeof(m->kind));
+	cursor_get_cstring(c, m->detail, sizeof(m->detail));
+	cursor_get_u64(c, &m->bytes_in);
+	cursor_get_u64(c, &m->bytes_out);
+	cursor_get_u32(c, &status);
+	cursor_get_cstring(c, m->exit_signal, sizeof(m->exit_signal));
+	m->exit_status = (int32_t)status;
+	if (m->event == 0 || m->event >= IPC_AUDIT_MAX)
+		return -1;
+	return cursor_end(c);
+}
+
+/* ---- bodiless messages ---- */
+
+int
+ipc_enc_empty(struct buf *b, unsigned type)
+{
+	put_header(b, type);
+	return buf_ok(b);
+}
+
+/* ---- transport ---- */
+
+int
+ipc_send(int sock, const struct buf *b, const int *fds, int nfds)
+{
+	struct msghdr mh;
+	struct iovec iov;
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
+	} cmsgbuf;
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (b->failed || b->len < 2 || b->len > IPC_MAX_MSG ||
+	    nfds < 0 || nfds > IPC_MAX_FDS) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = b->data;
+	iov.iov_len = b->len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (nfds > 0) {
+		memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+		mh.msg_control = cmsgbuf.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
+	}
+	do {
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return -1;
+	if ((size_t)n != b->len) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+close_fds(int *fds, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (fds[i] != -1)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/* Collect SCM_RIGHTS fds; returns the count, or -1 if anything else came. */
+static int
+take_fds(struct msghdr *mh, int *fds)
+{
+	struct cmsghdr *cm;
+	int n = 0, bad = 0;
+	size_t k, cnt;
+	int fd;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len < CMSG_LEN(0)) {
+			bad = 1;
+			continue;
+		}
+		cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (k = 0; k < cnt; k++) {
+			memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int),
+			    sizeof(int));
+			if (n < IPC_MAX_FDS)
+				fds[n++] = fd;
+			else {
+				close(fd);	/* more than any type carries */
+				bad = 1;
+			}
+		}
+	}
+	if (bad) {
+		close_fds(fds, n);
+		return -1;
+	}
+	return n;
+}
+
+long
+ipc_recv(int sock, uint8_t *msg, unsigned *type, int *fds, int *nfds)
+{
+	struct msghdr mh;
+	struct iovec iov;
+	union {
+		struct cmsghdr hdr;
+		/* room for one fd more than allowed, to see an excess */
+		char buf[CMSG_SPACE(sizeof(int) * (IPC_MAX_FDS + 1))];
+	} cmsgbuf;
+	ssize_t n;
+	int i, got;
+
+	for (i = 0; i < IPC_MAX_FDS; i++)
+		fds[i] = -1;
+	*nfds = 0;
+	*type = IPC_NONE;
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = msg;
+	iov.iov_len = IPC_MAX_MSG;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cmsgbuf.buf;
+	mh.msg_controllen = sizeof(cmsgbuf.buf);
+	do {
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	} while (n == -1 && errno == EINTR);
+	if (n <= 0)
+		return n;
+	got = take_fds(&mh, fds);
+	if (got < 0 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n < 2)
+		goto bad;
+	*nfds = got;
+	*type = ((unsigned)msg[0] << 8) | msg[1];
+	if (*type == IPC_NONE || *type >= IPC_TYPE_MAX ||
+	    got != ipc_type_nfds(*type))
+		goto bad;
+	return (long)n;
+ bad:
+	if (got > 0)
+		close_fds(fds, got);
+	*nfds = 0;
+	errno = EPROTO;
+	return -1;
+}

@@ -1,0 +1,288 @@
+/*
+ * log.c - log lines and audit events, text or JSON, one event a line.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOG_LINE_MAX	2048
+
+static const char *log_ident = "connect-sshd";
+static enum log_level log_level = LOG_LVL_INFO;
+static enum log_format log_format = LOG_FMT_TEXT;
+static log_sink_fn log_sink;
+
+static const char *const level_names[] = {
+	[LOG_LVL_ERROR] = "error",
+	[LOG_LVL_WARN] = "warn",
+	[LOG_LVL_INFO] = "info",
+	[LOG_LVL_DEBUG] = "debug",
+};
+
+void
+log_init(const char *ident, enum log_level lvl, enum log_format fmt)
+{
+	log_ident = ident;
+	log_level = lvl;
+	log_format = fmt;
+}
+
+void
+log_set_sink(log_sink_fn sink)
+{
+	log_sink = sink;
+}
+
+void
+log_set_level(enum log_level lvl)
+{
+	log_level = lvl;
+}
+
+enum log_level
+log_get_level(void)
+{
+	return log_level;
+}
+
+enum log_format
+log_get_format(void)
+{
+	return log_format;
+}
+
+const char *
+log_level_name(enum log_level lvl)
+{
+	if ((unsigned)lvl > LOG_LVL_DEBUG)
+		return "unknown";
+	return level_names[lvl];
+}
+
+int
+log_level_parse(const char *s, enum log_level *out)
+{
+	unsigned i;
+
+	for (i = 0; i <= LOG_LVL_DEBUG; i++) {
+		if (strcmp(s, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+json_escape(const char *s, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	unsigned char ch;
+
+	if (outsz == 0)
+		return;
+	for (; *s != '\0'; s++) {
+		ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\') {
+			if (o + 2 >= outsz)
+				break;
+			out[o++] = '\\';
+			out[o++] = (char)ch;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			if (o + 6 >= outsz)
+				break;
+			out[o++] = '\\';
+			out[o++] = 'u';
+			out[o++] = '0';
+			out[o++] = '0';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 0xf];
+		} else {
+			if (o + 1 >= outsz)
+				break;
+			out[o++] = (char)ch;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* Text values: printable ASCII kept, anything else (and quotes) escaped, so
+ * that a hostile user name cannot forge a second log line or field. */
+static void
+text_escape(const char *s, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	unsigned char ch;
+
+	if (outsz == 0)
+		return;
+	for (; *s != '\0'; s++) {
+		ch = (unsigned char)*s;
+		if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
+			if (o + 1 >= outsz)
+				break;
+			out[o++] = (char)ch;
+		} else {
+			if (o + 4 >= outsz)
+				break;
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 0xf];
+		}
+	}
+	out[o] = '\0';
+}
+
+static void
+timestamp(char *out, size_t outsz)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(out, outsz, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, outsz - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+static void
+emit(enum log_level lvl, const char *line)
+{
+	size_t n;
+	char *s;
+
+	if (log_sink != NULL) {
+		log_sink(lvl, line);
+		return;
+	}
+	/* One write per line so lines from several processes do not mix. */
+	n = strlen(line);
+	if ((s = malloc(n + 2)) == NULL)
+		return;
+	memcpy(s, line, n);
+	s[n] = '\n';
+	if (write(STDERR_FILENO, s, n + 1) < 0) {
+		/* nowhere left to report it */
+	}
+	free(s);
+}
+
+static void
+format_line(enum log_level lvl, const char *fn, const char *msg, char *out,
+    size_t outsz)
+{
+	char ts[40], emsg[LOG_LINE_MAX];
+
+	timestamp(ts, sizeof(ts));
+	if (log_format == LOG_FMT_JSON) {
+		json_escape(msg, emsg, sizeof(emsg));
+		snprintf(out, outsz, "{\"ts\":\"%s\",\"level\":\"%s\","
+		    "\"proc\":\"%s\",\"msg\":\"%s%s%s\"}", ts,
+		    log_level_name(lvl), log_ident, fn ? fn : "",
+		    fn ? ": " : "", emsg);
+	} else {
+		text_escape(msg, emsg, sizeof(emsg));
+		snprintf(out, outsz, "%s %s[%ld] %s: %s%s%s", ts, log_ident,
+		    (long)getpid(), log_level_name(lvl), fn ? fn : "",
+		    fn ? ": " : "", emsg);
+	}
+}
+
+void
+log_vmsg(enum log_level lvl, const char *fn, const char *fmt, va_list ap)
+{
+	char msg[LOG_LINE_MAX], line[LOG_LINE_MAX * 2];
+	int saved = errno;
+
+	if (lvl > log_level)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_sink != NULL) {
+		/* The receiver formats; send the bare message. */
+		snprintf(line, sizeof(line), "%s: %s", fn ? fn : "", msg);
+		log_sink(lvl, line);
+	} else {
+		/* Debug lines keep the function name; others read as prose. */
+		format_line(lvl, lvl == LOG_LVL_DEBUG ? fn : NULL, msg, line,
+		    sizeof(line));
+		emit(lvl, line);
+	}
+	errno = saved;
+}
+
+void
+log_msg(enum log_level lvl, const char *fn, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(lvl, fn, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_raw(enum log_level lvl, const char *line)
+{
+	char out[LOG_LINE_MAX * 2];
+
+	if (lvl > log_level)
+		return;
+	format_line(lvl, NULL, line, out, sizeof(out));
+	emit(lvl, out);
+}
+
+void
+log_fatal(const char *fn, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_LVL_ERROR, fn, fmt, ap);
+	va_end(ap);
+	_exit(255);
+}
+
+void
+audit_event(const char *event, const struct audit_field *f, size_t n)
+{
+	char line[LOG_LINE_MAX * 2], ts[40], val[LOG_LINE_MAX];
+	size_t i, o;
+
+	timestamp(ts, sizeof(ts));
+	if (log_format == LOG_FMT_JSON)
+		o = (size_t)snprintf(line, sizeof(line),
+		    "{\"ts\":\"%s\",\"level\":\"info\",\"proc\":\"%s\","
+		    "\"event\":\"%s\"", ts, log_ident, event);
+	else
+		o = (size_t)snprintf(line, sizeof(line),
+		    "%s %s[%ld] audit: event=%s", ts, log_ident,
+		    (long)getpid(), event);
+	for (i = 0; i < n && o < sizeof(line); i++) {
+		if (f[i].str == NULL)
+			snprintf(val, sizeof(val), "%lld", f[i].num);
+		else if (log_format == LOG_FMT_JSON)
+			json_escape(f[i].str, val, sizeof(val));
+		else
+			text_escape(f[i].str, val, sizeof(val));
+		if (log_format == LOG_FMT_JSON)
+			o += (size_t)snprintf(line + o, sizeof(line) - o,
+			    f[i].str ? ",\"%s\":\"%s\"" : ",\"%s\":%s",
+			    f[i].key, val);
+		else
+			o += (size_t)snprintf(line + o, sizeof(line) - o,
+			    f[i].str && (strchr(val, ' ') || !*val) ?
+			    " %s=\"%s\"" : " %s=%s", f[i].key, val);
+	}
+	if (log_format == LOG_FMT_JSON && o < sizeof(line) - 1)
+		snprintf(line + o, sizeof(line) - o, "}");
+	emit(LOG_LVL_INFO, line);
+}
