@@ -61,7 +61,13 @@ struct audit_field {
 	long long num;
 };
 
-#define AF_S(k, v) ((struct audit_field){ (k), (v) ? (v) : "", 0 })
+static inline const char *
+audit_str(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+#define AF_S(k, v) ((struct audit_field){ (k), audit_str(v), 0 })
 #define AF_N(k, v) ((struct audit_field){ (k), NULL, (long long)(v) })
 
 void audit_event(const char *event, const struct audit_field *f, size_t n);

@@ -1,0 +1,213 @@
+/*
+ * agent.c - the monitor answers the worker's ssh-agent socket.
+ *
+ * The worker authenticates to its Studio with libssh's agent support
+ * (ssh_set_agent_socket): the other end of that socket is here.  Two
+ * requests exist (draft-miller-ssh-agent): REQUEST_IDENTITIES, answered
+ * with the gateway's public key, and SIGN_REQUEST, answered only for a
+ * well-formed publickey userauth request by the routed upstream user with
+ * the gateway key, a bounded number of times.  Anything else kills the
+ * worker: an agent that signs what it is sent would be a signing oracle.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "monitor.h"
+#include "sshwire.h"
+
+#define AGENTC_REQUEST_IDENTITIES	11
+#define AGENT_IDENTITIES_ANSWER		12
+#define AGENTC_SIGN_REQUEST		13
+#define AGENT_SIGN_RESPONSE		14
+
+static int
+agent_reply(struct monitor *m, struct worker *w, const struct buf *body)
+{
+	struct buf out;
+	ssize_t n;
+	int rc = 0;
+
+	buf_init(&out, MON_AGENT_MAX_MSG);
+	buf_put_string(&out, body->data, body->len);
+	/* Replies are small and the worker waits for each: a full socket
+	 * means the worker is not playing by the protocol. */
+	n = buf_ok(&out) == 0 ? write(w->agent_fd, out.data, out.len) : -1;
+	if (n < 0 || (size_t)n != out.len) {
+		worker_kill(m, w, "agent reply failed: %s",
+		    n < 0 ? strerror(errno) : "short write");
+		rc = -1;
+	}
+	buf_free(&out);
+	return rc;
+}
+
+static int
+agent_identities(struct monitor *m, struct worker *w)
+{
+	const uint8_t *blob;
+	size_t bloblen;
+	struct buf b;
+	int rc;
+
+	blob = hostkey_blob(m->key, &bloblen);
+	buf_init(&b, MON_AGENT_MAX_MSG);
+	buf_put_u8(&b, AGENT_IDENTITIES_ANSWER);
+	buf_put_u32(&b, 1);
+	buf_put_string(&b, blob, bloblen);
+	buf_put_cstring(&b, "connect-sshd");
+	rc = agent_reply(m, w, &b);
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * The data libssh asks us to sign for the Studio: string session id,
+ * byte 50, string user, "ssh-connection", "publickey", TRUE, algorithm,
+ * key blob.  Everything is checked against the route.
+ */
+static const char *
+check_sign_data(struct monitor *m, struct worker *w, const uint8_t *data,
+    size_t len)
+{
+	struct userauth_req r;
+	const uint8_t *blob;
+	size_t bloblen;
+	const char *why;
+
+	if (userauth_parse(data, len, &r, &why) != 0)
+		return why;
+	if (r.session_id_len != 32 && r.session_id_len != 48 &&
+	    r.session_id_len != 64)
+		return "session id is not exchange-hash sized";
+	if (strcmp(r.user, w->upstream_user) != 0)
+		return "user is not the routed upstream user";
+	if (strcmp(r.algo, "ssh-ed25519") != 0)
+		return "algorithm is not ssh-ed25519";
+	blob = hostkey_blob(m->key, &bloblen);
+	if (r.key_blob_len != bloblen ||
+	    memcmp(r.key_blob, blob, bloblen) != 0)
+		return "key in signed data is not the gateway key";
+	return NULL;
+}
+
+static int
+agent_sign(struct monitor *m, struct worker *w, struct cursor *c)
+{
+	const uint8_t *blob, *data, *gw;
+	size_t bloblen, datalen, gwlen;
+	uint32_t flags;
+	uint8_t sig[ED25519_SIG_LEN];
+	const char *why;
+	struct buf b, sigblob;
+	int rc;
+
+	cursor_get_string(c, &blob, &bloblen, IPC_MAX_BLOB);
+	cursor_get_string(c, &data, &datalen, IPC_MAX_SIGNED);
+	cursor_get_u32(c, &flags);
+	if (cursor_end(c) != 0) {
+		worker_kill(m, w, "malformed agent sign request");
+		return -1;
+	}
+	gw = hostkey_blob(m->key, &gwlen);
+	if (bloblen != gwlen || memcmp(blob, gw, gwlen) != 0)
+		why = "sign request for a key that is not the gateway key";
+	else
+		why = check_sign_data(m, w, data, datalen);
+	if (why == NULL && ++w->nagent_sign > MON_MAX_AGENT_SIGNS)
+		why = "too many upstream signatures";
+	if (why != NULL) {
+		worker_kill(m, w, "agent sign refused: %s", why);
+		return -1;
+	}
+	if (hostkey_sign(m->key, data, datalen, sig) != 0) {
+		worker_kill(m, w, "agent sign failed");
+		return -1;
+	}
+	buf_init(&sigblob, 256);
+	buf_put_cstring(&sigblob, "ssh-ed25519");
+	buf_put_string(&sigblob, sig, sizeof(sig));
+	buf_init(&b, MON_AGENT_MAX_MSG);
+	buf_put_u8(&b, AGENT_SIGN_RESPONSE);
+	buf_put_string(&b, sigblob.data, sigblob.len);
+	rc = agent_reply(m, w, &b);
+	buf_free(&b);
+	buf_free(&sigblob);
+	debug("conn %llu: signed upstream userauth for %s",
+	    (unsigned long long)w->conn_id, w->upstream_user);
+	return rc;
+}
+
+/* One complete request: dispatch by type; unknown types kill. */
+static int
+agent_request(struct monitor *m, struct worker *w, const uint8_t *msg,
+    size_t len)
+{
+	struct cursor c;
+	uint8_t type;
+
+	cursor_init(&c, msg, len);
+	if (cursor_get_u8(&c, &type) != 0) {
+		worker_kill(m, w, "empty agent request");
+		return -1;
+	}
+	switch (type) {
+	case AGENTC_REQUEST_IDENTITIES:
+		if (cursor_end(&c) != 0) {
+			worker_kill(m, w, "malformed agent request");
+			return -1;
+		}
+		return agent_identities(m, w);
+	case AGENTC_SIGN_REQUEST:
+		return agent_sign(m, w, &c);
+	default:
+		worker_kill(m, w, "agent request type %u not permitted", type);
+		return -1;
+	}
+}
+
+void
+agent_readable(struct monitor *m, struct worker *w)
+{
+	uint8_t tmp[MON_AGENT_MAX_MSG];
+	struct cursor c;
+	uint32_t len;
+	ssize_t n;
+	size_t used;
+
+	n = read(w->agent_fd, tmp, sizeof(tmp));
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		/* The worker is done with the agent: normal. */
+		close(w->agent_fd);
+		w->agent_fd = -1;
+		return;
+	}
+	if (n < 0)
+		return;
+	buf_put(&w->agent_in, tmp, (size_t)n);
+	if (buf_ok(&w->agent_in) != 0) {
+		worker_kill(m, w, "agent request over %d bytes",
+		    MON_AGENT_MAX_MSG);
+		return;
+	}
+	/* Handle every complete message; keep a partial one. */
+	for (;;) {
+		cursor_init(&c, w->agent_in.data, w->agent_in.len);
+		if (cursor_get_u32(&c, &len) != 0)
+			return;
+		if (len > MON_AGENT_MAX_MSG) {
+			worker_kill(m, w, "agent request of %u bytes", len);
+			return;
+		}
+		if (len > c.left)
+			return;
+		if (agent_request(m, w, c.p, len) != 0)
+			return;
+		used = 4 + (size_t)len;
+		memmove(w->agent_in.data, w->agent_in.data + used,
+		    w->agent_in.len - used);
+		w->agent_in.len -= used;
+	}
+}

@@ -1,0 +1,478 @@
+/*
+ * dispatch.c - what a worker may ask of the monitor, and when.
+ *
+ * The table below is the state machine: a request is handled only in the
+ * states its entry lists, ONCE entries only once per worker, and a handler
+ * moves the worker to the next state, which permits the next legal step.
+ * Anything else -- an unknown type, a request in the wrong state, a body
+ * that does not decode, a request whose meaning is wrong -- kills the
+ * worker.  Every request gets exactly one answer.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/socket.h>
+
+#include "buf.h"
+#include "ipc.h"
+#include "log.h"
+#include "monitor.h"
+#include "policy.h"
+#include "sshwire.h"
+
+#define MON_ONCE	0x1
+
+#define S_ANY		(WS_BIT(WS_NSTATES) - 1)
+#define S_HAS_CLIENT	(WS_BIT(WS_PREAUTH) | WS_BIT(WS_KEYED) | \
+			 WS_BIT(WS_AUTHED) | WS_BIT(WS_ROUTED))
+
+typedef int (*mon_handler_fn)(struct monitor *, struct worker *,
+    struct cursor *);
+
+struct mon_handler {
+	unsigned type;
+	uint32_t states;	/* states in which the request is permitted */
+	uint32_t flags;
+	mon_handler_fn fn;
+};
+
+static int h_ready(struct monitor *, struct worker *, struct cursor *);
+static int h_log(struct monitor *, struct worker *, struct cursor *);
+static int h_sign(struct monitor *, struct worker *, struct cursor *);
+static int h_key_query(struct monitor *, struct worker *, struct cursor *);
+static int h_verify(struct monitor *, struct worker *, struct cursor *);
+static int h_route(struct monitor *, struct worker *, struct cursor *);
+static int h_audit(struct monitor *, struct worker *, struct cursor *);
+
+static const struct mon_handler handlers[] = {
+	{ IPC_W_READY,	   WS_BIT(WS_STARTING), MON_ONCE, h_ready },
+	{ IPC_W_LOG,	   S_ANY,		0,	  h_log },
+	/* Key exchanges: the first sets the session id, rekeys follow. */
+	{ IPC_W_SIGN,	   S_HAS_CLIENT,	0,	  h_sign },
+	{ IPC_W_KEY_QUERY, WS_BIT(WS_KEYED),	0,	  h_key_query },
+	{ IPC_W_VERIFY,	   WS_BIT(WS_KEYED),	0,	  h_verify },
+	{ IPC_W_ROUTE,	   WS_BIT(WS_AUTHED),	MON_ONCE, h_route },
+	{ IPC_W_AUDIT,	   WS_BIT(WS_ROUTED),	0,	  h_audit },
+};
+
+static const struct mon_handler *
+find_handler(unsigned type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (handlers[i].type == type)
+			return &handlers[i];
+	return NULL;
+}
+
+void
+dispatch_worker_msg(struct monitor *m, struct worker *w)
+{
+	uint8_t msg[IPC_MAX_MSG];
+	const struct mon_handler *h;
+	struct cursor c;
+	unsigned type;
+	int fds[IPC_MAX_FDS], nfds;
+	long n;
+
+	n = ipc_recv(w->sock, msg, &type, fds, &nfds);
+	if (n == 0) {
+		/* The worker closed its end: it is exiting; the reaper
+		 * reports how. */
+		close(w->sock);
+		w->sock = -1;
+		return;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		worker_kill(m, w, "malformed IPC message: %s",
+		    strerror(errno));
+		return;
+	}
+	h = find_handler(type);
+	if (h == NULL || !(h->states & WS_BIT(w->state))) {
+		worker_kill(m, w, "%s not permitted in state %s",
+		    ipc_type_name(type), wstate_name(w->state));
+		return;
+	}
+	if ((h->flags & MON_ONCE) && (w->once_done & (1u << type))) {
+		worker_kill(m, w, "%s repeated", ipc_type_name(type));
+		return;
+	}
+	w->once_done |= 1u << type;
+	cursor_init(&c, msg + 2, (size_t)n - 2);
+	if (h->fn(m, w, &c) != 0 && w->kill_reason[0] == '\0')
+		worker_kill(m, w, "bad %s", ipc_type_name(type));
+}
+
+/* ---- replies ---- */
+
+static int
+reply_flag(struct monitor *m, struct worker *w, unsigned type, int ok)
+{
+	struct ipc_flag f = { .ok = ok ? 1 : 0 };
+	struct buf b;
+	int rc;
+
+	buf_init(&b, IPC_MAX_MSG);
+	rc = ipc_enc_flag(&b, type, &f) == 0 ?
+	    worker_send(m, w, &b, NULL, 0) : -1;
+	buf_free(&b);
+	return rc;
+}
+
+/* ---- handlers ---- */
+
+static int
+h_ready(struct monitor *m, struct worker *w, struct cursor *c)
+{
+	struct ipc_client cl;
+	struct buf b;
+	int rc;
+
+	if (cursor_end(c) != 0)
+		return -1;
+	w->state = WS_IDLE;
+	debug("worker %ld ready", (long)w->pid);
+	if (w->client_fd == -1)
+		return 0;
+	/* A connection was waiting for this worker: hand it over now. */
+	memset(&cl, 0, sizeof(cl));
+	cl.conn_id = w->conn_id;
+	snprintf(cl.peer, sizeof(cl.peer), "%s", w->peer);
+	buf_init(&b, IPC_MAX_MSG);
+	rc = ipc_enc_client(&b, &cl) == 0 ?
+	    worker_send(m, w, &b, &w->client_fd, 1) : -1;
+	buf_free(&b);
+	close(w->client_fd);
+	w->client_fd = -1;
+	if (rc == 0) {
+		w->state = WS_PREAUTH;
+		mono_now(&w->t_connect);
+	}
+	return rc;
+}
+
+/* Worker log lines, rate-limited so a worker cannot flood the log. */
+static int
+h_log(struct monitor *m, struct worker *w, struct cursor *c)
+{
+	struct ipc_log l;
+	char line[IPC_MAX_TEXT + 96];
+	time_t now = time(NULL);
+
+	if (ipc_dec_log(c, &l) != 0 || l.level > LOG_LVL_DEBUG)
+		return -1;
+	if (now != w->log_window) {
+		w->log_window = now;
+		w->log_tokens = MON_LOG_BURST;
+	}
+	if (w->log_tokens-- <= 0)
+		return 0;
+	if (w->conn_id != 0)
+		snprintf(line, sizeof(line), "worker %ld conn %llu: %s",
+		    (long)w->pid, (unsigned long long)w->conn_id, l.text);
+	else
+		snprintf(line, sizeof(line), "worker %ld: %s", (long)w->pid,
+		    l.text);
+	log_raw((enum log_level)l.level, line);
+	return 0;
+}
+
+/*
+ * Sign an exchange hash with the host key.  Only hash-sized input is
+ * signed (SHA-256/384/512 exchange hashes), a bounded number of times; the
+ * first hash is the connection's session id, which the userauth check
+ * below binds every signature to.
+ */
+static int
+h_sign(struct monitor *m, struct worker *w, struct cursor *c)
+{
+	struct ipc_bytes in, out;
+	uint8_t sig[ED25519_SIG_LEN];
+	struct buf b;
+	int rc;
+
+	if (ipc_dec_bytes(c, &in, IPC_MAX_HASH) != 0)
+		return -1;
+	if (in.len != 32 && in.len != 48 && in.len != 64) {
+		worker_kill(m, w, "sign request of %zu bytes is not an "
+		    "exchange hash", in.len);
+		return -1;
+	}
+	if (++w->nsign > MON_MAX_KEX_SIGNS) {
+		worker_kill(m, w, "more than %d key exchanges",
+		    MON_MAX_KEX_SIGNS);
+		return -1;
+	}
+	if (w->session_id_len == 0) {
+		memcpy(w->session_id, in.data, in.len);
+		w->session_id_len = in.len;
+		w->state = WS_KEYED;
+	}
+	if (hostkey_sign(m->key, in.data, in.len, sig) != 0)
+		return -1;
+	out.data = sig;
+	out.len = sizeof(sig);
+	buf_init(&b, IPC_MAX_MSG);
+	rc = ipc_enc_bytes(&b, IPC_M_SIGN_REPLY, &out, ED25519_SIG_LEN) == 0 ?
+	    worker_send(m, w, &b, NULL, 0) : -1;
+	buf_free(&b);
+	return rc;
+}
+
+static void
+audit_denied(struct worker *w, const struct policy_decision *d,
+    const char *fp, const char *reason)
+{
+	AUDIT("auth.denied", AF_N("conn", w->conn_id), AF_S("peer", w->peer),
+	    AF_S("user", d->user), AF_S("session", d->session),
+	    AF_N("workspace", d->workspace), AF_S("key", fp),
+	    AF_S("reason", reason));
+}
+
+/* May this user log in with this key?  The answer only lets the client go
+ * on to sign; the decision that counts is made again in h_verify. */
+static int
+h_key_query(struct monitor *m, struct worker *w, struct cursor *c)
+{
+	struct ipc_key_query q;
+	struct policy_request req;
+	struct policy_decision d;
+	char fp[SSHWIRE_FP_LEN];
+	enum policy_verdict v;
+
+	if (ipc_dec_key_query(c, &q) != 0)
+		return -1;
+	if (++w->nkeyq > MON_MAX_KEY_QUERIES) {
+		worker_kill(m, w, "more than %d keys offered",
+		    MON_MAX_KEY_QUERIES);
+		return -1;
+	}
+	req.ssh_user = q.user;
+	req.key_blob = q.key_blob;
+	req.key_len = q.key_blob_len;
+	v = policy_check(&m->backend, &req, &d);
+	sshwire_fingerprint(q.key_blob, q.key_blob_len, fp, sizeof(fp));
+	if (v != POLICY_ALLOW)
+		audit_denied(w, &d, fp, policy_reason(v));
+	return reply_flag(m, w, IPC_M_KEY_REPLY, v == POLICY_ALLOW);
+}
+
+/* Check that data is a userauth request bound to this connection. */
+static const char *
+verify_binding(struct worker *w, const struct userauth_req *r)
+{
+	if (r->session_id_len != w->session_id_len ||
+	    !bytes_equal(r->session_id, w->session_id, w->session_id_len))
+		return "signature not bound to this connection's session id";
+	if (userauth_algo_ok(r->algo, r->key_blob, r->key_blob_len) != 0)
+		return "signature algorithm not accepted for this key";
+	return NULL;
+}
+
+static void
+record_login(struct worker *w, const struct policy_decision *d,
+    const char *fp)
+{
+	const struct policy_studio *s = &d->studio;
+
+	snprintf(w->user, sizeof(w->user), "%s", d->user);
+	snprintf(w->session, sizeof(w->session), "%s", d->session);
+	snprintf(w->upstream_user, sizeof(w->upstream_user), "%s",
+	    d->upstream_user);
+	snprintf(w->upstream_host, sizeof(w->upstream_host), "%s",
+	    s->upstream_host);
+	snprintf(w->upstream_port, sizeof(w->upstream_port), "%s",
+	    s->upstream_port);
+	snprintf(w->host_key_pin, sizeof(w->host_key_pin), "%s",
+	    s->host_key_fingerprint ? s->host_key_fingerprint : "");
+	snprintf(w->key_fp, sizeof(w->key_fp), "%s", fp);
+	w->workspace = d->workspace;
+}
+
+/*
+ * The client's userauth signature.  The monitor parses what was signed,
+ * checks it is bound to this connection, verifies the signature itself,
+ * and runs the policy on the user and key found in the signed data.  Only
+ * then is the worker authenticated.
+ */
+static int
+h_verify(struct monitor *m, struct worker *w, struct cursor *c)
+{
+	struct ipc_verify v;
+	struct userauth_req r;
+	struct policy_request req;
+	struct policy_decision d;
+	enum policy_verdict verdict;
+	char fp[SSHWIRE_FP_LEN];
+	const char *why = NULL;
+	int good;
+
+	if (ipc_dec_verify(c, &v) != 0)
+		return -1;
+	if (++w->nverify > MON_MAX_VERIFIES) {
+		worker_kill(m, w, "more than %d signed login attempts",
+		    MON_MAX_VERIFIES);
+		return -1;
+	}
+	if (userauth_parse(v.data, v.data_len, &r, &why) != 0 ||
+	    (why = verify_binding(w, &r)) != NULL) {
+		worker_kill(m, w, "verify request refused: %s", why);
+		return -1;
+	}
+	sshwire_fingerprint(r.key_blob, r.key_blob_len, fp, sizeof(fp));
+	good = userauth_verify(r.algo, r.key_blob, r.key_blob_len, v.sig,
+	    v.sig_len, v.data, v.data_len);
+	req.ssh_user = r.user;
+	req.key_blob = r.key_blob;
+	req.key_len = r.key_blob_len;
+	verdict = policy_check(&m->backend, &req, &d);
+	if (good != 1) {
+		audit_denied(w, &d, fp, "bad-signature");
+		return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
+	}
+	if (verdict != POLICY_ALLOW) {
+		audit_denied(w, &d, fp, policy_reason(verdict));
+		return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
+	}
+	record_login(w, &d, fp);
+	w->state = WS_AUTHED;
+	AUDIT("auth.accepted", AF_N("conn", w->conn_id), AF_S("peer", w->peer),
+	    AF_S("user", w->user), AF_S("session", w->session),
+	    AF_N("workspace", w->workspace), AF_S("key", fp),
+	    AF_S("algo", r.algo));
+	return reply_flag(m, w, IPC_M_VERIFY_REPLY, 1);
+}
+
+static int
+route_fail(struct monitor *m, struct worker *w, const char *reason)
+{
+	struct ipc_text t;
+	struct buf b;
+	int rc;
+
+	AUDIT("upstream.failed", AF_N("conn", w->conn_id),
+	    AF_S("user", w->user), AF_S("session", w->session),
+	    AF_S("upstream", w->upstream_host),
+	    AF_S("port", w->upstream_port), AF_S("reason", reason));
+	snprintf(t.text, sizeof(t.text), "Studio session %s is not "
+	    "reachable; try again later or restart the Studio", w->session);
+	w->state = WS_CLOSING;
+	buf_init(&b, IPC_MAX_MSG);
+	rc = ipc_enc_text(&b, IPC_M_ROUTE_FAIL, &t) == 0 ?
+	    worker_send(m, w, &b, NULL, 0) : -1;
+	buf_free(&b);
+	return rc;
+}
+
+/* Connect to the authenticated login's Studio; dispatch_route_done
+ * answers when the connect finishes. */
+static int
+h_route(struct monitor *m, struct worker *w, struct cursor *c)
+{
+	int err;
+
+	if (cursor_end(c) != 0)
+		return -1;
+	w->state = WS_ROUTING;
+	err = upstream_connect(w->upstream_host, w->upstream_port,
+	    &w->upstream_fd);
+	if (err != 0)
+		return route_fail(m, w, strerror(err));
+	mono_now(&w->t_deadline);
+	w->t_deadline.tv_sec += m->cfg->limits.upstream_connect_timeout;
+	w->has_deadline = 1;
+	return 0;
+}
+
+void
+dispatch_route_done(struct monitor *m, struct worker *w, int err)
+{
+	struct ipc_route r;
+	struct buf b;
+	int sv[2], fds[2], rc;
+
+	w->has_deadline = 0;
+	if (err == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    sv) == -1)
+		err = errno;
+	if (err != 0) {
+		if (w->upstream_fd != -1)
+			close(w->upstream_fd);
+		w->upstream_fd = -1;
+		if (route_fail(m, w, err == ETIMEDOUT ? "connect timed out" :
+		    strerror(err)) != 0)
+			worker_kill(m, w, "cannot send route failure");
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	snprintf(r.upstream_user, sizeof(r.upstream_user), "%s",
+	    w->upstream_user);
+	snprintf(r.host_key_pin, sizeof(r.host_key_pin), "%s",
+	    w->host_key_pin);
+	snprintf(r.session, sizeof(r.session), "%s", w->session);
+	fds[0] = w->upstream_fd;
+	fds[1] = sv[1];
+	buf_init(&b, IPC_MAX_MSG);
+	rc = ipc_enc_route(&b, &r) == 0 ? worker_send(m, w, &b, fds, 2) : -1;
+	buf_free(&b);
+	close(w->upstream_fd);
+	w->upstream_fd = -1;
+	close(sv[1]);
+	if (rc != 0) {
+		close(sv[0]);
+		worker_kill(m, w, "cannot send route");
+		return;
+	}
+	w->agent_fd = sv[0];
+	buf_init(&w->agent_in, MON_AGENT_MAX_MSG + 4);
+	w->state = WS_ROUTED;
+	AUDIT("upstream.opened", AF_N("conn", w->conn_id),
+	    AF_S("user", w->user), AF_S("session", w->session),
+	    AF_S("upstream", w->upstream_host),
+	    AF_S("port", w->upstream_port),
+	    AF_S("upstream_user", w->upstream_user));
+}
+
+static int
+h_audit(struct monitor *m, struct worker *w, struct cursor *c)
+{
+	struct ipc_audit a;
+
+	if (ipc_dec_audit(c, &a) != 0)
+		return -1;
+	switch (a.event) {
+	case IPC_AUDIT_CHANNEL_OPEN:
+		AUDIT("channel.open", AF_N("conn", w->conn_id),
+		    AF_S("user", w->user), AF_S("session", w->session),
+		    AF_N("channel", a.channel), AF_S("type", a.kind));
+		break;
+	case IPC_AUDIT_REQUEST:
+		AUDIT("command", AF_N("conn", w->conn_id),
+		    AF_S("user", w->user), AF_S("session", w->session),
+		    AF_N("channel", a.channel), AF_S("request", a.kind),
+		    AF_S("command", a.detail));
+		break;
+	case IPC_AUDIT_CHANNEL_CLOSE:
+		w->bytes_in += a.bytes_in;
+		w->bytes_out += a.bytes_out;
+		w->exit_status = a.exit_status;
+		snprintf(w->exit_signal, sizeof(w->exit_signal), "%s",
+		    a.exit_signal);
+		AUDIT("channel.close", AF_N("conn", w->conn_id),
+		    AF_S("user", w->user), AF_S("session", w->session),
+		    AF_N("channel", a.channel), AF_S("type", a.kind),
+		    AF_N("bytes_in", a.bytes_in),
+		    AF_N("bytes_out", a.bytes_out),
+		    AF_N("exit_status", a.exit_status),
+		    AF_S("exit_signal", a.exit_signal));
+		break;
+	default:
+		return -1;
+	}
+	return 0;
+}

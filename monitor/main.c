@@ -1,0 +1,176 @@
+/*
+ * main.c - connect-sshd: command line, start-up checks, then the monitor.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "monitor.h"
+
+extern char **environ;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: connect-sshd [-dFTtV] [-f config_file]\n");
+	exit(1);
+}
+
+static struct config *
+load_config(const char *path)
+{
+	struct config_errors errs;
+	struct config *cfg;
+	size_t i;
+
+	memset(&errs, 0, sizeof(errs));
+	cfg = config_load(path, environ, CSSHD_WORKER_PATH, &errs);
+	if (cfg == NULL) {
+		for (i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msg[i]);
+		if (errs.dropped)
+			fprintf(stderr, "%s: %zu more errors not shown\n",
+			    path, errs.dropped);
+		config_errors_free(&errs);
+	}
+	return cfg;
+}
+
+/*
+ * Who the workers run as.  As root: chroot into workers.chroot (which must
+ * be a root-owned directory nobody else can write, as OpenSSH demands of
+ * its privsep directory) and setuid to workers.user.  Otherwise the
+ * workers keep our uid and rely on seccomp alone.
+ */
+static int
+worker_identity(struct monitor *m)
+{
+	const struct cfg_workers *wc = &m->cfg->workers;
+	struct passwd *pw;
+	struct stat st;
+
+	if (geteuid() != 0) {
+		logit("not running as root: workers are sandboxed by seccomp "
+		    "and rlimits, without chroot or a separate user");
+		return 0;
+	}
+	if ((pw = getpwnam(wc->user)) == NULL) {
+		error("%s: workers.user \"%s\" does not exist: create it or "
+		    "set workers.user", m->cfg->path, wc->user);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		error("%s: workers.user \"%s\" is root: choose an unprivileged "
+		    "user", m->cfg->path, wc->user);
+		return -1;
+	}
+	if (stat(wc->chroot, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		error("%s: workers.chroot %s is not a directory: create it "
+		    "(mkdir -m 755 %s)", m->cfg->path, wc->chroot, wc->chroot);
+		return -1;
+	}
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		error("%s: workers.chroot %s must be owned by root and not "
+		    "writable by group or others", m->cfg->path, wc->chroot);
+		return -1;
+	}
+	m->worker_uid = pw->pw_uid;
+	m->worker_gid = pw->pw_gid;
+	m->init_flags = IPC_INIT_CHROOT | IPC_INIT_SETUID;
+	return 0;
+}
+
+static int
+check_worker_program(const struct config *cfg)
+{
+	if (access(cfg->workers.program, X_OK) != 0) {
+		error("%s: worker program %s: %s (install connect-sshd-worker "
+		    "or set workers.program)", cfg->path, cfg->workers.program,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = CSSHD_CONFIG_PATH;
+	int opt, test = 0, dump = 0, fingerprint = 0, debug_mode = 0;
+	struct monitor m;
+	char err[512];
+
+	while ((opt = getopt(argc, argv, "dFf:TtV")) != -1) {
+		switch (opt) {
+		case 'd':
+			debug_mode = 1;
+			break;
+		case 'F':
+			fingerprint = 1;
+			break;
+		case 'f':
+			path = optarg;
+			break;
+		case 'T':
+			dump = 1;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'V':
+			printf("connect-sshd %s\n", CSSHD_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	memset(&m, 0, sizeof(m));
+	if ((m.cfg = load_config(path)) == NULL)
+		return 1;
+	if (dump) {
+		config_dump(m.cfg, stdout);
+		return 0;
+	}
+	if (test)
+		return 0;
+	log_init("connect-sshd", debug_mode ? LOG_LVL_DEBUG :
+	    (enum log_level)m.cfg->log.level, (enum log_format)m.cfg->log.format);
+	m.debug = debug_mode;
+	m.key = hostkey_load(m.cfg->key_path, m.cfg->key_fingerprint, err,
+	    sizeof(err));
+	if (m.key == NULL) {
+		fprintf(stderr, "connect-sshd: %s\n", err);
+		return 1;
+	}
+	if (fingerprint) {
+		printf("256 %s %s (ED25519)\n", hostkey_fingerprint(m.key),
+		    hostkey_comment(m.key)[0] ? hostkey_comment(m.key) :
+		    "no comment");
+		return 0;
+	}
+	if (!m.cfg->enabled) {
+		logit("SSH access is disabled (enabled = false or "
+		    "CONNECT_SSH_ENABLED=false in %s): exiting", path);
+		return 0;
+	}
+	if (m.cfg->nallowed_workspaces == 0)
+		logit("allowed_workspaces is empty: SSH is off, every login "
+		    "will be refused");
+	policy_file_backend(&m.backend, m.cfg);
+	if (check_worker_program(m.cfg) != 0 || worker_identity(&m) != 0)
+		return 1;
+	if (monitor_run(&m) != 0)
+		return 1;
+	hostkey_free(m.key);
+	config_free(m.cfg);
+	return 0;
+}

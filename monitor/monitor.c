@@ -1,0 +1,700 @@
+/*
+ * monitor.c - the monitor's event loop: listeners, the worker pool, IPC.
+ *
+ * The monitor accepts every TCP connection itself and passes the socket to
+ * an idle worker; the listening sockets never enter a worker.  Workers are
+ * started with fork+exec (posix_spawn) of connect-sshd-worker, so each is
+ * a fresh image with fresh ASLR and none of the monitor's memory -- the
+ * gateway key included.  A worker serves one connection and exits; the
+ * pool is refilled to workers.prefork idle workers.
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "monitor.h"
+#include "sshwire.h"
+
+static int sig_fd = -1;		/* write end of the self-pipe */
+
+static const char *const state_names[WS_NSTATES] = {
+	[WS_STARTING] = "starting",
+	[WS_IDLE] = "idle",
+	[WS_PREAUTH] = "preauth",
+	[WS_KEYED] = "keyed",
+	[WS_AUTHED] = "authenticated",
+	[WS_ROUTING] = "routing",
+	[WS_ROUTED] = "routed",
+	[WS_CLOSING] = "closing",
+};
+
+const char *
+wstate_name(enum wstate s)
+{
+	return (unsigned)s < WS_NSTATES ? state_names[s] : "unknown";
+}
+
+void
+mono_now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+long long
+ms_until(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	mono_now(&now);
+	return (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
+	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static void
+on_signal(int sig)
+{
+	unsigned char s = (unsigned char)sig;
+	int saved = errno;
+
+	if (write(sig_fd, &s, 1) < 0) {
+		/* the pipe is full: a wakeup is already pending */
+	}
+	errno = saved;
+}
+
+static int
+setup_signals(struct monitor *m)
+{
+	struct sigaction sa;
+	int i, fl;
+
+	if (pipe2(m->sigpipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		return -1;
+	for (i = 0; i < 2; i++)
+		if ((fl = fcntl(m->sigpipe[i], F_GETFL)) == -1)
+			return -1;
+	sig_fd = m->sigpipe[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGCHLD, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGHUP, &sa, NULL) == -1)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* ---- listeners ---- */
+
+static int
+listen_one(const struct cfg_listen *l, int *out)
+{
+	struct addrinfo hints, *ai = NULL;
+	int s, one = 1, zero = 0, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = l->host[0] ? AF_UNSPEC : AF_INET6;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(l->host[0] ? l->host : NULL, l->port, &hints,
+	    &ai)) != 0) {
+		error("listen %s:%s: %s", l->host, l->port, gai_strerror(rc));
+		return -1;
+	}
+	s = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (s == -1)
+		goto fail;
+	(void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* ":port" listens on both IPv6 and IPv4. */
+	if (ai->ai_family == AF_INET6 && l->host[0] == '\0')
+		(void)setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+		    sizeof(zero));
+	if (bind(s, ai->ai_addr, ai->ai_addrlen) == -1 ||
+	    listen(s, SOMAXCONN) == -1)
+		goto fail;
+	freeaddrinfo(ai);
+	*out = s;
+	return 0;
+ fail:
+	error("listen on %s%s%s:%s: %s", l->host[0] && strchr(l->host, ':') ?
+	    "[" : "", l->host, l->host[0] && strchr(l->host, ':') ? "]" : "",
+	    l->port, strerror(errno));
+	if (s != -1)
+		close(s);
+	freeaddrinfo(ai);
+	return -1;
+}
+
+static int
+open_listeners(struct monitor *m)
+{
+	size_t i;
+
+	m->listen_fds = calloc(m->cfg->nlisten, sizeof(int));
+	if (m->listen_fds == NULL)
+		return -1;
+	for (i = 0; i < m->cfg->nlisten; i++) {
+		if (listen_one(&m->cfg->listen[i], &m->listen_fds[i]) != 0)
+			return -1;
+		m->nlisten++;
+		logit("listening on %s:%s", m->cfg->listen[i].host[0] ?
+		    m->cfg->listen[i].host : "*", m->cfg->listen[i].port);
+	}
+	return 0;
+}
+
+/* ---- workers ---- */
+
+static int
+send_init(struct monitor *m, struct worker *w)
+{
+	struct ipc_init in;
+	struct buf b;
+	int rc;
+
+	memset(&in, 0, sizeof(in));
+	in.version = IPC_PROTO_VERSION;
+	in.log_level = (uint32_t)log_get_level();
+	in.flags = m->init_flags;
+	in.uid = (uint32_t)m->worker_uid;
+	in.gid = (uint32_t)m->worker_gid;
+	in.login_grace_time = (uint32_t)m->cfg->limits.login_grace_time;
+	in.upstream_timeout = (uint32_t)m->cfg->limits.upstream_connect_timeout;
+	snprintf(in.chroot_dir, sizeof(in.chroot_dir), "%s",
+	    m->cfg->workers.chroot);
+	in.hostkey_blob = hostkey_blob(m->key, &in.hostkey_blob_len);
+	buf_init(&b, IPC_MAX_MSG);
+	rc = ipc_enc_init(&b, &in) == 0 ? ipc_send(w->sock, &b, NULL, 0) : -1;
+	buf_free(&b);
+	return rc;
+}
+
+static struct worker *
+worker_spawn(struct monitor *m)
+{
+	static char *const envp[] = { NULL };
+	posix_spawn_file_actions_t fa;
+	char *argv[] = { "connect-sshd-worker", NULL };
+	struct worker *w;
+	int sv[2], rc;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	w->sock = w->client_fd = w->upstream_fd = w->agent_fd = -1;
+	w->exit_status = -1;
+	w->workspace = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		error("socketpair: %s", strerror(errno));
+		free(w);
+		return NULL;
+	}
+	/* The child gets exactly: /dev/null on 0-2 (stderr kept in debug
+	 * mode) and its IPC socket on fd 3.  Everything else the monitor
+	 * holds is close-on-exec. */
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (!m->debug)
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null",
+		    O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], IPC_WORKER_FD);
+	rc = posix_spawn(&w->pid, m->cfg->workers.program, &fa, NULL, argv,
+	    envp);
+	posix_spawn_file_actions_destroy(&fa);
+	close(sv[1]);
+	if (rc != 0) {
+		error("cannot start worker %s: %s", m->cfg->workers.program,
+		    strerror(rc));
+		close(sv[0]);
+		free(w);
+		return NULL;
+	}
+	w->sock = sv[0];
+	(void)fcntl(w->sock, F_SETFL, O_NONBLOCK);
+	w->state = WS_STARTING;
+	w->next = m->workers;
+	m->workers = w;
+	m->nworkers++;
+	if (send_init(m, w) != 0)
+		worker_kill(m, w, "cannot send start-up settings: %s",
+		    strerror(errno));
+	return w;
+}
+
+int
+worker_send(struct monitor *m, struct worker *w, const struct buf *b,
+    const int *fds, int nfds)
+{
+	if (w->sock == -1)
+		return -1;
+	if (ipc_send(w->sock, b, fds, nfds) != 0) {
+		/* The socket buffer is full or gone: a worker that does not
+		 * read its answers is broken or hostile. */
+		worker_kill(m, w, "cannot send to worker: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+close_worker_fds(struct worker *w)
+{
+	int *fds[] = { &w->sock, &w->client_fd, &w->upstream_fd,
+	    &w->agent_fd };
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] != -1)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+	w->has_deadline = 0;
+}
+
+void
+worker_kill(struct monitor *m, struct worker *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (w->kill_reason[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(w->kill_reason, sizeof(w->kill_reason), fmt, ap);
+	va_end(ap);
+	error("killing worker %ld (conn %llu, state %s): %s", (long)w->pid,
+	    (unsigned long long)w->conn_id, wstate_name(w->state),
+	    w->kill_reason);
+	kill(w->pid, SIGKILL);
+	close_worker_fds(w);
+	w->state = WS_CLOSING;
+}
+
+static const char *
+describe_exit(const struct worker *w, int status, char *out, size_t outsz)
+{
+	if (w->kill_reason[0] != '\0')
+		snprintf(out, outsz, "killed by the monitor: %s",
+		    w->kill_reason);
+	else if (WIFEXITED(status))
+		snprintf(out, outsz, "exited with status %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		snprintf(out, outsz, "killed by the sandbox (SIGSYS: a "
+		    "forbidden system call)");
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		snprintf(out, outsz, "login grace time exceeded");
+	else if (WIFSIGNALED(status))
+		snprintf(out, outsz, "killed by signal %s",
+		    sigabbrev_np(WTERMSIG(status)) ?
+		    sigabbrev_np(WTERMSIG(status)) : "?");
+	else
+		snprintf(out, outsz, "ended (status 0x%x)", status);
+	return out;
+}
+
+static void
+worker_ended(struct monitor *m, struct worker *w, int status)
+{
+	char how[256];
+	struct timespec now;
+	long long ms;
+
+	describe_exit(w, status, how, sizeof(how));
+	if (w->conn_id != 0) {
+		mono_now(&now);
+		ms = (long long)(now.tv_sec - w->t_connect.tv_sec) * 1000 +
+		    (now.tv_nsec - w->t_connect.tv_nsec) / 1000000;
+		AUDIT("session.closed", AF_N("conn", w->conn_id),
+		    AF_S("peer", w->peer), AF_S("user", w->user),
+		    AF_S("session", w->session),
+		    AF_N("duration_ms", ms), AF_N("bytes_in", w->bytes_in),
+		    AF_N("bytes_out", w->bytes_out),
+		    AF_N("exit_status", w->exit_status),
+		    AF_S("exit_signal", w->exit_signal), AF_S("worker", how));
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	    w->kill_reason[0] == '\0')
+		debug("worker %ld %s", (long)w->pid, how);
+	else if (w->kill_reason[0] != '\0' || (WIFSIGNALED(status) &&
+	    WTERMSIG(status) != SIGALRM) || w->conn_id == 0)
+		error("worker %ld (conn %llu) %s", (long)w->pid,
+		    (unsigned long long)w->conn_id, how);
+	else
+		logit("worker %ld (conn %llu) %s", (long)w->pid,
+		    (unsigned long long)w->conn_id, how);
+	close_worker_fds(w);
+	buf_free(&w->agent_in);
+}
+
+static void
+reap_workers(struct monitor *m)
+{
+	struct worker **wp, *w;
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (wp = &m->workers; (w = *wp) != NULL; wp = &w->next)
+			if (w->pid == pid)
+				break;
+		if (w == NULL)
+			continue;
+		*wp = w->next;
+		m->nworkers--;
+		worker_ended(m, w, status);
+		free(w);
+	}
+}
+
+static size_t
+count_spare(const struct monitor *m)
+{
+	const struct worker *w;
+	size_t n = 0;
+
+	for (w = m->workers; w != NULL; w = w->next)
+		if ((w->state == WS_STARTING && w->client_fd == -1) ||
+		    w->state == WS_IDLE)
+			n++;
+	return n;
+}
+
+/* Keep workers.prefork spare workers, but back off if they die at once
+ * (a broken worker binary must not turn into a fork loop). */
+static void
+refill_pool(struct monitor *m)
+{
+	static time_t last_fail;
+	size_t spare = count_spare(m);
+
+	while (spare < (size_t)m->cfg->workers.prefork &&
+	    m->nworkers < (size_t)m->cfg->limits.max_sessions +
+	    (size_t)m->cfg->workers.prefork) {
+		if (time(NULL) == last_fail)
+			return;
+		if (worker_spawn(m) == NULL) {
+			last_fail = time(NULL);
+			return;
+		}
+		spare++;
+	}
+}
+
+static struct worker *
+take_idle(struct monitor *m)
+{
+	struct worker *w;
+
+	for (w = m->workers; w != NULL; w = w->next)
+		if (w->state == WS_IDLE)
+			return w;
+	return NULL;
+}
+
+static void
+format_peer(const struct sockaddr_storage *ss, char *out, size_t outsz)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		port = ntohs(sin6->sin6_port);
+		/* Show v4-mapped peers of a dual-stack listener as v4. */
+		if (strncmp(host, "::ffff:", 7) == 0 && strchr(host, '.')) {
+			memmove(host, host + 7, strlen(host + 7) + 1);
+			snprintf(out, outsz, "%s:%d", host, port);
+			return;
+		}
+		snprintf(out, outsz, "[%s]:%d", host, port);
+		return;
+	}
+	snprintf(out, outsz, "%s:%d", host, port);
+}
+
+static void
+hand_over(struct monitor *m, struct worker *w, int fd, const char *peer,
+    uint64_t conn_id)
+{
+	struct ipc_client cl;
+	struct buf b;
+	int rc;
+
+	w->conn_id = conn_id;
+	snprintf(w->peer, sizeof(w->peer), "%s", peer);
+	if (w->state == WS_STARTING) {
+		w->client_fd = fd;	/* h_ready hands it over */
+		return;
+	}
+	memset(&cl, 0, sizeof(cl));
+	cl.conn_id = conn_id;
+	snprintf(cl.peer, sizeof(cl.peer), "%s", peer);
+	buf_init(&b, IPC_MAX_MSG);
+	rc = ipc_enc_client(&b, &cl) == 0 ? worker_send(m, w, &b, &fd, 1) : -1;
+	buf_free(&b);
+	close(fd);
+	if (rc == 0) {
+		w->state = WS_PREAUTH;
+		mono_now(&w->t_connect);
+	}
+}
+
+static void
+accept_one(struct monitor *m, int lfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char peer[IPC_MAX_NAME];
+	struct worker *w;
+	uint64_t id;
+	int fd;
+
+	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			error("accept: %s", strerror(errno));
+		return;
+	}
+	format_peer(&ss, peer, sizeof(peer));
+	id = ++m->next_conn_id;
+	AUDIT("connection", AF_N("conn", id), AF_S("peer", peer));
+	if (m->nworkers - count_spare(m) >= (size_t)m->cfg->limits.max_sessions) {
+		AUDIT("connection.refused", AF_N("conn", id),
+		    AF_S("peer", peer), AF_S("reason", "max-sessions"));
+		close(fd);
+		return;
+	}
+	if ((w = take_idle(m)) == NULL && (w = worker_spawn(m)) == NULL) {
+		AUDIT("connection.refused", AF_N("conn", id),
+		    AF_S("peer", peer), AF_S("reason", "no-worker"));
+		close(fd);
+		return;
+	}
+	hand_over(m, w, fd, peer, id);
+}
+
+/* ---- the loop ---- */
+
+struct pollset {
+	struct pollfd *pfd;
+	struct worker **who;	/* NULL for listeners and the self-pipe */
+	int *what;		/* 0 ipc, 1 agent, 2 upstream connect */
+	size_t n, cap;
+};
+
+static int
+ps_add(struct pollset *ps, int fd, short ev, struct worker *w, int what)
+{
+	if (ps->n == ps->cap) {
+		size_t ncap = ps->cap ? ps->cap * 2 : 64;
+		void *a = reallocarray(ps->pfd, ncap, sizeof(*ps->pfd));
+		if (a == NULL)
+			return -1;
+		ps->pfd = a;
+		if ((a = reallocarray(ps->who, ncap, sizeof(*ps->who))) == NULL)
+			return -1;
+		ps->who = a;
+		if ((a = reallocarray(ps->what, ncap, sizeof(*ps->what))) ==
+		    NULL)
+			return -1;
+		ps->what = a;
+		ps->cap = ncap;
+	}
+	ps->pfd[ps->n].fd = fd;
+	ps->pfd[ps->n].events = ev;
+	ps->pfd[ps->n].revents = 0;
+	ps->who[ps->n] = w;
+	ps->what[ps->n] = what;
+	ps->n++;
+	return 0;
+}
+
+static int
+build_pollset(struct monitor *m, struct pollset *ps, int *timeout)
+{
+	struct worker *w;
+	long long ms;
+	size_t i;
+
+	ps->n = 0;
+	*timeout = -1;
+	if (ps_add(ps, m->sigpipe[0], POLLIN, NULL, 0) != 0)
+		return -1;
+	for (i = 0; !m->quit && i < m->nlisten; i++)
+		if (ps_add(ps, m->listen_fds[i], POLLIN, NULL, 0) != 0)
+			return -1;
+	for (w = m->workers; w != NULL; w = w->next) {
+		if (w->sock != -1 && ps_add(ps, w->sock, POLLIN, w, 0) != 0)
+			return -1;
+		if (w->agent_fd != -1 &&
+		    ps_add(ps, w->agent_fd, POLLIN, w, 1) != 0)
+			return -1;
+		if (w->upstream_fd != -1 && w->state == WS_ROUTING &&
+		    ps_add(ps, w->upstream_fd, POLLOUT, w, 2) != 0)
+			return -1;
+		if (w->has_deadline) {
+			ms = ms_until(&w->t_deadline);
+			ms = ms < 0 ? 0 : ms;
+			if (*timeout < 0 || ms < *timeout)
+				*timeout = (int)ms;
+		}
+	}
+	return 0;
+}
+
+static void
+check_deadlines(struct monitor *m)
+{
+	struct worker *w;
+
+	for (w = m->workers; w != NULL; w = w->next)
+		if (w->has_deadline && w->state == WS_ROUTING &&
+		    ms_until(&w->t_deadline) <= 0)
+			dispatch_route_done(m, w, ETIMEDOUT);
+}
+
+static void
+handle_signals(struct monitor *m)
+{
+	unsigned char sigs[64];
+	ssize_t n, i;
+
+	while ((n = read(m->sigpipe[0], sigs, sizeof(sigs))) > 0) {
+		for (i = 0; i < n; i++) {
+			switch (sigs[i]) {
+			case SIGCHLD:
+				reap_workers(m);
+				break;
+			case SIGTERM:
+			case SIGINT:
+				logit("received %s, shutting down",
+				    sigabbrev_np(sigs[i]));
+				m->quit = 1;
+				break;
+			case SIGHUP:
+				logit("SIGHUP ignored: configuration reload "
+				    "is not supported yet; restart to apply "
+				    "changes");
+				break;
+			}
+		}
+	}
+}
+
+/* Workers are freed only by reap_workers(), called from handle_signals()
+ * after this round, so the pointers in the poll set stay valid; a handler
+ * that killed a worker has closed its fds, which the fd checks notice. */
+static void
+service_fd(struct monitor *m, struct pollset *ps, size_t i)
+{
+	struct worker *w = ps->who[i];
+	short re = ps->pfd[i].revents;
+
+	if (re == 0)
+		return;
+	if (w == NULL) {
+		if (ps->pfd[i].fd != m->sigpipe[0])
+			accept_one(m, ps->pfd[i].fd);
+		return;
+	}
+	switch (ps->what[i]) {
+	case 0:
+		if (w->sock == ps->pfd[i].fd)
+			dispatch_worker_msg(m, w);
+		break;
+	case 1:
+		if (w->agent_fd == ps->pfd[i].fd)
+			agent_readable(m, w);
+		break;
+	case 2:
+		if (w->upstream_fd == ps->pfd[i].fd && w->state == WS_ROUTING)
+			dispatch_route_done(m, w, upstream_finish(w->upstream_fd));
+		break;
+	}
+}
+
+static void
+shutdown_workers(struct monitor *m)
+{
+	struct worker *w;
+	int tries;
+
+	for (w = m->workers; w != NULL; w = w->next)
+		kill(w->pid, SIGTERM);
+	/* Give them a moment, then make sure. */
+	for (tries = 0; tries < 20 && m->workers != NULL; tries++) {
+		reap_workers(m);
+		if (m->workers != NULL)
+			usleep(50000);
+	}
+	for (w = m->workers; w != NULL; w = w->next)
+		kill(w->pid, SIGKILL);
+	while (m->workers != NULL) {
+		if (waitpid(-1, NULL, 0) == -1 && errno == ECHILD)
+			break;
+		reap_workers(m);
+	}
+}
+
+int
+monitor_run(struct monitor *m)
+{
+	struct pollset ps = { 0 };
+	int timeout, n;
+	size_t i;
+
+	if (setup_signals(m) != 0 || open_listeners(m) != 0)
+		return -1;
+	refill_pool(m);
+	logit("connect-sshd %s ready: %zu listener(s), %d prefork worker(s), "
+	    "host key %s", CSSHD_VERSION, m->nlisten,
+	    m->cfg->workers.prefork, hostkey_fingerprint(m->key));
+	while (!m->quit) {
+		if (build_pollset(m, &ps, &timeout) != 0)
+			fatal("out of memory");
+		n = poll(ps.pfd, ps.n, timeout);
+		if (n == -1 && errno != EINTR)
+			fatal("poll: %s", strerror(errno));
+		for (i = 1; n > 0 && i < ps.n; i++)
+			service_fd(m, &ps, i);
+		check_deadlines(m);
+		if (ps.pfd[0].revents)
+			handle_signals(m);
+		if (!m->quit)
+			refill_pool(m);
+	}
+	for (i = 0; i < m->nlisten; i++)
+		close(m->listen_fds[i]);
+	shutdown_workers(m);
+	free(ps.pfd);
+	free(ps.who);
+	free(ps.what);
+	logit("stopped");
+	return 0;
+}

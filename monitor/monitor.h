@@ -1,0 +1,154 @@
+/*
+ * monitor.h - the privileged process: state shared by its modules.
+ *
+ * The monitor owns the gateway key, the listeners and the policy.  It keeps
+ * one struct worker per child; w->state is the connection's place in the
+ * privilege-separation state machine, and the dispatch table in dispatch.c
+ * says which request each state permits.
+ */
+#ifndef CSSHD_MONITOR_H
+#define CSSHD_MONITOR_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "buf.h"
+#include "config.h"
+#include "ipc.h"
+#include "policy.h"
+
+enum wstate {
+	WS_STARTING = 0,	/* exec'd, not yet sandboxed */
+	WS_IDLE,		/* sandboxed, in the pool */
+	WS_PREAUTH,		/* has a client, no key exchange yet */
+	WS_KEYED,		/* session id known, authenticating */
+	WS_AUTHED,		/* the monitor verified a permitted login */
+	WS_ROUTING,		/* connecting to the Studio */
+	WS_ROUTED,		/* relaying */
+	WS_CLOSING,		/* route failed; only logs accepted */
+	WS_NSTATES
+};
+#define WS_BIT(s)	(1u << (s))
+
+/* Per-connection bounds a worker may not exceed (see connect-sshd-ipc(7)). */
+#define MON_MAX_KEX_SIGNS	64	/* key exchanges: the first + rekeys */
+#define MON_MAX_KEY_QUERIES	64	/* keys a client may offer */
+#define MON_MAX_VERIFIES	16	/* signed userauth attempts */
+#define MON_MAX_AGENT_SIGNS	4	/* upstream publickey signatures */
+#define MON_AGENT_MAX_MSG	8192	/* one agent protocol message */
+#define MON_LOG_BURST		200	/* worker log lines per second */
+
+struct hostkey;
+
+struct worker {
+	struct worker *next;
+	pid_t pid;
+	int sock;			/* IPC, monitor end */
+	int client_fd;			/* accepted, waiting for W_READY */
+	int upstream_fd;		/* connect in progress */
+	int agent_fd;			/* monitor end of the agent socket */
+	enum wstate state;
+	uint32_t once_done;		/* bit per IPC type handled once */
+	uint64_t conn_id;		/* 0 until a client is handed over */
+	char peer[IPC_MAX_NAME];
+	struct timespec t_connect;	/* client handed over */
+	struct timespec t_deadline;	/* upstream connect deadline */
+	int has_deadline;
+
+	uint8_t session_id[IPC_MAX_HASH];
+	size_t session_id_len;
+	unsigned nsign, nkeyq, nverify, nagent_sign;
+
+	/* The login the monitor verified (WS_AUTHED onwards). */
+	char user[POLICY_MAX_USER + 1];
+	char session[POLICY_MAX_SESSION + 1];
+	char upstream_user[POLICY_MAX_USER + 1];
+	char upstream_host[64];
+	char upstream_port[8];
+	char host_key_pin[IPC_MAX_NAME];
+	long long workspace;
+	char key_fp[64];
+
+	struct buf agent_in;		/* partial agent requests */
+	uint64_t bytes_in, bytes_out;	/* as the worker reported them */
+	int exit_status;		/* last the worker reported, -1 none */
+	char exit_signal[IPC_MAX_NAME];
+
+	int log_tokens;			/* log rate limit */
+	time_t log_window;
+	char kill_reason[160];		/* set when the monitor kills it */
+};
+
+struct monitor {
+	struct config *cfg;
+	struct hostkey *key;
+	struct policy_backend backend;
+	int *listen_fds;
+	size_t nlisten;
+	struct worker *workers;
+	size_t nworkers;
+	int sigpipe[2];
+	uint64_t next_conn_id;
+	int debug;
+	uint32_t init_flags;		/* IPC_INIT_CHROOT | IPC_INIT_SETUID */
+	uid_t worker_uid;
+	gid_t worker_gid;
+	volatile int quit;
+};
+
+/* monitor.c */
+int monitor_run(struct monitor *m);
+void worker_kill(struct monitor *m, struct worker *w, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int worker_send(struct monitor *m, struct worker *w, const struct buf *b,
+    const int *fds, int nfds);
+const char *wstate_name(enum wstate s);
+
+/* dispatch.c */
+void dispatch_worker_msg(struct monitor *m, struct worker *w);
+void dispatch_route_done(struct monitor *m, struct worker *w, int err);
+
+/* hostkey.c: the gateway key */
+struct hostkey *hostkey_load(const char *path, const char *pin, char *err,
+    size_t errsz);
+void hostkey_free(struct hostkey *k);
+const uint8_t *hostkey_blob(const struct hostkey *k, size_t *len);
+const char *hostkey_fingerprint(const struct hostkey *k);
+const char *hostkey_comment(const struct hostkey *k);
+/* Ed25519 signature over data: 0, or -1. */
+int hostkey_sign(const struct hostkey *k, const uint8_t *data, size_t len,
+    uint8_t sig[64]);
+
+/* userauth.c: what a client signed */
+struct userauth_req {
+	const uint8_t *session_id;
+	size_t session_id_len;
+	char user[IPC_MAX_NAME];
+	char algo[64];
+	const uint8_t *key_blob;
+	size_t key_blob_len;
+};
+/* Parse the data of a publickey userauth signature: 0, or -1 + *why. */
+int userauth_parse(const uint8_t *data, size_t len, struct userauth_req *r,
+    const char **why);
+/* Is algo a signature algorithm we accept for this key blob: 0 or -1. */
+int userauth_algo_ok(const char *algo, const uint8_t *blob, size_t len);
+/* 1 valid, 0 invalid, -1 unusable key. */
+int userauth_verify(const char *algo, const uint8_t *blob, size_t bloblen,
+    const uint8_t *sig, size_t siglen, const uint8_t *data, size_t datalen);
+
+/* agent.c: the monitor as the worker's ssh-agent */
+void agent_readable(struct monitor *m, struct worker *w);
+
+/* upstream.c */
+int upstream_connect(const char *host, const char *port, int *fd);
+int upstream_finish(int fd);
+
+/* time helpers */
+void mono_now(struct timespec *ts);
+long long ms_until(const struct timespec *deadline);
+
+#endif

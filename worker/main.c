@@ -1,0 +1,61 @@
+/*
+ * main.c - connect-sshd-worker: serves one client connection, sandboxed.
+ *
+ * Started by the monitor with fork+exec, with its IPC socket on fd 3.  The
+ * start-up is one straight line, each step fatal: fixed descriptors,
+ * settings from the monitor, everything that needs the file system
+ * (libssh, OpenSSL, the provider), the sandbox, then "ready".  Only after
+ * that does the worker receive a client socket and read network data.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "worker.h"
+
+static void
+fixed_fds(void)
+{
+	int fl;
+
+	/* The IPC socket must be there, and nothing else may leak in. */
+	if ((fl = fcntl(IPC_WORKER_FD, F_GETFD)) == -1)
+		_exit(3);
+	(void)fcntl(IPC_WORKER_FD, F_SETFD, fl | FD_CLOEXEC);
+	closefrom(IPC_WORKER_FD + 1);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct wsettings ws;
+	struct ipc_client cl;
+	int fd, rc;
+
+	(void)argc;
+	(void)argv;
+	fixed_fds();
+	/* libssh writes with send(); a vanished peer must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	mm_set_socket(IPC_WORKER_FD);
+	log_init("connect-sshd-worker", LOG_LVL_INFO, LOG_FMT_TEXT);
+	log_set_sink(mm_log_sink);
+	if (mm_recv_init(&ws) != 0)
+		fatal("bad start-up settings from the monitor");
+	log_set_level((enum log_level)ws.init.log_level);
+	if (session_prepare(&ws) != 0)
+		fatal("libssh/OpenSSL set-up failed");
+	sandbox_enter(&ws.init);
+	mm_ready();
+	if (mm_recv_client(&cl, &fd) != 0)
+		fatal("bad client hand-over from the monitor");
+	debug("serving %s", cl.peer);
+	rc = session_serve(fd, &cl);
+	/* _exit: no atexit handlers run under the sandbox. */
+	_exit(rc == 0 ? 0 : 1);
+}

@@ -1,0 +1,250 @@
+/*
+ * mm.c - the worker's side of the monitor protocol.
+ *
+ * Each function stands in for an operation the worker is not allowed to do
+ * itself (mm_sign() instead of signing with the host key, mm_route()
+ * instead of connect()), sends one request and waits for its one answer.
+ * An IPC failure ends the worker: without the monitor it can do nothing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "ipc.h"
+#include "log.h"
+#include "sshwire.h"
+#include "worker.h"
+
+static int mm_sock = -1;
+static int verify_result = -1;
+
+void
+mm_set_socket(int sock)
+{
+	mm_sock = sock;
+}
+
+static void
+mm_die(const char *what)
+{
+	/* No logging here: the log goes through the socket that failed. */
+	(void)what;
+	_exit(2);
+}
+
+static void
+mm_send(struct buf *b, int encoded)
+{
+	if (encoded != 0 || ipc_send(mm_sock, b, NULL, 0) != 0)
+		mm_die("send");
+}
+
+/* Receive the one answer to a request; it must be of type want. */
+static size_t
+mm_recv(uint8_t *msg, unsigned want, int *fds)
+{
+	unsigned type;
+	int nfds, lfds[IPC_MAX_FDS];
+	long n;
+
+	n = ipc_recv(mm_sock, msg, &type, fds ? fds : lfds, &nfds);
+	if (n <= 0 || type != want)
+		mm_die("recv");
+	return (size_t)n - 2;
+}
+
+int
+mm_recv_init(struct wsettings *ws)
+{
+	uint8_t msg[IPC_MAX_MSG];
+	struct cursor c;
+	size_t n;
+
+	n = mm_recv(msg, IPC_M_INIT, NULL);
+	cursor_init(&c, msg + 2, n);
+	if (ipc_dec_init(&c, &ws->init) != 0 ||
+	    ws->init.version != IPC_PROTO_VERSION)
+		return -1;
+	memcpy(ws->hostkey_blob, ws->init.hostkey_blob,
+	    ws->init.hostkey_blob_len);
+	ws->hostkey_blob_len = ws->init.hostkey_blob_len;
+	ws->init.hostkey_blob = ws->hostkey_blob;
+	return 0;
+}
+
+int
+mm_ready(void)
+{
+	struct buf b;
+
+	buf_init(&b, IPC_MAX_MSG);
+	mm_send(&b, ipc_enc_empty(&b, IPC_W_READY));
+	buf_free(&b);
+	return 0;
+}
+
+int
+mm_recv_client(struct ipc_client *cl, int *fd)
+{
+	uint8_t msg[IPC_MAX_MSG];
+	struct cursor c;
+	int fds[IPC_MAX_FDS];
+	size_t n;
+
+	n = mm_recv(msg, IPC_M_CLIENT, fds);
+	cursor_init(&c, msg + 2, n);
+	if (ipc_dec_client(&c, cl) != 0)
+		return -1;
+	*fd = fds[0];
+	return 0;
+}
+
+void
+mm_log_sink(enum log_level level, const char *line)
+{
+	struct ipc_log l;
+	struct buf b;
+
+	if (mm_sock == -1)
+		return;
+	memset(&l, 0, sizeof(l));
+	l.level = (uint32_t)level;
+	snprintf(l.text, sizeof(l.text), "%s", line);
+	buf_init(&b, IPC_MAX_MSG);
+	mm_send(&b, ipc_enc_log(&b, &l));
+	buf_free(&b);
+}
+
+/* The provider's sign hook: the monitor signs the exchange hash. */
+int
+mm_sign(const uint8_t *hash, size_t len, uint8_t *sig, size_t *siglen)
+{
+	uint8_t msg[IPC_MAX_MSG];
+	struct ipc_bytes in = { hash, len }, out;
+	struct cursor c;
+	struct buf b;
+	size_t n;
+
+	if (*siglen < ED25519_SIG_LEN)
+		return -1;
+	buf_init(&b, IPC_MAX_MSG);
+	mm_send(&b, ipc_enc_bytes(&b, IPC_W_SIGN, &in, IPC_MAX_HASH));
+	buf_free(&b);
+	n = mm_recv(msg, IPC_M_SIGN_REPLY, NULL);
+	cursor_init(&c, msg + 2, n);
+	if (ipc_dec_bytes(&c, &out, ED25519_SIG_LEN) != 0 ||
+	    out.len != ED25519_SIG_LEN)
+		return -1;
+	memcpy(sig, out.data, out.len);
+	*siglen = out.len;
+	return 0;
+}
+
+int
+mm_key_query(const char *user, const uint8_t *blob, size_t len)
+{
+	uint8_t msg[IPC_MAX_MSG];
+	struct ipc_key_query q;
+	struct ipc_flag f;
+	struct cursor c;
+	struct buf b;
+	size_t n;
+
+	memset(&q, 0, sizeof(q));
+	if (strlen(user) >= sizeof(q.user) || len > IPC_MAX_BLOB)
+		return 0;	/* cannot be a permitted login */
+	snprintf(q.user, sizeof(q.user), "%s", user);
+	q.key_blob = blob;
+	q.key_blob_len = len;
+	buf_init(&b, IPC_MAX_MSG);
+	mm_send(&b, ipc_enc_key_query(&b, &q));
+	buf_free(&b);
+	n = mm_recv(msg, IPC_M_KEY_REPLY, NULL);
+	cursor_init(&c, msg + 2, n);
+	if (ipc_dec_flag(&c, &f) != 0)
+		return -1;
+	return (int)f.ok;
+}
+
+/* The provider's verify hook: the monitor checks the client's signature
+ * and decides the login. */
+int
+mm_verify(const uint8_t *sig, size_t siglen, const uint8_t *data, size_t len)
+{
+	uint8_t msg[IPC_MAX_MSG];
+	struct ipc_verify v = { sig, siglen, data, len };
+	struct ipc_flag f;
+	struct cursor c;
+	struct buf b;
+	size_t n;
+
+	if (siglen > IPC_MAX_BLOB || len > IPC_MAX_SIGNED) {
+		verify_result = 0;
+		return 0;
+	}
+	buf_init(&b, IPC_MAX_MSG);
+	mm_send(&b, ipc_enc_verify(&b, &v));
+	buf_free(&b);
+	n = mm_recv(msg, IPC_M_VERIFY_REPLY, NULL);
+	cursor_init(&c, msg + 2, n);
+	if (ipc_dec_flag(&c, &f) != 0)
+		mm_die("verify reply");
+	verify_result = (int)f.ok;
+	return (int)f.ok;
+}
+
+int
+mm_verify_result(void)
+{
+	return verify_result;
+}
+
+void
+mm_verify_reset(void)
+{
+	verify_result = -1;
+}
+
+int
+mm_route(struct ipc_route *r, int *upstream_fd, int *agent_fd, char *text,
+    size_t textsz)
+{
+	uint8_t msg[IPC_MAX_MSG];
+	struct ipc_text t;
+	struct cursor c;
+	struct buf b;
+	unsigned type;
+	int fds[IPC_MAX_FDS], nfds;
+	long n;
+
+	buf_init(&b, IPC_MAX_MSG);
+	mm_send(&b, ipc_enc_empty(&b, IPC_W_ROUTE));
+	buf_free(&b);
+	n = ipc_recv(mm_sock, msg, &type, fds, &nfds);
+	if (n <= 0)
+		mm_die("route");
+	cursor_init(&c, msg + 2, (size_t)n - 2);
+	if (type == IPC_M_ROUTE_FAIL) {
+		if (ipc_dec_text(&c, &t) != 0)
+			return -1;
+		snprintf(text, textsz, "%s", t.text);
+		return 1;
+	}
+	if (type != IPC_M_ROUTE || ipc_dec_route(&c, r) != 0)
+		mm_die("route reply");
+	*upstream_fd = fds[0];
+	*agent_fd = fds[1];
+	return 0;
+}
+
+void
+mm_audit(const struct ipc_audit *a)
+{
+	struct buf b;
+
+	buf_init(&b, IPC_MAX_MSG);
+	mm_send(&b, ipc_enc_audit(&b, a));
+	buf_free(&b);
+}

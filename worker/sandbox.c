@@ -1,0 +1,194 @@
+/*
+ * sandbox.c - the worker drops everything it can before it reads a byte
+ * from the network.
+ *
+ * One straight line, each step fatal on failure: chroot into an empty
+ * directory and drop to workers.user (when started as root), tight
+ * rlimits, no_new_privs, then a seccomp filter whose default action kills
+ * the process.  The allowlist below is flat, in one place, with the reason
+ * for each entry; libseccomp adds the architecture check first and kills
+ * on a foreign architecture.
+ */
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <seccomp.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "worker.h"
+
+/* Descriptors a worker can hold at once: stdio, IPC, client, Studio,
+ * agent, and room for SCM_RIGHTS reception. */
+#define WORKER_MAX_FDS	16
+
+struct sc_rule {
+	int nr;
+	int errno_ret;		/* 0: allow; else fail with this errno */
+	const char *why;
+};
+
+#define ALLOW(name, why)	{ SCMP_SYS(name), 0, why }
+#define DENY(name, err, why)	{ SCMP_SYS(name), err, why }
+
+static const struct sc_rule rules[] = {
+	/* I/O on the client socket, the Studio socket, the agent socket
+	 * and the IPC socket */
+	ALLOW(read, "libssh reads sockets"),
+	ALLOW(write, "libssh and the agent client write sockets"),
+	ALLOW(readv, "glibc may gather reads"),
+	ALLOW(writev, "glibc may scatter writes"),
+	ALLOW(recvfrom, "libssh recv() on sockets"),
+	ALLOW(sendto, "libssh send() on sockets"),
+	ALLOW(recvmsg, "IPC messages and fds from the monitor"),
+	ALLOW(sendmsg, "IPC messages to the monitor"),
+	ALLOW(poll, "libssh event loop"),
+	ALLOW(ppoll, "poll() on some architectures"),
+	ALLOW(close, "closing channels' and sessions' sockets"),
+	ALLOW(fcntl, "libssh toggles O_NONBLOCK on its sockets"),
+	ALLOW(shutdown, "libssh shuts down a socket on disconnect"),
+	ALLOW(getsockopt, "libssh checks socket errors"),
+	ALLOW(setsockopt, "libssh sets TCP_NODELAY"),
+	ALLOW(getpeername, "libssh looks up the peer for its logs"),
+	ALLOW(getsockname, "libssh looks up the local address"),
+	/* memory */
+	ALLOW(brk, "malloc"),
+	ALLOW(munmap, "free of large blocks"),
+	ALLOW(mremap, "realloc of large blocks"),
+	ALLOW(madvise, "malloc trims freed memory"),
+	/* mmap and mprotect are allowed only without PROT_EXEC: below */
+	/* threads' and OpenSSL's locks, time, randomness */
+	ALLOW(futex, "glibc and OpenSSL locks"),
+	ALLOW(getrandom, "OpenSSL's DRBG and libssh's nonces"),
+	ALLOW(clock_gettime, "timeouts (when the vDSO is not used)"),
+	ALLOW(gettimeofday, "timeouts (when the vDSO is not used)"),
+	ALLOW(getpid, "OpenSSL fork detection, libssh logs"),
+	ALLOW(gettid, "glibc"),
+	/* signals and the login grace timer */
+	ALLOW(rt_sigreturn, "return from the SIGALRM handler"),
+	ALLOW(rt_sigprocmask, "glibc blocks signals around critical code"),
+	ALLOW(alarm, "login grace timer, cancelled after authentication"),
+	ALLOW(setitimer, "alarm() on some architectures"),
+	/* leaving */
+	ALLOW(exit, "thread exit"),
+	ALLOW(exit_group, "process exit"),
+	/* Harmless probes, denied with an error rather than killing. */
+	DENY(newfstatat, EACCES, "glibc stdio probes a stream"),
+	DENY(fstat, EACCES, "glibc stdio probes a stream"),
+	DENY(ioctl, ENOTTY, "glibc isatty() probes"),
+};
+
+static void
+drop_identity(const struct ipc_init *in)
+{
+	gid_t gid = (gid_t)in->gid;
+	uid_t uid = (uid_t)in->uid;
+
+	if (in->flags & IPC_INIT_CHROOT) {
+		if (chroot(in->chroot_dir) == -1 || chdir("/") == -1)
+			fatal("chroot %s: %s", in->chroot_dir,
+			    strerror(errno));
+	}
+	if (in->flags & IPC_INIT_SETUID) {
+		if (setgroups(1, &gid) == -1 ||
+		    setresgid(gid, gid, gid) == -1 ||
+		    setresuid(uid, uid, uid) == -1)
+			fatal("drop to uid %u: %s", uid, strerror(errno));
+		/* Make sure the drop cannot be undone. */
+		if (setuid(0) != -1 || seteuid(0) != -1)
+			fatal("regained root after dropping privileges");
+	}
+}
+
+static void
+set_limits(void)
+{
+	static const struct {
+		int res;
+		rlim_t val;
+		const char *name;
+	} lim[] = {
+		{ RLIMIT_FSIZE, 0, "FSIZE" },		/* no file writes */
+		{ RLIMIT_NPROC, 0, "NPROC" },		/* no new processes */
+		{ RLIMIT_CORE, 0, "CORE" },		/* no core dumps */
+		{ RLIMIT_NOFILE, WORKER_MAX_FDS, "NOFILE" },
+	};
+	struct rlimit rl;
+	size_t i;
+
+	for (i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+		rl.rlim_cur = rl.rlim_max = lim[i].val;
+		/* RLIMIT_NPROC=0 would fail a root worker's own clone
+		 * checks only; it is harmless when not root. */
+		if (setrlimit(lim[i].res, &rl) == -1)
+			fatal("setrlimit %s: %s", lim[i].name, strerror(errno));
+	}
+}
+
+static void
+install_filter(void)
+{
+	scmp_filter_ctx ctx;
+	size_t i;
+	int rc;
+
+	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
+		fatal("seccomp_init failed");
+	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		if (rules[i].nr < 0)
+			continue;	/* not on this architecture */
+		rc = seccomp_rule_add(ctx, rules[i].errno_ret ?
+		    SCMP_ACT_ERRNO((uint32_t)rules[i].errno_ret) :
+		    SCMP_ACT_ALLOW, rules[i].nr, 0);
+		if (rc != 0)
+			fatal("seccomp rule %zu (%s): %s", i, rules[i].why,
+			    strerror(-rc));
+	}
+	/* Memory maps, never executable: a worker has no business making
+	 * new code. */
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) != 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) != 0)
+		fatal("seccomp mmap rules failed");
+	if ((rc = seccomp_load(ctx)) != 0)
+		fatal("seccomp_load: %s", strerror(-rc));
+	seccomp_release(ctx);
+}
+
+void
+sandbox_enter(const struct ipc_init *in)
+{
+	drop_identity(in);
+	set_limits();
+	/* Nobody else of our uid may read our memory or attach. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("PR_SET_DUMPABLE: %s", strerror(errno));
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+	install_filter();
+}
+
+#ifdef CSSHD_TEST_HOOKS
+#include <sys/syscall.h>
+/*
+ * Test build only (connect-sshd-worker-test, never installed): a client
+ * whose user name starts with "testhook-socket@" makes the worker call
+ * socket() after the sandbox is on, which the filter must punish with
+ * death.  The integration tests use it to show the monitor notices.
+ */
+void
+testhook_user(const char *user)
+{
+	if (strncmp(user, "testhook-socket@", 16) == 0)
+		(void)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+}
+#endif

@@ -1,0 +1,406 @@
+/*
+ * session.c - one client connection: key exchange, user authentication
+ * decided by the monitor, the upstream connection to the Studio.
+ *
+ * The host key the worker's libssh holds is a stub: its private "seed" is
+ * the public key, so nothing secret is here to steal.  Signatures with the
+ * host key and checks of the client's signatures go through the provider
+ * (provider.c) to the monitor (mm.c).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include "buf.h"
+#include "ipc.h"
+#include "log.h"
+#include "provider.h"
+#include "sshwire.h"
+#include "worker.h"
+
+#define STUB_MAX	1024
+
+/* Modern algorithms only; no SHA-1, no DH group exchange (its moduli file
+ * cannot be read inside the sandbox). */
+#define KEX_ALGOS	"curve25519-sha256,curve25519-sha256@libssh.org," \
+			"diffie-hellman-group18-sha512," \
+			"diffie-hellman-group16-sha512"
+#define CIPHERS		"chacha20-poly1305@openssh.com,aes256-gcm@openssh.com," \
+			"aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr"
+#define MACS		"hmac-sha2-256-etm@openssh.com," \
+			"hmac-sha2-512-etm@openssh.com"
+#define UP_HOSTKEYS	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384," \
+			"ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256"
+
+struct conn {
+	const struct wsettings *ws;
+	ssh_session down;		/* the client */
+	ssh_session up;			/* the Studio */
+	struct relay *relay;
+	char user[IPC_MAX_NAME];	/* the SSH user name, as sent */
+	int authenticated;
+	char fatal_msg[IPC_MAX_TEXT];	/* disconnect the client with this */
+};
+
+static ssh_bind sshbind;
+static ssh_session down_session, up_session;
+static const struct wsettings *settings;
+
+/*
+ * An OpenSSH-format private key whose 32-byte seed is the public key.
+ * libssh checks only the key's type and sizes, and every signature it
+ * makes with it is made by the provider -- that is, by the monitor.
+ */
+static int
+build_stub_key(const struct wsettings *ws, ssh_key *out)
+{
+	uint8_t pub[ED25519_PUB_LEN];
+	char b64[STUB_MAX * 2], pem[STUB_MAX * 3];
+	struct buf priv, key;
+	uint32_t check = 0x43534844;	/* any value; both copies equal */
+	uint8_t pad = 1;
+	int rc = -1;
+
+	if (sshwire_ed25519_pub(ws->hostkey_blob, ws->hostkey_blob_len,
+	    pub) != 0)
+		return -1;
+	buf_init(&priv, STUB_MAX);
+	buf_put_u32(&priv, check);
+	buf_put_u32(&priv, check);
+	buf_put_cstring(&priv, "ssh-ed25519");
+	buf_put_string(&priv, pub, sizeof(pub));
+	buf_put_u32(&priv, 64);
+	buf_put(&priv, pub, sizeof(pub));	/* the "seed" */
+	buf_put(&priv, pub, sizeof(pub));
+	buf_put_cstring(&priv, "connect-sshd stub");
+	while (priv.len % 8 != 0)
+		buf_put_u8(&priv, pad++);
+	buf_init(&key, STUB_MAX);
+	buf_put(&key, "openssh-key-v1", 15);	/* with its NUL */
+	buf_put_cstring(&key, "none");
+	buf_put_cstring(&key, "none");
+	buf_put_cstring(&key, "");
+	buf_put_u32(&key, 1);
+	buf_put_string(&key, ws->hostkey_blob, ws->hostkey_blob_len);
+	buf_put_string(&key, priv.data, priv.len);
+	if (buf_ok(&priv) == 0 && buf_ok(&key) == 0 &&
+	    b64_encode(key.data, key.len, b64, sizeof(b64)) > 0) {
+		snprintf(pem, sizeof(pem), "-----BEGIN OPENSSH PRIVATE KEY-----"
+		    "\n%s\n-----END OPENSSH PRIVATE KEY-----\n", b64);
+		if (ssh_pki_import_privkey_base64(pem, NULL, NULL, NULL,
+		    out) == SSH_OK)
+			rc = 0;
+	}
+	buf_free(&priv);
+	buf_free(&key);
+	return rc;
+}
+
+static void
+libssh_log(int priority, const char *function, const char *buffer,
+    void *userdata)
+{
+	(void)userdata;
+	debug("libssh: %s: %s", function, buffer);
+	(void)priority;
+}
+
+/* Everything that may touch the file system happens here, before the
+ * sandbox: libssh and OpenSSL initialisation, the provider, both session
+ * objects and their options. */
+int
+session_prepare(const struct wsettings *ws)
+{
+	bool no = false;
+	ssh_key stub = NULL;
+	int verbosity = log_get_level() >= LOG_LVL_DEBUG ? SSH_LOG_PROTOCOL :
+	    SSH_LOG_NOLOG;
+
+	settings = ws;
+	if (ssh_init() != SSH_OK || csshd_provider_init() != 0)
+		return -1;
+	csshd_provider_set_sign_hook(mm_sign);
+	ssh_set_log_callback(libssh_log);
+	ssh_set_log_level(verbosity);
+	if (build_stub_key(ws, &stub) != 0)
+		return -1;
+	if ((sshbind = ssh_bind_new()) == NULL ||
+	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_PROCESS_CONFIG,
+	    &no) != SSH_OK ||
+	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_IMPORT_KEY,
+	    stub) != SSH_OK ||
+	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_KEY_EXCHANGE,
+	    KEX_ALGOS) != SSH_OK ||
+	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_CIPHERS_C_S,
+	    CIPHERS) != SSH_OK ||
+	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_CIPHERS_S_C,
+	    CIPHERS) != SSH_OK ||
+	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_HMAC_C_S,
+	    MACS) != SSH_OK ||
+	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_HMAC_S_C,
+	    MACS) != SSH_OK ||
+	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS,
+	    "ssh-ed25519") != SSH_OK)
+		return -1;
+	if ((down_session = ssh_new()) == NULL ||
+	    (up_session = ssh_new()) == NULL)
+		return -1;
+	/* Set every option whose default libssh would compute from the
+	 * file system (home directory, config files, known_hosts). */
+	if (ssh_options_set(up_session, SSH_OPTIONS_PROCESS_CONFIG, &no) ||
+	    ssh_options_set(up_session, SSH_OPTIONS_SSH_DIR, "/nonexistent") ||
+	    ssh_options_set(up_session, SSH_OPTIONS_USER, "nobody") ||
+	    ssh_options_set(up_session, SSH_OPTIONS_HOST, "studio") ||
+	    ssh_options_set(up_session, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") ||
+	    ssh_options_set(up_session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
+	    "/dev/null") ||
+	    ssh_options_set(up_session, SSH_OPTIONS_KEY_EXCHANGE, KEX_ALGOS) ||
+	    ssh_options_set(up_session, SSH_OPTIONS_HOSTKEYS, UP_HOSTKEYS) ||
+	    ssh_options_set(up_session, SSH_OPTIONS_CIPHERS_C_S, CIPHERS) ||
+	    ssh_options_set(up_session, SSH_OPTIONS_CIPHERS_S_C, CIPHERS) ||
+	    ssh_options_set(up_session, SSH_OPTIONS_HMAC_C_S, MACS) ||
+	    ssh_options_set(up_session, SSH_OPTIONS_HMAC_S_C, MACS) ||
+	    ssh_options_set(up_session, SSH_OPTIONS_PUBLICKEY_ACCEPTED_TYPES,
+	    "ssh-ed25519"))
+		return -1;
+	ssh_key_free(stub);
+	return 0;
+}
+
+/* ---- the Studio leg ---- */
+
+/* A public key's blob (libssh 0.10 exports it only as base64). */
+static int
+key_blob(ssh_key key, uint8_t *blob, size_t blobsz, size_t *bloblen)
+{
+	char *b64 = NULL;
+	int rc;
+
+	if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK)
+		return -1;
+	rc = b64_decode(b64, strlen(b64), blob, blobsz, bloblen);
+	ssh_string_free_char(b64);
+	return rc;
+}
+
+static int
+check_pin(struct conn *c, const char *pin)
+{
+	ssh_key key = NULL;
+	uint8_t blob[IPC_MAX_BLOB];
+	size_t bloblen;
+	char fp[SSHWIRE_FP_LEN];
+	int rc = -1;
+
+	if (pin[0] == '\0')
+		return 0;
+	if (ssh_get_server_publickey(c->up, &key) != SSH_OK ||
+	    key_blob(key, blob, sizeof(blob), &bloblen) != 0)
+		goto out;
+	sshwire_fingerprint(blob, bloblen, fp, sizeof(fp));
+	if (strcmp(fp, pin) == 0)
+		rc = 0;
+	else
+		error("Studio host key %s does not match the pinned %s", fp,
+		    pin);
+ out:
+	ssh_key_free(key);
+	return rc;
+}
+
+/* Connect to the Studio over the socket the monitor opened, and log in
+ * with the gateway key through the monitor's agent. */
+static int
+open_upstream(struct conn *c)
+{
+	struct ipc_route r;
+	int upfd = -1, agentfd = -1, rc;
+	long timeout;
+
+	rc = mm_route(&r, &upfd, &agentfd, c->fatal_msg, sizeof(c->fatal_msg));
+	if (rc != 0)
+		return -1;
+	c->up = up_session;
+	timeout = (long)settings->init.upstream_timeout;
+	if (ssh_options_set(c->up, SSH_OPTIONS_FD, &upfd) ||
+	    ssh_options_set(c->up, SSH_OPTIONS_USER, r.upstream_user) ||
+	    ssh_options_set(c->up, SSH_OPTIONS_TIMEOUT, &timeout)) {
+		close(upfd);
+		close(agentfd);
+		goto unreachable;
+	}
+	if (ssh_connect(c->up) != SSH_OK) {
+		error("Studio %s: %s", r.session, ssh_get_error(c->up));
+		close(agentfd);
+		goto unreachable;
+	}
+	if (check_pin(c, r.host_key_pin) != 0) {
+		close(agentfd);
+		goto unreachable;
+	}
+	/* libssh owns the agent socket from here (ssh_free closes it). */
+	if (ssh_set_agent_socket(c->up, agentfd) != SSH_OK ||
+	    ssh_userauth_agent(c->up, NULL) != SSH_AUTH_SUCCESS) {
+		error("Studio %s refused the gateway key for user %s: %s",
+		    r.session, r.upstream_user, ssh_get_error(c->up));
+		snprintf(c->fatal_msg, sizeof(c->fatal_msg), "Studio session "
+		    "%s refused the gateway's login; check the Studio's SSH "
+		    "settings", r.session);
+		return -1;
+	}
+	logit("logged in to Studio %s as %s", r.session, r.upstream_user);
+	/* From here the client may open channels: the relay takes them. */
+	if ((c->relay = relay_new(c->down, c->up, r.session)) == NULL)
+		goto unreachable;
+	return 0;
+ unreachable:
+	snprintf(c->fatal_msg, sizeof(c->fatal_msg), "Studio session %s is "
+	    "not reachable; try again later or restart the Studio", r.session);
+	return -1;
+}
+
+/* ---- the client leg ---- */
+
+static int
+auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
+    char state, void *userdata)
+{
+	struct conn *c = userdata;
+	uint8_t blob[IPC_MAX_BLOB];
+	size_t bloblen;
+	int ok;
+
+	if (c->authenticated || c->fatal_msg[0] != '\0')
+		return SSH_AUTH_DENIED;
+#ifdef CSSHD_TEST_HOOKS
+	testhook_user(user);
+#endif
+	if (state == SSH_PUBLICKEY_STATE_NONE) {
+		ok = key_blob(key, blob, sizeof(blob), &bloblen) == 0 ?
+		    mm_key_query(user, blob, bloblen) : 0;
+		return ok == 1 ? SSH_AUTH_SUCCESS : SSH_AUTH_DENIED;
+	}
+	if (state != SSH_PUBLICKEY_STATE_VALID)
+		return SSH_AUTH_DENIED;
+	/* libssh found the signature valid; only the monitor's verdict
+	 * counts.  A key type the provider does not route to the monitor
+	 * leaves no verdict, and is refused. */
+	if (mm_verify_result() != 1) {
+		if (mm_verify_result() == -1)
+			logit("key type %s is not supported",
+			    ssh_key_type_to_char(ssh_key_type(key)));
+		mm_verify_reset();
+		return SSH_AUTH_DENIED;
+	}
+	mm_verify_reset();
+	snprintf(c->user, sizeof(c->user), "%s", user);
+	/* Reach the Studio before telling the client it is in, so a Studio
+	 * that is down is reported as such, not as a broken session. */
+	if (open_upstream(c) != 0)
+		return SSH_AUTH_DENIED;
+	csshd_provider_set_verify_hook(NULL);
+	c->authenticated = 1;
+	alarm(0);	/* the login grace timer */
+	return SSH_AUTH_SUCCESS;
+}
+
+static ssh_channel
+open_session_channel(ssh_session s, void *userdata)
+{
+	struct conn *c = userdata;
+
+	if (!c->authenticated || c->relay == NULL)
+		return NULL;
+	return relay_open_session(c->relay);
+}
+
+static void
+disconnect_with(struct conn *c, const char *msg)
+{
+	ssh_session_set_disconnect_message(c->down, msg);
+	ssh_disconnect(c->down);
+}
+
+/* Run the client's key exchange and authentication until the monitor has
+ * authenticated it and the Studio leg is up. */
+static int
+authenticate(struct conn *c)
+{
+	ssh_event ev;
+	int rc = -1;
+
+	if ((ev = ssh_event_new()) == NULL ||
+	    ssh_event_add_session(ev, c->down) != SSH_OK)
+		goto out;
+	while (!c->authenticated) {
+		if (ssh_event_dopoll(ev, 1000) == SSH_ERROR) {
+			debug("client left: %s", ssh_get_error(c->down));
+			goto out;
+		}
+		if (c->fatal_msg[0] != '\0') {
+			disconnect_with(c, c->fatal_msg);
+			goto out;
+		}
+		/* libssh sends no failure for a signature the monitor
+		 * refused; end the attempt ourselves. */
+		if (mm_verify_result() == 0) {
+			disconnect_with(c, "Permission denied (publickey)");
+			goto out;
+		}
+	}
+	rc = 0;
+ out:
+	if (ev != NULL) {
+		ssh_event_remove_session(ev, c->down);
+		ssh_event_free(ev);
+	}
+	return rc;
+}
+
+int
+session_serve(int fd, const struct ipc_client *cl)
+{
+	struct ssh_server_callbacks_struct cb;
+	struct conn c;
+	int rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	c.ws = settings;
+	c.down = down_session;
+	alarm(settings->init.login_grace_time);
+	if (ssh_bind_accept_fd(sshbind, c.down, fd) != SSH_OK) {
+		error("accept: %s", ssh_get_error(sshbind));
+		return -1;
+	}
+	memset(&cb, 0, sizeof(cb));
+	cb.userdata = &c;
+	cb.auth_pubkey_function = auth_pubkey;
+	cb.channel_open_request_session_function = open_session_channel;
+	ssh_callbacks_init(&cb);
+	ssh_set_server_callbacks(c.down, &cb);
+	ssh_set_auth_methods(c.down, SSH_AUTH_METHOD_PUBLICKEY);
+	csshd_provider_set_verify_hook(mm_verify);
+	if (ssh_handle_key_exchange(c.down) != SSH_OK) {
+		logit("key exchange with %s failed: %s", cl->peer,
+		    ssh_get_error(c.down));
+		goto out;
+	}
+	if (authenticate(&c) != 0)
+		goto out;
+	rc = relay_run(c.relay);
+ out:
+	relay_free(c.relay);
+	ssh_disconnect(c.down);
+	if (c.up != NULL)
+		ssh_disconnect(c.up);
+	return rc;
+}

@@ -1,0 +1,63 @@
+/*
+ * worker.h - the sandboxed per-connection process: shared declarations.
+ */
+#ifndef CSSHD_WORKER_H
+#define CSSHD_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libssh/libssh.h>
+
+#include "ipc.h"
+#include "log.h"
+
+/* Start-up settings from the monitor, kept for the connection's life. */
+struct wsettings {
+	struct ipc_init init;
+	uint8_t hostkey_blob[IPC_MAX_BLOB];
+	size_t hostkey_blob_len;
+};
+
+/* mm.c: stubs that stand in for what only the monitor may do */
+void mm_set_socket(int sock);
+int mm_recv_init(struct wsettings *ws);
+int mm_ready(void);
+int mm_recv_client(struct ipc_client *cl, int *fd);
+void mm_log_sink(enum log_level level, const char *line);
+int mm_sign(const uint8_t *hash, size_t len, uint8_t *sig, size_t *siglen);
+int mm_key_query(const char *user, const uint8_t *blob, size_t len);
+int mm_verify(const uint8_t *sig, size_t siglen, const uint8_t *data,
+    size_t len);
+/* Was the last signature the monitor checked accepted (1), refused (0),
+ * or none checked yet (-1)?  Reset by mm_verify_reset(). */
+int mm_verify_result(void);
+void mm_verify_reset(void);
+/* 0 routed (fds set), 1 refused (msg set), -1 IPC failure. */
+int mm_route(struct ipc_route *r, int *upstream_fd, int *agent_fd,
+    char *msg, size_t msgsz);
+void mm_audit(const struct ipc_audit *a);
+
+/* sandbox.c */
+void sandbox_enter(const struct ipc_init *in);
+
+/* session.c */
+int session_prepare(const struct wsettings *ws);
+int session_serve(int fd, const struct ipc_client *cl);
+
+/* relay.c */
+struct relay;
+struct relay *relay_new(ssh_session down, ssh_session up,
+    const char *studio);
+void relay_free(struct relay *r);
+/* The client asked for a session channel: open one on the Studio. */
+ssh_channel relay_open_session(struct relay *r);
+/* Run until the client or the Studio goes away; 0 or -1. */
+int relay_run(struct relay *r);
+
+#ifdef CSSHD_TEST_HOOKS
+/* Test build only: misbehave on request (see tests/integration). */
+void testhook_user(const char *user);
+#endif
+
+#endif
