@@ -1,0 +1,126 @@
+# lib.sh - helpers for the integration tests: a real OpenSSH sshd as the
+# Studio, real connect-sshd instances, the real ssh client.  Loopback only.
+# Sourced by run.sh; expects $B (build dir) and $T (scratch dir).
+
+PASS=0
+FAIL=0
+SKIP=0
+TESTNO=0
+
+ok() {
+	TESTNO=$((TESTNO + 1)); PASS=$((PASS + 1))
+	echo "ok $TESTNO - $*"
+}
+
+not_ok() {
+	TESTNO=$((TESTNO + 1)); FAIL=$((FAIL + 1))
+	echo "not ok $TESTNO - $*"
+}
+
+skip() {
+	TESTNO=$((TESTNO + 1)); SKIP=$((SKIP + 1))
+	echo "ok $TESTNO - # SKIP $*"
+}
+
+# check DESCRIPTION COMMAND...: the command must succeed.
+check() {
+	local what=$1; shift
+	if "$@" >"$T/check.out" 2>&1; then
+		ok "$what"
+	else
+		not_ok "$what"
+		sed 's/^/#   /' "$T/check.out" | tail -n 20
+	fi
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+	local port=$1 i
+	for i in $(seq 1 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_log FILE PATTERN: wait up to 10 s for a line matching PATTERN.
+wait_log() {
+	local i
+	for i in $(seq 1 100); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# ---- the Studio: a real OpenSSH sshd that accepts only the gateway key ----
+
+start_studio() {
+	local port=$1 dir=$T/studio
+	mkdir -p "$dir"
+	chmod 755 "$dir"
+	ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key" -C studio-host
+	cp "$T/gw_key.pub" "$dir/authorized_keys"
+	chmod 644 "$dir/authorized_keys"
+	cat > "$dir/sshd_config" <<-EOF
+	ListenAddress 127.0.0.1:$port
+	HostKey $dir/host_key
+	PidFile $dir/sshd.pid
+	AuthorizedKeysFile $dir/authorized_keys
+	PubkeyAuthentication yes
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	UsePAM no
+	StrictModes no
+	AcceptEnv LANG LC_* CSSHD_TEST_*
+	Subsystem sftp internal-sftp
+	LogLevel VERBOSE
+	EOF
+	[ "$(id -u)" = 0 ] && mkdir -p /run/sshd && chmod 755 /run/sshd
+	/usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log" || return 1
+	wait_port "$port"
+}
+
+stop_studio() {
+	[ -f "$T/studio/sshd.pid" ] && kill "$(cat "$T/studio/sshd.pid")" 2>/dev/null
+	rm -f "$T/studio/sshd.pid"
+}
+
+# ---- connect-sshd instances ----
+
+# start_gateway NAME CONFIG [env...]: run in the background, log to NAME.log.
+start_gateway() {
+	local name=$1 conf=$2; shift 2
+	env "$@" "$B/connect-sshd" -f "$conf" >"$T/$name.log" 2>&1 &
+	echo $! > "$T/$name.pid"
+	wait_log "$T/$name.log" "ready:" || { cat "$T/$name.log"; return 1; }
+}
+
+stop_gateway() {
+	local name=$1 pid
+	pid=$(cat "$T/$name.pid" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null
+	for _ in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null
+	rm -f "$T/$name.pid"
+}
+
+# gw_ssh PORT KEY USER@SESSION [ssh args...]: the real client, strict host
+# key checking against the gateway's public key.
+gw_ssh() {
+	local port=$1 key=$2 login=$3; shift 3
+	ssh -F /dev/null -p "$port" -i "$key" \
+	    -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
+	    -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$T/known_hosts" \
+	    -o ConnectTimeout=10 -o LogLevel=ERROR \
+	    "$login@127.0.0.1" "$@"
+}

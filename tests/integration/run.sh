@@ -1,0 +1,347 @@
+#!/usr/bin/env bash
+# Integration tests: the real privsep path end to end.
+#
+#   client (OpenSSH ssh) -> connect-sshd (monitor + sandboxed worker)
+#                        -> Studio (OpenSSH sshd on 127.0.0.1)
+#
+# Everything listens on 127.0.0.1 only.  Prints one "ok"/"not ok" line per
+# test and a closing "N passed, M failed" line; exits non-zero on failure.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+B=${B:-build}
+case $B in /*) ;; *) B=$TOP/$B ;; esac
+T=$(mktemp -d /tmp/csshd-it.XXXXXX)
+chmod 755 "$T"
+. "$HERE/lib.sh"
+
+cleanup() {
+	for p in "$T"/*.pid; do
+		[ -e "$p" ] && stop_gateway "$(basename "$p" .pid)"
+	done
+	stop_studio
+	if [ "$FAIL" = 0 ] || [ -n "${KEEP:-}" ]; then :; fi
+	[ -z "${KEEP:-}" ] && rm -rf "$T"
+}
+trap cleanup EXIT
+
+ROOT=0
+[ "$(id -u)" = 0 ] && ROOT=1
+STUDIO_USER=$(id -un)
+
+# ---- keys ----
+ssh-keygen -q -t ed25519 -N '' -f "$T/gw_key" -C connect-sshd-test
+for u in alice bob dave eve mallory; do
+	ssh-keygen -q -t ed25519 -N '' -f "$T/$u" -C "$u@test"
+done
+ssh-keygen -q -t rsa -b 3072 -N '' -f "$T/carol" -C carol@test
+mkdir -p "$T/keys"
+cp "$T/bob.pub" "$T/keys/bob"
+
+STUDIO_PORT=$(free_port)
+DEAD_PORT=$(free_port)		# nothing listens there
+GW_PORT=$(free_port)
+echo "[127.0.0.1]:$GW_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" > "$T/known_hosts"
+
+mkdir -p "$T/empty"
+chmod 755 "$T/empty"
+
+# write_conf FILE PORT [extra settings...]
+write_conf() {
+	local file=$1 port=$2; shift 2
+	cat > "$file" <<EOF
+listen = [ "127.0.0.1:$port" ];
+key = "$T/gw_key";
+allowed_workspaces = [ 100 ];
+workspaces = ( { id = 100; members = [ "alice", "bob", "carol", "dave", "testhook-socket" ]; },
+               { id = 200; members = [ "alice" ]; } );
+users = ( { name = "alice"; keys = [ "$(cat "$T/alice.pub")" ]; },
+          { name = "bob"; keys_file = "$T/keys/bob"; },
+          { name = "carol"; keys = [ "$(cat "$T/carol.pub")" ]; },
+          { name = "dave"; keys = [ "$(cat "$T/dave.pub")" ]; },
+          { name = "eve"; keys = [ "$(cat "$T/eve.pub")" ]; },
+          { name = "testhook-socket"; keys = [ "$(cat "$T/alice.pub")" ]; } );
+studios = ( { session = "s1"; workspace = 100; upstream = "127.0.0.1:$STUDIO_PORT";
+              upstream_user = "$STUDIO_USER"; },
+            { session = "s2"; workspace = 200; upstream = "127.0.0.1:$STUDIO_PORT";
+              upstream_user = "$STUDIO_USER"; },
+            { session = "s3"; workspace = 100; upstream = "127.0.0.1:$DEAD_PORT";
+              upstream_user = "$STUDIO_USER"; },
+            { session = "s4"; workspace = 100; upstream = "127.0.0.1:$STUDIO_PORT";
+              upstream_user = "$STUDIO_USER"; users = [ "alice" ]; } );
+workers = { prefork = 2; chroot = "$T/empty"; program = "$B/connect-sshd-worker"; };
+log = { level = "info"; format = "text"; };
+$*
+EOF
+}
+
+start_studio "$STUDIO_PORT" || { echo "not ok - cannot start the Studio sshd"; exit 1; }
+write_conf "$T/gw.conf" "$GW_PORT"
+chmod 600 "$T/gw_key"
+if ! start_gateway gw "$T/gw.conf"; then
+	echo "not ok - cannot start connect-sshd"
+	exit 1
+fi
+GW_LOG=$T/gw.log
+
+# ---- exec relay ----
+out=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 'echo hello from $(hostname)' 2>"$T/err")
+[ "$out" = "hello from $(hostname)" ] && ok "exec runs on the Studio" ||
+	{ not_ok "exec runs on the Studio (got '$out')"; sed 's/^/#   /' "$T/err"; tail -n 20 "$GW_LOG" | sed 's/^/#   /'; }
+
+gw_ssh "$GW_PORT" "$T/alice" alice@s1 'exit 42'
+rc=$?
+[ $rc = 42 ] && ok "exit status 42 is relayed" || not_ok "exit status 42 is relayed (got $rc)"
+
+gw_ssh "$GW_PORT" "$T/alice" alice@s1 'true'
+rc=$?
+[ $rc = 0 ] && ok "exit status 0 is relayed" || not_ok "exit status 0 is relayed (got $rc)"
+
+gw_ssh "$GW_PORT" "$T/alice" alice@s1 'echo to-out; echo to-err >&2' >"$T/o" 2>"$T/e"
+[ "$(cat "$T/o")" = "to-out" ] && [ "$(cat "$T/e")" = "to-err" ] &&
+	ok "stdout and stderr are kept apart" ||
+	not_ok "stdout and stderr are kept apart (out='$(cat "$T/o")' err='$(cat "$T/e")')"
+
+gw_ssh "$GW_PORT" "$T/alice" alice@s1 'kill -TERM $$'
+rc=$?
+[ $rc = 255 ] || [ $rc = 143 ] && ok "exit-signal is relayed (ssh exit $rc)" ||
+	not_ok "exit-signal is relayed (got $rc)"
+
+out=$(printf 'line1\nline2\n' | gw_ssh "$GW_PORT" "$T/alice" alice@s1 'wc -l')
+[ "$out" = 2 ] && ok "stdin reaches the command and EOF ends it" ||
+	not_ok "stdin reaches the command and EOF ends it (got '$out')"
+
+out=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 2>&1 <<<'echo shell-works; exit 7')
+rc=$?
+[ $rc = 7 ] && echo "$out" | grep -q shell-works && ok "shell without pty runs and returns its status" ||
+	not_ok "shell without pty (rc=$rc out='$out')"
+
+gw_ssh "$GW_PORT" "$T/bob" bob@s1 true &&
+	ok "keys_file keys log in" || not_ok "keys_file keys log in"
+
+# ---- 64 MiB both ways ----
+head -c 64M /dev/urandom > "$T/blob"
+want=$(sha256sum < "$T/blob" | cut -d' ' -f1)
+got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 'cat' < "$T/blob" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] && ok "64 MiB through stdin and back, sha256 equal" ||
+	not_ok "64 MiB through stdin and back (want $want got $got)"
+got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 'sha256sum' < "$T/blob" | cut -d' ' -f1)
+[ "$got" = "$want" ] && ok "64 MiB upload, sha256 equal on the Studio" ||
+	not_ok "64 MiB upload (want $want got $got)"
+got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 "cat $T/blob" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] && ok "64 MiB download, sha256 equal" ||
+	not_ok "64 MiB download (want $want got $got)"
+
+# ---- denials: same on the wire, real reason in the log ----
+deny() {	# deny DESCRIPTION KEY LOGIN REASON
+	local what=$1 key=$2 login=$3 reason=$4
+	gw_ssh "$GW_PORT" "$key" "$login" true 2>"$T/deny.err"
+	local rc=$?
+	if [ $rc = 255 ] && grep -q "Permission denied (publickey)" "$T/deny.err" &&
+	    wait_log "$GW_LOG" "auth.denied.*reason=$reason"; then
+		ok "denied: $what (reason=$reason)"
+	else
+		not_ok "denied: $what (rc=$rc, want reason=$reason)"
+		sed 's/^/#   /' "$T/deny.err"
+	fi
+}
+deny "unknown studio" "$T/alice" alice@nosuch unknown-studio
+deny "workspace not allowed" "$T/alice" alice@s2 workspace-not-allowed
+deny "wrong key" "$T/mallory" alice@s1 key-not-registered
+deny "not a member of the workspace" "$T/eve" eve@s1 not-a-member
+deny "not listed for the studio" "$T/dave" dave@s4 not-listed-for-studio
+deny "unknown user" "$T/mallory" mallory@s1 unknown-user
+deny "malformed user name" "$T/alice" 'alice' bad-username
+
+# ---- host key ----
+check "host key accepted with StrictHostKeyChecking=yes" \
+	gw_ssh "$GW_PORT" "$T/alice" alice@s1 true
+ssh-keygen -q -t ed25519 -N '' -f "$T/other" -C other
+echo "[127.0.0.1]:$GW_PORT $(cut -d' ' -f1,2 "$T/other.pub")" > "$T/known_hosts.wrong"
+if ssh -F /dev/null -p "$GW_PORT" -i "$T/alice" -o IdentitiesOnly=yes -o BatchMode=yes \
+    -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$T/known_hosts.wrong" \
+    alice@s1@127.0.0.1 true 2>"$T/hk.err"; then
+	not_ok "a known_hosts with another key is refused"
+else
+	grep -q "Host key verification failed\|REMOTE HOST IDENTIFICATION HAS CHANGED" "$T/hk.err" &&
+		ok "a known_hosts with another key is refused" ||
+		not_ok "a known_hosts with another key is refused ($(cat "$T/hk.err"))"
+fi
+fp=$("$B/connect-sshd" -F -f "$T/gw.conf")
+[ "$fp" = "$(ssh-keygen -lf "$T/gw_key")" ] && ok "-F prints what ssh-keygen -lf prints" ||
+	not_ok "-F prints '$fp', ssh-keygen -lf '$(ssh-keygen -lf "$T/gw_key")'"
+
+# ---- the Studio accepts only the gateway key ----
+studio_ssh() {
+	ssh -F /dev/null -p "$STUDIO_PORT" -i "$1" -o IdentitiesOnly=yes -o BatchMode=yes \
+	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+	    "$STUDIO_USER@127.0.0.1" true
+}
+studio_ssh "$T/alice" 2>/dev/null && not_ok "the Studio refuses a user's own key" ||
+	ok "the Studio refuses a user's own key"
+check "the Studio accepts the gateway key" studio_ssh "$T/gw_key"
+
+# ---- Studio unreachable ----
+gw_ssh "$GW_PORT" "$T/alice" alice@s3 true 2>"$T/unreach.err"
+rc=$?
+[ $rc = 255 ] && grep -q "Studio session s3 is not reachable" "$T/unreach.err" &&
+	ok "an unreachable Studio is reported to the client" ||
+	not_ok "an unreachable Studio is reported (rc=$rc: $(cat "$T/unreach.err"))"
+
+# ---- RSA client keys ----
+gw_ssh "$GW_PORT" "$T/carol" carol@s1 true 2>"$T/rsa.err" &&
+	ok "an RSA client key (rsa-sha2) logs in" ||
+	not_ok "an RSA client key logs in ($(cat "$T/rsa.err"))"
+
+# ---- audit events ----
+for ev in "event=connection conn=[0-9]* peer=127.0.0.1:" \
+    "event=auth.accepted .*user=alice session=s1 workspace=100 key=SHA256:" \
+    "event=upstream.opened .*user=alice session=s1" \
+    'event=command .*request=exec command="exit 42"' \
+    "event=channel.close .*exit_status=42" \
+    "event=session.closed .*user=alice .*duration_ms=[0-9]* bytes_in=[0-9]* bytes_out=[0-9]*" \
+    "event=auth.denied .*user=eve session=s1 workspace=100 key=SHA256:.* reason=not-a-member"; do
+	grep -q -- "$ev" "$GW_LOG" && ok "audit: $ev" || not_ok "audit: $ev"
+done
+grep -q "event=session.closed.*bytes_in=67108864" "$GW_LOG" &&
+	ok "audit: bytes counted (64 MiB in)" || not_ok "audit: bytes counted (64 MiB in)"
+
+# ---- key custody: no worker holds the private key ----
+mon=$(cat "$T/gw.pid")
+gw_ssh "$GW_PORT" "$T/alice" alice@s1 'sleep 4' &
+bg=$!
+sleep 2
+workers=$(pgrep -P "$mon")
+nscanned=0; nfound=0
+for w in $workers; do
+	python3 "$HERE/memscan.py" "$w" "$T/gw_key" >"$T/scan.$w" 2>&1
+	case $? in
+	0) nscanned=$((nscanned + 1)) ;;
+	1) nfound=$((nfound + 1)); sed 's/^/#   /' "$T/scan.$w" ;;
+	*) sed 's/^/#   /' "$T/scan.$w" ;;
+	esac
+done
+wait $bg
+[ "$nscanned" -ge 2 ] && [ "$nfound" = 0 ] &&
+	ok "no private key bytes in any worker's memory ($nscanned workers scanned, one mid-session)" ||
+	not_ok "worker memory scan: $nscanned clean, $nfound with key bytes"
+python3 "$HERE/memscan.py" "$mon" "$T/gw_key" >/dev/null 2>&1
+[ $? = 1 ] && ok "the scanner finds the key in the monitor (control)" ||
+	not_ok "the scanner finds the key in the monitor (control)"
+
+# ---- the sandbox kills a forbidden syscall; the monitor carries on ----
+TH_PORT=$(free_port)
+write_conf "$T/th.conf" "$TH_PORT"
+sed -i "s|program = \"$B/connect-sshd-worker\"|program = \"$B/connect-sshd-worker-test\"|" "$T/th.conf"
+echo "[127.0.0.1]:$TH_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+if start_gateway th "$T/th.conf"; then
+	gw_ssh "$TH_PORT" "$T/alice" testhook-socket@s1 true 2>/dev/null
+	wait_log "$T/th.log" "killed by the sandbox (SIGSYS" &&
+		ok "a worker calling socket() is killed by seccomp and logged" ||
+		{ not_ok "a worker calling socket() is killed by seccomp and logged"; tail -5 "$T/th.log" | sed 's/^/#   /'; }
+	check "the monitor keeps serving after a worker is killed" \
+		gw_ssh "$TH_PORT" "$T/alice" alice@s1 true
+	stop_gateway th
+else
+	not_ok "start the gateway with the test worker"
+fi
+
+# ---- start-up refusals ----
+KC=$T/keycheck
+mkdir -p "$KC"
+cp "$T/gw_key" "$KC/key"
+write_conf "$KC/c.conf" "$(free_port)"
+sed -i "s|key = \"$T/gw_key\"|key = \"$KC/key\"|" "$KC/c.conf"
+chmod 644 "$KC/key"
+"$B/connect-sshd" -f "$KC/c.conf" >"$KC/out" 2>&1
+[ $? = 1 ] && grep -q "chmod 600" "$KC/out" && ok "a group/world readable key is refused" ||
+	not_ok "a group/world readable key is refused: $(cat "$KC/out")"
+chmod 600 "$KC/key"
+ssh-keygen -q -p -N secret -f "$KC/key" >/dev/null
+"$B/connect-sshd" -f "$KC/c.conf" >"$KC/out" 2>&1
+[ $? = 1 ] && grep -q "passphrase" "$KC/out" && ok "an encrypted key is refused" ||
+	not_ok "an encrypted key is refused: $(cat "$KC/out")"
+cp "$T/gw_key" "$KC/key"
+echo 'key_fingerprint = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";' >> "$KC/c.conf"
+"$B/connect-sshd" -f "$KC/c.conf" >"$KC/out" 2>&1
+[ $? = 1 ] && grep -q "does not match key_fingerprint" "$KC/out" && ok "a key that does not match key_fingerprint is refused" ||
+	not_ok "fingerprint pin mismatch is refused: $(cat "$KC/out")"
+ssh-keygen -q -t rsa -b 2048 -N '' -f "$KC/rsakey"
+sed -i "s|key = \"$KC/key\"|key = \"$KC/rsakey\"|; /^key_fingerprint/d" "$KC/c.conf"
+"$B/connect-sshd" -f "$KC/c.conf" >"$KC/out" 2>&1
+[ $? = 1 ] && grep -q "needs an Ed25519 key" "$KC/out" && ok "a non-Ed25519 key is refused" ||
+	not_ok "a non-Ed25519 key is refused: $(cat "$KC/out")"
+sed -i "s|key = \"$KC/rsakey\"|key = \"$T/gw_key\"|" "$KC/c.conf"
+CONNECT_SSH_ENABLED=false "$B/connect-sshd" -f "$KC/c.conf" >"$KC/out" 2>&1
+[ $? = 0 ] && grep -q "SSH access is disabled" "$KC/out" && ok "CONNECT_SSH_ENABLED=false: logs why and exits 0" ||
+	not_ok "CONNECT_SSH_ENABLED=false: $(cat "$KC/out")"
+
+# ---- an empty allowlist turns SSH off ----
+OFF_PORT=$(free_port)
+write_conf "$T/off.conf" "$OFF_PORT"
+sed -i 's/^allowed_workspaces = \[ 100 \];/allowed_workspaces = [ ];/' "$T/off.conf"
+echo "[127.0.0.1]:$OFF_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+if start_gateway off "$T/off.conf"; then
+	gw_ssh "$OFF_PORT" "$T/alice" alice@s1 true 2>/dev/null
+	rc=$?
+	[ $rc = 255 ] && wait_log "$T/off.log" "reason=ssh-disabled" &&
+		ok "an empty allowed_workspaces refuses every login (reason=ssh-disabled)" ||
+		not_ok "empty allowed_workspaces (rc=$rc)"
+	stop_gateway off
+else
+	not_ok "start the gateway with an empty allowlist"
+fi
+
+# ---- unprivileged: seccomp without chroot/setuid ----
+if [ $ROOT = 1 ] && id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+	U=$T/unpriv
+	mkdir -p "$U"
+	cp "$T/gw_key" "$U/key"
+	U_PORT=$(free_port)
+	write_conf "$U/c.conf" "$U_PORT"
+	sed -i "s|key = \"$T/gw_key\"|key = \"$U/key\"|; s|keys_file = \"$T/keys/bob\"|keys_file = \"$U/bob\"|" "$U/c.conf"
+	cp "$T/keys/bob" "$U/bob"
+	chown -R nobody "$U"
+	chmod 600 "$U/key"
+	echo "[127.0.0.1]:$U_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    "$B/connect-sshd" -f "$U/c.conf" >"$T/unpriv.log" 2>&1 &
+	echo $! > "$T/unpriv.pid"
+	if wait_log "$T/unpriv.log" "ready:"; then
+		grep -q "not running as root" "$T/unpriv.log" &&
+			ok "unprivileged start says workers run without chroot/setuid" ||
+			not_ok "unprivileged start message"
+		out=$(gw_ssh "$U_PORT" "$T/alice" alice@s1 'echo unpriv-ok; exit 3')
+		rc=$?
+		[ "$out" = unpriv-ok ] && [ $rc = 3 ] &&
+			ok "the gateway works when started as an unprivileged user" ||
+			{ not_ok "unprivileged gateway (rc=$rc out=$out)"; tail -5 "$T/unpriv.log" | sed 's/^/#   /'; }
+		wpid=$(pgrep -P "$(cat "$T/unpriv.pid")" | head -1)
+		grep -q "^Seccomp:[[:space:]]*2" "/proc/$wpid/status" 2>/dev/null &&
+			ok "unprivileged workers are in seccomp filter mode" ||
+			not_ok "unprivileged workers are in seccomp filter mode"
+	else
+		not_ok "the gateway starts as an unprivileged user"
+		sed 's/^/#   /' "$T/unpriv.log"
+	fi
+	stop_gateway unpriv
+else
+	skip "unprivileged start (needs root to drop to nobody)"
+fi
+
+# ---- root mode: workers are chrooted, unprivileged, sandboxed ----
+if [ $ROOT = 1 ]; then
+	wpid=$(pgrep -P "$mon" | head -1)
+	st=/proc/$wpid/status
+	grep -q "^Seccomp:[[:space:]]*2" "$st" && grep -q "^NoNewPrivs:[[:space:]]*1" "$st" &&
+		[ "$(awk '/^Uid:/{print $2}' "$st")" = "$(id -u nobody)" ] &&
+		[ "$(readlink "/proc/$wpid/root")" = "$T/empty" ] &&
+		ok "idle workers run as nobody, chrooted, no_new_privs, seccomp" ||
+		not_ok "worker sandbox state: $(grep -E '^(Uid|Seccomp|NoNewPrivs)' "$st" | tr '\n' ' ') root=$(readlink "/proc/$wpid/root")"
+else
+	skip "worker chroot/setuid (needs root)"
+fi
+
+echo "integration: $PASS passed, $FAIL failed, $SKIP skipped"
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
