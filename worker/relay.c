@@ -286,16 +286,13 @@ pump(struct relay *r, ssh_channel src, ssh_channel dst, int is_stderr)
 	return moved;
 }
 
-/* Has the channel delivered everything it will (EOF or closed, and its
- * buffers read)? */
-static int
-drained(ssh_channel ch, int with_stderr)
+/* Clients do not send extended data; read and drop any, so that it cannot
+ * hold the channel's window or its EOF back. */
+static void
+drop_client_stderr(struct relay *r, ssh_channel down)
 {
-	if (!ssh_channel_is_eof(ch) && !ssh_channel_is_closed(ch))
-		return 0;
-	if (ssh_channel_poll(ch, 0) > 0)
-		return 0;
-	return !with_stderr || ssh_channel_poll(ch, 1) <= 0;
+	while (ssh_channel_read_nonblocking(down, r->chunk, RELAY_CHUNK, 1) > 0)
+		continue;
 }
 
 static void
@@ -312,40 +309,59 @@ send_exit(struct pair *p)
 		    p->exit_status);
 }
 
-/* One step for one pair; returns progress (>0), 0, or -1 on error. */
+/* Can we still write to this side? */
+static int
+writable(ssh_channel ch, int eof_sent, int closed)
+{
+	return !eof_sent && !closed && !ssh_channel_is_closed(ch);
+}
+
+/*
+ * One step for one pair: move data, then pass on EOF, exit status and
+ * close in OpenSSH's order.  ssh_channel_is_eof() is true only once the
+ * peer sent EOF (or closed) and we have read everything it sent.
+ * Returns progress (>0), 0, or -1 on error.
+ */
 static long
 pair_step(struct pair *p)
 {
 	struct relay *r = p->r;
-	long a, b, c;
+	long a = 0, b = 0, c = 0;
 
-	a = pump(r, p->down, p->up, 0);
-	b = pump(r, p->up, p->down, 0);
-	c = pump(r, p->up, p->down, 1);
+	drop_client_stderr(r, p->down);
+	if (writable(p->up, p->eof_to_up, p->closed_up))
+		a = pump(r, p->down, p->up, 0);
+	if (writable(p->down, p->eof_to_down, p->closed_down)) {
+		b = pump(r, p->up, p->down, 0);
+		c = pump(r, p->up, p->down, 1);
+	}
 	if (a < 0 || b < 0 || c < 0)
 		return -1;
 	p->bytes_in += (uint64_t)a;
 	p->bytes_out += (uint64_t)(b + c);
-	if (!p->eof_to_up && !p->closed_up && drained(p->down, 0)) {
+	if (writable(p->up, p->eof_to_up, p->closed_up) &&
+	    ssh_channel_is_eof(p->down)) {
 		(void)ssh_channel_send_eof(p->up);
 		p->eof_to_up = 1;
 	}
-	if (!p->eof_to_down && !p->closed_down && drained(p->up, 1)) {
+	if (writable(p->down, p->eof_to_down, p->closed_down) &&
+	    ssh_channel_is_eof(p->up)) {
 		(void)ssh_channel_send_eof(p->down);
 		p->eof_to_down = 1;
 	}
 	if (p->eof_to_down && !p->closed_down)
 		send_exit(p);
-	/* The Studio closed its side: close ours once everything is out. */
-	if (ssh_channel_is_closed(p->up) && p->eof_to_down && !p->closed_down) {
-		ssh_channel_close(p->down);
+	/* The Studio closed and everything it sent is out, or the client
+	 * closed: close the client's side (our reply to its close). */
+	if (!p->closed_down && ((p->eof_to_down && ssh_channel_is_closed(p->up))
+	    || ssh_channel_is_closed(p->down))) {
+		(void)ssh_channel_close(p->down);
 		p->closed_down = 1;
 	}
-	/* The client closed: close the Studio's side. */
-	if (ssh_channel_is_closed(p->down) && !p->closed_up) {
-		ssh_channel_close(p->up);
+	/* Then the Studio's side, likewise. */
+	if (p->closed_down && !p->closed_up) {
+		(void)ssh_channel_close(p->up);
 		p->closed_up = 1;
-		p->closed_down = 1;
 	}
 	return a + b + c;
 }
@@ -353,8 +369,7 @@ pair_step(struct pair *p)
 static int
 pair_done(const struct pair *p)
 {
-	return p->closed_down && (p->closed_up ||
-	    ssh_channel_is_closed(p->up));
+	return p->closed_down && p->closed_up;
 }
 
 /* Step every pair; drop finished ones.  Pairs may be added while we step
@@ -425,10 +440,8 @@ relay_run(struct relay *r)
 			rc = -1;
 			break;
 		}
-		if (ssh_event_dopoll(ev, progress > 0 ? 0 : 1000) ==
-		    SSH_ERROR && (!ssh_is_connected(r->down) ||
-		    !ssh_is_connected(r->up)))
-			continue;	/* reported at the top */
+		/* A failed poll shows as a disconnected session above. */
+		(void)ssh_event_dopoll(ev, progress > 0 ? 0 : 1000);
 	}
 	close_all(r);
 	ssh_event_remove_session(ev, r->down);

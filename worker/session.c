@@ -303,11 +303,13 @@ auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	}
 	mm_verify_reset();
 	snprintf(c->user, sizeof(c->user), "%s", user);
+	/* From here signatures are checked locally: the Studio's host key
+	 * signature is the next one, and is no login for the monitor. */
+	csshd_provider_set_verify_hook(NULL);
 	/* Reach the Studio before telling the client it is in, so a Studio
 	 * that is down is reported as such, not as a broken session. */
 	if (open_upstream(c) != 0)
 		return SSH_AUTH_DENIED;
-	csshd_provider_set_verify_hook(NULL);
 	c->authenticated = 1;
 	alarm(0);	/* the login grace timer */
 	return SSH_AUTH_SUCCESS;
