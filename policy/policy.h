@@ -96,7 +96,8 @@ enum policy_verdict policy_check(const struct policy_backend *be,
 int policy_split_username(const char *ssh_user, char *user, size_t usersz,
     char *session, size_t sessionsz);
 
-/* Validity of each part alone (used by the config loader too). */
+/* Validity of each part alone (used by the config loader too): 0 if
+ * valid, -1 if not. */
 int policy_valid_user(const char *s);
 int policy_valid_session(const char *s);
 
