@@ -1,0 +1,1778 @@
+/*
+ * config.c - connect-sshd.conf(5): load, validate, dump.
+ *
+ * The loader reads the whole file even after an error, so that one run of
+ * "connect-sshd -t" lists every mistake, each as "file:line: what to fix".
+ * Settings are taken in a fixed order (workspaces before the studios that
+ * name them), whatever their order in the file.  Nothing is half-loaded: on
+ * any error the caller gets the list and no config.
+ *
+ * libconfig 1.5 note: an integer literal past 32 bits without the "L"
+ * suffix is silently truncated by the parser, and an array may not mix
+ * plain and "L" integers; the dump writes every id of an array with "L"
+ * as soon as one needs it.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libconfig.h>
+
+#include "authkeys.h"
+#include "config.h"
+#include "log.h"
+#include "policy.h"
+#include "sshwire.h"
+
+#define PORT_MAX		65535
+#define PORT_DIGITS_MAX		5
+#define FP_PREFIX		"SHA256:"
+#define FP_B64_LEN		43	/* 32 bytes, unpadded */
+#define FP_RAW_LEN		32
+#define SHOW_MAX		80	/* longest user value echoed in a message */
+#define LABEL_MAX		96	/* "studio <session>", "users entry <n>" */
+#define WHAT_MAX		160	/* a label, ": ", a setting name */
+
+#define PREFORK_MIN		1
+#define PREFORK_MAX		256
+#define PREFORK_DEFAULT		4
+#define GRACE_MIN		1
+#define GRACE_MAX		3600
+#define GRACE_DEFAULT		30
+#define CONNECT_TIMEOUT_MIN	1
+#define CONNECT_TIMEOUT_MAX	300
+#define CONNECT_TIMEOUT_DEFAULT	10
+#define AUTH_TRIES_MIN		1
+#define AUTH_TRIES_MAX		100
+#define AUTH_TRIES_DEFAULT	6
+#define SESSIONS_MIN		1
+#define SESSIONS_MAX		100000
+#define SESSIONS_DEFAULT	1000
+
+#define WORKERS_USER_DEFAULT	"nobody"
+#define WORKERS_CHROOT_DEFAULT	"/var/empty"
+
+#define ENV_ADDR		"CONNECT_SSH_ADDR"
+#define ENV_KEY_PATH		"CONNECT_SSH_KEY_PATH"
+#define ENV_ENABLED		"CONNECT_SSH_ENABLED"
+
+#define INDENT			2	/* spaces per dump level */
+
+struct loader {
+	const char *path;	/* the file as given */
+	char *dir;		/* its directory, NULL if none in path */
+	char *const *env;
+	const char *default_worker;
+	struct config *cfg;
+	struct config_errors *errs;
+};
+
+struct name_value {
+	const char *name;
+	int value;
+};
+
+static const struct name_value log_levels[] = {
+	{ "error", LOG_LVL_ERROR },
+	{ "warn", LOG_LVL_WARN },
+	{ "info", LOG_LVL_INFO },
+	{ "debug", LOG_LVL_DEBUG },
+	{ NULL, 0 },
+};
+
+static const struct name_value log_formats[] = {
+	{ "text", LOG_FMT_TEXT },
+	{ "json", LOG_FMT_JSON },
+	{ NULL, 0 },
+};
+
+static const char *const root_names[] = {
+	"listen", "key", "key_fingerprint", "enabled", "allowed_workspaces",
+	"workspaces", "users", "studios", "workers", "log", "limits", NULL,
+};
+static const char *const workspace_names[] = { "id", "members", NULL };
+static const char *const user_names[] = { "name", "keys", "keys_file", NULL };
+static const char *const studio_names[] = {
+	"session", "workspace", "upstream", "upstream_user", "users",
+	"host_key_fingerprint", NULL,
+};
+static const char *const workers_names[] = {
+	"prefork", "user", "chroot", "program", NULL,
+};
+static const char *const log_names[] = { "level", "format", NULL };
+static const char *const limits_names[] = {
+	"login_grace_time", "upstream_connect_timeout", "max_auth_tries",
+	"max_sessions", NULL,
+};
+
+/* --- errors ----------------------------------------------------------- */
+
+static void add_error(struct config_errors *e, const char *file,
+    unsigned line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static void serr(struct loader *l, const config_setting_t *s,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void ferr(struct loader *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void kerr(struct loader *l, const char *file, unsigned line,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* "file:line: message", or "file: message" when there is no line. */
+static void
+add_error(struct config_errors *e, const char *file, unsigned line,
+    const char *fmt, va_list ap)
+{
+	char *msg = NULL, *full = NULL;
+	int rc;
+
+	if (e->n >= CFG_MAX_ERRORS) {
+		e->dropped++;
+		return;
+	}
+	if (vasprintf(&msg, fmt, ap) == -1) {
+		e->dropped++;
+		return;
+	}
+	if (line > 0)
+		rc = asprintf(&full, "%s:%u: %s", file, line, msg);
+	else
+		rc = asprintf(&full, "%s: %s", file, msg);
+	free(msg);
+	if (rc == -1) {
+		e->dropped++;
+		return;
+	}
+	e->msg[e->n++] = full;
+}
+
+/* An error about setting s, at its own file and line. */
+static void
+serr(struct loader *l, const config_setting_t *s, const char *fmt, ...)
+{
+	const char *file = config_setting_source_file(s);
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_error(l->errs, file != NULL ? file : l->path,
+	    config_setting_source_line(s), fmt, ap);
+	va_end(ap);
+}
+
+/* An error with no line: a missing setting, an environment override. */
+static void
+ferr(struct loader *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_error(l->errs, l->path, 0, fmt, ap);
+	va_end(ap);
+}
+
+/* An error in another file (a keys_file), at its own line. */
+static void
+kerr(struct loader *l, const char *file, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_error(l->errs, file, line, fmt, ap);
+	va_end(ap);
+}
+
+static void *
+lcalloc(struct loader *l, size_t n, size_t size)
+{
+	void *p;
+
+	if ((p = calloc(n > 0 ? n : 1, size)) == NULL)
+		ferr(l, "out of memory");
+	return p;
+}
+
+static char *
+lstrdup(struct loader *l, const char *s)
+{
+	char *p;
+
+	if ((p = strdup(s)) == NULL)
+		ferr(l, "out of memory");
+	return p;
+}
+
+/* --- typed access to settings ------------------------------------------- */
+
+static const char *
+type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a floating-point number";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array [ ... ]";
+	case CONFIG_TYPE_LIST:
+		return "a list ( ... )";
+	case CONFIG_TYPE_GROUP:
+		return "a group { ... }";
+	default:
+		return "of unknown type";
+	}
+}
+
+static int
+is_int_type(int type)
+{
+	return type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64;
+}
+
+/* 0 if s has the wanted type (any integer for CONFIG_TYPE_INT). */
+static int
+want_type(struct loader *l, const config_setting_t *s, const char *what,
+    int type)
+{
+	int have = config_setting_type(s);
+
+	if (have == type || (type == CONFIG_TYPE_INT && is_int_type(have)))
+		return 0;
+	serr(l, s, "%s must be %s, not %s", what, type_name(type),
+	    type_name(have));
+	return -1;
+}
+
+/* A non-empty string; *out points into the libconfig tree. */
+static int
+get_string(struct loader *l, const config_setting_t *s, const char *what,
+    const char **out)
+{
+	if (want_type(l, s, what, CONFIG_TYPE_STRING) != 0)
+		return -1;
+	*out = config_setting_get_string(s);
+	if ((*out)[0] == '\0') {
+		serr(l, s, "%s is empty", what);
+		return -1;
+	}
+	return 0;
+}
+
+/* A workspace id: any integer but a negative one (-1 means "none"). */
+static int
+get_id(struct loader *l, const config_setting_t *s, const char *what,
+    long long *out)
+{
+	long long v;
+
+	if (want_type(l, s, what, CONFIG_TYPE_INT) != 0)
+		return -1;
+	if ((v = config_setting_get_int64(s)) < 0) {
+		serr(l, s, "%s = %lld is negative: workspace ids are 0 or more",
+		    what, v);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+get_int(struct loader *l, const config_setting_t *s, const char *what,
+    long long lo, long long hi, long long *out)
+{
+	long long v;
+
+	if (want_type(l, s, what, CONFIG_TYPE_INT) != 0)
+		return -1;
+	v = config_setting_get_int64(s);
+	if (v < lo || v > hi) {
+		serr(l, s, "%s = %lld is out of range: use %lld to %lld", what,
+		    v, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* An int setting of a group, or its default when absent. */
+static void
+member_int(struct loader *l, const config_setting_t *group, const char *name,
+    const char *where, long long lo, long long hi, int *out)
+{
+	const config_setting_t *s;
+	char what[WHAT_MAX];
+	long long v;
+
+	if (group == NULL ||
+	    (s = config_setting_get_member(group, name)) == NULL)
+		return;
+	snprintf(what, sizeof(what), "%s.%s", where, name);
+	if (get_int(l, s, what, lo, hi, &v) == 0)
+		*out = (int)v;
+}
+
+/* Report settings of group that are not in names. */
+static void
+check_names(struct loader *l, const config_setting_t *group,
+    const char *const *names, const char *where)
+{
+	const config_setting_t *s;
+	const char *name;
+	size_t j;
+	int i, n = config_setting_length(group);
+
+	for (i = 0; i < n; i++) {
+		s = config_setting_get_elem(group, (unsigned)i);
+		if ((name = config_setting_name(s)) == NULL)
+			continue;
+		for (j = 0; names[j] != NULL; j++)
+			if (strcmp(names[j], name) == 0)
+				break;
+		if (names[j] != NULL)
+			continue;
+		if (where != NULL)
+			serr(l, s, "unknown setting '%s' in %s", name, where);
+		else
+			serr(l, s, "unknown setting '%s'", name);
+	}
+}
+
+/* A group setting of the root (NULL if absent or not a group). */
+static const config_setting_t *
+root_group(struct loader *l, const config_setting_t *root, const char *name)
+{
+	const config_setting_t *g;
+
+	if ((g = config_setting_get_member(root, name)) == NULL ||
+	    want_type(l, g, name, CONFIG_TYPE_GROUP) != 0)
+		return NULL;
+	return g;
+}
+
+/*
+ * An array of strings, each checked by valid() (0 if good); the good ones
+ * are copied into *out.
+ */
+static int
+get_string_array(struct loader *l, const config_setting_t *s,
+    const char *what, int (*valid)(const char *), const char *rule,
+    char ***out, size_t *nout)
+{
+	const config_setting_t *e;
+	char elem[WHAT_MAX + 16];
+	const char *v;
+	int i, n, rc = 0;
+
+	*out = NULL;
+	*nout = 0;
+	if (want_type(l, s, what, CONFIG_TYPE_ARRAY) != 0)
+		return -1;
+	n = config_setting_length(s);
+	if ((*out = lcalloc(l, (size_t)n, sizeof(**out))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, (unsigned)i);
+		snprintf(elem, sizeof(elem), "%s[%d]", what, i);
+		if (want_type(l, e, elem, CONFIG_TYPE_STRING) != 0) {
+			rc = -1;
+			break;
+		}
+		v = config_setting_get_string(e);
+		if (valid != NULL && valid(v) != 0) {
+			serr(l, e, "%s: \"%.*s\" is not valid: %s", what,
+			    SHOW_MAX, v, rule);
+			rc = -1;
+			continue;
+		}
+		if (((*out)[(*nout)] = lstrdup(l, v)) == NULL)
+			return -1;
+		(*nout)++;
+	}
+	return rc;
+}
+
+static const char user_rule[] = "use 1 to 64 of A-Z a-z 0-9 . _ + @ -, "
+    "not starting with - or @";
+static const char session_rule[] = "use 1 to 64 of A-Z a-z 0-9 _ -";
+
+/* --- values --------------------------------------------------------------- */
+
+static int
+valid_port(const char *p)
+{
+	size_t n = strlen(p), i;
+	long v;
+
+	if (n == 0 || n > PORT_DIGITS_MAX || p[0] == '0')
+		return -1;
+	for (i = 0; i < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+	v = strtol(p, NULL, 10);
+	return (v >= 1 && v <= PORT_MAX) ? 0 : -1;
+}
+
+/*
+ * Check host (numeric, of family) and port with getaddrinfo(), which never
+ * resolves anything with these flags.  IPv4 must also be dotted-quad:
+ * getaddrinfo would take "127.1" too.
+ */
+static int
+valid_numeric(const char *host, const char *port, int family)
+{
+	struct addrinfo hints, *res = NULL;
+	struct in_addr a4;
+
+	if (family == AF_INET && host != NULL &&
+	    inet_pton(AF_INET, host, &a4) != 1)
+		return -1;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV |
+	    (host == NULL ? AI_PASSIVE : 0);
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		return -1;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* Split s into host text and port text, by its form. */
+static const char *
+split_hostport(const char *s, const char **h, size_t *hlen,
+    const char **p, int *family)
+{
+	const char *close, *colon;
+
+	if (s[0] == '[') {
+		if ((close = strchr(s, ']')) == NULL)
+			return "missing ']' after the IPv6 address";
+		if (close[1] != ':')
+			return "missing \":port\" after ']'";
+		if (close == s + 1)
+			return "empty IPv6 address in brackets";
+		*h = s + 1;
+		*hlen = (size_t)(close - *h);
+		*p = close + 2;
+		*family = AF_INET6;
+		return NULL;
+	}
+	if ((colon = strchr(s, ':')) == NULL)
+		return "missing \":port\"";
+	if (strchr(colon + 1, ':') != NULL)
+		return "an IPv6 address must be in brackets, as in \"[::1]:22\"";
+	*h = s;
+	*hlen = (size_t)(colon - s);
+	*p = colon + 1;
+	*family = AF_INET;
+	return NULL;
+}
+
+int
+config_parse_hostport(const char *s, char **host, char **port,
+    const char **why)
+{
+	const char *h = NULL, *p = NULL;
+	size_t hlen = 0;
+	int family = AF_UNSPEC;
+
+	*host = *port = NULL;
+	if ((*why = split_hostport(s, &h, &hlen, &p, &family)) != NULL)
+		return -1;
+	if (valid_port(p) != 0) {
+		*why = "the port must be a number from 1 to 65535";
+		return -1;
+	}
+	if ((*host = strndup(h, hlen)) == NULL ||
+	    (*port = strdup(p)) == NULL) {
+		*why = "out of memory";
+		goto fail;
+	}
+	/* ":port" is the wildcard of both families. */
+	if (valid_numeric(hlen > 0 ? *host : NULL, *port,
+	    hlen > 0 ? family : AF_UNSPEC) != 0) {
+		*why = family == AF_INET6 ? "not a numeric IPv6 address" :
+		    "not a numeric IPv4 address; host names are not resolved";
+		goto fail;
+	}
+	return 0;
+ fail:
+	free(*host);
+	free(*port);
+	*host = *port = NULL;
+	return -1;
+}
+
+/* "SHA256:" and 43 base64 characters that decode to 32 bytes. */
+static int
+valid_fingerprint(const char *s)
+{
+	uint8_t raw[FP_RAW_LEN];
+	size_t n, plen = strlen(FP_PREFIX);
+
+	if (strncmp(s, FP_PREFIX, plen) != 0 || strlen(s + plen) != FP_B64_LEN)
+		return -1;
+	if (b64_decode(s + plen, FP_B64_LEN, raw, sizeof(raw), &n) != 0 ||
+	    n != FP_RAW_LEN)
+		return -1;
+	return 0;
+}
+
+static int
+get_fingerprint(struct loader *l, const config_setting_t *s,
+    const char *what, char **out)
+{
+	const char *v;
+
+	if (get_string(l, s, what, &v) != 0)
+		return -1;
+	if (valid_fingerprint(v) != 0) {
+		serr(l, s, "%s \"%.*s\" is not a SHA256 fingerprint: expected "
+		    "\"SHA256:\" and 43 base64 characters, as ssh-keygen -lf "
+		    "prints", what, SHOW_MAX, v);
+		return -1;
+	}
+	return (*out = lstrdup(l, v)) != NULL ? 0 : -1;
+}
+
+static int
+get_absolute_path(struct loader *l, const config_setting_t *s,
+    const char *what, char **out)
+{
+	const char *v;
+
+	if (get_string(l, s, what, &v) != 0)
+		return -1;
+	if (v[0] != '/') {
+		serr(l, s, "%s \"%.*s\" must be an absolute path", what,
+		    SHOW_MAX, v);
+		return -1;
+	}
+	free(*out);
+	return (*out = lstrdup(l, v)) != NULL ? 0 : -1;
+}
+
+static const char *
+env_get(char *const *env, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; env != NULL && *env != NULL; env++)
+		if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+			return *env + n + 1;
+	return NULL;
+}
+
+static const char *
+value_name(const struct name_value *t, int value)
+{
+	for (; t->name != NULL; t++)
+		if (t->value == value)
+			return t->name;
+	return "?";
+}
+
+static void
+member_name_value(struct loader *l, const config_setting_t *group,
+    const char *name, const char *where, const struct name_value *t,
+    const char *choices, int *out)
+{
+	const config_setting_t *s;
+	char what[WHAT_MAX];
+	const char *v;
+
+	if (group == NULL ||
+	    (s = config_setting_get_member(group, name)) == NULL)
+		return;
+	snprintf(what, sizeof(what), "%s.%s", where, name);
+	if (get_string(l, s, what, &v) != 0)
+		return;
+	for (; t->name != NULL; t++) {
+		if (strcmp(t->name, v) == 0) {
+			*out = t->value;
+			return;
+		}
+	}
+	serr(l, s, "%s \"%.*s\" is not one of %s", what, SHOW_MAX, v, choices);
+}
+
+/* --- top-level settings ----------------------------------------------------- */
+
+static void
+load_listen(struct loader *l, const config_setting_t *root)
+{
+	const config_setting_t *s, *e;
+	struct cfg_listen *ls;
+	const char *v, *why;
+	char what[WHAT_MAX];
+	int i, n;
+
+	if ((s = config_setting_get_member(root, "listen")) == NULL ||
+	    want_type(l, s, "listen", CONFIG_TYPE_ARRAY) != 0)
+		return;
+	n = config_setting_length(s);
+	if ((l->cfg->listen = lcalloc(l, (size_t)n, sizeof(*ls))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, (unsigned)i);
+		snprintf(what, sizeof(what), "listen[%d]", i);
+		if (want_type(l, e, what, CONFIG_TYPE_STRING) != 0)
+			return;
+		v = config_setting_get_string(e);
+		ls = &l->cfg->listen[l->cfg->nlisten];
+		if (config_parse_hostport(v, &ls->host, &ls->port, &why) != 0) {
+			serr(l, e, "listen \"%.*s\": %s (use \"host:port\", "
+			    "\"[v6]:port\" or \":port\")", SHOW_MAX, v, why);
+			continue;
+		}
+		ls->line = (int)config_setting_source_line(e);
+		l->cfg->nlisten++;
+	}
+}
+
+static void
+load_keys_settings(struct loader *l, const config_setting_t *root)
+{
+	const config_setting_t *s;
+	const char *v;
+
+	if ((s = config_setting_get_member(root, "key")) != NULL &&
+	    get_string(l, s, "key", &v) == 0)
+		l->cfg->key_path = lstrdup(l, v);
+	if ((s = config_setting_get_member(root, "key_fingerprint")) != NULL)
+		get_fingerprint(l, s, "key_fingerprint",
+		    &l->cfg->key_fingerprint);
+}
+
+static void
+load_enabled(struct loader *l, const config_setting_t *root)
+{
+	const config_setting_t *s;
+
+	if ((s = config_setting_get_member(root, "enabled")) != NULL &&
+	    want_type(l, s, "enabled", CONFIG_TYPE_BOOL) == 0)
+		l->cfg->enabled = config_setting_get_bool(s) ? 1 : 0;
+}
+
+/* Line of the earlier array element equal to e[i], or 0. */
+static unsigned
+earlier_id(const config_setting_t *arr, int i, long long v)
+{
+	const config_setting_t *e;
+	int j;
+
+	for (j = 0; j < i; j++) {
+		e = config_setting_get_elem(arr, (unsigned)j);
+		if (is_int_type(config_setting_type(e)) &&
+		    config_setting_get_int64(e) == v)
+			return config_setting_source_line(e);
+	}
+	return 0;
+}
+
+static void
+load_allowed(struct loader *l, const config_setting_t *root)
+{
+	const config_setting_t *s, *e;
+	char what[WHAT_MAX];
+	long long v;
+	unsigned first;
+	int i, n;
+
+	if ((s = config_setting_get_member(root,
+	    "allowed_workspaces")) == NULL ||
+	    want_type(l, s, "allowed_workspaces", CONFIG_TYPE_ARRAY) != 0)
+		return;
+	n = config_setting_length(s);
+	if ((l->cfg->allowed_workspaces = lcalloc(l, (size_t)n,
+	    sizeof(long long))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, (unsigned)i);
+		snprintf(what, sizeof(what), "allowed_workspaces[%d]", i);
+		if (get_id(l, e, what, &v) != 0)
+			continue;
+		if ((first = earlier_id(s, i, v)) != 0) {
+			serr(l, e, "allowed_workspaces: workspace %lld is "
+			    "listed twice (first on line %u)", v, first);
+			continue;
+		}
+		l->cfg->allowed_workspaces[l->cfg->nallowed_workspaces++] = v;
+	}
+}
+
+/*
+ * Entries of a list of groups share a shape: each must be a group, is
+ * named in messages by its key field ("studio a1b2c3") or else by its
+ * position, and a key value may appear only once.
+ */
+static const config_setting_t *
+list_setting(struct loader *l, const config_setting_t *root,
+    const char *name, int *n)
+{
+	const config_setting_t *s;
+
+	*n = 0;
+	if ((s = config_setting_get_member(root, name)) == NULL ||
+	    want_type(l, s, name, CONFIG_TYPE_LIST) != 0)
+		return NULL;
+	*n = config_setting_length(s);
+	return s;
+}
+
+static const config_setting_t *
+list_entry(struct loader *l, const config_setting_t *list, int i,
+    const char *name)
+{
+	const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+	char what[WHAT_MAX];
+
+	snprintf(what, sizeof(what), "%s entry %d", name, i + 1);
+	return want_type(l, e, what, CONFIG_TYPE_GROUP) == 0 ? e : NULL;
+}
+
+/* Line of an earlier entry whose string member key equals v, or 0. */
+static unsigned
+earlier_string(const config_setting_t *list, int i, const char *key,
+    const char *v)
+{
+	const config_setting_t *e, *m;
+	int j;
+
+	for (j = 0; j < i; j++) {
+		e = config_setting_get_elem(list, (unsigned)j);
+		if (config_setting_is_group(e) &&
+		    (m = config_setting_get_member(e, key)) != NULL &&
+		    config_setting_type(m) == CONFIG_TYPE_STRING &&
+		    strcmp(config_setting_get_string(m), v) == 0)
+			return config_setting_source_line(e);
+	}
+	return 0;
+}
+
+static unsigned
+earlier_int(const config_setting_t *list, int i, const char *key,
+    long long v)
+{
+	const config_setting_t *e, *m;
+	int j;
+
+	for (j = 0; j < i; j++) {
+		e = config_setting_get_elem(list, (unsigned)j);
+		if (config_setting_is_group(e) &&
+		    (m = config_setting_get_member(e, key)) != NULL &&
+		    is_int_type(config_setting_type(m)) &&
+		    config_setting_get_int64(m) == v)
+			return config_setting_source_line(e);
+	}
+	return 0;
+}
+
+/* A required member of an entry; reports its absence. */
+static const config_setting_t *
+required(struct loader *l, const config_setting_t *e, const char *label,
+    const char *name, const char *example)
+{
+	const config_setting_t *m;
+
+	if ((m = config_setting_get_member(e, name)) == NULL)
+		serr(l, e, "%s: %s is not set: add %s = %s;", label, name,
+		    name, example);
+	return m;
+}
+
+/* --- workspaces ----------------------------------------------------------- */
+
+static void
+load_workspace(struct loader *l, const config_setting_t *list, int i,
+    const config_setting_t *e, struct cfg_workspace *ws)
+{
+	const config_setting_t *m;
+	char label[LABEL_MAX], what[WHAT_MAX];
+	unsigned first;
+
+	ws->id = -1;
+	snprintf(label, sizeof(label), "workspaces entry %d", i + 1);
+	if ((m = required(l, e, label, "id", "12345")) != NULL &&
+	    get_id(l, m, "workspaces: id", &ws->id) == 0) {
+		snprintf(label, sizeof(label), "workspace %lld", ws->id);
+		if ((first = earlier_int(list, i, "id", ws->id)) != 0)
+			serr(l, m, "workspace %lld is defined twice (first on "
+			    "line %u)", ws->id, first);
+	}
+	check_names(l, e, workspace_names, label);
+	snprintf(what, sizeof(what), "%s: members", label);
+	if ((m = config_setting_get_member(e, "members")) != NULL)
+		get_string_array(l, m, what, policy_valid_user, user_rule,
+		    &ws->members, &ws->nmembers);
+}
+
+static void
+load_workspaces(struct loader *l, const config_setting_t *root)
+{
+	const config_setting_t *list, *e;
+	struct config *cfg = l->cfg;
+	int i, n;
+
+	if ((list = list_setting(l, root, "workspaces", &n)) == NULL ||
+	    (cfg->workspaces = lcalloc(l, (size_t)n,
+	    sizeof(*cfg->workspaces))) == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		if ((e = list_entry(l, list, i, "workspaces")) != NULL)
+			load_workspace(l, list, i, e,
+			    &cfg->workspaces[cfg->nworkspaces++]);
+}
+
+static const struct cfg_workspace *
+find_workspace(const struct config *cfg, long long id)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nworkspaces; i++)
+		if (cfg->workspaces[i].id == id)
+			return &cfg->workspaces[i];
+	return NULL;
+}
+
+/* --- users and their keys ---------------------------------------------------- */
+
+static int
+add_key(struct loader *l, struct cfg_user *u, struct authkey *k)
+{
+	struct authkey *nk;
+
+	if ((nk = reallocarray(u->keys, u->nkeys + 1, sizeof(*nk))) == NULL) {
+		ferr(l, "out of memory");
+		authkey_free(k);
+		return -1;
+	}
+	u->keys = nk;
+	u->keys[u->nkeys++] = *k;
+	return 0;
+}
+
+/* Inline keys; returns how many were bad. */
+static int
+load_inline_keys(struct loader *l, const config_setting_t *s,
+    const char *label, struct cfg_user *u)
+{
+	const config_setting_t *e;
+	struct authkey k;
+	const char *why;
+	char what[WHAT_MAX], elem[WHAT_MAX + 16];
+	int i, n, rc, bad = 0;
+
+	snprintf(what, sizeof(what), "%s: keys", label);
+	if (want_type(l, s, what, CONFIG_TYPE_ARRAY) != 0)
+		return 1;
+	n = config_setting_length(s);
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, (unsigned)i);
+		snprintf(elem, sizeof(elem), "%s[%d]", what, i);
+		if (want_type(l, e, elem, CONFIG_TYPE_STRING) != 0)
+			return bad + 1;
+		rc = authkey_parse_line(config_setting_get_string(e), &k, &why);
+		if (rc == 1)
+			serr(l, e, "%s[%d] holds no key", what, i);
+		else if (rc != 0)
+			serr(l, e, "%s[%d]: %s", what, i, why);
+		if (rc != 0 || add_key(l, u, &k) != 0)
+			bad++;
+	}
+	u->ninline = u->nkeys;
+	return bad;
+}
+
+/* keys_file relative to the config file's directory. */
+static char *
+resolve_path(struct loader *l, const char *file)
+{
+	char *p;
+
+	if (file[0] == '/' || l->dir == NULL)
+		return lstrdup(l, file);
+	if (asprintf(&p, "%s%s%s", l->dir,
+	    l->dir[strlen(l->dir) - 1] == '/' ? "" : "/", file) == -1) {
+		ferr(l, "out of memory");
+		return NULL;
+	}
+	return p;
+}
+
+/* One line of a keys file; returns 1 if it was bad. */
+static int
+keys_file_line(struct loader *l, const char *path, unsigned lineno,
+    const char *line, size_t len, struct cfg_user *u)
+{
+	struct authkey k;
+	const char *why;
+	int rc;
+
+	if (strlen(line) != len) {
+		kerr(l, path, lineno, "line holds a NUL byte");
+		return 1;
+	}
+	if ((rc = authkey_parse_line(line, &k, &why)) == 1)
+		return 0;
+	if (rc != 0) {
+		kerr(l, path, lineno, "%s", why);
+		return 1;
+	}
+	return add_key(l, u, &k) != 0;
+}
+
+/* The keys of a keys_file; returns how many lines were bad. */
+static int
+load_keys_file(struct loader *l, const config_setting_t *s,
+    const char *label, struct cfg_user *u)
+{
+	FILE *f;
+	char *path, *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	unsigned lineno = 0;
+	int bad = 0;
+
+	if ((path = resolve_path(l, u->keys_file)) == NULL)
+		return 1;
+	if ((f = fopen(path, "re")) == NULL) {
+		serr(l, s, "%s: keys_file %s: %s", label, path,
+		    strerror(errno));
+		free(path);
+		return 1;
+	}
+	while ((len = getline(&line, &cap, f)) != -1)
+		bad += keys_file_line(l, path, ++lineno, line, (size_t)len, u);
+	if (ferror(f)) {
+		serr(l, s, "%s: keys_file %s: read error", label, path);
+		bad++;
+	}
+	free(line);
+	fclose(f);
+	free(path);
+	return bad;
+}
+
+static void
+load_user(struct loader *l, const config_setting_t *list, int i,
+    const config_setting_t *e, struct cfg_user *u)
+{
+	const config_setting_t *m, *kf = NULL;
+	char label[LABEL_MAX];
+	const char *v;
+	unsigned first;
+	char what[WHAT_MAX];
+	int bad = 0;
+
+	snprintf(label, sizeof(label), "users entry %d", i + 1);
+	if ((m = required(l, e, label, "name", "\"alice\"")) != NULL &&
+	    get_string(l, m, "users: name", &v) == 0) {
+		if (policy_valid_user(v) != 0) {
+			serr(l, m, "users: name \"%.*s\" is not valid: %s",
+			    SHOW_MAX, v, user_rule);
+		} else {
+			snprintf(label, sizeof(label), "user %s", v);
+			if ((first = earlier_string(list, i, "name", v)) != 0)
+				serr(l, m, "user %s is defined twice (first "
+				    "on line %u)", v, first);
+		}
+		u->name = lstrdup(l, v);
+	}
+	check_names(l, e, user_names, label);
+	if ((m = config_setting_get_member(e, "keys")) != NULL)
+		bad += load_inline_keys(l, m, label, u);
+	if ((kf = config_setting_get_member(e, "keys_file")) != NULL) {
+		snprintf(what, sizeof(what), "%s: keys_file", label);
+		if (get_string(l, kf, what, &v) != 0)
+			bad++;
+		else if ((u->keys_file = lstrdup(l, v)) != NULL)
+			bad += load_keys_file(l, kf, label, u);
+	}
+	/* A user whose keys were all bad has been told why already. */
+	if (u->nkeys == 0 && bad == 0)
+		serr(l, e, "%s has no keys: add keys = [ \"ssh-ed25519 ...\" ] "
+		    "or keys_file = \"/path\"", label);
+}
+
+static void
+load_users(struct loader *l, const config_setting_t *root)
+{
+	const config_setting_t *list, *e;
+	struct config *cfg = l->cfg;
+	int i, n;
+
+	if ((list = list_setting(l, root, "users", &n)) == NULL ||
+	    (cfg->users = lcalloc(l, (size_t)n, sizeof(*cfg->users))) == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		if ((e = list_entry(l, list, i, "users")) != NULL)
+			load_user(l, list, i, e, &cfg->users[cfg->nusers++]);
+}
+
+/* --- studios ---------------------------------------------------------------- */
+
+/* The session names the studio in every later message. */
+static void
+studio_session(struct loader *l, const config_setting_t *list, int i,
+    const config_setting_t *e, struct cfg_studio *st, char *label,
+    size_t labelsz)
+{
+	const config_setting_t *m;
+	const char *v;
+	unsigned first;
+
+	snprintf(label, labelsz, "studios entry %d", i + 1);
+	if ((m = required(l, e, label, "session", "\"a1b2c3\"")) == NULL ||
+	    get_string(l, m, "studios: session", &v) != 0)
+		return;
+	if (policy_valid_session(v) != 0) {
+		serr(l, m, "studios: session \"%.*s\" is not valid: %s",
+		    SHOW_MAX, v, session_rule);
+		return;
+	}
+	snprintf(label, labelsz, "studio %s", v);
+	if ((first = earlier_string(list, i, "session", v)) != 0)
+		serr(l, m, "studio %s is defined twice (first on line %u)", v,
+		    first);
+	st->session = lstrdup(l, v);
+}
+
+static void
+studio_workspace(struct loader *l, const config_setting_t *e,
+    const char *label, struct cfg_studio *st)
+{
+	const config_setting_t *m;
+	char what[WHAT_MAX];
+
+	st->workspace = -1;
+	snprintf(what, sizeof(what), "%s: workspace", label);
+	if ((m = required(l, e, label, "workspace", "12345")) == NULL ||
+	    get_id(l, m, what, &st->workspace) != 0)
+		return;
+	if (find_workspace(l->cfg, st->workspace) == NULL)
+		serr(l, m, "%s: workspace %lld is not defined in workspaces",
+		    label, st->workspace);
+}
+
+static void
+studio_upstream(struct loader *l, const config_setting_t *e,
+    const char *label, struct cfg_studio *st)
+{
+	const config_setting_t *m;
+	const char *v, *why;
+	char what[WHAT_MAX];
+
+	snprintf(what, sizeof(what), "%s: upstream", label);
+	if ((m = required(l, e, label, "upstream", "\"10.0.0.5:22\"")) == NULL ||
+	    get_string(l, m, what, &v) != 0)
+		return;
+	if (config_parse_hostport(v, &st->upstream_host, &st->upstream_port,
+	    &why) != 0)
+		serr(l, m, "%s \"%.*s\": %s (use \"IPv4:port\" or "
+		    "\"[IPv6]:port\")", what, SHOW_MAX, v, why);
+	else if (st->upstream_host[0] == '\0')
+		serr(l, m, "%s \"%.*s\" has no address (use \"IPv4:port\" or "
+		    "\"[IPv6]:port\")", what, SHOW_MAX, v);
+}
+
+static void
+studio_optional(struct loader *l, const config_setting_t *e,
+    const char *label, struct cfg_studio *st)
+{
+	const config_setting_t *m;
+	const char *v;
+	char what[WHAT_MAX];
+
+	snprintf(what, sizeof(what), "%s: upstream_user", label);
+	if ((m = config_setting_get_member(e, "upstream_user")) != NULL &&
+	    get_string(l, m, what, &v) == 0) {
+		if (policy_valid_user(v) != 0)
+			serr(l, m, "%s \"%.*s\" is not valid: %s", what,
+			    SHOW_MAX, v, user_rule);
+		else
+			st->upstream_user = lstrdup(l, v);
+	}
+	snprintf(what, sizeof(what), "%s: users", label);
+	if ((m = config_setting_get_member(e, "users")) != NULL) {
+		st->users_set = 1;
+		get_string_array(l, m, what, policy_valid_user, user_rule,
+		    &st->users, &st->nusers);
+	}
+	snprintf(what, sizeof(what), "%s: host_key_fingerprint", label);
+	if ((m = config_setting_get_member(e, "host_key_fingerprint")) != NULL)
+		get_fingerprint(l, m, what, &st->host_key_fingerprint);
+}
+
+static void
+load_studios(struct loader *l, const config_setting_t *root)
+{
+	const config_setting_t *list, *e;
+	struct config *cfg = l->cfg;
+	struct cfg_studio *st;
+	char label[LABEL_MAX];
+	int i, n;
+
+	if ((list = list_setting(l, root, "studios", &n)) == NULL ||
+	    (cfg->studios = lcalloc(l, (size_t)n,
+	    sizeof(*cfg->studios))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		if ((e = list_entry(l, list, i, "studios")) == NULL)
+			continue;
+		st = &cfg->studios[cfg->nstudios++];
+		studio_session(l, list, i, e, st, label, sizeof(label));
+		check_names(l, e, studio_names, label);
+		studio_workspace(l, e, label, st);
+		studio_upstream(l, e, label, st);
+		studio_optional(l, e, label, st);
+	}
+}
+
+/* --- workers, log, limits ----------------------------------------------------- */
+
+static void
+load_workers(struct loader *l, const config_setting_t *root)
+{
+	struct cfg_workers *w = &l->cfg->workers;
+	const config_setting_t *g, *s;
+	const char *v;
+
+	w->prefork = PREFORK_DEFAULT;
+	w->user = lstrdup(l, WORKERS_USER_DEFAULT);
+	w->chroot = lstrdup(l, WORKERS_CHROOT_DEFAULT);
+	if ((g = root_group(l, root, "workers")) != NULL)
+		check_names(l, g, workers_names, "workers");
+	if (g == NULL || config_setting_get_member(g, "program") == NULL) {
+		w->program = lstrdup(l, l->default_worker);
+		if (w->program != NULL && w->program[0] != '/')
+			ferr(l, "the built-in workers.program \"%s\" is not "
+			    "an absolute path: set workers.program",
+			    w->program);
+	}
+	if (g == NULL)
+		return;
+	member_int(l, g, "prefork", "workers", PREFORK_MIN, PREFORK_MAX,
+	    &w->prefork);
+	if ((s = config_setting_get_member(g, "user")) != NULL &&
+	    get_string(l, s, "workers.user", &v) == 0) {
+		free(w->user);
+		w->user = lstrdup(l, v);
+	}
+	if ((s = config_setting_get_member(g, "chroot")) != NULL)
+		get_absolute_path(l, s, "workers.chroot", &w->chroot);
+	if ((s = config_setting_get_member(g, "program")) != NULL)
+		get_absolute_path(l, s, "workers.program", &w->program);
+}
+
+static void
+load_log(struct loader *l, const config_setting_t *root)
+{
+	const config_setting_t *g;
+
+	l->cfg->log.level = LOG_LVL_INFO;
+	l->cfg->log.format = LOG_FMT_TEXT;
+	if ((g = root_group(l, root, "log")) == NULL)
+		return;
+	check_names(l, g, log_names, "log");
+	member_name_value(l, g, "level", "log", log_levels,
+	    "error, warn, info, debug", &l->cfg->log.level);
+	member_name_value(l, g, "format", "log", log_formats, "text, json",
+	    &l->cfg->log.format);
+}
+
+static void
+load_limits(struct loader *l, const config_setting_t *root)
+{
+	struct cfg_limits *lim = &l->cfg->limits;
+	const config_setting_t *g;
+
+	lim->login_grace_time = GRACE_DEFAULT;
+	lim->upstream_connect_timeout = CONNECT_TIMEOUT_DEFAULT;
+	lim->max_auth_tries = AUTH_TRIES_DEFAULT;
+	lim->max_sessions = SESSIONS_DEFAULT;
+	if ((g = root_group(l, root, "limits")) == NULL)
+		return;
+	check_names(l, g, limits_names, "limits");
+	member_int(l, g, "login_grace_time", "limits", GRACE_MIN, GRACE_MAX,
+	    &lim->login_grace_time);
+	member_int(l, g, "upstream_connect_timeout", "limits",
+	    CONNECT_TIMEOUT_MIN, CONNECT_TIMEOUT_MAX,
+	    &lim->upstream_connect_timeout);
+	member_int(l, g, "max_auth_tries", "limits", AUTH_TRIES_MIN,
+	    AUTH_TRIES_MAX, &lim->max_auth_tries);
+	member_int(l, g, "max_sessions", "limits", SESSIONS_MIN, SESSIONS_MAX,
+	    &lim->max_sessions);
+}
+
+/* --- environment overrides ------------------------------------------------------ */
+
+static void
+env_addr(struct loader *l)
+{
+	struct config *cfg = l->cfg;
+	struct cfg_listen ls;
+	const char *v, *why;
+	size_t i;
+
+	if ((v = env_get(l->env, ENV_ADDR)) == NULL)
+		return;
+	memset(&ls, 0, sizeof(ls));
+	if (config_parse_hostport(v, &ls.host, &ls.port, &why) != 0) {
+		ferr(l, "%s: \"%.*s\": %s (use \"host:port\", \"[v6]:port\" "
+		    "or \":port\")", ENV_ADDR, SHOW_MAX, v, why);
+		return;
+	}
+	for (i = 0; i < cfg->nlisten; i++) {
+		free(cfg->listen[i].host);
+		free(cfg->listen[i].port);
+	}
+	free(cfg->listen);
+	cfg->nlisten = 0;
+	if ((cfg->listen = lcalloc(l, 1, sizeof(*cfg->listen))) == NULL) {
+		free(ls.host);
+		free(ls.port);
+		return;
+	}
+	cfg->listen[0] = ls;
+	cfg->nlisten = 1;
+}
+
+static void
+env_key_path(struct loader *l)
+{
+	const char *v;
+
+	if ((v = env_get(l->env, ENV_KEY_PATH)) == NULL)
+		return;
+	if (v[0] == '\0') {
+		ferr(l, "%s is empty: unset it or give the key's path",
+		    ENV_KEY_PATH);
+		return;
+	}
+	free(l->cfg->key_path);
+	l->cfg->key_path = lstrdup(l, v);
+}
+
+static void
+env_enabled(struct loader *l)
+{
+	static const struct name_value bools[] = {
+		{ "true", 1 }, { "false", 0 }, { "1", 1 }, { "0", 0 },
+		{ "yes", 1 }, { "no", 0 }, { NULL, 0 },
+	};
+	const struct name_value *b;
+	const char *v;
+
+	if ((v = env_get(l->env, ENV_ENABLED)) == NULL)
+		return;
+	for (b = bools; b->name != NULL; b++) {
+		if (strcasecmp(b->name, v) == 0) {
+			l->cfg->enabled = b->value;
+			return;
+		}
+	}
+	ferr(l, "%s: \"%.*s\" is not a boolean: use true, false, 1, 0, yes or "
+	    "no", ENV_ENABLED, SHOW_MAX, v);
+}
+
+/* --- load ------------------------------------------------------------------------ */
+
+/* What must be set once the file and the environment are both read. */
+static void
+check_required(struct loader *l, const config_setting_t *root)
+{
+	const config_setting_t *s;
+
+	if (l->cfg->key_path == NULL &&
+	    config_setting_get_member(root, "key") == NULL &&
+	    env_get(l->env, ENV_KEY_PATH) == NULL)
+		ferr(l, "key is not set: set key = \"/path\" or %s",
+		    ENV_KEY_PATH);
+	/* An empty listen is fine while SSH is off; a listen whose entries
+	 * were all bad has been reported already. */
+	if (!l->cfg->enabled || l->cfg->nlisten > 0 ||
+	    env_get(l->env, ENV_ADDR) != NULL)
+		return;
+	if ((s = config_setting_get_member(root, "listen")) == NULL)
+		ferr(l, "listen is not set: set listen = [ \":2222\" ] or %s",
+		    ENV_ADDR);
+	else if (config_setting_type(s) == CONFIG_TYPE_ARRAY &&
+	    config_setting_length(s) == 0)
+		serr(l, s, "listen is empty: add an address such as "
+		    "\":2222\", or set enabled = false");
+}
+
+static void
+load_root(struct loader *l, const config_setting_t *root)
+{
+	check_names(l, root, root_names, NULL);
+	load_listen(l, root);
+	load_keys_settings(l, root);
+	load_enabled(l, root);
+	load_allowed(l, root);
+	load_workspaces(l, root);
+	load_users(l, root);
+	load_studios(l, root);
+	load_workers(l, root);
+	load_log(l, root);
+	load_limits(l, root);
+	env_addr(l);
+	env_key_path(l);
+	env_enabled(l);
+	check_required(l, root);
+}
+
+static void
+syntax_error(struct loader *l, const config_t *lc)
+{
+	const char *file = config_error_file(lc), *text = config_error_text(lc);
+	unsigned line = (unsigned)config_error_line(lc);
+	static const char plain[] = "syntax error";
+
+	if (file == NULL)
+		file = l->path;
+	if (text == NULL || strcmp(text, plain) == 0)
+		kerr(l, file, line, "%s", plain);
+	else
+		kerr(l, file, line, "%s: %s", plain, text);
+}
+
+/* Read path into lc, reporting why not. */
+static int
+read_file(struct loader *l, config_t *lc)
+{
+	FILE *f;
+
+	/* libconfig says only "file I/O error"; find out the real cause. */
+	if ((f = fopen(l->path, "re")) == NULL) {
+		ferr(l, "cannot read: %s", strerror(errno));
+		return -1;
+	}
+	fclose(f);
+	if (l->dir != NULL)
+		config_set_include_dir(lc, l->dir);
+	if (config_read_file(lc, l->path) == CONFIG_TRUE)
+		return 0;
+	if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
+		ferr(l, "cannot read: %s", config_error_text(lc));
+	else
+		syntax_error(l, lc);
+	return -1;
+}
+
+static int
+init_loader(struct loader *l, const char *path, char *const *env,
+    const char *default_worker, struct config_errors *errs)
+{
+	const char *slash;
+
+	memset(l, 0, sizeof(*l));
+	l->path = path;
+	l->env = env;
+	l->default_worker = default_worker != NULL ? default_worker : "";
+	l->errs = errs;
+	if ((slash = strrchr(path, '/')) != NULL &&
+	    (l->dir = strndup(path, slash == path ? 1 :
+	    (size_t)(slash - path))) == NULL)
+		goto oom;
+	if ((l->cfg = calloc(1, sizeof(*l->cfg))) == NULL ||
+	    (l->cfg->path = strdup(path)) == NULL)
+		goto oom;
+	l->cfg->enabled = 1;
+	return 0;
+ oom:
+	ferr(l, "out of memory");
+	return -1;
+}
+
+struct config *
+config_load(const char *path, char *const *env, const char *default_worker,
+    struct config_errors *errs)
+{
+	struct loader l;
+	struct config *cfg = NULL;
+	config_t lc;
+
+	memset(errs, 0, sizeof(*errs));
+	config_init(&lc);
+	if (init_loader(&l, path, env, default_worker, errs) == 0 &&
+	    read_file(&l, &lc) == 0)
+		load_root(&l, config_root_setting(&lc));
+	config_destroy(&lc);
+	free(l.dir);
+	if (errs->n == 0 && errs->dropped == 0)
+		cfg = l.cfg;
+	else
+		config_free(l.cfg);
+	return cfg;
+}
+
+/* --- free ------------------------------------------------------------------------ */
+
+static void
+free_strings(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+free_user(struct cfg_user *u)
+{
+	size_t i;
+
+	for (i = 0; i < u->nkeys; i++)
+		authkey_free(&u->keys[i]);
+	free(u->keys);
+	free(u->name);
+	free(u->keys_file);
+}
+
+static void
+free_studio(struct cfg_studio *s)
+{
+	free(s->session);
+	free(s->upstream_host);
+	free(s->upstream_port);
+	free(s->upstream_user);
+	free_strings(s->users, s->nusers);
+	free(s->host_key_fingerprint);
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->nlisten; i++) {
+		free(cfg->listen[i].host);
+		free(cfg->listen[i].port);
+	}
+	free(cfg->listen);
+	for (i = 0; i < cfg->nworkspaces; i++)
+		free_strings(cfg->workspaces[i].members,
+		    cfg->workspaces[i].nmembers);
+	free(cfg->workspaces);
+	for (i = 0; i < cfg->nusers; i++)
+		free_user(&cfg->users[i]);
+	free(cfg->users);
+	for (i = 0; i < cfg->nstudios; i++)
+		free_studio(&cfg->studios[i]);
+	free(cfg->studios);
+	free(cfg->allowed_workspaces);
+	free(cfg->path);
+	free(cfg->key_path);
+	free(cfg->key_fingerprint);
+	free(cfg->workers.user);
+	free(cfg->workers.chroot);
+	free(cfg->workers.program);
+	free(cfg);
+}
+
+void
+config_errors_free(struct config_errors *errs)
+{
+	size_t i;
+
+	for (i = 0; i < errs->n; i++)
+		free(errs->msg[i]);
+	memset(errs, 0, sizeof(*errs));
+}
+
+/* --- dump ------------------------------------------------------------------------ */
+
+/* A libconfig string literal: quotes, backslashes and controls escaped. */
+static void
+dump_string(FILE *out, const char *s)
+{
+	const unsigned char *p;
+
+	fputc('"', out);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(out, "\\%c", *p);
+		else if (*p < ' ' || *p == 0x7f)
+			fprintf(out, "\\x%02x", *p);
+		else
+			fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
+static void
+dump_indent(FILE *out, int level)
+{
+	fprintf(out, "%*s", level * INDENT, "");
+}
+
+static void
+dump_str(FILE *out, int level, const char *name, const char *v)
+{
+	dump_indent(out, level);
+	fprintf(out, "%s = ", name);
+	dump_string(out, v);
+	fputs(";\n", out);
+}
+
+static void
+dump_int(FILE *out, int level, const char *name, long long v)
+{
+	dump_indent(out, level);
+	fprintf(out, "%s = %lld;\n", name, v);
+}
+
+/* libconfig 1.5 truncates unsuffixed integers to 32 bits. */
+static int
+needs_int64(long long v)
+{
+	return v < INT_MIN || v > INT_MAX;
+}
+
+static void
+dump_id(FILE *out, int level, const char *name, long long v)
+{
+	dump_indent(out, level);
+	fprintf(out, "%s = %lld%s;\n", name, v, needs_int64(v) ? "L" : "");
+}
+
+static void
+dump_str_array(FILE *out, int level, const char *name, char *const *v,
+    size_t n)
+{
+	size_t i;
+
+	dump_indent(out, level);
+	fprintf(out, "%s = [", name);
+	for (i = 0; i < n; i++) {
+		fputs(i > 0 ? ", " : " ", out);
+		dump_string(out, v[i]);
+	}
+	fputs(" ];\n", out);
+}
+
+static void
+format_hostport(const char *host, const char *port, char *buf, size_t sz)
+{
+	if (strchr(host, ':') != NULL)
+		snprintf(buf, sz, "[%s]:%s", host, port);
+	else
+		snprintf(buf, sz, "%s:%s", host, port);
+}
+
+static void
+dump_listen(const struct config *cfg, FILE *out)
+{
+	char hp[NI_MAXHOST + NI_MAXSERV + 4];
+	size_t i;
+
+	fputs("listen = [", out);
+	for (i = 0; i < cfg->nlisten; i++) {
+		fputs(i > 0 ? ", " : " ", out);
+		format_hostport(cfg->listen[i].host, cfg->listen[i].port, hp,
+		    sizeof(hp));
+		dump_string(out, hp);
+	}
+	fputs(" ];\n", out);
+}
+
+static void
+dump_allowed(const struct config *cfg, FILE *out)
+{
+	size_t i;
+	int wide = 0;
+
+	/* libconfig arrays may not mix int and int64 elements. */
+	for (i = 0; i < cfg->nallowed_workspaces; i++)
+		wide |= needs_int64(cfg->allowed_workspaces[i]);
+	fputs("allowed_workspaces = [", out);
+	for (i = 0; i < cfg->nallowed_workspaces; i++)
+		fprintf(out, "%s%lld%s", i > 0 ? ", " : " ",
+		    cfg->allowed_workspaces[i], wide ? "L" : "");
+	fputs(" ];\n", out);
+}
+
+/* "name = (", then each entry between braces, then ");". */
+static void
+dump_list_open(FILE *out, const char *name, size_t n)
+{
+	fprintf(out, "%s = (%s", name, n == 0 ? " );\n" : "\n");
+}
+
+static void
+dump_entry_open(FILE *out, size_t i)
+{
+	fputs(i > 0 ? ",\n" : "", out);
+	dump_indent(out, 1);
+	fputs("{\n", out);
+}
+
+static void
+dump_list_close(FILE *out, size_t n)
+{
+	if (n == 0)
+		return;
+	fputc('\n', out);
+	fputs(");\n", out);
+}
+
+static void
+dump_workspaces(const struct config *cfg, FILE *out)
+{
+	const struct cfg_workspace *ws;
+	size_t i;
+
+	dump_list_open(out, "workspaces", cfg->nworkspaces);
+	for (i = 0; i < cfg->nworkspaces; i++) {
+		ws = &cfg->workspaces[i];
+		dump_entry_open(out, i);
+		dump_id(out, 2, "id", ws->id);
+		dump_str_array(out, 2, "members", ws->members, ws->nmembers);
+		dump_indent(out, 1);
+		fputs("}", out);
+	}
+	dump_list_close(out, cfg->nworkspaces);
+}
+
+/* A key as an authorized_keys line, "type base64 [comment]". */
+static void
+dump_key(FILE *out, const struct authkey *k)
+{
+	char b64[(AUTHKEY_MAX_BLOB + 2) / 3 * 4 + 1];
+	char *line = NULL;
+
+	if (b64_encode(k->blob, k->bloblen, b64, sizeof(b64)) == 0 ||
+	    asprintf(&line, "%s %s%s%s", k->type, b64,
+	    k->comment != NULL ? " " : "",
+	    k->comment != NULL ? k->comment : "") == -1) {
+		dump_string(out, "");
+		return;
+	}
+	dump_string(out, line);
+	free(line);
+}
+
+static void
+dump_user(const struct cfg_user *u, FILE *out)
+{
+	size_t i;
+
+	dump_str(out, 2, "name", u->name);
+	dump_indent(out, 2);
+	/* Keys are long: one a line. */
+	fputs(u->ninline == 0 ? "keys = [ ];\n" : "keys = [\n", out);
+	for (i = 0; i < u->ninline; i++) {
+		dump_indent(out, 3);
+		dump_key(out, &u->keys[i]);
+		fputs(i + 1 < u->ninline ? ",\n" : "\n", out);
+	}
+	if (u->ninline > 0) {
+		dump_indent(out, 2);
+		fputs("];\n", out);
+	}
+	if (u->keys_file != NULL)
+		dump_str(out, 2, "keys_file", u->keys_file);
+}
+
+static void
+dump_users(const struct config *cfg, FILE *out)
+{
+	size_t i;
+
+	dump_list_open(out, "users", cfg->nusers);
+	for (i = 0; i < cfg->nusers; i++) {
+		dump_entry_open(out, i);
+		dump_user(&cfg->users[i], out);
+		dump_indent(out, 1);
+		fputs("}", out);
+	}
+	dump_list_close(out, cfg->nusers);
+}
+
+static void
+dump_studio(const struct cfg_studio *s, FILE *out)
+{
+	char hp[NI_MAXHOST + NI_MAXSERV + 4];
+
+	dump_str(out, 2, "session", s->session);
+	dump_id(out, 2, "workspace", s->workspace);
+	format_hostport(s->upstream_host, s->upstream_port, hp, sizeof(hp));
+	dump_str(out, 2, "upstream", hp);
+	if (s->upstream_user != NULL)
+		dump_str(out, 2, "upstream_user", s->upstream_user);
+	if (s->users_set)
+		dump_str_array(out, 2, "users", s->users, s->nusers);
+	if (s->host_key_fingerprint != NULL)
+		dump_str(out, 2, "host_key_fingerprint",
+		    s->host_key_fingerprint);
+}
+
+static void
+dump_studios(const struct config *cfg, FILE *out)
+{
+	size_t i;
+
+	dump_list_open(out, "studios", cfg->nstudios);
+	for (i = 0; i < cfg->nstudios; i++) {
+		dump_entry_open(out, i);
+		dump_studio(&cfg->studios[i], out);
+		dump_indent(out, 1);
+		fputs("}", out);
+	}
+	dump_list_close(out, cfg->nstudios);
+}
+
+static void
+dump_groups(const struct config *cfg, FILE *out)
+{
+	fputs("workers = {\n", out);
+	dump_int(out, 1, "prefork", cfg->workers.prefork);
+	dump_str(out, 1, "user", cfg->workers.user);
+	dump_str(out, 1, "chroot", cfg->workers.chroot);
+	dump_str(out, 1, "program", cfg->workers.program);
+	fputs("};\n", out);
+	fputs("log = {\n", out);
+	dump_str(out, 1, "level", value_name(log_levels, cfg->log.level));
+	dump_str(out, 1, "format", value_name(log_formats, cfg->log.format));
+	fputs("};\n", out);
+	fputs("limits = {\n", out);
+	dump_int(out, 1, "login_grace_time", cfg->limits.login_grace_time);
+	dump_int(out, 1, "upstream_connect_timeout",
+	    cfg->limits.upstream_connect_timeout);
+	dump_int(out, 1, "max_auth_tries", cfg->limits.max_auth_tries);
+	dump_int(out, 1, "max_sessions", cfg->limits.max_sessions);
+	fputs("};\n", out);
+}
+
+void
+config_dump(const struct config *cfg, FILE *out)
+{
+	dump_listen(cfg, out);
+	dump_str(out, 0, "key", cfg->key_path);
+	if (cfg->key_fingerprint != NULL)
+		dump_str(out, 0, "key_fingerprint", cfg->key_fingerprint);
+	fprintf(out, "enabled = %s;\n", cfg->enabled ? "true" : "false");
+	dump_allowed(cfg, out);
+	dump_workspaces(cfg, out);
+	dump_users(cfg, out);
+	dump_studios(cfg, out);
+	dump_groups(cfg, out);
+}

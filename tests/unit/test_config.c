@@ -1,0 +1,1038 @@
+/*
+ * test_config.c - connect-sshd.conf loading: defaults, every kind of
+ * validation error with its file:line text, environment overrides, the
+ * keys_file, and the dump -> load -> dump round trip.
+ *
+ * Each test writes its files under a fresh mkdtemp() directory and removes
+ * it afterwards.  Error messages name that directory, so expectations are
+ * written as the part after the file name.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+
+#include "config.h"
+#include "log.h"
+
+#define WORKER		"/usr/libexec/connect-sshd/connect-sshd-worker"
+#define NFTW_FDS	8
+
+static const char alice_key[] = "ssh-ed25519 "
+    "AAAAC3NzaC1lZDI1NTE5AAAAIJL2caz85W7nHbvPdyt9RJm5dcvBCsH9ILDGjnNfd2mH "
+    "alice@test";
+static const char bob_key[] = "ssh-ed25519 "
+    "AAAAC3NzaC1lZDI1NTE5AAAAIOuugzN7jBZFZ1h5oGoI44UEGksz8URTgAMX9fXFrDQZ "
+    "bob@test";
+static const char carol_key[] = "ssh-ed25519 "
+    "AAAAC3NzaC1lZDI1NTE5AAAAIATiU3b+8Pz1bk/56n30aRDErB//Q2tW6Ye1ismku9lo "
+    "carol@test";
+static const char rsa_key[] = "ssh-rsa "
+    "AAAAB3NzaC1yc2EAAAADAQABAAABAQDbcg29LSvZzZYNRYUm+6JmmUe4eXP/EvFw4X4AOII"
+    "bpKy0iOf+JfnQs3fX64Vn4cKx9qTY5oMZZMgMYGTi1u14qgiBRc3jbyKZHZI0V02dy8ouxs"
+    "NyZ66n3FrgGtUem2DqYiWNmyo9zubRR4nFL6EI0dbNRIcj9dxph0+sxZSRRx5kr59JbgX7r"
+    "LCwR3nPf863EBrMKb78fYI+7WB0gcFd6lkBqT4ap2IlxXsKfkRezuvCilZ/EsabUwuNvfsf"
+    "+qjHb6ATDKx6VvWqY/083sgTjLoDUW3Myw9y1NayKDmIS3IqNeIaLlMO/LFgIbT8uSmwUkL"
+    "cdvu4VG2CJ8Pi8jIv rsa@test";
+static const char fp_alice[] =
+    "SHA256:6AhPnsFrPj0MS65F0DBq4gk1c+HHf4eF6mhvOIM8Ud4";
+static const char fp_bob[] =
+    "SHA256:Cv5Jn0tlB/2h+DXihN3gSH4hk3nt1Hu1wlSmaZRPm6Q";
+
+/* A scratch directory and the config file in it. */
+struct fx {
+	char dir[PATH_MAX];
+	char path[PATH_MAX + sizeof("/connect-sshd.conf")];
+	struct config_errors errs;
+};
+
+static void
+fx_init(struct fx *fx)
+{
+	memset(fx, 0, sizeof(*fx));
+	snprintf(fx->dir, sizeof(fx->dir), "%s/csshd-config.XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	CU_ASSERT_FATAL(mkdtemp(fx->dir) != NULL);
+	snprintf(fx->path, sizeof(fx->path), "%s/connect-sshd.conf", fx->dir);
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void
+fx_done(struct fx *fx)
+{
+	config_errors_free(&fx->errs);
+	CU_ASSERT(nftw(fx->dir, rm_one, NFTW_FDS, FTW_DEPTH | FTW_PHYS) == 0);
+}
+
+/* Write text to dir/name, making dir/keys if name is under it. */
+static void
+fx_write(struct fx *fx, const char *name, const char *text)
+{
+	char path[PATH_MAX * 2];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/keys", fx->dir);
+	if (strncmp(name, "keys/", 5) == 0 && mkdir(path, 0700) == -1)
+		CU_ASSERT_FATAL(errno == EEXIST);
+	snprintf(path, sizeof(path), "%s/%s", fx->dir, name);
+	CU_ASSERT_FATAL((f = fopen(path, "w")) != NULL);
+	CU_ASSERT(fputs(text, f) >= 0);
+	CU_ASSERT(fclose(f) == 0);
+}
+
+static struct config *
+fx_load_env(struct fx *fx, const char *text, char *const *env)
+{
+	config_errors_free(&fx->errs);
+	fx_write(fx, "connect-sshd.conf", text);
+	return config_load(fx->path, env, WORKER, &fx->errs);
+}
+
+static struct config *
+fx_load(struct fx *fx, const char *text)
+{
+	return fx_load_env(fx, text, NULL);
+}
+
+/* Is "<file><rest>" among the errors?  file is the config unless given. */
+static int
+has_error(const struct fx *fx, const char *file, const char *rest)
+{
+	char want[PATH_MAX * 3];
+	size_t i;
+
+	snprintf(want, sizeof(want), "%s%s", file != NULL ? file : fx->path,
+	    rest);
+	for (i = 0; i < fx->errs.n; i++)
+		if (strcmp(fx->errs.msg[i], want) == 0)
+			return 1;
+	/* Show what there was instead, to make the failure easy to read. */
+	fprintf(stderr, "\n      missing error [%s]", want);
+	for (i = 0; i < fx->errs.n; i++)
+		fprintf(stderr, "\n      have [%s]", fx->errs.msg[i]);
+	return 0;
+}
+
+/* Load text, expect failure with exactly the one error "<path><rest>". */
+static void
+expect_one_error(const char *text, const char *rest)
+{
+	struct fx fx;
+	struct config *cfg;
+
+	fx_init(&fx);
+	cfg = fx_load(&fx, text);
+	CU_ASSERT_PTR_NULL(cfg);
+	config_free(cfg);
+	if (!has_error(&fx, NULL, rest) || fx.errs.n != 1) {
+		CU_FAIL("not exactly the one error expected");
+		fprintf(stderr, "\n      %zu errors", fx.errs.n);
+	}
+	fx_done(&fx);
+}
+
+/* printf into a fresh string. */
+static char *
+fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int rc;
+
+	va_start(ap, f);
+	rc = vasprintf(&s, f, ap);
+	va_end(ap);
+	CU_ASSERT_FATAL(rc >= 0);
+	return s;
+}
+
+/* The config most tests start from: line numbers matter below. */
+static char *
+base_config(const char *extra)
+{
+	return fmt(
+	    "listen = [ \"127.0.0.1:2222\", \"[::1]:2222\", \":2200\" ];\n"
+	    "key = \"/secrets/ssh-key\";\n"
+	    "allowed_workspaces = [ 12345 ];\n"
+	    "workspaces = ( { id = 12345; members = [ \"alice\", \"bob\" ]; } );\n"
+	    "users = ( { name = \"alice\"; keys = [ \"%s\" ]; },\n"
+	    "          { name = \"bob\"; keys = [ \"%s\" ]; } );\n"
+	    "studios = ( { session = \"a1b2c3\"; workspace = 12345;\n"
+	    "              upstream = \"10.0.0.5:22\"; } );\n"
+	    "%s", alice_key, bob_key, extra);
+}
+
+#define BASE_LINES	8	/* the next line of base_config() is 9 */
+
+static void
+expect_base_error(const char *extra, const char *rest)
+{
+	char *text = base_config(extra);
+
+	expect_one_error(text, rest);
+	free(text);
+}
+
+/* --- success ---------------------------------------------------------------- */
+
+static void
+test_defaults(void)
+{
+	struct fx fx;
+	struct config *cfg;
+
+	fx_init(&fx);
+	cfg = fx_load(&fx, "listen = [ \":2222\" ];\nkey = \"/k\";\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(fx.errs.n, 0);
+	CU_ASSERT_STRING_EQUAL(cfg->path, fx.path);
+	CU_ASSERT_EQUAL(cfg->nlisten, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->listen[0].host, "");
+	CU_ASSERT_STRING_EQUAL(cfg->listen[0].port, "2222");
+	CU_ASSERT_EQUAL(cfg->listen[0].line, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->key_path, "/k");
+	CU_ASSERT_PTR_NULL(cfg->key_fingerprint);
+	CU_ASSERT_EQUAL(cfg->enabled, 1);
+	CU_ASSERT_EQUAL(cfg->nallowed_workspaces, 0);
+	CU_ASSERT_EQUAL(cfg->nworkspaces, 0);
+	CU_ASSERT_EQUAL(cfg->nusers, 0);
+	CU_ASSERT_EQUAL(cfg->nstudios, 0);
+	CU_ASSERT_EQUAL(cfg->workers.prefork, 4);
+	CU_ASSERT_STRING_EQUAL(cfg->workers.user, "nobody");
+	CU_ASSERT_STRING_EQUAL(cfg->workers.chroot, "/var/empty");
+	CU_ASSERT_STRING_EQUAL(cfg->workers.program, WORKER);
+	CU_ASSERT_EQUAL(cfg->log.level, LOG_LVL_INFO);
+	CU_ASSERT_EQUAL(cfg->log.format, LOG_FMT_TEXT);
+	CU_ASSERT_EQUAL(cfg->limits.login_grace_time, 30);
+	CU_ASSERT_EQUAL(cfg->limits.upstream_connect_timeout, 10);
+	CU_ASSERT_EQUAL(cfg->limits.max_auth_tries, 6);
+	CU_ASSERT_EQUAL(cfg->limits.max_sessions, 1000);
+	config_free(cfg);
+	fx_done(&fx);
+}
+
+
+/* Every setting given, none at its default. */
+static char *
+full_config(void)
+{
+	return fmt(
+	    "listen = [ \"0.0.0.0:2222\", \"[::]:2222\" ];\n"
+	    "key = \"/secrets/ssh-key\";\n"
+	    "key_fingerprint = \"%s\";\n"
+	    "enabled = true;\n"
+	    "allowed_workspaces = [ 12345L, 77L, 9000000000L ];\n"
+	    "workspaces = (\n"
+	    "  { id = 12345; members = [ \"alice\", \"carol@example.com\" ]; },\n"
+	    "  { id = 9000000000L; members = [ ]; }\n"
+	    ");\n"
+	    "users = (\n"
+	    "  { name = \"alice\";\n"
+	    "    keys = [ \"%s\", \"%s\" ]; },\n"
+	    "  { name = \"carol@example.com\";\n"
+	    "    keys = [ \"%s a \\\"quoted\\\" \\\\ and\\ttabbed comment\" ];\n"
+	    "    keys_file = \"keys/carol\"; }\n"
+	    ");\n"
+	    "studios = (\n"
+	    "  { session = \"a1b2c3\"; workspace = 12345;\n"
+	    "    upstream = \"10.0.0.5:22\"; upstream_user = \"root\";\n"
+	    "    users = [ \"alice\" ]; host_key_fingerprint = \"%s\"; },\n"
+	    "  { session = \"v6-studio_2\"; workspace = 9000000000L;\n"
+	    "    upstream = \"[fd00::5]:2022\"; users = [ ]; }\n"
+	    ");\n"
+	    "workers = { prefork = 8; user = \"sshd\"; chroot = \"/run/empty\";\n"
+	    "  program = \"/opt/csshd/worker\"; };\n"
+	    "log = { level = \"debug\"; format = \"json\"; };\n"
+	    "limits = { login_grace_time = 60; upstream_connect_timeout = 5;\n"
+	    "  max_auth_tries = 3; max_sessions = 50; };\n",
+	    fp_alice, alice_key, rsa_key, carol_key, fp_bob);
+}
+
+static char *
+carol_keys_file(void)
+{
+	return fmt("# carol's other keys\n\n%s\n   \n  %s\n", bob_key, rsa_key);
+}
+
+static void
+check_full(const struct config *cfg)
+{
+	const struct cfg_studio *st;
+	const struct cfg_user *u;
+
+	CU_ASSERT_EQUAL_FATAL(cfg->nlisten, 2);
+	CU_ASSERT_STRING_EQUAL(cfg->listen[0].host, "0.0.0.0");
+	CU_ASSERT_STRING_EQUAL(cfg->listen[1].host, "::");
+	CU_ASSERT_STRING_EQUAL(cfg->listen[1].port, "2222");
+	CU_ASSERT_STRING_EQUAL(cfg->key_fingerprint, fp_alice);
+	CU_ASSERT_EQUAL_FATAL(cfg->nallowed_workspaces, 3);
+	CU_ASSERT(cfg->allowed_workspaces[2] == 9000000000LL);
+	CU_ASSERT_EQUAL_FATAL(cfg->nworkspaces, 2);
+	CU_ASSERT_EQUAL(cfg->workspaces[0].nmembers, 2);
+	CU_ASSERT_STRING_EQUAL(cfg->workspaces[0].members[1],
+	    "carol@example.com");
+	CU_ASSERT_EQUAL(cfg->workspaces[1].nmembers, 0);
+	CU_ASSERT_EQUAL_FATAL(cfg->nusers, 2);
+	u = &cfg->users[0];
+	CU_ASSERT_EQUAL(u->nkeys, 2);
+	CU_ASSERT_EQUAL(u->ninline, 2);
+	CU_ASSERT_PTR_NULL(u->keys_file);
+	CU_ASSERT_STRING_EQUAL(u->keys[0].fp, fp_alice);
+	CU_ASSERT_STRING_EQUAL(u->keys[1].type, "ssh-rsa");
+	u = &cfg->users[1];
+	CU_ASSERT_EQUAL_FATAL(u->nkeys, 3);
+	CU_ASSERT_EQUAL(u->ninline, 1);
+	CU_ASSERT_STRING_EQUAL(u->keys_file, "keys/carol");
+	CU_ASSERT_STRING_EQUAL(u->keys[0].comment,
+	    "carol@test a \"quoted\" \\ and\ttabbed comment");
+	CU_ASSERT_STRING_EQUAL(u->keys[1].fp, fp_bob);
+	CU_ASSERT_STRING_EQUAL(u->keys[2].type, "ssh-rsa");
+	CU_ASSERT_EQUAL_FATAL(cfg->nstudios, 2);
+	st = &cfg->studios[0];
+	CU_ASSERT_STRING_EQUAL(st->session, "a1b2c3");
+	CU_ASSERT(st->workspace == 12345);
+	CU_ASSERT_STRING_EQUAL(st->upstream_host, "10.0.0.5");
+	CU_ASSERT_STRING_EQUAL(st->upstream_port, "22");
+	CU_ASSERT_STRING_EQUAL(st->upstream_user, "root");
+	CU_ASSERT_EQUAL(st->users_set, 1);
+	CU_ASSERT_EQUAL_FATAL(st->nusers, 1);
+	CU_ASSERT_STRING_EQUAL(st->users[0], "alice");
+	CU_ASSERT_STRING_EQUAL(st->host_key_fingerprint, fp_bob);
+	st = &cfg->studios[1];
+	CU_ASSERT(st->workspace == 9000000000LL);
+	CU_ASSERT_STRING_EQUAL(st->upstream_host, "fd00::5");
+	CU_ASSERT_STRING_EQUAL(st->upstream_port, "2022");
+	CU_ASSERT_PTR_NULL(st->upstream_user);
+	CU_ASSERT_PTR_NULL(st->host_key_fingerprint);
+	CU_ASSERT_EQUAL(st->users_set, 1);
+	CU_ASSERT_EQUAL(st->nusers, 0);
+	CU_ASSERT_EQUAL(cfg->workers.prefork, 8);
+	CU_ASSERT_STRING_EQUAL(cfg->workers.user, "sshd");
+	CU_ASSERT_STRING_EQUAL(cfg->workers.chroot, "/run/empty");
+	CU_ASSERT_STRING_EQUAL(cfg->workers.program, "/opt/csshd/worker");
+	CU_ASSERT_EQUAL(cfg->log.level, LOG_LVL_DEBUG);
+	CU_ASSERT_EQUAL(cfg->log.format, LOG_FMT_JSON);
+	CU_ASSERT_EQUAL(cfg->limits.login_grace_time, 60);
+	CU_ASSERT_EQUAL(cfg->limits.upstream_connect_timeout, 5);
+	CU_ASSERT_EQUAL(cfg->limits.max_auth_tries, 3);
+	CU_ASSERT_EQUAL(cfg->limits.max_sessions, 50);
+}
+
+static void
+test_full(void)
+{
+	struct fx fx;
+	struct config *cfg;
+	char *text, *keys;
+
+	fx_init(&fx);
+	fx_write(&fx, "keys/carol", keys = carol_keys_file());
+	cfg = fx_load(&fx, text = full_config());
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	if (cfg != NULL)
+		check_full(cfg);
+	config_free(cfg);
+	free(text);
+	free(keys);
+	fx_done(&fx);
+}
+
+/* --- errors, each with its place ------------------------------------------ */
+
+static void
+test_unknown_settings(void)
+{
+	expect_base_error("foo = 1;\n", ":9: unknown setting 'foo'");
+	expect_base_error("workers = {\n  prefork = 2;\n  bar = 1;\n};\n",
+	    ":11: unknown setting 'bar' in workers");
+	expect_base_error("log = { colour = true; };\n",
+	    ":9: unknown setting 'colour' in log");
+	expect_base_error("limits = { max_users = 1; };\n",
+	    ":9: unknown setting 'max_users' in limits");
+	expect_one_error(
+	    "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "workspaces = ( { id = 1; members = [ ]; } );\n"
+	    "studios = ( { session = \"s1\"; workspace = 1;\n"
+	    "  upstream = \"10.0.0.1:22\";\n"
+	    "  colour = \"red\"; } );\n",
+	    ":6: unknown setting 'colour' in studio s1");
+	expect_one_error(
+	    "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "workspaces = ( { id = 7; owner = \"x\"; } );\n",
+	    ":3: unknown setting 'owner' in workspace 7");
+}
+
+static void
+test_wrong_types(void)
+{
+	expect_base_error("workers = { prefork = \"4\"; };\n",
+	    ":9: workers.prefork must be an integer, not a string");
+	expect_base_error("enabled = 1;\n",
+	    ":9: enabled must be a boolean, not an integer");
+	expect_base_error("limits = ( );\n",
+	    ":9: limits must be a group { ... }, not a list ( ... )");
+	expect_base_error("log = { level = 3; };\n",
+	    ":9: log.level must be a string, not an integer");
+	expect_base_error("limits = { max_sessions = 1.5; };\n",
+	    ":9: limits.max_sessions must be an integer, not a "
+	    "floating-point number");
+	expect_one_error("listen = \":22\";\nkey = \"/k\";\n",
+	    ":1: listen must be an array [ ... ], not a string");
+	expect_one_error("listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "users = { name = \"x\"; };\n",
+	    ":3: users must be a list ( ... ), not a group { ... }");
+	expect_one_error("listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "users = ( \"x\" );\n",
+	    ":3: users entry 1 must be a group { ... }, not a string");
+	expect_one_error("listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "allowed_workspaces = [ \"1\" ];\n",
+	    ":3: allowed_workspaces[0] must be an integer, not a string");
+}
+
+static void
+test_bad_listen(void)
+{
+	static const struct {
+		const char *addr, *why;
+	} cases[] = {
+		{ "localhost:22", "not a numeric IPv4 address; host names are "
+		    "not resolved" },
+		{ "127.1:22", "not a numeric IPv4 address; host names are "
+		    "not resolved" },
+		{ "1.2.3.4", "missing \":port\"" },
+		{ ":0", "the port must be a number from 1 to 65535" },
+		{ ":65536", "the port must be a number from 1 to 65535" },
+		{ ":022", "the port must be a number from 1 to 65535" },
+		{ ":ssh", "the port must be a number from 1 to 65535" },
+		{ "::1:22", "an IPv6 address must be in brackets, as in "
+		    "\"[::1]:22\"" },
+		{ "[::1]22", "missing \":port\" after ']'" },
+		{ "[::1:22", "missing ']' after the IPv6 address" },
+		{ "[]:22", "empty IPv6 address in brackets" },
+		{ "[1.2.3.4]:22", "not a numeric IPv6 address" },
+	};
+	char *text, *rest;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		text = fmt("key = \"/k\";\nlisten = [ \"%s\" ];\n",
+		    cases[i].addr);
+		rest = fmt(":2: listen \"%s\": %s (use \"host:port\", "
+		    "\"[v6]:port\" or \":port\")", cases[i].addr,
+		    cases[i].why);
+		expect_one_error(text, rest);
+		free(text);
+		free(rest);
+	}
+}
+
+static void
+test_bad_fingerprint(void)
+{
+	static const char *const bad[] = {
+		"SHA256:abc",
+		"MD5:6AhPnsFrPj0MS65F0DBq4gk1c+HHf4eF6mhvOIM8Ud4",
+		"SHA256:6AhPnsFrPj0MS65F0DBq4gk1c+HHf4eF6mhvOIM8Ud4=",
+		"SHA256:6AhPnsFrPj0MS65F0DBq4gk1c+HHf4eF6mhvOIM8Ud!",
+		/* The last character may carry only 4 bits. */
+		"SHA256:6AhPnsFrPj0MS65F0DBq4gk1c+HHf4eF6mhvOIM8Ud5",
+	};
+	char *extra, *rest;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		extra = fmt("key_fingerprint = \"%s\";\n", bad[i]);
+		rest = fmt(":9: key_fingerprint \"%s\" is not a SHA256 "
+		    "fingerprint: expected \"SHA256:\" and 43 base64 "
+		    "characters, as ssh-keygen -lf prints", bad[i]);
+		expect_base_error(extra, rest);
+		free(extra);
+		free(rest);
+	}
+	expect_one_error(
+	    "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "workspaces = ( { id = 1; } );\n"
+	    "studios = ( { session = \"s1\"; workspace = 1;\n"
+	    "  upstream = \"10.0.0.1:22\";\n"
+	    "  host_key_fingerprint = \"SHA256:\"; } );\n",
+	    ":6: studio s1: host_key_fingerprint \"SHA256:\" is not a SHA256 "
+	    "fingerprint: expected \"SHA256:\" and 43 base64 characters, as "
+	    "ssh-keygen -lf prints");
+}
+
+static void
+test_duplicates(void)
+{
+	char *text;
+
+	expect_one_error(
+	    "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "workspaces = ( { id = 5; },\n"
+	    "  { id = 5; } );\n",
+	    ":4: workspace 5 is defined twice (first on line 3)");
+	expect_one_error(
+	    "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "allowed_workspaces = [ 1, 2,\n  1 ];\n",
+	    ":4: allowed_workspaces: workspace 1 is listed twice (first on "
+	    "line 3)");
+	text = fmt("listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "users = ( { name = \"al\"; keys = [ \"%s\" ]; },\n"
+	    "  { name = \"al\"; keys = [ \"%s\" ]; } );\n", alice_key, bob_key);
+	expect_one_error(text, ":4: user al is defined twice (first on line "
+	    "3)");
+	free(text);
+	expect_base_error("studios = ( { session = \"a1b2c3\"; "
+	    "workspace = 12345; upstream = \"10.0.0.6:22\"; } );\n",
+	    ":9: syntax error: duplicate setting name");
+	expect_one_error(
+	    "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "workspaces = ( { id = 1; } );\n"
+	    "studios = ( { session = \"s1\"; workspace = 1; "
+	    "upstream = \"10.0.0.1:22\"; },\n"
+	    "  { session = \"s1\"; workspace = 1; "
+	    "upstream = \"10.0.0.2:22\"; } );\n",
+	    ":5: studio s1 is defined twice (first on line 4)");
+}
+
+static void
+test_studio_errors(void)
+{
+	expect_one_error(
+	    "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "workspaces = ( { id = 12345; } );\n"
+	    "studios = ( { session = \"a1b2c3\";\n"
+	    "  workspace = 999;\n"
+	    "  upstream = \"10.0.0.1:22\"; } );\n",
+	    ":5: studio a1b2c3: workspace 999 is not defined in workspaces");
+	expect_one_error(
+	    "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "workspaces = ( { id = 1; } );\n"
+	    "studios = ( { session = \"a b\"; workspace = 1; "
+	    "upstream = \"10.0.0.1:22\"; } );\n",
+	    ":4: studios: session \"a b\" is not valid: use 1 to 64 of "
+	    "A-Z a-z 0-9 _ -");
+	expect_one_error(
+	    "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "workspaces = ( { id = 1; } );\n"
+	    "studios = ( { session = \"s1\"; workspace = 1; } );\n",
+	    ":4: studio s1: upstream is not set: add upstream = "
+	    "\"10.0.0.5:22\";");
+	expect_one_error(
+	    "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "workspaces = ( { id = 1; } );\n"
+	    "studios = ( { session = \"s1\"; workspace = 1;\n"
+	    "  upstream = \"studio.internal:22\"; } );\n",
+	    ":5: studio s1: upstream \"studio.internal:22\": not a numeric "
+	    "IPv4 address; host names are not resolved (use \"IPv4:port\" or "
+	    "\"[IPv6]:port\")");
+	expect_one_error(
+	    "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "workspaces = ( { id = 1; } );\n"
+	    "studios = ( { session = \"s1\"; workspace = 1;\n"
+	    "  upstream = \":22\"; } );\n",
+	    ":5: studio s1: upstream \":22\" has no address (use \"IPv4:port\" "
+	    "or \"[IPv6]:port\")");
+	expect_one_error(
+	    "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "workspaces = ( { id = 1; members = [ \"ok\", \"-bad\" ]; } );\n",
+	    ":3: workspace 1: members: \"-bad\" is not valid: use 1 to 64 of "
+	    "A-Z a-z 0-9 . _ + @ -, not starting with - or @");
+	expect_one_error(
+	    "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "workspaces = ( { id = 1; } );\n"
+	    "studios = ( { session = \"s1\"; workspace = 1;\n"
+	    "  upstream = \"10.0.0.1:22\";\n"
+	    "  users = [ \"a b\" ]; } );\n",
+	    ":6: studio s1: users: \"a b\" is not valid: use 1 to 64 of "
+	    "A-Z a-z 0-9 . _ + @ -, not starting with - or @");
+}
+
+static void
+test_user_keys(void)
+{
+	struct fx fx;
+	struct config *cfg;
+	char *text;
+
+	fx_init(&fx);
+	cfg = fx_load(&fx, "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "users = ( { name = \"alice\"; },\n"
+	    "  { name = \"dave\"; keys = [ ]; } );\n");
+	CU_ASSERT_PTR_NULL(cfg);
+	CU_ASSERT_EQUAL(fx.errs.n, 2);
+	CU_ASSERT(has_error(&fx, NULL, ":3: user alice has no keys: add keys = "
+	    "[ \"ssh-ed25519 ...\" ] or keys_file = \"/path\""));
+	CU_ASSERT(has_error(&fx, NULL, ":4: user dave has no keys: add keys = "
+	    "[ \"ssh-ed25519 ...\" ] or keys_file = \"/path\""));
+	fx_done(&fx);
+	text = fmt("listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "users = ( { name = \"alice\";\n"
+	    "  keys = [ \"%s\",\n"
+	    "    \"no-pty %s\" ]; } );\n", bob_key, alice_key);
+	expect_one_error(text, ":5: user alice: keys[1]: key options are not "
+	    "supported; remove them");
+	free(text);
+	expect_one_error(
+	    "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "users = ( { name = \"alice\"; keys = [ \"# just a comment\" ]; } "
+	    ");\n",
+	    ":3: user alice: keys[0] holds no key");
+}
+
+static void
+test_keys_file_errors(void)
+{
+	struct fx fx;
+	struct config *cfg;
+	char *keys, *file, *text;
+
+	fx_init(&fx);
+	keys = fmt("# bob\n%s\n\nssh-dss AAAA old\n%s\nrestrict %s\n",
+	    bob_key, rsa_key, bob_key);
+	fx_write(&fx, "keys/bob", keys);
+	text = fmt("listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "users = ( { name = \"bob\"; keys_file = \"keys/bob\"; },\n"
+	    "  { name = \"eve\";\n"
+	    "    keys_file = \"keys/none\"; } );\n");
+	cfg = fx_load(&fx, text);
+	CU_ASSERT_PTR_NULL(cfg);
+	config_free(cfg);
+	CU_ASSERT_EQUAL(fx.errs.n, 3);
+	/* Relative to the config file's directory, reported at its lines. */
+	file = fmt("%s/keys/bob", fx.dir);
+	CU_ASSERT(has_error(&fx, file, ":4: DSA keys are not supported; use "
+	    "ssh-ed25519"));
+	CU_ASSERT(has_error(&fx, file, ":6: key options are not supported; "
+	    "remove them"));
+	free(file);
+	file = fmt(":5: user eve: keys_file %s/keys/none: No such file or "
+	    "directory", fx.dir);
+	CU_ASSERT(has_error(&fx, NULL, file));
+	free(file);
+	free(text);
+	free(keys);
+	fx_done(&fx);
+}
+
+static void
+test_syntax_error(void)
+{
+	expect_one_error("listen = [ \":22\" ];\nkey = ;\n",
+	    ":2: syntax error");
+	expect_one_error("listen = [ \":22\" ];\nkey = \"/k\";\nkey = \"/j\";\n",
+	    ":3: syntax error: duplicate setting name");
+	expect_one_error("listen = [ 1, \"x\" ];\nkey = \"/k\";\n",
+	    ":1: syntax error: mismatched element type in array");
+}
+
+static void
+test_ranges_and_paths(void)
+{
+	expect_base_error("workers = { prefork = 0; };\n",
+	    ":9: workers.prefork = 0 is out of range: use 1 to 256");
+	expect_base_error("limits = { login_grace_time = 3601; };\n",
+	    ":9: limits.login_grace_time = 3601 is out of range: use 1 to "
+	    "3600");
+	expect_base_error("limits = { upstream_connect_timeout = 301; };\n",
+	    ":9: limits.upstream_connect_timeout = 301 is out of range: use 1 "
+	    "to 300");
+	expect_base_error("limits = { max_auth_tries = 101; };\n",
+	    ":9: limits.max_auth_tries = 101 is out of range: use 1 to 100");
+	expect_base_error("limits = { max_sessions = 100001; };\n",
+	    ":9: limits.max_sessions = 100001 is out of range: use 1 to "
+	    "100000");
+	expect_base_error("workers = { chroot = \"var/empty\"; };\n",
+	    ":9: workers.chroot \"var/empty\" must be an absolute path");
+	expect_base_error("workers = { program = \"worker\"; };\n",
+	    ":9: workers.program \"worker\" must be an absolute path");
+	expect_base_error("workers = { user = \"\"; };\n",
+	    ":9: workers.user is empty");
+	expect_base_error("log = { level = \"verbose\"; };\n",
+	    ":9: log.level \"verbose\" is not one of error, warn, info, debug");
+	expect_base_error("log = { format = \"xml\"; };\n",
+	    ":9: log.format \"xml\" is not one of text, json");
+	expect_one_error("listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "allowed_workspaces = [ -3 ];\n",
+	    ":3: allowed_workspaces[0] = -3 is negative: workspace ids are 0 or "
+	    "more");
+}
+
+/* The compiled-in worker path is checked only when it is used. */
+static void
+test_default_worker(void)
+{
+	struct fx fx;
+	struct config *cfg;
+
+	fx_init(&fx);
+	fx_write(&fx, "connect-sshd.conf", "listen = [ \":22\" ];\n"
+	    "key = \"/k\";\n");
+	cfg = config_load(fx.path, NULL, "relative/worker", &fx.errs);
+	CU_ASSERT_PTR_NULL(cfg);
+	CU_ASSERT_EQUAL(fx.errs.n, 1);
+	CU_ASSERT(has_error(&fx, NULL, ": the built-in workers.program "
+	    "\"relative/worker\" is not an absolute path: set workers.program"));
+	config_errors_free(&fx.errs);
+	fx_write(&fx, "connect-sshd.conf", "listen = [ \":22\" ];\n"
+	    "key = \"/k\";\nworkers = { program = \"/w\"; };\n");
+	cfg = config_load(fx.path, NULL, "relative/worker", &fx.errs);
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	if (cfg != NULL)
+		CU_ASSERT_STRING_EQUAL(cfg->workers.program, "/w");
+	config_free(cfg);
+	fx_done(&fx);
+}
+
+static void
+test_required_and_listen(void)
+{
+	struct fx fx;
+	struct config *cfg;
+
+	expect_one_error("listen = [ \":22\" ];\n",
+	    ": key is not set: set key = \"/path\" or CONNECT_SSH_KEY_PATH");
+	expect_one_error("key = \"/k\";\n",
+	    ": listen is not set: set listen = [ \":2222\" ] or "
+	    "CONNECT_SSH_ADDR");
+	expect_one_error("key = \"/k\";\nlisten = [ ];\n",
+	    ":2: listen is empty: add an address such as \":2222\", or set "
+	    "enabled = false");
+	/* SSH off: no listener needed, and still a valid config. */
+	fx_init(&fx);
+	cfg = fx_load(&fx, "key = \"/k\";\nenabled = false;\n");
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	if (cfg != NULL)
+		CU_ASSERT_EQUAL(cfg->enabled, 0);
+	config_free(cfg);
+	fx_done(&fx);
+}
+
+static void
+test_all_errors_collected(void)
+{
+	struct fx fx;
+	struct config *cfg;
+	char *text;
+	size_t i;
+	FILE *f;
+	size_t len;
+
+	fx_init(&fx);
+	cfg = fx_load(&fx, "listen = [ \"x\" ];\n"
+	    "foo = 1;\n"
+	    "workers = { prefork = 0; };\n"
+	    "log = { level = \"loud\"; };\n");
+	CU_ASSERT_PTR_NULL(cfg);
+	CU_ASSERT_EQUAL(fx.errs.n, 5);
+	CU_ASSERT_EQUAL(fx.errs.dropped, 0);
+	CU_ASSERT(has_error(&fx, NULL, ":2: unknown setting 'foo'"));
+	CU_ASSERT(has_error(&fx, NULL, ": key is not set: set key = \"/path\" "
+	    "or CONNECT_SSH_KEY_PATH"));
+
+	/* More than CFG_MAX_ERRORS: the rest are counted. */
+	text = NULL;
+	len = 0;
+	CU_ASSERT_FATAL((f = open_memstream(&text, &len)) != NULL);
+	fputs("listen = [ \":22\" ];\nkey = \"/k\";\n", f);
+	for (i = 0; i < CFG_MAX_ERRORS + 10; i++)
+		fprintf(f, "unknown%zu = 1;\n", i);
+	fclose(f);
+	cfg = fx_load(&fx, text);
+	CU_ASSERT_PTR_NULL(cfg);
+	CU_ASSERT_EQUAL(fx.errs.n, CFG_MAX_ERRORS);
+	CU_ASSERT_EQUAL(fx.errs.dropped, 10);
+	free(text);
+	fx_done(&fx);
+}
+
+static void
+test_missing_file(void)
+{
+	struct config_errors errs;
+	struct config *cfg;
+
+	cfg = config_load("/nonexistent/connect-sshd.conf", NULL, WORKER,
+	    &errs);
+	CU_ASSERT_PTR_NULL(cfg);
+	CU_ASSERT_EQUAL_FATAL(errs.n, 1);
+	CU_ASSERT_STRING_EQUAL(errs.msg[0], "/nonexistent/connect-sshd.conf: "
+	    "cannot read: No such file or directory");
+	config_errors_free(&errs);
+	CU_ASSERT_EQUAL(errs.n, 0);
+}
+
+/* --- environment --------------------------------------------------------- */
+
+static void
+test_env_overrides(void)
+{
+	char *const env[] = {
+		"PATH=/bin", "CONNECT_SSH_ADDR=[::]:2022",
+		"CONNECT_SSH_KEY_PATH=/run/secrets/key",
+		"CONNECT_SSH_ENABLED=No", "CONNECT_SSH_ADDRX=junk", NULL,
+	};
+	char *const env_yes[] = { "CONNECT_SSH_ENABLED=1", NULL };
+	struct fx fx;
+	struct config *cfg;
+	char *text = base_config("enabled = false;\n");
+
+	fx_init(&fx);
+	cfg = fx_load_env(&fx, text, env);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL_FATAL(cfg->nlisten, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->listen[0].host, "::");
+	CU_ASSERT_STRING_EQUAL(cfg->listen[0].port, "2022");
+	CU_ASSERT_EQUAL(cfg->listen[0].line, 0);
+	CU_ASSERT_STRING_EQUAL(cfg->key_path, "/run/secrets/key");
+	CU_ASSERT_EQUAL(cfg->enabled, 0);
+	config_free(cfg);
+
+	cfg = fx_load_env(&fx, text, env_yes);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->enabled, 1);
+	CU_ASSERT_EQUAL(cfg->nlisten, 3);
+	config_free(cfg);
+
+	/* The key may come from the environment alone; so may listen. */
+	cfg = fx_load_env(&fx, "enabled = true;\n", env);
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	config_free(cfg);
+	free(text);
+	fx_done(&fx);
+}
+
+static void
+test_env_errors(void)
+{
+	char *const bad_enabled[] = { "CONNECT_SSH_ENABLED=maybe", NULL };
+	char *const bad_addr[] = { "CONNECT_SSH_ADDR=localhost:22", NULL };
+	char *const empty_key[] = { "CONNECT_SSH_KEY_PATH=", NULL };
+	struct fx fx;
+	struct config *cfg;
+	char *text = base_config("");
+
+	fx_init(&fx);
+	cfg = fx_load_env(&fx, text, bad_enabled);
+	CU_ASSERT_PTR_NULL(cfg);
+	CU_ASSERT_EQUAL(fx.errs.n, 1);
+	CU_ASSERT(has_error(&fx, NULL, ": CONNECT_SSH_ENABLED: \"maybe\" is "
+	    "not a boolean: use true, false, 1, 0, yes or no"));
+	cfg = fx_load_env(&fx, text, bad_addr);
+	CU_ASSERT_PTR_NULL(cfg);
+	CU_ASSERT_EQUAL(fx.errs.n, 1);
+	CU_ASSERT(has_error(&fx, NULL, ": CONNECT_SSH_ADDR: \"localhost:22\": "
+	    "not a numeric IPv4 address; host names are not resolved (use "
+	    "\"host:port\", \"[v6]:port\" or \":port\")"));
+	cfg = fx_load_env(&fx, text, empty_key);
+	CU_ASSERT_PTR_NULL(cfg);
+	CU_ASSERT_EQUAL(fx.errs.n, 1);
+	CU_ASSERT(has_error(&fx, NULL, ": CONNECT_SSH_KEY_PATH is empty: "
+	    "unset it or give the key's path"));
+	free(text);
+	fx_done(&fx);
+}
+
+/* --- dump ------------------------------------------------------------------ */
+
+static char *
+dump_string(const struct config *cfg)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	CU_ASSERT_FATAL((f = open_memstream(&s, &len)) != NULL);
+	config_dump(cfg, f);
+	CU_ASSERT(fclose(f) == 0);
+	return s;
+}
+
+static void
+test_dump_defaults(void)
+{
+	static const char want[] =
+	    "listen = [ \":2222\", \"127.0.0.1:22\", \"[::1]:22\" ];\n"
+	    "key = \"/k\";\n"
+	    "enabled = true;\n"
+	    "allowed_workspaces = [ ];\n"
+	    "workspaces = ( );\n"
+	    "users = ( );\n"
+	    "studios = ( );\n"
+	    "workers = {\n"
+	    "  prefork = 4;\n"
+	    "  user = \"nobody\";\n"
+	    "  chroot = \"/var/empty\";\n"
+	    "  program = \"" WORKER "\";\n"
+	    "};\n"
+	    "log = {\n"
+	    "  level = \"info\";\n"
+	    "  format = \"text\";\n"
+	    "};\n"
+	    "limits = {\n"
+	    "  login_grace_time = 30;\n"
+	    "  upstream_connect_timeout = 10;\n"
+	    "  max_auth_tries = 6;\n"
+	    "  max_sessions = 1000;\n"
+	    "};\n";
+	struct fx fx;
+	struct config *cfg;
+	char *out;
+
+	fx_init(&fx);
+	cfg = fx_load(&fx, "listen = [ \":2222\", \"127.0.0.1:22\", "
+	    "\"[::1]:22\" ];\nkey = \"/k\";\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	out = dump_string(cfg);
+	CU_ASSERT_STRING_EQUAL(out, want);
+	free(out);
+	config_free(cfg);
+	fx_done(&fx);
+}
+
+/* dump -> load -> dump is a fixed point, env overrides included. */
+static void
+test_dump_round_trip(void)
+{
+	char *const env[] = {
+		"CONNECT_SSH_ADDR=10.1.2.3:2022",
+		"CONNECT_SSH_KEY_PATH=/run/key with \"quotes\"",
+		NULL,
+	};
+	struct fx fx;
+	struct config *cfg, *again;
+	char *text, *keys, *out1, *out2;
+
+	fx_init(&fx);
+	fx_write(&fx, "keys/carol", keys = carol_keys_file());
+	cfg = fx_load_env(&fx, text = full_config(), env);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	out1 = dump_string(cfg);
+	CU_ASSERT(strstr(out1, "keys_file = \"keys/carol\";") != NULL);
+	CU_ASSERT(strstr(out1, "listen = [ \"10.1.2.3:2022\" ];") != NULL);
+	CU_ASSERT(strstr(out1, "key = \"/run/key with \\\"quotes\\\"\";") !=
+	    NULL);
+	CU_ASSERT(strstr(out1, "9000000000L") != NULL);
+	/* The dump sits where the original did, so keys/carol resolves. */
+	again = fx_load(&fx, out1);
+	CU_ASSERT_PTR_NOT_NULL(again);
+	if (again != NULL) {
+		CU_ASSERT_EQUAL(again->users[1].nkeys, 3);
+		out2 = dump_string(again);
+		CU_ASSERT_STRING_EQUAL(out1, out2);
+		free(out2);
+	}
+	config_free(again);
+	config_free(cfg);
+	free(out1);
+	free(text);
+	free(keys);
+	fx_done(&fx);
+}
+
+/* --- host:port ---------------------------------------------------------------- */
+
+static void
+test_parse_hostport(void)
+{
+	char *host, *port;
+	const char *why;
+
+	CU_ASSERT_EQUAL(config_parse_hostport("10.0.0.5:22", &host, &port,
+	    &why), 0);
+	CU_ASSERT_STRING_EQUAL(host, "10.0.0.5");
+	CU_ASSERT_STRING_EQUAL(port, "22");
+	free(host);
+	free(port);
+	CU_ASSERT_EQUAL(config_parse_hostport("[fe80::1]:65535", &host, &port,
+	    &why), 0);
+	CU_ASSERT_STRING_EQUAL(host, "fe80::1");
+	CU_ASSERT_STRING_EQUAL(port, "65535");
+	free(host);
+	free(port);
+	CU_ASSERT_EQUAL(config_parse_hostport(":1", &host, &port, &why), 0);
+	CU_ASSERT_STRING_EQUAL(host, "");
+	CU_ASSERT_STRING_EQUAL(port, "1");
+	free(host);
+	free(port);
+	CU_ASSERT_EQUAL(config_parse_hostport("", &host, &port, &why), -1);
+	CU_ASSERT_PTR_NULL(host);
+	CU_ASSERT_PTR_NULL(port);
+	CU_ASSERT_PTR_NOT_NULL(why);
+	CU_ASSERT_EQUAL(config_parse_hostport("10.0.0.5:", &host, &port,
+	    &why), -1);
+	CU_ASSERT_EQUAL(config_parse_hostport("10.0.0.5:22x", &host, &port,
+	    &why), -1);
+	CU_ASSERT_EQUAL(config_parse_hostport("[::1]:22:", &host, &port,
+	    &why), -1);
+	CU_ASSERT_EQUAL(config_parse_hostport("256.0.0.1:22", &host, &port,
+	    &why), -1);
+	CU_ASSERT_PTR_NULL(host);
+}
+
+int
+main(void)
+{
+	static const struct {
+		const char *name;
+		CU_TestFunc fn;
+	} tests[] = {
+		{ "defaults", test_defaults },
+		{ "every setting", test_full },
+		{ "unknown settings", test_unknown_settings },
+		{ "wrong types", test_wrong_types },
+		{ "bad listen", test_bad_listen },
+		{ "bad fingerprint", test_bad_fingerprint },
+		{ "duplicates", test_duplicates },
+		{ "studio errors", test_studio_errors },
+		{ "user keys", test_user_keys },
+		{ "keys_file errors", test_keys_file_errors },
+		{ "syntax error", test_syntax_error },
+		{ "ranges and paths", test_ranges_and_paths },
+		{ "required settings, listen", test_required_and_listen },
+		{ "default worker path", test_default_worker },
+		{ "all errors collected", test_all_errors_collected },
+		{ "missing file", test_missing_file },
+		{ "environment overrides", test_env_overrides },
+		{ "environment errors", test_env_errors },
+		{ "dump of defaults", test_dump_defaults },
+		{ "dump round trip", test_dump_round_trip },
+		{ "config_parse_hostport", test_parse_hostport },
+	};
+	CU_pSuite s;
+	unsigned failures;
+	size_t i;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	if ((s = CU_add_suite("config", NULL, NULL)) == NULL)
+		goto fail;
+	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
+			goto fail;
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	if (CU_basic_run_tests() != CUE_SUCCESS ||
+	    CU_get_error() != CUE_SUCCESS)
+		goto fail;
+	failures = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failures ? 1 : 0;
+ fail:
+	CU_cleanup_registry();
+	return 1;
+}
