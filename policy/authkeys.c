@@ -48,7 +48,8 @@ refused_type(const char *type)
 	size_t n = strlen(type), m = strlen(cert_suffix);
 
 	if (n > m && strcmp(type + n - m, cert_suffix) == 0)
-		return "certificates are not supported; use the plain public key";
+		return "certificates are not supported; use the plain "
+		    "public key";
 	if (strncmp(type, "sk-", 3) == 0)
 		return "security key (sk-*) keys are not supported; "
 		    "use ssh-ed25519, ecdsa or rsa";

@@ -39,8 +39,8 @@
 #define FP_PREFIX		"SHA256:"
 #define FP_B64_LEN		43	/* 32 bytes, unpadded */
 #define FP_RAW_LEN		32
-#define SHOW_MAX		80	/* longest user value echoed in a message */
-#define LABEL_MAX		96	/* "studio <session>", "users entry <n>" */
+#define SHOW_MAX		80	/* longest value echoed in a message */
+#define LABEL_MAX		96	/* "studio <session>", "users entry 9" */
 #define WHAT_MAX		160	/* a label, ": ", a setting name */
 
 #define PREFORK_MIN		1
@@ -210,7 +210,7 @@ lstrdup(struct loader *l, const char *s)
 	return p;
 }
 
-/* --- typed access to settings ------------------------------------------- */
+/* --- typed access to settings ----------------------------------------- */
 
 static const char *
 type_name(int type)
@@ -408,7 +408,7 @@ static const char user_rule[] = "use 1 to 64 of A-Z a-z 0-9 . _ + @ -, "
     "not starting with - or @";
 static const char session_rule[] = "use 1 to 64 of A-Z a-z 0-9 _ -";
 
-/* --- values --------------------------------------------------------------- */
+/* --- values ----------------------------------------------------------- */
 
 static int
 valid_port(const char *p)
@@ -473,7 +473,8 @@ split_hostport(const char *s, const char **h, size_t *hlen,
 	if ((colon = strchr(s, ':')) == NULL)
 		return "missing \":port\"";
 	if (strchr(colon + 1, ':') != NULL)
-		return "an IPv6 address must be in brackets, as in \"[::1]:22\"";
+		return "an IPv6 address must be in brackets, as in "
+		    "\"[::1]:22\"";
 	*h = s;
 	*hlen = (size_t)(colon - s);
 	*p = colon + 1;
@@ -609,7 +610,7 @@ member_name_value(struct loader *l, const config_setting_t *group,
 	serr(l, s, "%s \"%.*s\" is not one of %s", what, SHOW_MAX, v, choices);
 }
 
-/* --- top-level settings ----------------------------------------------------- */
+/* --- top-level settings ----------------------------------------------- */
 
 static void
 load_listen(struct loader *l, const config_setting_t *root)
@@ -794,7 +795,7 @@ required(struct loader *l, const config_setting_t *e, const char *label,
 	return m;
 }
 
-/* --- workspaces ----------------------------------------------------------- */
+/* --- workspaces ------------------------------------------------------- */
 
 static void
 load_workspace(struct loader *l, const config_setting_t *list, int i,
@@ -848,7 +849,7 @@ find_workspace(const struct config *cfg, long long id)
 	return NULL;
 }
 
-/* --- users and their keys ---------------------------------------------------- */
+/* --- users and their keys --------------------------------------------- */
 
 static int
 add_key(struct loader *l, struct cfg_user *u, struct authkey *k)
@@ -1023,7 +1024,7 @@ load_users(struct loader *l, const config_setting_t *root)
 			load_user(l, list, i, e, &cfg->users[cfg->nusers++]);
 }
 
-/* --- studios ---------------------------------------------------------------- */
+/* --- studios ---------------------------------------------------------- */
 
 /* The session names the studio in every later message. */
 static void
@@ -1077,8 +1078,8 @@ studio_upstream(struct loader *l, const config_setting_t *e,
 	char what[WHAT_MAX];
 
 	snprintf(what, sizeof(what), "%s: upstream", label);
-	if ((m = required(l, e, label, "upstream", "\"10.0.0.5:22\"")) == NULL ||
-	    get_string(l, m, what, &v) != 0)
+	m = required(l, e, label, "upstream", "\"10.0.0.5:22\"");
+	if (m == NULL || get_string(l, m, what, &v) != 0)
 		return;
 	if (config_parse_hostport(v, &st->upstream_host, &st->upstream_port,
 	    &why) != 0)
@@ -1142,7 +1143,7 @@ load_studios(struct loader *l, const config_setting_t *root)
 	}
 }
 
-/* --- workers, log, limits ----------------------------------------------------- */
+/* --- workers, log, limits --------------------------------------------- */
 
 static void
 load_workers(struct loader *l, const config_setting_t *root)
@@ -1218,7 +1219,7 @@ load_limits(struct loader *l, const config_setting_t *root)
 	    &lim->max_sessions);
 }
 
-/* --- environment overrides ------------------------------------------------------ */
+/* --- environment overrides -------------------------------------------- */
 
 static void
 env_addr(struct loader *l)
@@ -1289,7 +1290,7 @@ env_enabled(struct loader *l)
 	    "no", ENV_ENABLED, SHOW_MAX, v);
 }
 
-/* --- load ------------------------------------------------------------------------ */
+/* --- load ------------------------------------------------------------- */
 
 /* What must be set once the file and the environment are both read. */
 static void
@@ -1421,7 +1422,7 @@ config_load(const char *path, char *const *env, const char *default_worker,
 	return cfg;
 }
 
-/* --- free ------------------------------------------------------------------------ */
+/* --- free ------------------------------------------------------------- */
 
 static void
 free_strings(char **v, size_t n)
@@ -1498,7 +1499,7 @@ config_errors_free(struct config_errors *errs)
 	memset(errs, 0, sizeof(*errs));
 }
 
-/* --- dump ------------------------------------------------------------------------ */
+/* --- dump ------------------------------------------------------------- */
 
 /* A libconfig string literal: quotes, backslashes and controls escaped. */
 static void

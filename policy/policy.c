@@ -157,7 +157,8 @@ decide(const struct policy_backend *be, const struct policy_request *req,
 		return rc < 0 ? POLICY_DENY_BACKEND : POLICY_DENY_SSH_DISABLED;
 	if ((rc = be->find_studio(be->ctx, d->session, &d->studio)) != 0) {
 		memset(&d->studio, 0, sizeof(d->studio));
-		return rc < 0 ? POLICY_DENY_BACKEND : POLICY_DENY_UNKNOWN_STUDIO;
+		return rc < 0 ? POLICY_DENY_BACKEND :
+		    POLICY_DENY_UNKNOWN_STUDIO;
 	}
 	d->workspace = d->studio.workspace;
 	if ((rc = be->workspace_allowed(be->ctx, d->workspace)) <= 0)
@@ -195,7 +196,7 @@ policy_check(const struct policy_backend *be,
 	return out->verdict;
 }
 
-/* --- the file backend --------------------------------------------------- */
+/* --- the file backend ------------------------------------------------- */
 
 static const struct cfg_workspace *
 file_workspace(const struct config *cfg, long long id)

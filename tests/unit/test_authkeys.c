@@ -108,7 +108,8 @@ expect_refused(const char *line, const char *want)
 	if (rc == 0)
 		authkey_free(&k);
 	if (why != NULL && strstr(why, want) == NULL) {
-		fprintf(stderr, "\n    reason \"%s\" lacks \"%s\"\n", why, want);
+		fprintf(stderr, "\n    reason \"%s\" lacks \"%s\"\n", why,
+		    want);
 		CU_FAIL("wrong reason");
 	}
 }
@@ -138,7 +139,7 @@ ed25519_raw(uint8_t pub[ED25519_PUB_LEN])
 	CU_ASSERT_FATAL(sshwire_ed25519_pub(blob, n, pub) == 0);
 }
 
-/* --- good keys --------------------------------------------------------- */
+/* --- good keys -------------------------------------------------------- */
 
 static void
 test_good_keys(void)
@@ -183,7 +184,7 @@ test_blank_and_comment_lines(void)
 	}
 }
 
-/* --- refusals ------------------------------------------------------------ */
+/* --- refusals --------------------------------------------------------- */
 
 static void
 test_options_refused(void)
@@ -191,14 +192,16 @@ test_options_refused(void)
 	char line[TEXT_MAX];
 	static const char *const options[] = {
 		"restrict", "no-pty", "from=\"10.0.0.0/8\"",
-		"command=\"/bin/echo hello world\"", "no-agent-forwarding,no-pty",
+		"command=\"/bin/echo hello world\"",
+		"no-agent-forwarding,no-pty",
 		"environment=\"A=b c\",restrict",
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
 		snprintf(line, sizeof(line), "%s %s", options[i], key_ed25519);
-		expect_refused(line, "key options are not supported; remove them");
+		expect_refused(line,
+		    "key options are not supported; remove them");
 	}
 	/* An option string alone, with no key type recognisable after it. */
 	expect_refused("from=\"a\" AAAA", "key options are not supported");
@@ -399,7 +402,7 @@ test_ecdsa_bad(void)
 	buf_free(&b);
 }
 
-/* --- sshwire ----------------------------------------------------------------- */
+/* --- sshwire ---------------------------------------------------------- */
 
 static void
 test_b64_strict(void)

@@ -212,30 +212,39 @@ test_bytes_equal(void)
 int
 main(void)
 {
+	static const struct {
+		const char *name;
+		CU_TestFunc fn;
+	} tests[] = {
+		{ "integer round trip", test_roundtrip_ints },
+		{ "string round trip", test_roundtrip_strings },
+		{ "max enforced", test_max_enforced },
+		{ "growth up to max", test_growth },
+		{ "short read latches", test_short_read_latches },
+		{ "cursor_end leftover", test_end_leftover },
+		{ "cstring with NUL", test_cstring_nul_refused },
+		{ "string over max", test_string_over_max_refused },
+		{ "bytes_equal", test_bytes_equal },
+	};
 	CU_pSuite s;
 	unsigned failures;
+	size_t i;
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
-	if ((s = CU_add_suite("buf", NULL, NULL)) == NULL ||
-	    CU_add_test(s, "integer round trip", test_roundtrip_ints) == NULL ||
-	    CU_add_test(s, "string round trip", test_roundtrip_strings) == NULL ||
-	    CU_add_test(s, "max enforced", test_max_enforced) == NULL ||
-	    CU_add_test(s, "growth up to max", test_growth) == NULL ||
-	    CU_add_test(s, "short read latches", test_short_read_latches) == NULL ||
-	    CU_add_test(s, "cursor_end leftover", test_end_leftover) == NULL ||
-	    CU_add_test(s, "cstring with NUL", test_cstring_nul_refused) == NULL ||
-	    CU_add_test(s, "string over max", test_string_over_max_refused) == NULL ||
-	    CU_add_test(s, "bytes_equal", test_bytes_equal) == NULL) {
-		CU_cleanup_registry();
-		return 1;
-	}
+	if ((s = CU_add_suite("buf", NULL, NULL)) == NULL)
+		goto fail;
+	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
+			goto fail;
 	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS || CU_get_error() != CUE_SUCCESS) {
-		CU_cleanup_registry();
-		return 1;
-	}
+	if (CU_basic_run_tests() != CUE_SUCCESS ||
+	    CU_get_error() != CUE_SUCCESS)
+		goto fail;
 	failures = CU_get_number_of_failures();
 	CU_cleanup_registry();
 	return failures ? 1 : 0;
+ fail:
+	CU_cleanup_registry();
+	return 1;
 }

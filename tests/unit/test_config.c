@@ -189,7 +189,7 @@ expect_base_error(const char *extra, const char *rest)
 	free(text);
 }
 
-/* --- success ---------------------------------------------------------------- */
+/* --- success ---------------------------------------------------------- */
 
 static void
 test_defaults(void)
@@ -353,7 +353,7 @@ test_full(void)
 	fx_done(&fx);
 }
 
-/* --- errors, each with its place ------------------------------------------ */
+/* --- errors, each with its place -------------------------------------- */
 
 static void
 test_unknown_settings(void)
@@ -777,7 +777,7 @@ test_missing_file(void)
 	CU_ASSERT_EQUAL(errs.n, 0);
 }
 
-/* --- environment --------------------------------------------------------- */
+/* --- environment ------------------------------------------------------ */
 
 static void
 test_env_overrides(void)
@@ -848,7 +848,7 @@ test_env_errors(void)
 	fx_done(&fx);
 }
 
-/* --- dump ------------------------------------------------------------------ */
+/* --- dump ------------------------------------------------------------- */
 
 static char *
 dump_string(const struct config *cfg)
@@ -945,7 +945,7 @@ test_dump_round_trip(void)
 	fx_done(&fx);
 }
 
-/* --- host:port ---------------------------------------------------------------- */
+/* --- host:port -------------------------------------------------------- */
 
 static void
 test_parse_hostport(void)

@@ -124,7 +124,7 @@ check(const struct policy_backend *be, const char *ssh_user,
 	return policy_check(be, &req, d);
 }
 
-/* --- user names ----------------------------------------------------------- */
+/* --- user names ------------------------------------------------------- */
 
 static void
 expect_split(const char *in, const char *user, const char *session)
@@ -236,7 +236,7 @@ test_reasons(void)
 	CU_ASSERT_STRING_EQUAL(policy_reason(POLICY_VERDICT_MAX), "unknown");
 }
 
-/* --- verdicts through the file backend ---------------------------------- */
+/* --- verdicts through the file backend -------------------------------- */
 
 static void
 test_allow(void)
@@ -378,7 +378,7 @@ test_order(void)
 	fixture_done(&fx);
 }
 
-/* --- a backend that fails ---------------------------------------------------- */
+/* --- a backend that fails --------------------------------------------- */
 
 enum fake_step {
 	FAIL_NONE,
