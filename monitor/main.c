@@ -140,8 +140,6 @@ main(int argc, char **argv)
 		config_dump(m.cfg, stdout);
 		return 0;
 	}
-	if (test)
-		return 0;
 	log_init("connect-sshd", debug_mode ? LOG_LVL_DEBUG :
 	    (enum log_level)m.cfg->log.level, (enum log_format)m.cfg->log.format);
 	m.debug = debug_mode;
@@ -151,6 +149,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "connect-sshd: %s\n", err);
 		return 1;
 	}
+	if (test)
+		return 0;	/* the configuration and the key are good */
 	if (fingerprint) {
 		printf("256 %s %s (ED25519)\n", hostkey_fingerprint(m.key),
 		    hostkey_comment(m.key)[0] ? hostkey_comment(m.key) :
