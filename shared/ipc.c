@@ -444,9 +444,13 @@ ipc_recv(int sock, uint8_t *msg, unsigned *type, int *fds, int *nfds)
 	do {
 		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	} while (n == -1 && errno == EINTR);
-	if (n <= 0)
-		return n;
+	if (n < 0)
+		return -1;
 	got = take_fds(&mh, fds);
+	/* A zero-length datagram is EOF only if it carries nothing: fds
+	 * sent with an empty datagram must be closed, not leaked. */
+	if (n == 0 && got == 0 && !(mh.msg_flags & MSG_CTRUNC))
+		return 0;
 	if (got < 0 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n < 2)
 		goto bad;
 	*nfds = got;
