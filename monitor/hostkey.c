@@ -173,6 +173,7 @@ parse_openssh_key(const char *path, const uint8_t *der, size_t derlen,
 	const uint8_t *cipher, *kdf, *kdfopts, *blob, *priv;
 	size_t cipherlen, kdflen, kdfoptslen, bloblen, privlen;
 	struct cursor c, pc;
+	char type[64];
 	uint32_t nkeys;
 
 	cursor_init(&c, der, derlen);
@@ -201,10 +202,17 @@ parse_openssh_key(const char *path, const uint8_t *der, size_t derlen,
 		    path, nkeys);
 		return -1;
 	}
-	cursor_get_string(&c, &blob, &bloblen, sizeof(k->blob));
+	cursor_get_string(&c, &blob, &bloblen, KEYFILE_MAX);
 	cursor_get_string(&c, &priv, &privlen, KEYFILE_MAX);
-	if (cursor_end(&c) != 0) {
+	if (cursor_end(&c) != 0 ||
+	    sshwire_blob_type(blob, bloblen, type, sizeof(type)) != 0) {
 		seterr(err, errsz, "%s: corrupt key", path);
+		return -1;
+	}
+	if (strcmp(type, "ssh-ed25519") != 0 || bloblen > sizeof(k->blob)) {
+		seterr(err, errsz, "%s: key type is %s, connect-sshd needs "
+		    "an Ed25519 key: ssh-keygen -t ed25519 -f %s", path, type,
+		    path);
 		return -1;
 	}
 	memcpy(k->blob, blob, bloblen);

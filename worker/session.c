@@ -272,6 +272,13 @@ open_upstream(struct conn *c)
 
 /* ---- the client leg ---- */
 
+static void
+disconnect_with(struct conn *c, const char *msg)
+{
+	ssh_session_set_disconnect_message(c->down, msg);
+	ssh_disconnect(c->down);
+}
+
 static int
 auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
     char state, void *userdata)
@@ -310,8 +317,12 @@ auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	csshd_provider_set_verify_hook(NULL);
 	/* Reach the Studio before telling the client it is in, so a Studio
 	 * that is down is reported as such, not as a broken session. */
-	if (open_upstream(c) != 0)
+	if (open_upstream(c) != 0) {
+		/* Disconnect now, with the reason: after a plain failure
+		 * reply the client would give up and never read it. */
+		disconnect_with(c, c->fatal_msg);
 		return SSH_AUTH_DENIED;
+	}
 	c->authenticated = 1;
 	alarm(0);	/* the login grace timer */
 	return SSH_AUTH_SUCCESS;
@@ -325,13 +336,6 @@ open_session_channel(ssh_session s, void *userdata)
 	if (!c->authenticated || c->relay == NULL)
 		return NULL;
 	return relay_open_session(c->relay);
-}
-
-static void
-disconnect_with(struct conn *c, const char *msg)
-{
-	ssh_session_set_disconnect_message(c->down, msg);
-	ssh_disconnect(c->down);
 }
 
 /* Run the client's key exchange and authentication until the monitor has

@@ -3,7 +3,7 @@
 
 usage: memscan.py PID KEYFILE
 Exits 0 if none of the secrets from KEYFILE (the Ed25519 seed, the
-64-byte private half, the file's base64 body) is found, 1 if one is
+64-byte private half: seed and public key) is found, 1 if one is
 (printed), 2 on error.  The test runs it against the monitor too, where
 the seed must be found: that shows the scanner can see what it looks for.
 """
@@ -35,7 +35,9 @@ def secrets(path):
     n = struct.unpack(">I", priv[p:p + 4])[0]
     sk = priv[p + 4:p + 4 + n]
     seed = sk[:32]
-    return {"seed": seed, "private-half": sk, "file-base64": body[:64].encode()}
+    # (The file's base64 text is no secret to look for: its first part is
+    # the same for every unencrypted Ed25519 key, stub keys included.)
+    return {"seed": seed, "private-half": sk}
 
 
 def main():
