@@ -7,7 +7,10 @@
  * host key and checks of the client's signatures go through the provider
  * (provider.c) to the monitor (mm.c).
  */
+#include <sys/socket.h>
+
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +31,7 @@
 #include "worker.h"
 
 #define STUB_MAX	1024
+#define DISCONNECT_WAIT_MS	2000
 
 /* Modern algorithms only; no SHA-1, no DH group exchange (its moduli file
  * cannot be read inside the sandbox). */
@@ -272,9 +276,31 @@ open_upstream(struct conn *c)
 
 /* ---- the client leg ---- */
 
+/*
+ * Send the client a disconnect message it will see.  libssh's
+ * ssh_disconnect() queues the packet and closes the socket at once; the
+ * packet is written only if libssh believes the socket writable, which it
+ * learns from its own poll loop -- and that loop would also run callbacks
+ * for whatever the client sent meanwhile.  So wait for writability here,
+ * tell libssh (ssh_set_fd_towrite), and drop what the client sent that we
+ * will never answer: closing a socket with unread input resets the
+ * connection, and the client could lose the message.
+ */
 static void
 disconnect_with(struct conn *c, const char *msg)
 {
+	struct pollfd pfd;
+	char sink[4096];
+	int fd = ssh_get_fd(c->down);
+
+	if (fd != -1) {
+		while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			continue;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, DISCONNECT_WAIT_MS) == 1)
+			ssh_set_fd_towrite(c->down);
+	}
 	ssh_session_set_disconnect_message(c->down, msg);
 	ssh_disconnect(c->down);
 }
@@ -315,16 +341,7 @@ auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	/* From here signatures are checked locally: the Studio's host key
 	 * signature is the next one, and is no login for the monitor. */
 	csshd_provider_set_verify_hook(NULL);
-	/* Reach the Studio before telling the client it is in, so a Studio
-	 * that is down is reported as such, not as a broken session. */
-	if (open_upstream(c) != 0) {
-		/* Disconnect now, with the reason: after a plain failure
-		 * reply the client would give up and never read it. */
-		disconnect_with(c, c->fatal_msg);
-		return SSH_AUTH_DENIED;
-	}
 	c->authenticated = 1;
-	alarm(0);	/* the login grace timer */
 	return SSH_AUTH_SUCCESS;
 }
 
@@ -404,6 +421,15 @@ session_serve(int fd, const struct ipc_client *cl)
 	}
 	if (authenticate(&c) != 0)
 		goto out;
+	/* Reach the Studio before the client's first channel is served.  A
+	 * Studio that is down is reported as such, with a disconnect message
+	 * sent from here rather than from inside a libssh callback, where
+	 * libssh cannot flush it. */
+	if (open_upstream(&c) != 0) {
+		disconnect_with(&c, c.fatal_msg);
+		goto out;
+	}
+	alarm(0);	/* the login grace timer */
 	rc = relay_run(c.relay);
  out:
 	relay_free(c.relay);

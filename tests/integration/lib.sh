@@ -121,6 +121,6 @@ gw_ssh() {
 	ssh -F /dev/null -p "$port" -i "$key" \
 	    -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
 	    -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$T/known_hosts" \
-	    -o ConnectTimeout=10 -o LogLevel=ERROR \
+	    -o ConnectTimeout=10 -o LogLevel="${GW_SSH_LOGLEVEL:-ERROR}" \
 	    "$login@127.0.0.1" "$@"
 }
