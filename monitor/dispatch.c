@@ -6,7 +6,8 @@
  * moves the worker to the next state, which permits the next legal step.
  * Anything else -- an unknown type, a request in the wrong state, a body
  * that does not decode, a request whose meaning is wrong -- kills the
- * worker.  Every request gets exactly one answer.
+ * worker.  Every request that has an answer (M_*_REPLY, M_ROUTE or
+ * M_ROUTE_FAIL) gets exactly one; W_READY, W_LOG and W_AUDIT get none.
  */
 #include <errno.h>
 #include <string.h>

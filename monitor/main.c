@@ -143,6 +143,12 @@ main(int argc, char **argv)
 	log_init("connect-sshd", debug_mode ? LOG_LVL_DEBUG :
 	    (enum log_level)m.cfg->log.level, (enum log_format)m.cfg->log.format);
 	m.debug = debug_mode;
+	if (!m.cfg->enabled && !test && !fingerprint) {
+		/* Off means off: no key, listener or worker is needed. */
+		warnx_("SSH access is disabled (enabled = false or "
+		    "CONNECT_SSH_ENABLED=false in %s): exiting", path);
+		return 0;
+	}
 	m.key = hostkey_load(m.cfg->key_path, m.cfg->key_fingerprint, err,
 	    sizeof(err));
 	if (m.key == NULL) {
@@ -155,11 +161,6 @@ main(int argc, char **argv)
 		printf("256 %s %s (ED25519)\n", hostkey_fingerprint(m.key),
 		    hostkey_comment(m.key)[0] ? hostkey_comment(m.key) :
 		    "no comment");
-		return 0;
-	}
-	if (!m.cfg->enabled) {
-		logit("SSH access is disabled (enabled = false or "
-		    "CONNECT_SSH_ENABLED=false in %s): exiting", path);
 		return 0;
 	}
 	if (m.cfg->nallowed_workspaces == 0)

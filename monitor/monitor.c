@@ -193,6 +193,7 @@ worker_spawn(struct monitor *m)
 {
 	static char *const envp[] = { NULL };
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
 	char *argv[] = { "connect-sshd-worker", NULL };
 	struct worker *w;
 	int sv[2], rc;
@@ -217,8 +218,13 @@ worker_spawn(struct monitor *m)
 		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null",
 		    O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], IPC_WORKER_FD);
-	rc = posix_spawn(&w->pid, m->cfg->workers.program, &fa, NULL, argv,
+	/* A session of its own: a Ctrl-C or SIGHUP meant for the monitor's
+	 * terminal must not reach the workers; the monitor stops them. */
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+	rc = posix_spawn(&w->pid, m->cfg->workers.program, &fa, &attr, argv,
 	    envp);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);
 	if (rc != 0) {
@@ -332,8 +338,8 @@ worker_ended(struct monitor *m, struct worker *w, int status)
 		    AF_N("exit_status", w->exit_status),
 		    AF_S("exit_signal", w->exit_signal), AF_S("worker", how));
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-	    w->kill_reason[0] == '\0')
+	if ((WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	    w->kill_reason[0] == '\0') || (m->quit && w->conn_id == 0))
 		debug("worker %ld %s", (long)w->pid, how);
 	else if (w->kill_reason[0] != '\0' || (WIFSIGNALED(status) &&
 	    WTERMSIG(status) != SIGALRM) || w->conn_id == 0)

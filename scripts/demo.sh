@@ -49,8 +49,9 @@ CONF
 "$B/connect-sshd" -f "$D/connect-sshd.conf" &
 GW=$!
 stop() {
+	trap - EXIT INT TERM
 	kill "$GW" 2>/dev/null || true
-	[ -f "$D/studio/sshd.pid" ] && kill "$(cat "$D/studio/sshd.pid")" 2>/dev/null || true
+	[ -f "$D/studio/sshd.pid" ] && kill "$(cat "$D/studio/sshd.pid" 2>/dev/null)" 2>/dev/null || true
 	wait "$GW" 2>/dev/null || true
 	echo "demo stopped"
 }

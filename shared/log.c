@@ -208,7 +208,9 @@ log_vmsg(enum log_level lvl, const char *fn, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_sink != NULL) {
 		/* The receiver formats; send the bare message. */
-		snprintf(line, sizeof(line), "%s: %s", fn ? fn : "", msg);
+		snprintf(line, sizeof(line), "%s%s%s",
+		    lvl == LOG_LVL_DEBUG && fn ? fn : "",
+		    lvl == LOG_LVL_DEBUG && fn ? ": " : "", msg);
 		log_sink(lvl, line);
 	} else {
 		/* Debug lines keep the function name; others read as prose. */
