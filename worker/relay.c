@@ -42,7 +42,14 @@ struct pair {
 	int core;
 	char kind[IPC_MAX_NAME];
 	uint64_t bytes_in, bytes_out;
+	/* Read but not yet written, per direction (see pump()). */
+	struct pending {
+		uint8_t *data;
+		size_t off, len;
+	} pend[3];
 };
+
+enum { DIR_IN, DIR_OUT, DIR_ERR };	/* client->Studio, Studio->client x2 */
 
 struct relay {
 	ssh_session down, up;
@@ -69,6 +76,10 @@ relay_new(ssh_session down, ssh_session up, const char *studio)
 static void
 pair_free(struct pair *p)
 {
+	size_t i;
+
+	for (i = 0; i < sizeof(p->pend) / sizeof(p->pend[0]); i++)
+		free(p->pend[i].data);
 	if (p->up != NULL)
 		ssh_channel_free(p->up);
 	if (p->down != NULL)
@@ -257,15 +268,48 @@ relay_open_session(struct relay *r)
 
 /* ---- moving data ---- */
 
-/* Move what src has buffered to dst, as far as dst's window allows.
- * Returns bytes moved, or -1. */
+static int
+write_to(ssh_channel dst, int is_stderr, const uint8_t *data, size_t len)
+{
+	return is_stderr ? ssh_channel_write_stderr(dst, data, (uint32_t)len) :
+	    ssh_channel_write(dst, data, (uint32_t)len);
+}
+
+/* Write what an earlier step could not; 1 if it is all out, 0 if some is
+ * still pending, -1 on error. */
+static int
+flush_pending(ssh_channel dst, int is_stderr, struct pending *pd)
+{
+	int w;
+
+	if (pd->len == 0)
+		return 1;
+	if ((w = write_to(dst, is_stderr, pd->data + pd->off, pd->len)) < 0)
+		return -1;
+	pd->off += (size_t)w;
+	pd->len -= (size_t)w;
+	return pd->len == 0;
+}
+
+/*
+ * Move what src has buffered to dst, as far as dst's window allows.  A
+ * write can take less than it was given -- during a key re-exchange
+ * libssh holds channel data back -- so what was read but not written is
+ * kept in pd and written first next time; nothing more is read from src
+ * until it is out.  Returns bytes delivered, or -1.
+ */
 static long
-pump(struct relay *r, ssh_channel src, ssh_channel dst, int is_stderr)
+pump(struct relay *r, ssh_channel src, ssh_channel dst, int is_stderr,
+    struct pending *pd)
 {
 	uint32_t win;
 	long moved = 0;
-	int n, w;
+	size_t before = pd->len;
+	int n, w, rc;
 
+	if ((rc = flush_pending(dst, is_stderr, pd)) <= 0)
+		return rc < 0 ? -1 : (long)(before - pd->len);
+	moved = (long)before;
 	for (;;) {
 		win = ssh_channel_window_size(dst);
 		if (win == 0)
@@ -276,12 +320,18 @@ pump(struct relay *r, ssh_channel src, ssh_channel dst, int is_stderr)
 			break;
 		if (n < 0)
 			return -1;
-		w = is_stderr ? ssh_channel_write_stderr(dst, r->chunk,
-		    (uint32_t)n) : ssh_channel_write(dst, r->chunk,
-		    (uint32_t)n);
-		if (w != n)
+		if ((w = write_to(dst, is_stderr, r->chunk, (size_t)n)) < 0)
 			return -1;
-		moved += n;
+		moved += w;
+		if (w < n) {
+			if (pd->data == NULL &&
+			    (pd->data = malloc(RELAY_CHUNK)) == NULL)
+				return -1;
+			memcpy(pd->data, r->chunk + w, (size_t)(n - w));
+			pd->off = 0;
+			pd->len = (size_t)(n - w);
+			break;
+		}
 	}
 	return moved;
 }
@@ -330,21 +380,22 @@ pair_step(struct pair *p)
 
 	drop_client_stderr(r, p->down);
 	if (writable(p->up, p->eof_to_up, p->closed_up))
-		a = pump(r, p->down, p->up, 0);
+		a = pump(r, p->down, p->up, 0, &p->pend[DIR_IN]);
 	if (writable(p->down, p->eof_to_down, p->closed_down)) {
-		b = pump(r, p->up, p->down, 0);
-		c = pump(r, p->up, p->down, 1);
+		b = pump(r, p->up, p->down, 0, &p->pend[DIR_OUT]);
+		c = pump(r, p->up, p->down, 1, &p->pend[DIR_ERR]);
 	}
 	if (a < 0 || b < 0 || c < 0)
 		return -1;
 	p->bytes_in += (uint64_t)a;
 	p->bytes_out += (uint64_t)(b + c);
 	if (writable(p->up, p->eof_to_up, p->closed_up) &&
-	    ssh_channel_is_eof(p->down)) {
+	    p->pend[DIR_IN].len == 0 && ssh_channel_is_eof(p->down)) {
 		(void)ssh_channel_send_eof(p->up);
 		p->eof_to_up = 1;
 	}
 	if (writable(p->down, p->eof_to_down, p->closed_down) &&
+	    p->pend[DIR_OUT].len == 0 && p->pend[DIR_ERR].len == 0 &&
 	    ssh_channel_is_eof(p->up)) {
 		(void)ssh_channel_send_eof(p->down);
 		p->eof_to_down = 1;
@@ -426,8 +477,12 @@ relay_run(struct relay *r)
 		return -1;
 	for (;;) {
 		progress = step_all(r);
-		if (progress < 0)
+		if (progress < 0) {
+			error("relay failed: client: %s; Studio: %s",
+			    ssh_get_error(r->down), ssh_get_error(r->up));
+			rc = -1;
 			break;
+		}
 		if (!ssh_is_connected(r->down)) {
 			debug("client disconnected");
 			break;

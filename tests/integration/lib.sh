@@ -80,6 +80,9 @@ start_studio() {
 	StrictModes no
 	AcceptEnv LANG LC_* CSSHD_TEST_*
 	Subsystem sftp internal-sftp
+	# Rekey often, so that long transfers re-exchange keys on the
+	# gateway's Studio leg too.
+	RekeyLimit 16M
 	LogLevel VERBOSE
 	EOF
 	[ "$(id -u)" = 0 ] && mkdir -p /run/sshd && chmod 755 /run/sshd

@@ -125,6 +125,9 @@ want=$(sha256sum < "$T/blob" | cut -d' ' -f1)
 got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 'cat' < "$T/blob" | sha256sum | cut -d' ' -f1)
 [ "$got" = "$want" ] && ok "64 MiB through stdin and back, sha256 equal" ||
 	not_ok "64 MiB through stdin and back (want $want got $got)"
+got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o RekeyLimit=8M 'cat' < "$T/blob" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] && ok "64 MiB both ways while both legs rekey every 8-16 MiB, sha256 equal" ||
+	not_ok "64 MiB with rekeying (want $want got $got)"
 got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 'sha256sum' < "$T/blob" | cut -d' ' -f1)
 [ "$got" = "$want" ] && ok "64 MiB upload, sha256 equal on the Studio" ||
 	not_ok "64 MiB upload (want $want got $got)"
