@@ -38,8 +38,8 @@
 #define KEX_ALGOS	"curve25519-sha256,curve25519-sha256@libssh.org," \
 			"diffie-hellman-group18-sha512," \
 			"diffie-hellman-group16-sha512"
-#define CIPHERS		"chacha20-poly1305@openssh.com,aes256-gcm@openssh.com," \
-			"aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr"
+#define CIPHERS		"aes128-gcm@openssh.com,aes256-gcm@openssh.com," \
+			"chacha20-poly1305@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr"
 #define MACS		"hmac-sha2-256-etm@openssh.com," \
 			"hmac-sha2-512-etm@openssh.com"
 #define UP_HOSTKEYS	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384," \
