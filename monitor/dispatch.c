@@ -467,6 +467,8 @@ h_audit(struct monitor *m, struct worker *w, struct cursor *c)
 		AUDIT("channel.close", AF_N("conn", w->conn_id),
 		    AF_S("user", w->user), AF_S("session", w->session),
 		    AF_N("channel", a.channel), AF_S("type", a.kind),
+		    AF_S("request", a.request), AF_S("detail", a.detail),
+		    AF_N("duration_ms", a.duration_ms),
 		    AF_N("bytes_in", a.bytes_in),
 		    AF_N("bytes_out", a.bytes_out),
 		    AF_N("exit_status", a.exit_status),

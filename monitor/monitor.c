@@ -175,6 +175,12 @@ send_init(struct monitor *m, struct worker *w)
 	in.version = IPC_PROTO_VERSION;
 	in.log_level = (uint32_t)log_get_level();
 	in.flags = m->init_flags;
+	if (m->cfg->forwarding.local)
+		in.flags |= IPC_INIT_FWD_LOCAL;
+	if (m->cfg->forwarding.remote)
+		in.flags |= IPC_INIT_FWD_REMOTE;
+	if (m->cfg->forwarding.agent)
+		in.flags |= IPC_INIT_FWD_AGENT;
 	in.uid = (uint32_t)m->worker_uid;
 	in.gid = (uint32_t)m->worker_gid;
 	in.login_grace_time = (uint32_t)m->cfg->limits.login_grace_time;

@@ -98,7 +98,8 @@ static const struct name_value log_formats[] = {
 
 static const char *const root_names[] = {
 	"listen", "key", "key_fingerprint", "enabled", "allowed_workspaces",
-	"workspaces", "users", "studios", "workers", "log", "limits", NULL,
+	"workspaces", "users", "studios", "workers", "log", "limits",
+	"forwarding", NULL,
 };
 static const char *const workspace_names[] = { "id", "members", NULL };
 static const char *const user_names[] = { "name", "keys", "keys_file", NULL };
@@ -110,6 +111,9 @@ static const char *const workers_names[] = {
 	"prefork", "user", "chroot", "program", NULL,
 };
 static const char *const log_names[] = { "level", "format", NULL };
+static const char *const forwarding_names[] = {
+	"local", "remote", "agent", NULL,
+};
 static const char *const limits_names[] = {
 	"login_grace_time", "upstream_connect_timeout", "max_auth_tries",
 	"max_sessions", NULL,
@@ -1219,6 +1223,38 @@ load_limits(struct loader *l, const config_setting_t *root)
 	    &lim->max_sessions);
 }
 
+/* A bool setting of a group, or its default when absent. */
+static void
+member_bool(struct loader *l, const config_setting_t *group, const char *name,
+    const char *where, int *out)
+{
+	const config_setting_t *s;
+	char what[WHAT_MAX];
+
+	if (group == NULL ||
+	    (s = config_setting_get_member(group, name)) == NULL)
+		return;
+	snprintf(what, sizeof(what), "%s.%s", where, name);
+	if (want_type(l, s, what, CONFIG_TYPE_BOOL) == 0)
+		*out = config_setting_get_bool(s) ? 1 : 0;
+}
+
+/* Every kind is on unless switched off: editors' remote modes need all. */
+static void
+load_forwarding(struct loader *l, const config_setting_t *root)
+{
+	struct cfg_forwarding *f = &l->cfg->forwarding;
+	const config_setting_t *g;
+
+	f->local = f->remote = f->agent = 1;
+	if ((g = root_group(l, root, "forwarding")) == NULL)
+		return;
+	check_names(l, g, forwarding_names, "forwarding");
+	member_bool(l, g, "local", "forwarding", &f->local);
+	member_bool(l, g, "remote", "forwarding", &f->remote);
+	member_bool(l, g, "agent", "forwarding", &f->agent);
+}
+
 /* --- environment overrides -------------------------------------------- */
 
 static void
@@ -1331,6 +1367,7 @@ load_root(struct loader *l, const config_setting_t *root)
 	load_workers(l, root);
 	load_log(l, root);
 	load_limits(l, root);
+	load_forwarding(l, root);
 	env_addr(l);
 	env_key_path(l);
 	env_enabled(l);
@@ -1542,6 +1579,13 @@ dump_int(FILE *out, int level, const char *name, long long v)
 }
 
 /* libconfig 1.5 truncates unsuffixed integers to 32 bits. */
+static void
+dump_bool(FILE *out, int level, const char *name, int v)
+{
+	dump_indent(out, level);
+	fprintf(out, "%s = %s;\n", name, v ? "true" : "false");
+}
+
 static int
 needs_int64(long long v)
 {
@@ -1760,6 +1804,11 @@ dump_groups(const struct config *cfg, FILE *out)
 	    cfg->limits.upstream_connect_timeout);
 	dump_int(out, 1, "max_auth_tries", cfg->limits.max_auth_tries);
 	dump_int(out, 1, "max_sessions", cfg->limits.max_sessions);
+	fputs("};\n", out);
+	fputs("forwarding = {\n", out);
+	dump_bool(out, 1, "local", cfg->forwarding.local);
+	dump_bool(out, 1, "remote", cfg->forwarding.remote);
+	dump_bool(out, 1, "agent", cfg->forwarding.agent);
 	fputs("};\n", out);
 }
 

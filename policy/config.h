@@ -69,6 +69,12 @@ struct cfg_limits {
 	int max_sessions;
 };
 
+struct cfg_forwarding {		/* what the gateway relays; 1 on */
+	int local;		/* direct-tcpip: ssh -L, -D */
+	int remote;		/* tcpip-forward: ssh -R */
+	int agent;		/* auth-agent-req: ssh -A */
+};
+
 struct config {
 	char *path;
 	struct cfg_listen *listen;
@@ -87,6 +93,7 @@ struct config {
 	struct cfg_workers workers;
 	struct cfg_log log;
 	struct cfg_limits limits;
+	struct cfg_forwarding forwarding;
 };
 
 struct config_errors {

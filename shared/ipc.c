@@ -287,7 +287,9 @@ ipc_enc_audit(struct buf *b, const struct ipc_audit *m)
 	buf_put_u32(b, m->event);
 	buf_put_u32(b, m->channel);
 	put_cstr(b, m->kind, sizeof(m->kind));
+	put_cstr(b, m->request, sizeof(m->request));
 	put_cstr(b, m->detail, sizeof(m->detail));
+	buf_put_u64(b, m->duration_ms);
 	buf_put_u64(b, m->bytes_in);
 	buf_put_u64(b, m->bytes_out);
 	buf_put_u32(b, (uint32_t)m->exit_status);
@@ -304,7 +306,9 @@ ipc_dec_audit(struct cursor *c, struct ipc_audit *m)
 	cursor_get_u32(c, &m->event);
 	cursor_get_u32(c, &m->channel);
 	cursor_get_cstring(c, m->kind, sizeof(m->kind));
+	cursor_get_cstring(c, m->request, sizeof(m->request));
 	cursor_get_cstring(c, m->detail, sizeof(m->detail));
+	cursor_get_u64(c, &m->duration_ms);
 	cursor_get_u64(c, &m->bytes_in);
 	cursor_get_u64(c, &m->bytes_out);
 	cursor_get_u32(c, &status);

@@ -63,6 +63,9 @@ const char *ipc_type_name(unsigned type);
 /* IPC_M_INIT flags */
 #define IPC_INIT_CHROOT		0x1	/* chroot into chroot_dir */
 #define IPC_INIT_SETUID		0x2	/* drop to uid/gid */
+#define IPC_INIT_FWD_LOCAL	0x4	/* relay direct-tcpip (ssh -L, -D) */
+#define IPC_INIT_FWD_REMOTE	0x8	/* relay tcpip-forward (ssh -R) */
+#define IPC_INIT_FWD_AGENT	0x10	/* relay agent forwarding (ssh -A) */
 
 struct ipc_init {
 	uint32_t version;
@@ -130,7 +133,9 @@ struct ipc_audit {
 	uint32_t event;
 	uint32_t channel;
 	char kind[IPC_MAX_NAME];	/* channel type or request name */
-	char detail[IPC_MAX_TEXT];	/* command, subsystem, ... */
+	char request[IPC_MAX_NAME];	/* close: "pty shell", "exec", ... */
+	char detail[IPC_MAX_TEXT];	/* command, subsystem, target */
+	uint64_t duration_ms;		/* close: how long the channel lived */
 	uint64_t bytes_in;		/* client -> Studio */
 	uint64_t bytes_out;		/* Studio -> client */
 	int32_t exit_status;		/* -1: none */

@@ -1,14 +1,18 @@
 /*
  * relay.c - channels between the client and the Studio.
  *
- * Each client session channel is paired with a session channel opened on
- * the Studio; requests are forwarded as the client made them and answered
- * with the Studio's answer.  Data moves only as far as the receiving
- * channel's window allows: what the destination cannot take stays in the
- * source channel's libssh buffer, and libssh grows the source's window only
- * as we read from it, so a slow reader throttles the writer and the worker
- * buffers at most one window per direction (libssh: 1.28 MB) plus one
- * chunk.
+ * Every channel the client opens is paired with one opened on the Studio
+ * (session, direct-tcpip), and every channel the Studio opens towards the
+ * client is paired with one opened on the client (forwarded-tcpip for
+ * ssh -R, auth-agent for ssh -A).  Requests are forwarded as made and
+ * answered with the other side's answer; a direct-tcpip destination is
+ * connected by the Studio, never by the gateway.
+ *
+ * Data moves only as far as the receiving channel's window allows: what
+ * the destination cannot take stays in the source channel's libssh buffer,
+ * and libssh grows the source's window only as we read from it, so a slow
+ * reader throttles the writer.  Per channel and direction the worker holds
+ * at most one libssh window (1.28 MB) plus one 64 KiB pending chunk.
  *
  * Order on the way out matches OpenSSH: data, EOF, exit-status or
  * exit-signal, close.
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
@@ -26,21 +31,40 @@
 #include "worker.h"
 
 #define RELAY_CHUNK	65536
-#define RELAY_MAX_PAIRS	64	/* concurrent channels per connection */
+#define RELAY_MAX_PAIRS	128	/* concurrent channels per connection */
+#define RELAY_MAX_FWDS	16	/* remote forwardings per connection */
+
+enum chan_kind { CH_SESSION, CH_DIRECT, CH_FORWARDED, CH_AGENT };
+
+static const char *const kind_names[] = {
+	[CH_SESSION] = "session",
+	[CH_DIRECT] = "direct-tcpip",
+	[CH_FORWARDED] = "forwarded-tcpip",
+	[CH_AGENT] = "agent",
+};
 
 struct pair {
 	struct relay *r;
 	uint32_t id;
+	enum chan_kind kind;
 	ssh_channel down;	/* client side */
 	ssh_channel up;		/* Studio side */
 	struct ssh_channel_callbacks_struct down_cb, up_cb;
+	/* A channel the Studio opened: its client side is still opening,
+	 * to (host, port) from (orig, orig_port). */
+	int opening;
+	char host[IPC_MAX_NAME], orig[IPC_MAX_NAME];
+	int port, orig_port;
 	int eof_to_up, eof_to_down;
 	int closed_down, closed_up;
 	int have_status, status_sent;
 	int exit_status;
 	char exit_signal[IPC_MAX_NAME];
 	int core;
-	char kind[IPC_MAX_NAME];
+	int pty;
+	char request[16];		/* "shell", "exec", "subsystem" */
+	char detail[IPC_MAX_TEXT];	/* command, subsystem, target */
+	struct timespec started;
 	uint64_t bytes_in, bytes_out;
 	/* Read but not yet written, per direction (see pump()). */
 	struct pending {
@@ -51,17 +75,32 @@ struct pair {
 
 enum { DIR_IN, DIR_OUT, DIR_ERR };	/* client->Studio, Studio->client x2 */
 
+/* A remote forwarding (ssh -R) the Studio listens for. */
+struct rfwd {
+	char addr[IPC_MAX_NAME];	/* as the client asked */
+	int port;			/* as the client asked; 0: any */
+	int bound;			/* the port the Studio bound */
+};
+
 struct relay {
 	ssh_session down, up;
 	char studio[IPC_MAX_NAME];
+	uint32_t flags;			/* IPC_INIT_FWD_* */
+	int agent_requested;		/* the client asked for ssh -A */
+	struct rfwd fwds[RELAY_MAX_FWDS];
+	size_t nfwds;
 	struct pair *pairs[RELAY_MAX_PAIRS];
 	size_t npairs;
 	uint32_t next_id;
 	uint8_t chunk[RELAY_CHUNK];
 };
 
+static int down_message(ssh_session s, ssh_message msg, void *ud);
+static int up_message(ssh_session s, ssh_message msg, void *ud);
+
 struct relay *
-relay_new(ssh_session down, ssh_session up, const char *studio)
+relay_new(ssh_session down, ssh_session up, const char *studio,
+    uint32_t flags)
 {
 	struct relay *r;
 
@@ -69,7 +108,12 @@ relay_new(ssh_session down, ssh_session up, const char *studio)
 		return NULL;
 	r->down = down;
 	r->up = up;
+	r->flags = flags;
 	snprintf(r->studio, sizeof(r->studio), "%s", studio);
+	/* What the channel and server callbacks do not take -- channel
+	 * opens other than "session", global requests -- arrives here. */
+	ssh_set_message_callback(down, down_message, r);
+	ssh_set_message_callback(up, up_message, r);
 	return r;
 }
 
@@ -99,6 +143,16 @@ relay_free(struct relay *r)
 	free(r);
 }
 
+static uint64_t
+elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - since->tv_sec) * 1000 +
+	    (uint64_t)((now.tv_nsec - since->tv_nsec) / 1000000);
+}
+
 static void
 audit(struct pair *p, uint32_t event, const char *kind, const char *detail)
 {
@@ -109,6 +163,11 @@ audit(struct pair *p, uint32_t event, const char *kind, const char *detail)
 	a.channel = p->id;
 	snprintf(a.kind, sizeof(a.kind), "%s", kind);
 	snprintf(a.detail, sizeof(a.detail), "%s", detail ? detail : "");
+	if (event == IPC_AUDIT_CHANNEL_CLOSE) {
+		snprintf(a.request, sizeof(a.request), "%s%s",
+		    p->pty ? "pty " : "", p->request);
+		a.duration_ms = elapsed_ms(&p->started);
+	}
 	a.bytes_in = p->bytes_in;
 	a.bytes_out = p->bytes_out;
 	a.exit_status = p->have_status && p->exit_signal[0] == '\0' ?
@@ -117,13 +176,23 @@ audit(struct pair *p, uint32_t event, const char *kind, const char *detail)
 	mm_audit(&a);
 }
 
-/* Run one request on the Studio's channel, waiting for its answer. */
-#define UPSTREAM_CALL(p, call) ({ \
+/* Run one request on the Studio's session, waiting for its answer. */
+#define UP_CALL(r, call) ({ \
 	int rc_; \
-	ssh_set_blocking((p)->r->up, 1); \
+	ssh_set_blocking((r)->up, 1); \
 	rc_ = (call); \
-	ssh_set_blocking((p)->r->up, 0); \
+	ssh_set_blocking((r)->up, 0); \
 	rc_; })
+#define UPSTREAM_CALL(p, call)	UP_CALL((p)->r, call)
+
+/* Remember what a session channel runs, for its audit record. */
+static void
+note_request(struct pair *p, const char *request, const char *detail)
+{
+	snprintf(p->request, sizeof(p->request), "%s", request);
+	snprintf(p->detail, sizeof(p->detail), "%s", detail ? detail : "");
+	audit(p, IPC_AUDIT_REQUEST, request, detail);
+}
 
 /* ---- requests from the client, forwarded ---- */
 
@@ -132,8 +201,7 @@ on_exec(ssh_session s, ssh_channel ch, const char *command, void *ud)
 {
 	struct pair *p = ud;
 
-	snprintf(p->kind, sizeof(p->kind), "exec");
-	audit(p, IPC_AUDIT_REQUEST, "exec", command);
+	note_request(p, "exec", command);
 	return UPSTREAM_CALL(p, ssh_channel_request_exec(p->up, command)) ==
 	    SSH_OK ? 0 : 1;
 }
@@ -143,8 +211,7 @@ on_shell(ssh_session s, ssh_channel ch, void *ud)
 {
 	struct pair *p = ud;
 
-	snprintf(p->kind, sizeof(p->kind), "shell");
-	audit(p, IPC_AUDIT_REQUEST, "shell", NULL);
+	note_request(p, "shell", NULL);
 	return UPSTREAM_CALL(p, ssh_channel_request_shell(p->up)) == SSH_OK ?
 	    0 : 1;
 }
@@ -154,8 +221,7 @@ on_subsystem(ssh_session s, ssh_channel ch, const char *name, void *ud)
 {
 	struct pair *p = ud;
 
-	snprintf(p->kind, sizeof(p->kind), "subsystem");
-	audit(p, IPC_AUDIT_REQUEST, "subsystem", name);
+	note_request(p, "subsystem", name);
 	return UPSTREAM_CALL(p, ssh_channel_request_subsystem(p->up, name)) ==
 	    SSH_OK ? 0 : 1;
 }
@@ -177,8 +243,13 @@ on_pty(ssh_session s, ssh_channel ch, const char *term, int cols, int rows,
 {
 	struct pair *p = ud;
 
-	return UPSTREAM_CALL(p, ssh_channel_request_pty_size(p->up, term, cols,
-	    rows)) == SSH_OK ? 0 : -1;
+	/* libssh 0.10 passes no terminal modes either way: the Studio's
+	 * pty starts with its defaults (see connect-sshd(8)). */
+	if (UPSTREAM_CALL(p, ssh_channel_request_pty_size(p->up, term, cols,
+	    rows)) != SSH_OK)
+		return -1;
+	p->pty = 1;
+	return 0;
 }
 
 static int
@@ -197,6 +268,19 @@ on_signal(ssh_session s, ssh_channel ch, const char *sig, void *ud)
 	struct pair *p = ud;
 
 	(void)ssh_channel_request_send_signal(p->up, sig);
+}
+
+/* ssh -A.  libssh answers the client "success" for us, and only if this
+ * callback is set: it is set only when agent forwarding is on. */
+static void
+on_auth_agent_req(ssh_session s, ssh_channel ch, void *ud)
+{
+	struct pair *p = ud;
+
+	if (UPSTREAM_CALL(p, ssh_channel_request_auth_agent(p->up)) == SSH_OK)
+		p->r->agent_requested = 1;
+	else
+		logit("Studio %s refused agent forwarding", p->r->studio);
 }
 
 /* ---- what the Studio reports ---- */
@@ -221,20 +305,40 @@ on_exit_signal(ssh_session s, ssh_channel ch, const char *sig, int core,
 	p->have_status = 1;
 }
 
-ssh_channel
-relay_open_session(struct relay *r)
+static struct pair *
+new_pair(struct relay *r, enum chan_kind kind)
 {
 	struct pair *p;
 
 	if (r->npairs == RELAY_MAX_PAIRS) {
-		logit("channel refused: %d channels open", RELAY_MAX_PAIRS);
+		logit("%s channel refused: %d channels open", kind_names[kind],
+		    RELAY_MAX_PAIRS);
 		return NULL;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	p->r = r;
+	p->kind = kind;
+	clock_gettime(CLOCK_MONOTONIC, &p->started);
+	return p;
+}
+
+/* The pair is complete (both channels exist): relay it from now on. */
+static void
+add_pair(struct relay *r, struct pair *p)
+{
 	p->id = r->next_id++;
-	snprintf(p->kind, sizeof(p->kind), "session");
+	r->pairs[r->npairs++] = p;
+	audit(p, IPC_AUDIT_CHANNEL_OPEN, kind_names[p->kind], p->detail);
+}
+
+ssh_channel
+relay_open_session(struct relay *r)
+{
+	struct pair *p;
+
+	if ((p = new_pair(r, CH_SESSION)) == NULL)
+		return NULL;
 	if ((p->up = ssh_channel_new(r->up)) == NULL ||
 	    UPSTREAM_CALL(p, ssh_channel_open_session(p->up)) != SSH_OK ||
 	    (p->down = ssh_channel_new(r->down)) == NULL) {
@@ -251,6 +355,8 @@ relay_open_session(struct relay *r)
 	p->down_cb.channel_pty_request_function = on_pty;
 	p->down_cb.channel_pty_window_change_function = on_window_change;
 	p->down_cb.channel_signal_function = on_signal;
+	if (r->flags & IPC_INIT_FWD_AGENT)
+		p->down_cb.channel_auth_agent_req_function = on_auth_agent_req;
 	ssh_callbacks_init(&p->down_cb);
 	p->up_cb.userdata = p;
 	p->up_cb.channel_exit_status_function = on_exit_status;
@@ -261,9 +367,240 @@ relay_open_session(struct relay *r)
 		pair_free(p);
 		return NULL;
 	}
-	r->pairs[r->npairs++] = p;
-	audit(p, IPC_AUDIT_CHANNEL_OPEN, "session", NULL);
+	add_pair(r, p);
 	return p->down;
+}
+
+/* ---- channels and forwardings the client asks for ---- */
+
+/*
+ * ssh -L, ssh -D: the Studio connects to the destination.  The client's
+ * open is answered only once the Studio has answered ours, so a refused
+ * destination is refused to the client too.  (libssh 0.10 can send only
+ * its generic open-failure reason.)
+ */
+static int
+open_direct(struct relay *r, ssh_message msg)
+{
+	const char *host = ssh_message_channel_request_open_destination(msg);
+	const char *orig = ssh_message_channel_request_open_originator(msg);
+	int port = ssh_message_channel_request_open_destination_port(msg);
+	int oport = ssh_message_channel_request_open_originator_port(msg);
+	struct pair *p;
+
+	if (!(r->flags & IPC_INIT_FWD_LOCAL)) {
+		logit("refused forwarding to %s:%d: local forwarding is off",
+		    host, port);
+		return 1;
+	}
+	if ((p = new_pair(r, CH_DIRECT)) == NULL)
+		return 1;
+	snprintf(p->detail, sizeof(p->detail), "%s:%d", host, port);
+	snprintf(p->request, sizeof(p->request), "connect");
+	if ((p->up = ssh_channel_new(r->up)) == NULL ||
+	    UP_CALL(r, ssh_channel_open_forward(p->up, host, port,
+	    orig != NULL ? orig : "127.0.0.1", oport)) != SSH_OK) {
+		logit("Studio %s could not connect to %s:%d: %s", r->studio,
+		    host, port, ssh_get_error(r->up));
+		pair_free(p);
+		return 1;
+	}
+	if ((p->down = ssh_message_channel_request_open_reply_accept(msg)) ==
+	    NULL) {
+		pair_free(p);
+		return 1;
+	}
+	add_pair(r, p);
+	return 0;
+}
+
+static struct rfwd *
+find_fwd(struct relay *r, const char *addr, int port)
+{
+	size_t i;
+
+	for (i = 0; i < r->nfwds; i++)
+		if (strcmp(r->fwds[i].addr, addr) == 0 &&
+		    (r->fwds[i].port == port || r->fwds[i].bound == port))
+			return &r->fwds[i];
+	return NULL;
+}
+
+/* ssh -R: the Studio listens; its connections come back as channels. */
+static int
+remote_forward(struct relay *r, ssh_message msg)
+{
+	const char *addr = ssh_message_global_request_address(msg);
+	int port = ssh_message_global_request_port(msg), bound = port;
+	struct rfwd *f;
+
+	if (addr == NULL)
+		addr = "";
+	if (!(r->flags & IPC_INIT_FWD_REMOTE)) {
+		logit("refused remote forwarding of %s:%d: remote forwarding "
+		    "is off", addr, port);
+		return 1;
+	}
+	if (r->nfwds == RELAY_MAX_FWDS || strlen(addr) >= IPC_MAX_NAME) {
+		logit("refused remote forwarding of %s:%d: limit reached",
+		    addr, port);
+		return 1;
+	}
+	if (UP_CALL(r, ssh_channel_listen_forward(r->up, addr, port,
+	    &bound)) != SSH_OK) {
+		logit("Studio %s refused to listen on %s:%d: %s", r->studio,
+		    addr, port, ssh_get_error(r->up));
+		return 1;
+	}
+	if (port != 0)
+		bound = port;
+	f = &r->fwds[r->nfwds++];
+	snprintf(f->addr, sizeof(f->addr), "%s", addr);
+	f->port = port;
+	f->bound = bound;
+	logit("Studio %s listens on %s:%d for the client", r->studio, addr,
+	    bound);
+	(void)ssh_message_global_request_reply_success(msg, (uint16_t)bound);
+	return 0;
+}
+
+static int
+cancel_forward(struct relay *r, ssh_message msg)
+{
+	const char *addr = ssh_message_global_request_address(msg);
+	int port = ssh_message_global_request_port(msg);
+	struct rfwd *f;
+
+	if (addr == NULL)
+		addr = "";
+	if ((f = find_fwd(r, addr, port)) == NULL ||
+	    UP_CALL(r, ssh_channel_cancel_forward(r->up, addr, f->bound)) !=
+	    SSH_OK)
+		return 1;
+	*f = r->fwds[--r->nfwds];
+	(void)ssh_message_global_request_reply_success(msg, 0);
+	return 0;
+}
+
+/* libssh: return 0 when the message was answered, 1 for its default
+ * answer (a refusal). */
+static int
+down_message(ssh_session s, ssh_message msg, void *ud)
+{
+	struct relay *r = ud;
+	int type = ssh_message_type(msg), sub = ssh_message_subtype(msg);
+
+	(void)s;
+	if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_DIRECT_TCPIP)
+		return open_direct(r, msg);
+	if (type == SSH_REQUEST_GLOBAL &&
+	    sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD)
+		return remote_forward(r, msg);
+	if (type == SSH_REQUEST_GLOBAL &&
+	    sub == SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD)
+		return cancel_forward(r, msg);
+	debug("refused client request type %d/%d", type, sub);
+	return 1;
+}
+
+/* ---- channels the Studio opens towards the client ---- */
+
+/*
+ * A connection to a remote forwarding, or an agent request, on the Studio.
+ * The Studio has already accepted the connection on its side, so its
+ * channel is confirmed at once and the client's side is opened without
+ * blocking (pair_open_down()); if the client refuses, the Studio's channel
+ * is closed, which closes that connection -- what the client's refusal
+ * does without a gateway.
+ */
+static int
+accept_from_studio(struct relay *r, ssh_message msg, enum chan_kind kind)
+{
+	struct pair *p;
+	const char *host = "", *orig = "";
+
+	if (kind == CH_FORWARDED) {
+		host = ssh_message_channel_request_open_destination(msg);
+		orig = ssh_message_channel_request_open_originator(msg);
+	}
+	if ((p = new_pair(r, kind)) == NULL)
+		return 1;
+	snprintf(p->host, sizeof(p->host), "%s", host ? host : "");
+	snprintf(p->orig, sizeof(p->orig), "%s", orig ? orig : "");
+	if (kind == CH_FORWARDED) {
+		p->port = ssh_message_channel_request_open_destination_port(msg);
+		p->orig_port =
+		    ssh_message_channel_request_open_originator_port(msg);
+		snprintf(p->detail, sizeof(p->detail), "%s:%d from %s:%d",
+		    p->host, p->port, p->orig, p->orig_port);
+	}
+	if ((p->down = ssh_channel_new(r->down)) == NULL ||
+	    (p->up = ssh_message_channel_request_open_reply_accept(msg)) ==
+	    NULL) {
+		pair_free(p);
+		return 1;
+	}
+	p->opening = 1;
+	add_pair(r, p);
+	return 0;
+}
+
+static int
+up_message(ssh_session s, ssh_message msg, void *ud)
+{
+	struct relay *r = ud;
+	int type = ssh_message_type(msg), sub = ssh_message_subtype(msg);
+	const char *host;
+
+	(void)s;
+	if (type != SSH_REQUEST_CHANNEL_OPEN) {
+		debug("refused Studio request type %d/%d", type, sub);
+		return 1;
+	}
+	if (sub == SSH_CHANNEL_FORWARDED_TCPIP) {
+		host = ssh_message_channel_request_open_destination(msg);
+		if (!(r->flags & IPC_INIT_FWD_REMOTE) || host == NULL ||
+		    find_fwd(r, host,
+		    ssh_message_channel_request_open_destination_port(msg)) ==
+		    NULL) {
+			logit("refused a forwarded connection the client did "
+			    "not ask for");
+			return 1;
+		}
+		return accept_from_studio(r, msg, CH_FORWARDED);
+	}
+	if (sub == SSH_CHANNEL_AUTH_AGENT) {
+		/* Only the client's own agent, and only if it offered it:
+		 * the monitor's agent never leaves the worker. */
+		if (!(r->flags & IPC_INIT_FWD_AGENT) || !r->agent_requested) {
+			logit("refused an agent channel the client did not "
+			    "offer");
+			return 1;
+		}
+		return accept_from_studio(r, msg, CH_AGENT);
+	}
+	logit("refused a channel of type %d from Studio %s", sub, r->studio);
+	return 1;
+}
+
+/* Push the client side of a Studio-opened channel along: 1 open, 0 not
+ * yet, -1 refused by the client. */
+static int
+pair_open_down(struct pair *p)
+{
+	int rc;
+
+	if (p->kind == CH_FORWARDED)
+		rc = ssh_channel_open_reverse_forward(p->down, p->host, p->port,
+		    p->orig, p->orig_port);
+	else
+		rc = ssh_channel_open_auth_agent(p->down);
+	if (rc == SSH_AGAIN)
+		return 0;
+	if (rc != SSH_OK)
+		return -1;
+	p->opening = 0;
+	return 1;
 }
 
 /* ---- moving data ---- */
@@ -377,7 +714,19 @@ pair_step(struct pair *p)
 {
 	struct relay *r = p->r;
 	long a = 0, b = 0, c = 0;
+	int rc;
 
+	if (p->opening) {
+		if ((rc = pair_open_down(p)) == 0)
+			return 0;
+		if (rc < 0) {
+			logit("the client refused a %s channel (%s)",
+			    kind_names[p->kind], p->detail);
+			(void)ssh_channel_close(p->up);
+			p->closed_down = p->closed_up = 1;
+			return 0;
+		}
+	}
 	drop_client_stderr(r, p->down);
 	if (writable(p->up, p->eof_to_up, p->closed_up))
 		a = pump(r, p->down, p->up, 0, &p->pend[DIR_IN]);
@@ -439,7 +788,7 @@ step_all(struct relay *r)
 	for (i = j = 0; i < r->npairs; i++) {
 		if (pair_done(r->pairs[i])) {
 			audit(r->pairs[i], IPC_AUDIT_CHANNEL_CLOSE,
-			    r->pairs[i]->kind, NULL);
+			    kind_names[r->pairs[i]->kind], r->pairs[i]->detail);
 			pair_free(r->pairs[i]);
 		} else
 			r->pairs[j++] = r->pairs[i];
@@ -454,8 +803,8 @@ close_all(struct relay *r)
 	size_t i;
 
 	for (i = 0; i < r->npairs; i++) {
-		audit(r->pairs[i], IPC_AUDIT_CHANNEL_CLOSE, r->pairs[i]->kind,
-		    NULL);
+		audit(r->pairs[i], IPC_AUDIT_CHANNEL_CLOSE,
+		    kind_names[r->pairs[i]->kind], r->pairs[i]->detail);
 		pair_free(r->pairs[i]);
 	}
 	r->npairs = 0;
@@ -484,7 +833,9 @@ relay_run(struct relay *r)
 			break;
 		}
 		if (!ssh_is_connected(r->down)) {
-			debug("client disconnected");
+			logit("client disconnected%s%s", r->npairs ?
+			    " with channels open: " : "",
+			    r->npairs ? ssh_get_error(r->down) : "");
 			break;
 		}
 		if (!ssh_is_connected(r->up)) {

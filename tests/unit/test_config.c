@@ -223,6 +223,9 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->limits.upstream_connect_timeout, 10);
 	CU_ASSERT_EQUAL(cfg->limits.max_auth_tries, 6);
 	CU_ASSERT_EQUAL(cfg->limits.max_sessions, 1000);
+	CU_ASSERT_EQUAL(cfg->forwarding.local, 1);
+	CU_ASSERT_EQUAL(cfg->forwarding.remote, 1);
+	CU_ASSERT_EQUAL(cfg->forwarding.agent, 1);
 	config_free(cfg);
 	fx_done(&fx);
 }
@@ -260,7 +263,8 @@ full_config(void)
 	    "  program = \"/opt/csshd/worker\"; };\n"
 	    "log = { level = \"debug\"; format = \"json\"; };\n"
 	    "limits = { login_grace_time = 60; upstream_connect_timeout = 5;\n"
-	    "  max_auth_tries = 3; max_sessions = 50; };\n",
+	    "  max_auth_tries = 3; max_sessions = 50; };\n"
+	    "forwarding = { local = false; agent = false; };\n",
 	    fp_alice, alice_key, rsa_key, carol_key, fp_bob);
 }
 
@@ -332,6 +336,9 @@ check_full(const struct config *cfg)
 	CU_ASSERT_EQUAL(cfg->limits.upstream_connect_timeout, 5);
 	CU_ASSERT_EQUAL(cfg->limits.max_auth_tries, 3);
 	CU_ASSERT_EQUAL(cfg->limits.max_sessions, 50);
+	CU_ASSERT_EQUAL(cfg->forwarding.local, 0);
+	CU_ASSERT_EQUAL(cfg->forwarding.remote, 1);
+	CU_ASSERT_EQUAL(cfg->forwarding.agent, 0);
 }
 
 static void
@@ -389,6 +396,10 @@ test_wrong_types(void)
 	    ":9: limits must be a group { ... }, not a list ( ... )");
 	expect_base_error("log = { level = 3; };\n",
 	    ":9: log.level must be a string, not an integer");
+	expect_base_error("forwarding = { remote = \"no\"; };\n",
+	    ":9: forwarding.remote must be a boolean, not a string");
+	expect_base_error("forwarding = { x11 = true; };\n",
+	    ":9: unknown setting 'x11' in forwarding");
 	expect_base_error("limits = { max_sessions = 1.5; };\n",
 	    ":9: limits.max_sessions must be an integer, not a "
 	    "floating-point number");
@@ -889,6 +900,11 @@ test_dump_defaults(void)
 	    "  upstream_connect_timeout = 10;\n"
 	    "  max_auth_tries = 6;\n"
 	    "  max_sessions = 1000;\n"
+	    "};\n"
+	    "forwarding = {\n"
+	    "  local = true;\n"
+	    "  remote = true;\n"
+	    "  agent = true;\n"
 	    "};\n";
 	struct fx fx;
 	struct config *cfg;

@@ -202,7 +202,9 @@ fill_audit(struct ipc_audit *m, int v)
 	    v == V_MAX ? IPC_AUDIT_CHANNEL_CLOSE : IPC_AUDIT_CHANNEL_OPEN;
 	m->channel = fill_u32(v, 7);
 	fill_str(m->kind, sizeof(m->kind), v, "exec", 'k');
+	fill_str(m->request, sizeof(m->request), v, "pty exec", 'r');
 	fill_str(m->detail, sizeof(m->detail), v, "ls -l /tmp", 'd');
+	m->duration_ms = v == V_TYPICAL ? 1500 : v == V_MAX ? UINT64_MAX : 0;
 	m->bytes_in = v == V_TYPICAL ? 1234 : v == V_MAX ? UINT64_MAX : 0;
 	m->bytes_out = v == V_TYPICAL ? 0x100000000ULL :
 	    v == V_MAX ? UINT64_MAX - 1 : 0;
@@ -454,9 +456,9 @@ static const struct layout {
 	    { CSTR(IPC_MAX_NAME), BYTES(IPC_MAX_BLOB) } },
 	{ "W_VERIFY", IPC_W_VERIFY, enc_verify, dec_verify, 2,
 	    { BYTES(IPC_MAX_BLOB), BYTES(IPC_MAX_SIGNED) } },
-	{ "W_AUDIT", IPC_W_AUDIT, enc_audit, dec_audit, 8,
-	    { U32, U32, CSTR(IPC_MAX_NAME), CSTR(IPC_MAX_TEXT), U64, U64,
-	    U32, CSTR(IPC_MAX_NAME) } },
+	{ "W_AUDIT", IPC_W_AUDIT, enc_audit, dec_audit, 10,
+	    { U32, U32, CSTR(IPC_MAX_NAME), CSTR(IPC_MAX_NAME),
+	    CSTR(IPC_MAX_TEXT), U64, U64, U64, U32, CSTR(IPC_MAX_NAME) } },
 };
 
 /* ------------------------------------------------------------------ */
@@ -708,7 +710,9 @@ test_rt_audit(void)
 		CU_ASSERT_EQUAL(out.event, in.event);
 		CU_ASSERT_EQUAL(out.channel, in.channel);
 		CU_ASSERT_STRING_EQUAL(out.kind, in.kind);
+		CU_ASSERT_STRING_EQUAL(out.request, in.request);
 		CU_ASSERT_STRING_EQUAL(out.detail, in.detail);
+		CU_ASSERT(out.duration_ms == in.duration_ms);
 		CU_ASSERT(out.bytes_in == in.bytes_in);
 		CU_ASSERT(out.bytes_out == in.bytes_out);
 		/* signed through an unsigned wire field: -1, INT32_MIN */
@@ -941,6 +945,9 @@ test_refuse_audit(void)
 	fill_audit(&m, V_MAX);
 	memset(m.detail, 'd', sizeof(m.detail));
 	refused(ipc_enc_audit(&b, &m), &b, "W_AUDIT detail");
+	fill_audit(&m, V_MAX);
+	memset(m.request, 'r', sizeof(m.request));
+	refused(ipc_enc_audit(&b, &m), &b, "W_AUDIT request");
 	fill_audit(&m, V_MAX);
 	memset(m.exit_signal, 'g', sizeof(m.exit_signal));
 	refused(ipc_enc_audit(&b, &m), &b, "W_AUDIT exit_signal");
