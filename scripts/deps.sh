@@ -6,7 +6,8 @@ set -eu
 PACKAGES="build-essential pkg-config
 libssh-dev libssl-dev libseccomp-dev libconfig-dev libcunit1-dev
 openssh-client openssh-server mandoc
-procps psmisc python3 coreutils"
+procps psmisc python3 coreutils
+rsync curl openssh-sftp-server"
 
 missing=""
 for p in $PACKAGES; do

@@ -92,6 +92,8 @@ struct relay {
 	struct pair *pairs[RELAY_MAX_PAIRS];
 	size_t npairs;
 	uint32_t next_id;
+	char end_msg[IPC_MAX_TEXT];	/* why the relay ended, for the client */
+	int client_lost;		/* gone with channels still open */
 	uint8_t chunk[RELAY_CHUNK];
 };
 
@@ -696,6 +698,14 @@ send_exit(struct pair *p)
 		    p->exit_status);
 }
 
+/* Has this side's connection ended (closed, reset, or errored)? */
+static int
+gone(ssh_session s)
+{
+	return !ssh_is_connected(s) ||
+	    (ssh_get_status(s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0;
+}
+
 /* Can we still write to this side? */
 static int
 writable(ssh_channel ch, int eof_sent, int closed)
@@ -716,6 +726,10 @@ pair_step(struct pair *p)
 	long a = 0, b = 0, c = 0;
 	int rc;
 
+	/* The client's connection ended under an open channel: not the
+	 * orderly close of a finished session. */
+	if (!p->closed_down && gone(r->down))
+		r->client_lost = 1;
 	if (p->opening) {
 		if ((rc = pair_open_down(p)) == 0)
 			return 0;
@@ -816,7 +830,6 @@ relay_run(struct relay *r)
 	ssh_event ev;
 	long progress;
 	int rc = 0;
-	char msg[IPC_MAX_TEXT];
 
 	ssh_set_blocking(r->down, 0);
 	ssh_set_blocking(r->up, 0);
@@ -826,23 +839,26 @@ relay_run(struct relay *r)
 		return -1;
 	for (;;) {
 		progress = step_all(r);
-		if (progress < 0) {
-			error("relay failed: client: %s; Studio: %s",
-			    ssh_get_error(r->down), ssh_get_error(r->up));
+		/* A side that went away is the cause, whatever else failed. */
+		if (gone(r->down)) {
+			if (r->client_lost || r->npairs > 0)
+				logit("client disconnected with channels open: "
+				    "%s", ssh_get_error(r->down));
+			else
+				debug("client disconnected");
+			break;
+		}
+		if (gone(r->up)) {
+			logit("Studio %s closed the connection: %s", r->studio,
+			    ssh_get_error(r->up));
+			snprintf(r->end_msg, sizeof(r->end_msg), "Studio "
+			    "session %s closed the connection", r->studio);
 			rc = -1;
 			break;
 		}
-		if (!ssh_is_connected(r->down)) {
-			logit("client disconnected%s%s", r->npairs ?
-			    " with channels open: " : "",
-			    r->npairs ? ssh_get_error(r->down) : "");
-			break;
-		}
-		if (!ssh_is_connected(r->up)) {
-			logit("Studio %s closed the connection", r->studio);
-			snprintf(msg, sizeof(msg), "Studio session %s closed "
-			    "the connection", r->studio);
-			ssh_session_set_disconnect_message(r->down, msg);
+		if (progress < 0) {
+			error("relay failed: client: %s; Studio: %s",
+			    ssh_get_error(r->down), ssh_get_error(r->up));
 			rc = -1;
 			break;
 		}
@@ -854,4 +870,10 @@ relay_run(struct relay *r)
 	ssh_event_remove_session(ev, r->up);
 	ssh_event_free(ev);
 	return rc;
+}
+
+const char *
+relay_end_message(const struct relay *r)
+{
+	return r != NULL && r->end_msg[0] != '\0' ? r->end_msg : NULL;
 }

@@ -432,6 +432,8 @@ session_serve(int fd, const struct ipc_client *cl)
 	}
 	alarm(0);	/* the login grace timer */
 	rc = relay_run(c.relay);
+	if (relay_end_message(c.relay) != NULL)
+		disconnect_with(&c, relay_end_message(c.relay));
  out:
 	relay_free(c.relay);
 	ssh_disconnect(c.down);

@@ -55,6 +55,8 @@ void relay_free(struct relay *r);
 ssh_channel relay_open_session(struct relay *r);
 /* Run until the client or the Studio goes away; 0 or -1. */
 int relay_run(struct relay *r);
+/* What to tell the client about why the relay ended, or NULL. */
+const char *relay_end_message(const struct relay *r);
 
 #ifdef CSSHD_TEST_HOOKS
 /* Test build only: misbehave on request (see tests/integration). */

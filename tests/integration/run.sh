@@ -119,6 +119,10 @@ rc=$?
 gw_ssh "$GW_PORT" "$T/bob" bob@s1 true &&
 	ok "keys_file keys log in" || not_ok "keys_file keys log in"
 
+# ---- everything else a real user does (pty, sftp, forwarding, ...) ----
+. "$HERE/relay.sh"
+[ "${CSSHD_IT_ONLY:-}" = relay ] && { echo "$PASS passed, $FAIL failed"; [ "$FAIL" = 0 ]; exit; }
+
 # ---- 64 MiB both ways ----
 head -c 64M /dev/urandom > "$T/blob"
 want=$(sha256sum < "$T/blob" | cut -d' ' -f1)
