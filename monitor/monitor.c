@@ -187,6 +187,14 @@ send_init(struct monitor *m, struct worker *w)
 	in.upstream_timeout = (uint32_t)m->cfg->limits.upstream_connect_timeout;
 	snprintf(in.chroot_dir, sizeof(in.chroot_dir), "%s",
 	    m->cfg->workers.chroot);
+	/* The safe sets fit (config.c); a failure here is a bug. */
+	if (config_join(m->cfg->algorithms.kex, m->cfg->algorithms.nkex,
+	    in.kex, sizeof(in.kex)) != 0 ||
+	    config_join(m->cfg->algorithms.ciphers,
+	    m->cfg->algorithms.nciphers, in.ciphers, sizeof(in.ciphers)) != 0 ||
+	    config_join(m->cfg->algorithms.macs, m->cfg->algorithms.nmacs,
+	    in.macs, sizeof(in.macs)) != 0)
+		return -1;
 	in.hostkey_blob = hostkey_blob(m->key, &in.hostkey_blob_len);
 	buf_init(&b, IPC_MAX_MSG);
 	rc = ipc_enc_init(&b, &in) == 0 ? ipc_send(w->sock, &b, NULL, 0) : -1;

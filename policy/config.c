@@ -99,7 +99,7 @@ static const struct name_value log_formats[] = {
 static const char *const root_names[] = {
 	"listen", "key", "key_fingerprint", "enabled", "allowed_workspaces",
 	"workspaces", "users", "studios", "workers", "log", "limits",
-	"forwarding", NULL,
+	"forwarding", "algorithms", NULL,
 };
 static const char *const workspace_names[] = { "id", "members", NULL };
 static const char *const user_names[] = { "name", "keys", "keys_file", NULL };
@@ -111,6 +111,37 @@ static const char *const workers_names[] = {
 	"prefork", "user", "chroot", "program", NULL,
 };
 static const char *const log_names[] = { "level", "format", NULL };
+static const char *const algorithms_names[] = {
+	"kex", "ciphers", "macs", NULL,
+};
+
+/*
+ * What the gateway will offer, the safe sets: no SHA-1, no CBC, no
+ * encrypt-and-MAC (CTR ciphers pair only with the ETM MACs below).  The
+ * defaults are the sets themselves, in this order.  libssh 0.10 always adds
+ * the strict key exchange extension (Terrapin countermeasure).
+ */
+static const char *const safe_kex[] = {
+	"curve25519-sha256", "curve25519-sha256@libssh.org",
+	"ecdh-sha2-nistp256", "ecdh-sha2-nistp384", "ecdh-sha2-nistp521",
+	"diffie-hellman-group18-sha512", "diffie-hellman-group16-sha512",
+	NULL,
+};
+static const char *const default_kex[] = {
+	"curve25519-sha256", "curve25519-sha256@libssh.org",
+	"diffie-hellman-group18-sha512", "diffie-hellman-group16-sha512",
+	NULL,
+};
+static const char *const safe_ciphers[] = {
+	"aes128-gcm@openssh.com", "aes256-gcm@openssh.com",
+	"chacha20-poly1305@openssh.com", "aes256-ctr", "aes192-ctr",
+	"aes128-ctr", NULL,
+};
+static const char *const safe_macs[] = {
+	"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com",
+	NULL,
+};
+
 static const char *const forwarding_names[] = {
 	"local", "remote", "agent", NULL,
 };
@@ -121,6 +152,7 @@ static const char *const limits_names[] = {
 
 /* --- errors ----------------------------------------------------------- */
 
+static void free_strings(char **v, size_t n);
 static void add_error(struct config_errors *e, const char *file,
     unsigned line, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
@@ -1255,6 +1287,108 @@ load_forwarding(struct loader *l, const config_setting_t *root)
 	member_bool(l, g, "agent", "forwarding", &f->agent);
 }
 
+static int
+in_set(const char *const *set, const char *v)
+{
+	for (; *set != NULL; set++)
+		if (strcmp(*set, v) == 0)
+			return 0;
+	return -1;
+}
+
+static int valid_kex(const char *v) { return in_set(safe_kex, v); }
+static int valid_cipher(const char *v) { return in_set(safe_ciphers, v); }
+static int valid_mac(const char *v) { return in_set(safe_macs, v); }
+
+static void
+copy_list(struct loader *l, const char *const *set, char ***out, size_t *n)
+{
+	size_t i;
+
+	for (*n = 0; set[*n] != NULL; (*n)++)
+		continue;
+	if ((*out = lcalloc(l, *n, sizeof(**out))) == NULL)
+		return;
+	for (i = 0; i < *n; i++)
+		(*out)[i] = lstrdup(l, set[i]);
+}
+
+/* One algorithm list: absent keeps the default; present must be
+ * non-empty, safe names only, no repeats. */
+static void
+load_algorithm_list(struct loader *l, const config_setting_t *g,
+    const char *name, const char *const *set, int (*valid)(const char *),
+    char ***out, size_t *n)
+{
+	const config_setting_t *s;
+	char what[WHAT_MAX], rule[512];
+	const char *const *p;
+	size_t i, j;
+
+	if (g == NULL || (s = config_setting_get_member(g, name)) == NULL)
+		return;
+	snprintf(what, sizeof(what), "algorithms.%s", name);
+	snprintf(rule, sizeof(rule), "use some of");
+	for (p = set; *p != NULL; p++)
+		snprintf(rule + strlen(rule), sizeof(rule) - strlen(rule),
+		    "%s %s", p == set ? "" : ",", *p);
+	free_strings(*out, *n);
+	*out = NULL;
+	*n = 0;
+	if (get_string_array(l, s, what, valid, rule, out, n) != 0)
+		return;
+	if (*n == 0) {
+		serr(l, s, "%s is empty: list at least one algorithm", what);
+		return;
+	}
+	for (i = 0; i < *n; i++)
+		for (j = 0; j < i; j++)
+			if (strcmp((*out)[i], (*out)[j]) == 0) {
+				serr(l, s, "%s lists %s twice", what,
+				    (*out)[i]);
+				return;
+			}
+}
+
+static void
+load_algorithms(struct loader *l, const config_setting_t *root)
+{
+	struct cfg_algorithms *a = &l->cfg->algorithms;
+	const config_setting_t *g;
+
+	copy_list(l, default_kex, &a->kex, &a->nkex);
+	copy_list(l, safe_ciphers, &a->ciphers, &a->nciphers);
+	copy_list(l, safe_macs, &a->macs, &a->nmacs);
+	if ((g = root_group(l, root, "algorithms")) != NULL)
+		check_names(l, g, algorithms_names, "algorithms");
+	load_algorithm_list(l, g, "kex", safe_kex, valid_kex, &a->kex,
+	    &a->nkex);
+	load_algorithm_list(l, g, "ciphers", safe_ciphers, valid_cipher,
+	    &a->ciphers, &a->nciphers);
+	load_algorithm_list(l, g, "macs", safe_macs, valid_mac, &a->macs,
+	    &a->nmacs);
+}
+
+int
+config_join(char *const *v, size_t n, char *buf, size_t bufsz)
+{
+	size_t i, len = 0, vl;
+
+	if (bufsz == 0)
+		return -1;
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		vl = strlen(v[i]);
+		if (len + vl + (i > 0) + 1 > bufsz)
+			return -1;
+		if (i > 0)
+			buf[len++] = ',';
+		memcpy(buf + len, v[i], vl + 1);
+		len += vl;
+	}
+	return 0;
+}
+
 /* --- environment overrides -------------------------------------------- */
 
 static void
@@ -1368,6 +1502,7 @@ load_root(struct loader *l, const config_setting_t *root)
 	load_log(l, root);
 	load_limits(l, root);
 	load_forwarding(l, root);
+	load_algorithms(l, root);
 	env_addr(l);
 	env_key_path(l);
 	env_enabled(l);
@@ -1520,6 +1655,9 @@ config_free(struct config *cfg)
 	free(cfg->path);
 	free(cfg->key_path);
 	free(cfg->key_fingerprint);
+	free_strings(cfg->algorithms.kex, cfg->algorithms.nkex);
+	free_strings(cfg->algorithms.ciphers, cfg->algorithms.nciphers);
+	free_strings(cfg->algorithms.macs, cfg->algorithms.nmacs);
 	free(cfg->workers.user);
 	free(cfg->workers.chroot);
 	free(cfg->workers.program);
@@ -1809,6 +1947,14 @@ dump_groups(const struct config *cfg, FILE *out)
 	dump_bool(out, 1, "local", cfg->forwarding.local);
 	dump_bool(out, 1, "remote", cfg->forwarding.remote);
 	dump_bool(out, 1, "agent", cfg->forwarding.agent);
+	fputs("};\n", out);
+	fputs("algorithms = {\n", out);
+	dump_str_array(out, 1, "kex", cfg->algorithms.kex,
+	    cfg->algorithms.nkex);
+	dump_str_array(out, 1, "ciphers", cfg->algorithms.ciphers,
+	    cfg->algorithms.nciphers);
+	dump_str_array(out, 1, "macs", cfg->algorithms.macs,
+	    cfg->algorithms.nmacs);
 	fputs("};\n", out);
 }
 

@@ -75,6 +75,17 @@ struct cfg_forwarding {		/* what the gateway relays; 1 on */
 	int agent;		/* auth-agent-req: ssh -A */
 };
 
+/* Algorithm lists offered to clients and Studios, in order of preference;
+ * only names from the safe sets in config.c are accepted. */
+struct cfg_algorithms {
+	char **kex;
+	size_t nkex;
+	char **ciphers;
+	size_t nciphers;
+	char **macs;
+	size_t nmacs;
+};
+
 struct config {
 	char *path;
 	struct cfg_listen *listen;
@@ -94,7 +105,11 @@ struct config {
 	struct cfg_log log;
 	struct cfg_limits limits;
 	struct cfg_forwarding forwarding;
+	struct cfg_algorithms algorithms;
 };
+
+/* A list as libssh takes it: "a,b,c" into buf; -1 if it does not fit. */
+int config_join(char *const *v, size_t n, char *buf, size_t bufsz);
 
 struct config_errors {
 	char *msg[CFG_MAX_ERRORS];	/* "file:line: message" */

@@ -98,6 +98,9 @@ ipc_enc_init(struct buf *b, const struct ipc_init *m)
 	buf_put_u32(b, m->login_grace_time);
 	buf_put_u32(b, m->upstream_timeout);
 	put_cstr(b, m->chroot_dir, sizeof(m->chroot_dir));
+	put_cstr(b, m->kex, sizeof(m->kex));
+	put_cstr(b, m->ciphers, sizeof(m->ciphers));
+	put_cstr(b, m->macs, sizeof(m->macs));
 	put_bytes(b, m->hostkey_blob, m->hostkey_blob_len, IPC_MAX_BLOB);
 	return buf_ok(b);
 }
@@ -114,6 +117,9 @@ ipc_dec_init(struct cursor *c, struct ipc_init *m)
 	cursor_get_u32(c, &m->login_grace_time);
 	cursor_get_u32(c, &m->upstream_timeout);
 	cursor_get_cstring(c, m->chroot_dir, sizeof(m->chroot_dir));
+	cursor_get_cstring(c, m->kex, sizeof(m->kex));
+	cursor_get_cstring(c, m->ciphers, sizeof(m->ciphers));
+	cursor_get_cstring(c, m->macs, sizeof(m->macs));
 	cursor_get_string(c, &m->hostkey_blob, &m->hostkey_blob_len,
 	    IPC_MAX_BLOB);
 	return cursor_end(c);

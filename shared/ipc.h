@@ -76,6 +76,9 @@ struct ipc_init {
 	uint32_t login_grace_time;	/* seconds */
 	uint32_t upstream_timeout;	/* seconds */
 	char chroot_dir[IPC_MAX_PATH];
+	char kex[IPC_MAX_TEXT];		/* algorithm lists, "a,b,c" */
+	char ciphers[IPC_MAX_TEXT];
+	char macs[IPC_MAX_TEXT];
 	const uint8_t *hostkey_blob;	/* SSH public key blob */
 	size_t hostkey_blob_len;
 };

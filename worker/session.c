@@ -33,15 +33,10 @@
 #define STUB_MAX	1024
 #define DISCONNECT_WAIT_MS	2000
 
-/* Modern algorithms only; no SHA-1, no DH group exchange (its moduli file
- * cannot be read inside the sandbox). */
-#define KEX_ALGOS	"curve25519-sha256,curve25519-sha256@libssh.org," \
-			"diffie-hellman-group18-sha512," \
-			"diffie-hellman-group16-sha512"
-#define CIPHERS		"aes128-gcm@openssh.com,aes256-gcm@openssh.com," \
-			"chacha20-poly1305@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr"
-#define MACS		"hmac-sha2-256-etm@openssh.com," \
-			"hmac-sha2-512-etm@openssh.com"
+/* The algorithm lists come from the monitor (config "algorithms", safe
+ * names only).  No DH group exchange: its moduli file cannot be read in
+ * the sandbox.  The gateway key is Ed25519; Studios may have any modern
+ * host key. */
 #define UP_HOSTKEYS	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384," \
 			"ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256"
 
@@ -143,15 +138,15 @@ session_prepare(const struct wsettings *ws)
 	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_IMPORT_KEY,
 	    stub) != SSH_OK ||
 	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_KEY_EXCHANGE,
-	    KEX_ALGOS) != SSH_OK ||
+	    ws->init.kex) != SSH_OK ||
 	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_CIPHERS_C_S,
-	    CIPHERS) != SSH_OK ||
+	    ws->init.ciphers) != SSH_OK ||
 	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_CIPHERS_S_C,
-	    CIPHERS) != SSH_OK ||
+	    ws->init.ciphers) != SSH_OK ||
 	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_HMAC_C_S,
-	    MACS) != SSH_OK ||
+	    ws->init.macs) != SSH_OK ||
 	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_HMAC_S_C,
-	    MACS) != SSH_OK ||
+	    ws->init.macs) != SSH_OK ||
 	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS,
 	    "ssh-ed25519") != SSH_OK)
 		return -1;
@@ -169,12 +164,15 @@ session_prepare(const struct wsettings *ws)
 	    ssh_options_set(up_session, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") ||
 	    ssh_options_set(up_session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
 	    "/dev/null") ||
-	    ssh_options_set(up_session, SSH_OPTIONS_KEY_EXCHANGE, KEX_ALGOS) ||
+	    ssh_options_set(up_session, SSH_OPTIONS_KEY_EXCHANGE,
+	    ws->init.kex) ||
 	    ssh_options_set(up_session, SSH_OPTIONS_HOSTKEYS, UP_HOSTKEYS) ||
-	    ssh_options_set(up_session, SSH_OPTIONS_CIPHERS_C_S, CIPHERS) ||
-	    ssh_options_set(up_session, SSH_OPTIONS_CIPHERS_S_C, CIPHERS) ||
-	    ssh_options_set(up_session, SSH_OPTIONS_HMAC_C_S, MACS) ||
-	    ssh_options_set(up_session, SSH_OPTIONS_HMAC_S_C, MACS) ||
+	    ssh_options_set(up_session, SSH_OPTIONS_CIPHERS_C_S,
+	    ws->init.ciphers) ||
+	    ssh_options_set(up_session, SSH_OPTIONS_CIPHERS_S_C,
+	    ws->init.ciphers) ||
+	    ssh_options_set(up_session, SSH_OPTIONS_HMAC_C_S, ws->init.macs) ||
+	    ssh_options_set(up_session, SSH_OPTIONS_HMAC_S_C, ws->init.macs) ||
 	    ssh_options_set(up_session, SSH_OPTIONS_PUBLICKEY_ACCEPTED_TYPES,
 	    "ssh-ed25519"))
 		return -1;

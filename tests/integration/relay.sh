@@ -336,9 +336,15 @@ GW_SSH_LOGLEVEL=INFO gw_ssh "$GW_PORT" "$T/alice" alice@s1 'echo $PPID > '"$T/ss
     >/dev/null 2>"$T/studio-gone.err" &
 stp=$!
 for _ in $(seq 1 50); do [ -s "$T/sshd.child" ] && break; sleep 0.1; done
-# The Studio's per-connection sshd process dies: as if the Studio went away.
-kill -9 "$(ps -o ppid= -p "$(cat "$T/sshd.child")" | tr -d ' ')" 2>/dev/null
-kill -9 "$(cat "$T/sshd.child")" 2>/dev/null
+# The Studio's per-connection sshd processes die, as if the Studio went
+# away; its listener stays (later tests use it).
+listener=$(cat "$T/studio/sshd.pid")
+p=$(cat "$T/sshd.child")
+while [ -n "$p" ] && [ "$p" != "$listener" ] && [ "$p" -gt 1 ]; do
+	next=$(ps -o ppid= -p "$p" | tr -d ' ')
+	kill -9 "$p" 2>/dev/null
+	p=$next
+done
 ended=no
 for _ in $(seq 1 50); do kill -0 $stp 2>/dev/null || { ended=yes; break; }; sleep 0.1; done
 wait $stp

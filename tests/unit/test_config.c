@@ -226,6 +226,12 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->forwarding.local, 1);
 	CU_ASSERT_EQUAL(cfg->forwarding.remote, 1);
 	CU_ASSERT_EQUAL(cfg->forwarding.agent, 1);
+	CU_ASSERT_EQUAL(cfg->algorithms.nkex, 4);
+	CU_ASSERT_STRING_EQUAL(cfg->algorithms.kex[0], "curve25519-sha256");
+	CU_ASSERT_EQUAL(cfg->algorithms.nciphers, 6);
+	CU_ASSERT_STRING_EQUAL(cfg->algorithms.ciphers[0],
+	    "aes128-gcm@openssh.com");
+	CU_ASSERT_EQUAL(cfg->algorithms.nmacs, 2);
 	config_free(cfg);
 	fx_done(&fx);
 }
@@ -398,6 +404,15 @@ test_wrong_types(void)
 	    ":9: log.level must be a string, not an integer");
 	expect_base_error("forwarding = { remote = \"no\"; };\n",
 	    ":9: forwarding.remote must be a boolean, not a string");
+	expect_base_error("algorithms = { ciphers = [ \"aes128-cbc\" ]; };\n",
+	    ":9: algorithms.ciphers: \"aes128-cbc\" is not valid: use some of "
+	    "aes128-gcm@openssh.com, aes256-gcm@openssh.com, "
+	    "chacha20-poly1305@openssh.com, aes256-ctr, aes192-ctr, aes128-ctr");
+	expect_base_error("algorithms = { macs = [ \"hmac-sha1\" ]; };\n",
+	    ":9: algorithms.macs: \"hmac-sha1\" is not valid: use some of "
+	    "hmac-sha2-256-etm@openssh.com, hmac-sha2-512-etm@openssh.com");
+	expect_base_error("algorithms = { kex = [ ]; };\n",
+	    ":9: algorithms.kex is empty: list at least one algorithm");
 	expect_base_error("forwarding = { x11 = true; };\n",
 	    ":9: unknown setting 'x11' in forwarding");
 	expect_base_error("limits = { max_sessions = 1.5; };\n",
@@ -905,6 +920,16 @@ test_dump_defaults(void)
 	    "  local = true;\n"
 	    "  remote = true;\n"
 	    "  agent = true;\n"
+	    "};\n"
+	    "algorithms = {\n"
+	    "  kex = [ \"curve25519-sha256\", \"curve25519-sha256@libssh.org\", "
+	    "\"diffie-hellman-group18-sha512\", "
+	    "\"diffie-hellman-group16-sha512\" ];\n"
+	    "  ciphers = [ \"aes128-gcm@openssh.com\", "
+	    "\"aes256-gcm@openssh.com\", \"chacha20-poly1305@openssh.com\", "
+	    "\"aes256-ctr\", \"aes192-ctr\", \"aes128-ctr\" ];\n"
+	    "  macs = [ \"hmac-sha2-256-etm@openssh.com\", "
+	    "\"hmac-sha2-512-etm@openssh.com\" ];\n"
 	    "};\n";
 	struct fx fx;
 	struct config *cfg;
@@ -962,6 +987,22 @@ test_dump_round_trip(void)
 }
 
 /* --- host:port -------------------------------------------------------- */
+
+static void
+test_join(void)
+{
+	char *v[] = { "a", "bc", "def" };
+	char buf[16];
+
+	CU_ASSERT_EQUAL(config_join(v, 3, buf, sizeof(buf)), 0);
+	CU_ASSERT_STRING_EQUAL(buf, "a,bc,def");
+	CU_ASSERT_EQUAL(config_join(v, 0, buf, sizeof(buf)), 0);
+	CU_ASSERT_STRING_EQUAL(buf, "");
+	/* "a,bc,def" needs 9 bytes with its NUL: 8 is too small. */
+	CU_ASSERT_EQUAL(config_join(v, 3, buf, 9), 0);
+	CU_ASSERT_EQUAL(config_join(v, 3, buf, 8), -1);
+	CU_ASSERT_EQUAL(config_join(v, 1, buf, 0), -1);
+}
 
 static void
 test_parse_hostport(void)
@@ -1029,6 +1070,7 @@ main(void)
 		{ "dump of defaults", test_dump_defaults },
 		{ "dump round trip", test_dump_round_trip },
 		{ "config_parse_hostport", test_parse_hostport },
+		{ "config_join", test_join },
 	};
 	CU_pSuite s;
 	unsigned failures;

@@ -137,6 +137,11 @@ fill_init(struct ipc_init *m, int v)
 	m->login_grace_time = fill_u32(v, 120);
 	m->upstream_timeout = fill_u32(v, 30);
 	fill_str(m->chroot_dir, sizeof(m->chroot_dir), v, "/var/empty", 'c');
+	fill_str(m->kex, sizeof(m->kex), v, "curve25519-sha256", 'x');
+	fill_str(m->ciphers, sizeof(m->ciphers), v,
+	    "aes128-gcm@openssh.com,aes128-ctr", 'y');
+	fill_str(m->macs, sizeof(m->macs), v, "hmac-sha2-256-etm@openssh.com",
+	    'z');
 	fill_blob(&m->hostkey_blob, &m->hostkey_blob_len, v, 51,
 	    IPC_MAX_BLOB, 0);
 }
@@ -433,8 +438,9 @@ static const struct layout {
 	size_t nf;
 	struct field f[12];
 } layouts[] = {
-	{ "M_INIT", IPC_M_INIT, enc_init, dec_init, 9,
+	{ "M_INIT", IPC_M_INIT, enc_init, dec_init, 12,
 	    { U32, U32, U32, U32, U32, U32, U32, CSTR(IPC_MAX_PATH),
+	    CSTR(IPC_MAX_TEXT), CSTR(IPC_MAX_TEXT), CSTR(IPC_MAX_TEXT),
 	    BYTES(IPC_MAX_BLOB) } },
 	{ "M_CLIENT", IPC_M_CLIENT, enc_client, dec_client, 2,
 	    { U64, CSTR(IPC_MAX_NAME) } },
@@ -486,6 +492,9 @@ test_rt_init(void)
 		CU_ASSERT_EQUAL(out.login_grace_time, in.login_grace_time);
 		CU_ASSERT_EQUAL(out.upstream_timeout, in.upstream_timeout);
 		CU_ASSERT_STRING_EQUAL(out.chroot_dir, in.chroot_dir);
+		CU_ASSERT_STRING_EQUAL(out.kex, in.kex);
+		CU_ASSERT_STRING_EQUAL(out.ciphers, in.ciphers);
+		CU_ASSERT_STRING_EQUAL(out.macs, in.macs);
 		CU_ASSERT(same_bytes(out.hostkey_blob, out.hostkey_blob_len,
 		    in.hostkey_blob, in.hostkey_blob_len));
 		CU_ASSERT(inside(out.hostkey_blob, out.hostkey_blob_len,
