@@ -461,9 +461,13 @@ h_audit(struct monitor *m, struct worker *w, struct cursor *c)
 	case IPC_AUDIT_CHANNEL_CLOSE:
 		w->bytes_in += a.bytes_in;
 		w->bytes_out += a.bytes_out;
-		w->exit_status = a.exit_status;
-		snprintf(w->exit_signal, sizeof(w->exit_signal), "%s",
-		    a.exit_signal);
+		/* The connection's status is its last session's, not that
+		 * of a forwarded connection that closed after it. */
+		if (strcmp(a.kind, "session") == 0) {
+			w->exit_status = a.exit_status;
+			snprintf(w->exit_signal, sizeof(w->exit_signal), "%s",
+			    a.exit_signal);
+		}
 		AUDIT("channel.close", AF_N("conn", w->conn_id),
 		    AF_S("user", w->user), AF_S("session", w->session),
 		    AF_N("channel", a.channel), AF_S("type", a.kind),
