@@ -185,6 +185,9 @@ send_init(struct monitor *m, struct worker *w)
 	in.gid = (uint32_t)m->worker_gid;
 	in.login_grace_time = (uint32_t)m->cfg->limits.login_grace_time;
 	in.upstream_timeout = (uint32_t)m->cfg->limits.upstream_connect_timeout;
+	in.idle_timeout = (uint32_t)m->cfg->limits.idle_timeout;
+	in.keepalive_interval = (uint32_t)m->cfg->limits.keepalive_interval;
+	in.keepalive_count_max = (uint32_t)m->cfg->limits.keepalive_count_max;
 	snprintf(in.chroot_dir, sizeof(in.chroot_dir), "%s",
 	    m->cfg->workers.chroot);
 	/* The safe sets fit (config.c); a failure here is a bug. */

@@ -58,6 +58,13 @@
 #define SESSIONS_MIN		1
 #define SESSIONS_MAX		100000
 #define SESSIONS_DEFAULT	1000
+#define IDLE_MAX		604800	/* a week */
+#define IDLE_DEFAULT		0	/* off */
+#define KEEPALIVE_MAX		3600
+#define KEEPALIVE_DEFAULT	60
+#define KEEPALIVE_COUNT_MIN	1
+#define KEEPALIVE_COUNT_MAX	100
+#define KEEPALIVE_COUNT_DEFAULT	3
 
 #define WORKERS_USER_DEFAULT	"nobody"
 #define WORKERS_CHROOT_DEFAULT	"/var/empty"
@@ -147,7 +154,8 @@ static const char *const forwarding_names[] = {
 };
 static const char *const limits_names[] = {
 	"login_grace_time", "upstream_connect_timeout", "max_auth_tries",
-	"max_sessions", NULL,
+	"max_sessions", "idle_timeout", "keepalive_interval",
+	"keepalive_count_max", NULL,
 };
 
 /* --- errors ----------------------------------------------------------- */
@@ -1241,6 +1249,9 @@ load_limits(struct loader *l, const config_setting_t *root)
 	lim->upstream_connect_timeout = CONNECT_TIMEOUT_DEFAULT;
 	lim->max_auth_tries = AUTH_TRIES_DEFAULT;
 	lim->max_sessions = SESSIONS_DEFAULT;
+	lim->idle_timeout = IDLE_DEFAULT;
+	lim->keepalive_interval = KEEPALIVE_DEFAULT;
+	lim->keepalive_count_max = KEEPALIVE_COUNT_DEFAULT;
 	if ((g = root_group(l, root, "limits")) == NULL)
 		return;
 	check_names(l, g, limits_names, "limits");
@@ -1253,6 +1264,12 @@ load_limits(struct loader *l, const config_setting_t *root)
 	    AUTH_TRIES_MAX, &lim->max_auth_tries);
 	member_int(l, g, "max_sessions", "limits", SESSIONS_MIN, SESSIONS_MAX,
 	    &lim->max_sessions);
+	member_int(l, g, "idle_timeout", "limits", 0, IDLE_MAX,
+	    &lim->idle_timeout);
+	member_int(l, g, "keepalive_interval", "limits", 0, KEEPALIVE_MAX,
+	    &lim->keepalive_interval);
+	member_int(l, g, "keepalive_count_max", "limits", KEEPALIVE_COUNT_MIN,
+	    KEEPALIVE_COUNT_MAX, &lim->keepalive_count_max);
 }
 
 /* A bool setting of a group, or its default when absent. */
@@ -1942,6 +1959,10 @@ dump_groups(const struct config *cfg, FILE *out)
 	    cfg->limits.upstream_connect_timeout);
 	dump_int(out, 1, "max_auth_tries", cfg->limits.max_auth_tries);
 	dump_int(out, 1, "max_sessions", cfg->limits.max_sessions);
+	dump_int(out, 1, "idle_timeout", cfg->limits.idle_timeout);
+	dump_int(out, 1, "keepalive_interval", cfg->limits.keepalive_interval);
+	dump_int(out, 1, "keepalive_count_max",
+	    cfg->limits.keepalive_count_max);
 	fputs("};\n", out);
 	fputs("forwarding = {\n", out);
 	dump_bool(out, 1, "local", cfg->forwarding.local);

@@ -67,6 +67,9 @@ struct cfg_limits {
 	int upstream_connect_timeout;	/* seconds */
 	int max_auth_tries;
 	int max_sessions;
+	int idle_timeout;		/* seconds without channel data; 0 off */
+	int keepalive_interval;		/* seconds; 0 off */
+	int keepalive_count_max;	/* unanswered intervals before closing */
 };
 
 struct cfg_forwarding {		/* what the gateway relays; 1 on */

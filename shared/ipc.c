@@ -97,6 +97,9 @@ ipc_enc_init(struct buf *b, const struct ipc_init *m)
 	buf_put_u32(b, m->gid);
 	buf_put_u32(b, m->login_grace_time);
 	buf_put_u32(b, m->upstream_timeout);
+	buf_put_u32(b, m->idle_timeout);
+	buf_put_u32(b, m->keepalive_interval);
+	buf_put_u32(b, m->keepalive_count_max);
 	put_cstr(b, m->chroot_dir, sizeof(m->chroot_dir));
 	put_cstr(b, m->kex, sizeof(m->kex));
 	put_cstr(b, m->ciphers, sizeof(m->ciphers));
@@ -116,6 +119,9 @@ ipc_dec_init(struct cursor *c, struct ipc_init *m)
 	cursor_get_u32(c, &m->gid);
 	cursor_get_u32(c, &m->login_grace_time);
 	cursor_get_u32(c, &m->upstream_timeout);
+	cursor_get_u32(c, &m->idle_timeout);
+	cursor_get_u32(c, &m->keepalive_interval);
+	cursor_get_u32(c, &m->keepalive_count_max);
 	cursor_get_cstring(c, m->chroot_dir, sizeof(m->chroot_dir));
 	cursor_get_cstring(c, m->kex, sizeof(m->kex));
 	cursor_get_cstring(c, m->ciphers, sizeof(m->ciphers));

@@ -75,6 +75,9 @@ struct ipc_init {
 	uint32_t gid;
 	uint32_t login_grace_time;	/* seconds */
 	uint32_t upstream_timeout;	/* seconds */
+	uint32_t idle_timeout;		/* seconds; 0 off */
+	uint32_t keepalive_interval;	/* seconds; 0 off */
+	uint32_t keepalive_count_max;
 	char chroot_dir[IPC_MAX_PATH];
 	char kex[IPC_MAX_TEXT];		/* algorithm lists, "a,b,c" */
 	char ciphers[IPC_MAX_TEXT];

@@ -17,6 +17,10 @@
  * Order on the way out matches OpenSSH: data, EOF, exit-status or
  * exit-signal, close.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +90,11 @@ struct relay {
 	ssh_session down, up;
 	char studio[IPC_MAX_NAME];
 	uint32_t flags;			/* IPC_INIT_FWD_* */
+	uint32_t idle_timeout;		/* seconds; 0 off */
+	uint32_t keepalive_interval;	/* seconds; 0 off */
+	uint32_t keepalive_count_max;
+	struct timespec last_data;	/* channel data moved either way */
+	struct timespec last_keepalive;
 	int agent_requested;		/* the client asked for ssh -A */
 	struct rfwd fwds[RELAY_MAX_FWDS];
 	size_t nfwds;
@@ -102,7 +111,7 @@ static int up_message(ssh_session s, ssh_message msg, void *ud);
 
 struct relay *
 relay_new(ssh_session down, ssh_session up, const char *studio,
-    uint32_t flags)
+    const struct ipc_init *in)
 {
 	struct relay *r;
 
@@ -110,7 +119,12 @@ relay_new(ssh_session down, ssh_session up, const char *studio,
 		return NULL;
 	r->down = down;
 	r->up = up;
-	r->flags = flags;
+	r->flags = in->flags;
+	r->idle_timeout = in->idle_timeout;
+	r->keepalive_interval = in->keepalive_interval;
+	r->keepalive_count_max = in->keepalive_count_max;
+	clock_gettime(CLOCK_MONOTONIC, &r->last_data);
+	r->last_keepalive = r->last_data;
 	snprintf(r->studio, sizeof(r->studio), "%s", studio);
 	/* What the channel and server callbacks do not take -- channel
 	 * opens other than "session", global requests -- arrives here. */
@@ -698,12 +712,14 @@ send_exit(struct pair *p)
 		    p->exit_status);
 }
 
-/* Has this side's connection ended (closed, reset, or errored)? */
+/* Has this side's connection ended (closed, reset, or errored)?  A
+ * failed write shows first as a fatal error on the session. */
 static int
 gone(ssh_session s)
 {
 	return !ssh_is_connected(s) ||
-	    (ssh_get_status(s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0;
+	    (ssh_get_status(s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0 ||
+	    ssh_get_error_code(s) == SSH_FATAL;
 }
 
 /* Can we still write to this side? */
@@ -769,6 +785,10 @@ pair_step(struct pair *p)
 	 * closed: close the client's side (our reply to its close). */
 	if (!p->closed_down && ((p->eof_to_down && ssh_channel_is_closed(p->up))
 	    || ssh_channel_is_closed(p->down))) {
+		/* Closed because the client's connection ended, not by
+		 * the client: the session was cut short. */
+		if (gone(r->down))
+			r->client_lost = 1;
 		(void)ssh_channel_close(p->down);
 		p->closed_down = 1;
 	}
@@ -824,6 +844,71 @@ close_all(struct relay *r)
 	r->npairs = 0;
 }
 
+/*
+ * How long ago the client last sent anything at all, in ms, from the
+ * kernel's TCP state (libssh does not say when a keepalive was answered).
+ * -1 if unknown.
+ */
+static long
+client_silent_ms(struct relay *r)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int fd = ssh_get_fd(r->down);
+
+	if (fd == -1 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+		return -1;
+	return (long)ti.tcpi_last_data_recv;
+}
+
+/*
+ * Idle and keepalive checks, about once a second.  Returns 0 to go on,
+ * or -1 with end_msg set to close the connection.
+ */
+static int
+check_liveness(struct relay *r, long progress)
+{
+	struct timespec now;
+	long silent;
+	uint64_t limit_ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (progress > 0)
+		r->last_data = now;
+	if (r->idle_timeout > 0 &&
+	    elapsed_ms(&r->last_data) >= (uint64_t)r->idle_timeout * 1000) {
+		logit("closing idle connection: no data for %u s",
+		    r->idle_timeout);
+		snprintf(r->end_msg, sizeof(r->end_msg), "Idle for %u "
+		    "seconds: disconnected by the gateway", r->idle_timeout);
+		return -1;
+	}
+	if (r->keepalive_interval == 0 ||
+	    elapsed_ms(&r->last_keepalive) < (uint64_t)r->keepalive_interval *
+	    1000)
+		return 0;
+	limit_ms = (uint64_t)r->keepalive_interval * r->keepalive_count_max *
+	    1000;
+	silent = client_silent_ms(r);
+	if (silent >= 0 && (uint64_t)silent >= limit_ms) {
+		logit("client did not answer %u keepalives in %u s: closing",
+		    r->keepalive_count_max, r->keepalive_interval *
+		    r->keepalive_count_max);
+		snprintf(r->end_msg, sizeof(r->end_msg), "No answer to "
+		    "keepalives: disconnected by the gateway");
+		return -1;
+	}
+	r->last_keepalive = now;
+	if (silent < 0 || (uint64_t)silent >= (uint64_t)r->keepalive_interval *
+	    1000) {
+		/* libssh sends a new request only once the last one's
+		 * answer has been collected; the first call collects it. */
+		(void)ssh_send_keepalive(r->down);
+		(void)ssh_send_keepalive(r->down);
+	}
+	return 0;
+}
+
 int
 relay_run(struct relay *r)
 {
@@ -859,6 +944,10 @@ relay_run(struct relay *r)
 		if (progress < 0) {
 			error("relay failed: client: %s; Studio: %s",
 			    ssh_get_error(r->down), ssh_get_error(r->up));
+			rc = -1;
+			break;
+		}
+		if (check_liveness(r, progress) != 0) {
 			rc = -1;
 			break;
 		}

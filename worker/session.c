@@ -264,7 +264,7 @@ open_upstream(struct conn *c)
 	logit("logged in to Studio %s as %s", r.session, r.upstream_user);
 	/* From here the client may open channels: the relay takes them. */
 	if ((c->relay = relay_new(c->down, c->up, r.session,
-	    settings->init.flags)) == NULL)
+	    &settings->init)) == NULL)
 		goto unreachable;
 	return 0;
  unreachable:

@@ -47,9 +47,9 @@ int session_serve(int fd, const struct ipc_client *cl);
 
 /* relay.c */
 struct relay;
-/* flags: the IPC_INIT_FWD_* kinds of forwarding to relay. */
+/* in: the forwarding flags, idle and keepalive settings. */
 struct relay *relay_new(ssh_session down, ssh_session up,
-    const char *studio, uint32_t flags);
+    const char *studio, const struct ipc_init *in);
 void relay_free(struct relay *r);
 /* The client asked for a session channel: open one on the Studio. */
 ssh_channel relay_open_session(struct relay *r);

@@ -302,6 +302,39 @@ CONNECT_SSH_ENABLED=false "$B/connect-sshd" -f "$KC/c.conf" >"$KC/out" 2>&1
 [ $? = 0 ] && grep -q "SSH access is disabled" "$KC/out" && ok "CONNECT_SSH_ENABLED=false: logs why and exits 0" ||
 	not_ok "CONNECT_SSH_ENABLED=false: $(cat "$KC/out")"
 
+# ---- idle timeout and keepalives for established sessions ----
+LIM_PORT=$(free_port)
+write_conf "$T/lim.conf" "$LIM_PORT" 'limits = { idle_timeout = 3; keepalive_interval = 1; keepalive_count_max = 2; };'
+echo "[127.0.0.1]:$LIM_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+if start_gateway lim "$T/lim.conf"; then
+	out=$(gw_ssh "$LIM_PORT" "$T/alice" alice@s1 'for i in 1 2 3 4 5 6; do echo tick; sleep 1; done' | wc -l)
+	[ "$out" = 6 ] && ok "a session that moves data outlives idle_timeout and answers keepalives" ||
+		not_ok "active session with idle_timeout=3 (got $out lines)"
+	GW_SSH_LOGLEVEL=INFO gw_ssh "$LIM_PORT" "$T/alice" alice@s1 'sleep 30' 2>"$T/idle.err"
+	rc=$?
+	[ $rc = 255 ] && grep -q "Idle for 3 seconds: disconnected by the gateway" "$T/idle.err" &&
+		wait_log "$T/lim.log" "closing idle connection: no data for 3 s" &&
+		ok "idle_timeout closes a silent session and tells the client why" ||
+		not_ok "idle_timeout (rc=$rc: $(cat "$T/idle.err"))"
+	sed -i 's/idle_timeout = 3;/idle_timeout = 0;/' "$T/lim.conf"
+	stop_gateway lim
+	start_gateway lim "$T/lim.conf"
+	gw_ssh "$LIM_PORT" "$T/alice" alice@s1 'exec sleep 60 # keepalive-marker' >/dev/null 2>&1 &
+	kap=$!
+	sleep 2
+	# A client that stops answering (its process frozen: the kernel still
+	# acknowledges TCP, the SSH client says nothing).
+	pkill -STOP -f "^ssh .*keepalive-marker"
+	wait_log "$T/lim.log" "client did not answer 2 keepalives in 2 s" &&
+		ok "keepalive_interval/keepalive_count_max close a connection whose client went silent" ||
+		not_ok "keepalives: $(tail -3 "$T/lim.log")"
+	pkill -KILL -f "^ssh .*keepalive-marker"
+	wait $kap 2>/dev/null
+	stop_gateway lim
+else
+	not_ok "start the gateway with idle and keepalive limits"
+fi
+
 # ---- an empty allowlist turns SSH off ----
 OFF_PORT=$(free_port)
 write_conf "$T/off.conf" "$OFF_PORT"

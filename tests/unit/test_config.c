@@ -223,6 +223,9 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->limits.upstream_connect_timeout, 10);
 	CU_ASSERT_EQUAL(cfg->limits.max_auth_tries, 6);
 	CU_ASSERT_EQUAL(cfg->limits.max_sessions, 1000);
+	CU_ASSERT_EQUAL(cfg->limits.idle_timeout, 0);
+	CU_ASSERT_EQUAL(cfg->limits.keepalive_interval, 60);
+	CU_ASSERT_EQUAL(cfg->limits.keepalive_count_max, 3);
 	CU_ASSERT_EQUAL(cfg->forwarding.local, 1);
 	CU_ASSERT_EQUAL(cfg->forwarding.remote, 1);
 	CU_ASSERT_EQUAL(cfg->forwarding.agent, 1);
@@ -415,6 +418,8 @@ test_wrong_types(void)
 	    ":9: algorithms.kex is empty: list at least one algorithm");
 	expect_base_error("forwarding = { x11 = true; };\n",
 	    ":9: unknown setting 'x11' in forwarding");
+	expect_base_error("limits = { keepalive_count_max = 0; };\n",
+	    ":9: limits.keepalive_count_max = 0 is out of range: use 1 to 100");
 	expect_base_error("limits = { max_sessions = 1.5; };\n",
 	    ":9: limits.max_sessions must be an integer, not a "
 	    "floating-point number");
@@ -915,6 +920,9 @@ test_dump_defaults(void)
 	    "  upstream_connect_timeout = 10;\n"
 	    "  max_auth_tries = 6;\n"
 	    "  max_sessions = 1000;\n"
+	    "  idle_timeout = 0;\n"
+	    "  keepalive_interval = 60;\n"
+	    "  keepalive_count_max = 3;\n"
 	    "};\n"
 	    "forwarding = {\n"
 	    "  local = true;\n"

@@ -136,6 +136,9 @@ fill_init(struct ipc_init *m, int v)
 	m->gid = fill_u32(v, 65533);
 	m->login_grace_time = fill_u32(v, 120);
 	m->upstream_timeout = fill_u32(v, 30);
+	m->idle_timeout = fill_u32(v, 600);
+	m->keepalive_interval = fill_u32(v, 60);
+	m->keepalive_count_max = fill_u32(v, 3);
 	fill_str(m->chroot_dir, sizeof(m->chroot_dir), v, "/var/empty", 'c');
 	fill_str(m->kex, sizeof(m->kex), v, "curve25519-sha256", 'x');
 	fill_str(m->ciphers, sizeof(m->ciphers), v,
@@ -436,10 +439,11 @@ static const struct layout {
 	int (*enc)(struct buf *, int);	/* a valid sample, by variant */
 	int (*dec)(struct cursor *);
 	size_t nf;
-	struct field f[12];
+	struct field f[16];
 } layouts[] = {
-	{ "M_INIT", IPC_M_INIT, enc_init, dec_init, 12,
-	    { U32, U32, U32, U32, U32, U32, U32, CSTR(IPC_MAX_PATH),
+	{ "M_INIT", IPC_M_INIT, enc_init, dec_init, 15,
+	    { U32, U32, U32, U32, U32, U32, U32, U32, U32, U32,
+	    CSTR(IPC_MAX_PATH),
 	    CSTR(IPC_MAX_TEXT), CSTR(IPC_MAX_TEXT), CSTR(IPC_MAX_TEXT),
 	    BYTES(IPC_MAX_BLOB) } },
 	{ "M_CLIENT", IPC_M_CLIENT, enc_client, dec_client, 2,
@@ -491,6 +495,10 @@ test_rt_init(void)
 		CU_ASSERT_EQUAL(out.gid, in.gid);
 		CU_ASSERT_EQUAL(out.login_grace_time, in.login_grace_time);
 		CU_ASSERT_EQUAL(out.upstream_timeout, in.upstream_timeout);
+		CU_ASSERT_EQUAL(out.idle_timeout, in.idle_timeout);
+		CU_ASSERT_EQUAL(out.keepalive_interval, in.keepalive_interval);
+		CU_ASSERT_EQUAL(out.keepalive_count_max,
+		    in.keepalive_count_max);
 		CU_ASSERT_STRING_EQUAL(out.chroot_dir, in.chroot_dir);
 		CU_ASSERT_STRING_EQUAL(out.kex, in.kex);
 		CU_ASSERT_STRING_EQUAL(out.ciphers, in.ciphers);
