@@ -712,14 +712,14 @@ send_exit(struct pair *p)
 		    p->exit_status);
 }
 
-/* Has this side's connection ended (closed, reset, or errored)?  A
- * failed write shows first as a fatal error on the session. */
+/* Has this side's connection ended (closed, reset, or errored)?  (Not
+ * ssh_get_error_code(): libssh leaves "fatal" codes behind on requests
+ * that merely failed.) */
 static int
 gone(ssh_session s)
 {
 	return !ssh_is_connected(s) ||
-	    (ssh_get_status(s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0 ||
-	    ssh_get_error_code(s) == SSH_FATAL;
+	    (ssh_get_status(s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0;
 }
 
 /* Can we still write to this side? */
