@@ -134,6 +134,7 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	memset(&m, 0, sizeof(m));
+	m.default_worker = CSSHD_WORKER_PATH;
 	if ((m.cfg = load_config(path)) == NULL)
 		return 1;
 	if (dump) {

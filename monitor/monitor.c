@@ -356,7 +356,8 @@ worker_ended(struct monitor *m, struct worker *w, int status)
 		    AF_S("exit_signal", w->exit_signal), AF_S("worker", how));
 	}
 	if ((WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-	    w->kill_reason[0] == '\0') || (m->quit && w->conn_id == 0))
+	    w->kill_reason[0] == '\0') || w->retired ||
+	    (m->quit && w->conn_id == 0))
 		debug("worker %ld %s", (long)w->pid, how);
 	else if (w->kill_reason[0] != '\0' || (WIFSIGNALED(status) &&
 	    WTERMSIG(status) != SIGALRM) || w->conn_id == 0)
@@ -421,6 +422,21 @@ refill_pool(struct monitor *m)
 		}
 		spare++;
 	}
+}
+
+/* Stop the idle workers: after a reload they hold old settings, during a
+ * drain they are not needed.  They have no client, so SIGKILL is quiet. */
+static void
+retire_idle(struct monitor *m)
+{
+	struct worker *w;
+
+	for (w = m->workers; w != NULL; w = w->next)
+		if (w->conn_id == 0 && !w->retired) {
+			w->retired = 1;
+			w->state = WS_CLOSING;
+			kill(w->pid, SIGKILL);
+		}
 }
 
 static struct worker *
@@ -588,6 +604,8 @@ build_pollset(struct monitor *m, struct pollset *ps, int *timeout)
 				*timeout = (int)ms;
 		}
 	}
+	if (m->draining && (*timeout < 0 || *timeout > 250))
+		*timeout = 250;
 	return 0;
 }
 
@@ -600,6 +618,70 @@ check_deadlines(struct monitor *m)
 		if (w->has_deadline && w->state == WS_ROUTING &&
 		    ms_until(&w->t_deadline) <= 0)
 			dispatch_route_done(m, w, ETIMEDOUT);
+}
+
+static size_t
+count_connections(const struct monitor *m)
+{
+	const struct worker *w;
+	size_t n = 0;
+
+	for (w = m->workers; w != NULL; w = w->next)
+		if (w->conn_id != 0)
+			n++;
+	return n;
+}
+
+/* SIGTERM: accept nothing more, let the connections in progress finish
+ * for up to limits.drain_timeout, then tell the rest to stop. */
+static void
+start_drain(struct monitor *m, int sig)
+{
+	size_t i;
+
+	m->draining = 1;
+	for (i = 0; i < m->nlisten; i++)
+		close(m->listen_fds[i]);
+	m->nlisten = 0;
+	retire_idle(m);
+	mono_now(&m->drain_deadline);
+	m->drain_deadline.tv_sec += m->cfg->limits.drain_timeout;
+	logit("received %s: no new connections; draining %zu connection(s) "
+	    "for up to %d s", sigabbrev_np(sig), count_connections(m),
+	    m->cfg->limits.drain_timeout);
+}
+
+/* Workers told to stop get this long to say goodbye to their client. */
+#define DRAIN_GOODBYE_SEC	3
+
+static void
+check_drain(struct monitor *m)
+{
+	struct worker *w;
+
+	if (!m->draining)
+		return;
+	if (count_connections(m) == 0) {
+		logit("all connections ended: exiting");
+		m->quit = 1;
+		return;
+	}
+	if (ms_until(&m->drain_deadline) > 0)
+		return;
+	if (m->drain_signalled) {
+		logit("%zu connection(s) did not end: stopping them",
+		    count_connections(m));
+		m->quit = 1;
+		return;
+	}
+	logit("drain_timeout reached: disconnecting %zu connection(s)",
+	    count_connections(m));
+	for (w = m->workers; w != NULL; w = w->next)
+		if (w->conn_id != 0)
+			kill(w->pid, SIGTERM);
+	m->drain_signalled = 1;
+	mono_now(&m->drain_deadline);
+	m->drain_deadline.tv_sec += DRAIN_GOODBYE_SEC;
 }
 
 static void
@@ -616,14 +698,15 @@ handle_signals(struct monitor *m)
 				break;
 			case SIGTERM:
 			case SIGINT:
-				logit("received %s, shutting down",
-				    sigabbrev_np(sigs[i]));
-				m->quit = 1;
+				if (m->draining) {
+					logit("received %s again: stopping "
+					    "now", sigabbrev_np(sigs[i]));
+					m->quit = 1;
+				} else
+					start_drain(m, sigs[i]);
 				break;
 			case SIGHUP:
-				logit("SIGHUP ignored: configuration reload "
-				    "is not supported yet; restart to apply "
-				    "changes");
+				m->reload = 1;
 				break;
 			}
 		}
@@ -709,7 +792,13 @@ monitor_run(struct monitor *m)
 		check_deadlines(m);
 		if (ps.pfd[0].revents)
 			handle_signals(m);
-		if (!m->quit)
+		if (m->reload && !m->draining) {
+			m->reload = 0;
+			monitor_reload(m);
+			retire_idle(m);
+		}
+		check_drain(m);
+		if (!m->quit && !m->draining)
 			refill_pool(m);
 	}
 	for (i = 0; i < m->nlisten; i++)

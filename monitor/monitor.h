@@ -80,6 +80,7 @@ struct worker {
 	int log_tokens;			/* log rate limit */
 	time_t log_window;
 	char kill_reason[160];		/* set when the monitor kills it */
+	int retired;			/* idle, stopped by a reload or drain */
 };
 
 struct monitor {
@@ -97,6 +98,11 @@ struct monitor {
 	uid_t worker_uid;
 	gid_t worker_gid;
 	volatile int quit;
+	const char *default_worker;	/* the compiled-in worker path */
+	int reload;			/* SIGHUP seen */
+	int draining;			/* SIGTERM seen: no new connections */
+	int drain_signalled;		/* remaining workers told to stop */
+	struct timespec drain_deadline;
 };
 
 /* monitor.c */
@@ -106,6 +112,9 @@ void worker_kill(struct monitor *m, struct worker *w, const char *fmt, ...)
 int worker_send(struct monitor *m, struct worker *w, const struct buf *b,
     const int *fds, int nfds);
 const char *wstate_name(enum wstate s);
+
+/* reload.c */
+void monitor_reload(struct monitor *m);
 
 /* dispatch.c */
 void dispatch_worker_msg(struct monitor *m, struct worker *w);

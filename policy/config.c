@@ -58,6 +58,8 @@
 #define SESSIONS_MIN		1
 #define SESSIONS_MAX		100000
 #define SESSIONS_DEFAULT	1000
+#define DRAIN_MAX		86400
+#define DRAIN_DEFAULT		30
 #define IDLE_MAX		604800	/* a week */
 #define IDLE_DEFAULT		0	/* off */
 #define KEEPALIVE_MAX		3600
@@ -155,7 +157,7 @@ static const char *const forwarding_names[] = {
 static const char *const limits_names[] = {
 	"login_grace_time", "upstream_connect_timeout", "max_auth_tries",
 	"max_sessions", "idle_timeout", "keepalive_interval",
-	"keepalive_count_max", NULL,
+	"keepalive_count_max", "drain_timeout", NULL,
 };
 
 /* --- errors ----------------------------------------------------------- */
@@ -1047,8 +1049,9 @@ load_user(struct loader *l, const config_setting_t *list, int i,
 		else if ((u->keys_file = lstrdup(l, v)) != NULL)
 			bad += load_keys_file(l, kf, label, u);
 	}
-	/* A user whose keys were all bad has been told why already. */
-	if (u->nkeys == 0 && bad == 0)
+	/* A user whose keys were all bad has been told why already.  An
+	 * empty keys_file is allowed: every key revoked, no login. */
+	if (u->nkeys == 0 && bad == 0 && u->keys_file == NULL)
 		serr(l, e, "%s has no keys: add keys = [ \"ssh-ed25519 ...\" ] "
 		    "or keys_file = \"/path\"", label);
 }
@@ -1252,6 +1255,7 @@ load_limits(struct loader *l, const config_setting_t *root)
 	lim->idle_timeout = IDLE_DEFAULT;
 	lim->keepalive_interval = KEEPALIVE_DEFAULT;
 	lim->keepalive_count_max = KEEPALIVE_COUNT_DEFAULT;
+	lim->drain_timeout = DRAIN_DEFAULT;
 	if ((g = root_group(l, root, "limits")) == NULL)
 		return;
 	check_names(l, g, limits_names, "limits");
@@ -1270,6 +1274,8 @@ load_limits(struct loader *l, const config_setting_t *root)
 	    &lim->keepalive_interval);
 	member_int(l, g, "keepalive_count_max", "limits", KEEPALIVE_COUNT_MIN,
 	    KEEPALIVE_COUNT_MAX, &lim->keepalive_count_max);
+	member_int(l, g, "drain_timeout", "limits", 0, DRAIN_MAX,
+	    &lim->drain_timeout);
 }
 
 /* A bool setting of a group, or its default when absent. */
@@ -1963,6 +1969,7 @@ dump_groups(const struct config *cfg, FILE *out)
 	dump_int(out, 1, "keepalive_interval", cfg->limits.keepalive_interval);
 	dump_int(out, 1, "keepalive_count_max",
 	    cfg->limits.keepalive_count_max);
+	dump_int(out, 1, "drain_timeout", cfg->limits.drain_timeout);
 	fputs("};\n", out);
 	fputs("forwarding = {\n", out);
 	dump_bool(out, 1, "local", cfg->forwarding.local);

@@ -70,6 +70,7 @@ struct cfg_limits {
 	int idle_timeout;		/* seconds without channel data; 0 off */
 	int keepalive_interval;		/* seconds; 0 off */
 	int keepalive_count_max;	/* unanswered intervals before closing */
+	int drain_timeout;		/* seconds sessions get on SIGTERM */
 };
 
 struct cfg_forwarding {		/* what the gateway relays; 1 on */

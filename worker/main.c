@@ -18,6 +18,17 @@
 #include "log.h"
 #include "worker.h"
 
+volatile sig_atomic_t worker_stopping;
+
+/* The monitor's "stop now" at the end of a drain: the loops notice the
+ * flag (poll returns EINTR) and say goodbye to the client. */
+static void
+on_sigterm(int sig)
+{
+	(void)sig;
+	worker_stopping = 1;
+}
+
 static void
 fixed_fds(void)
 {
@@ -42,6 +53,16 @@ main(int argc, char **argv)
 	fixed_fds();
 	/* libssh writes with send(); a vanished peer must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_sigterm;
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = SA_RESTART;
+		if (sigaction(SIGTERM, &sa, NULL) == -1)
+			_exit(3);
+	}
 	mm_set_socket(IPC_WORKER_FD);
 	log_init("connect-sshd-worker", LOG_LVL_INFO, LOG_FMT_TEXT);
 	log_set_sink(mm_log_sink);

@@ -147,15 +147,15 @@ pair_free(struct pair *p)
 	free(p);
 }
 
+static void close_all(struct relay *r);
+
+/* Channels still open here are audited as closed and freed. */
 void
 relay_free(struct relay *r)
 {
-	size_t i;
-
 	if (r == NULL)
 		return;
-	for (i = 0; i < r->npairs; i++)
-		pair_free(r->pairs[i]);
+	close_all(r);
 	free(r);
 }
 
@@ -951,10 +951,21 @@ relay_run(struct relay *r)
 			rc = -1;
 			break;
 		}
+		if (worker_stopping) {
+			logit("gateway shutting down: disconnecting the client");
+			snprintf(r->end_msg, sizeof(r->end_msg), "%s",
+			    STOPPING_MSG);
+			rc = -1;
+			break;
+		}
 		/* A failed poll shows as a disconnected session above. */
 		(void)ssh_event_dopoll(ev, progress > 0 ? 0 : 1000);
 	}
-	close_all(r);
+	/* With a message for the client, leave the channels open: a client
+	 * whose last channel closes leaves before it reads the message.
+	 * relay_free() closes them after the disconnect. */
+	if (r->end_msg[0] == '\0')
+		close_all(r);
 	ssh_event_remove_session(ev, r->down);
 	ssh_event_remove_session(ev, r->up);
 	ssh_event_free(ev);

@@ -374,6 +374,10 @@ authenticate(struct conn *c)
 			disconnect_with(c, c->fatal_msg);
 			goto out;
 		}
+		if (worker_stopping) {
+			disconnect_with(c, STOPPING_MSG);
+			goto out;
+		}
 		/* libssh sends no failure for a signature the monitor
 		 * refused; end the attempt ourselves. */
 		if (mm_verify_result() == 0) {

@@ -4,6 +4,7 @@
 #ifndef CSSHD_WORKER_H
 #define CSSHD_WORKER_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,11 @@
 
 #include "ipc.h"
 #include "log.h"
+
+/* main.c: set by SIGTERM, the monitor's "stop" at the end of a drain. */
+extern volatile sig_atomic_t worker_stopping;
+
+#define STOPPING_MSG	"The gateway is shutting down; reconnect to continue"
 
 /* Start-up settings from the monitor, kept for the connection's life. */
 struct wsettings {

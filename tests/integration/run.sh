@@ -387,6 +387,79 @@ else
 	not_ok "start the gateway with idle and keepalive limits"
 fi
 
+# ---- SIGHUP: a new configuration for new connections only ----
+RL_PORT=$(free_port)
+write_conf "$T/rl.conf" "$RL_PORT"
+echo "[127.0.0.1]:$RL_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+cp "$T/keys/bob" "$T/keys/bob.saved"
+if start_gateway rl "$T/rl.conf"; then
+	rlpid=$(cat "$T/rl.pid")
+	gw_ssh "$RL_PORT" "$T/bob" bob@s1 'sleep 4; echo bob-still-here' > "$T/rl.bob" 2>&1 &
+	bobp=$!
+	sleep 1.5
+	: > "$T/keys/bob"		# bob's key is revoked
+	kill -HUP "$rlpid"
+	wait_log "$T/rl.log" "configuration reloaded" || true
+	gw_ssh "$RL_PORT" "$T/bob" bob@s1 true 2>/dev/null
+	rc=$?
+	[ $rc = 255 ] && wait_log "$T/rl.log" "auth.denied .*user=bob .*reason=key-not-registered" &&
+		ok "SIGHUP: a removed key can no longer log in" ||
+		not_ok "SIGHUP: removed key (rc=$rc)"
+	wait $bobp
+	[ "$(cat "$T/rl.bob")" = bob-still-here ] &&
+		ok "SIGHUP: an established session of that user continues" ||
+		not_ok "SIGHUP: established session ($(cat "$T/rl.bob"))"
+	check "SIGHUP: other users still log in" gw_ssh "$RL_PORT" "$T/alice" alice@s1 true
+	printf 'users = ( { name = "alice"; keys = [ 42 ]; } );\nthis is not libconfig\n' >> "$T/rl.conf"
+	kill -HUP "$rlpid"
+	wait_log "$T/rl.log" "reload failed: keeping the running configuration" &&
+		grep -q "error: $T/rl.conf:[0-9]*: " "$T/rl.log" &&
+		ok "SIGHUP with an invalid file: file:line errors logged, the old configuration stays" ||
+		not_ok "SIGHUP invalid: $(tail -3 "$T/rl.log")"
+	check "SIGHUP invalid: logins still work" gw_ssh "$RL_PORT" "$T/alice" alice@s1 true
+	kill -0 "$rlpid" 2>/dev/null && ok "SIGHUP: the monitor keeps running" || not_ok "SIGHUP: the monitor died"
+	stop_gateway rl
+else
+	not_ok "start the gateway for reload tests"
+fi
+cp "$T/keys/bob.saved" "$T/keys/bob"
+
+# ---- SIGTERM: drain, tell the rest why, exit 0 ----
+DR_PORT=$(free_port)
+write_conf "$T/dr.conf" "$DR_PORT" 'limits = { drain_timeout = 3; };'
+echo "[127.0.0.1]:$DR_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+"$B/connect-sshd" -f "$T/dr.conf" >"$T/dr.log" 2>&1 &
+drpid=$!
+if wait_log "$T/dr.log" "ready:"; then
+	gw_ssh "$DR_PORT" "$T/alice" alice@s1 'sleep 2; echo short-done' > "$T/dr.short" 2>&1 &
+	shp=$!
+	GW_SSH_LOGLEVEL=INFO gw_ssh "$DR_PORT" "$T/alice" alice@s1 'sleep 60' > /dev/null 2>"$T/dr.long" &
+	lgp=$!
+	sleep 1
+	kill -TERM $drpid
+	sleep 0.5
+	if (exec 3<>"/dev/tcp/127.0.0.1/$DR_PORT") 2>/dev/null; then
+		not_ok "SIGTERM: the listener is closed at once"
+	else
+		ok "SIGTERM: the listener is closed at once"
+	fi
+	wait $shp
+	[ "$(cat "$T/dr.short")" = short-done ] && ok "SIGTERM: a session that ends within drain_timeout completes" ||
+		not_ok "SIGTERM: short session ($(cat "$T/dr.short"))"
+	wait $lgp
+	grep -q "The gateway is shutting down; reconnect to continue" "$T/dr.long" &&
+		ok "SIGTERM: after drain_timeout the remaining client is told why" ||
+		not_ok "SIGTERM: long session ($(cat "$T/dr.long"))"
+	wait $drpid
+	rc=$?
+	[ $rc = 0 ] && grep -q "draining 2 connection(s) for up to 3 s" "$T/dr.log" &&
+		ok "SIGTERM: the monitor drains, then exits 0" ||
+		not_ok "SIGTERM: monitor rc=$rc: $(tail -3 "$T/dr.log")"
+else
+	not_ok "start the gateway for drain tests"
+	kill $drpid 2>/dev/null
+fi
+
 # ---- an empty allowlist turns SSH off ----
 OFF_PORT=$(free_port)
 write_conf "$T/off.conf" "$OFF_PORT"

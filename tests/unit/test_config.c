@@ -661,6 +661,24 @@ test_keys_file_errors(void)
 	fx_done(&fx);
 }
 
+/* All keys revoked: an empty keys_file loads, and the user has none. */
+static void
+test_keys_file_empty(void)
+{
+	struct fx fx;
+	struct config *cfg;
+
+	fx_init(&fx);
+	fx_write(&fx, "keys/bob", "# every key revoked\n\n");
+	cfg = fx_load(&fx, "listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "users = ( { name = \"bob\"; keys_file = \"keys/bob\"; } );\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->nusers, 1);
+	CU_ASSERT_EQUAL(cfg->users[0].nkeys, 0);
+	config_free(cfg);
+	fx_done(&fx);
+}
+
 static void
 test_syntax_error(void)
 {
@@ -923,6 +941,7 @@ test_dump_defaults(void)
 	    "  idle_timeout = 0;\n"
 	    "  keepalive_interval = 60;\n"
 	    "  keepalive_count_max = 3;\n"
+	    "  drain_timeout = 30;\n"
 	    "};\n"
 	    "forwarding = {\n"
 	    "  local = true;\n"
@@ -1067,6 +1086,7 @@ main(void)
 		{ "studio errors", test_studio_errors },
 		{ "user keys", test_user_keys },
 		{ "keys_file errors", test_keys_file_errors },
+		{ "empty keys_file", test_keys_file_empty },
 		{ "syntax error", test_syntax_error },
 		{ "ranges and paths", test_ranges_and_paths },
 		{ "required settings, listen", test_required_and_listen },

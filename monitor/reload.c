@@ -1,0 +1,120 @@
+/*
+ * reload.c - SIGHUP: read the configuration again.
+ *
+ * A configuration that does not load changes nothing: its errors are
+ * logged, file:line each, and the running one stays.  One that loads
+ * replaces the policy, the limits, the forwarding switches and the
+ * algorithms for new connections; the caller then retires the idle
+ * workers, which were started with the old settings.  Established
+ * connections keep what they were given: their workers hold copies, never
+ * pointers into a configuration.
+ *
+ * What is bound to resources opened at start-up -- the listeners, the key,
+ * the worker identity and chroot -- keeps its running value; a change to
+ * it is logged as needing a restart.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "monitor.h"
+#include "policy.h"
+
+extern char **environ;
+
+static int
+same_str(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static int
+same_listen(const struct config *a, const struct config *b)
+{
+	size_t i;
+
+	if (a->nlisten != b->nlisten)
+		return 0;
+	for (i = 0; i < a->nlisten; i++)
+		if (!same_str(a->listen[i].host, b->listen[i].host) ||
+		    !same_str(a->listen[i].port, b->listen[i].port))
+			return 0;
+	return 1;
+}
+
+#define SWAP(a, b) do { __typeof__(a) t_ = (a); (a) = (b); (b) = t_; } \
+	while (0)
+
+/* Give loaded the running value of each setting that needs a restart;
+ * loaded's own values move to running, which is freed. */
+static void
+keep_running(struct config *loaded, struct config *running)
+{
+	const char *path = loaded->path;
+
+	if (!same_listen(loaded, running)) {
+		logit("%s: listen changed: takes effect at restart", path);
+		SWAP(loaded->listen, running->listen);
+		SWAP(loaded->nlisten, running->nlisten);
+	}
+	if (!same_str(loaded->key_path, running->key_path) ||
+	    !same_str(loaded->key_fingerprint, running->key_fingerprint)) {
+		logit("%s: key or key_fingerprint changed: takes effect at "
+		    "restart", path);
+		SWAP(loaded->key_path, running->key_path);
+		SWAP(loaded->key_fingerprint, running->key_fingerprint);
+	}
+	if (!same_str(loaded->workers.user, running->workers.user) ||
+	    !same_str(loaded->workers.chroot, running->workers.chroot) ||
+	    !same_str(loaded->workers.program, running->workers.program)) {
+		logit("%s: workers.user, chroot or program changed: takes "
+		    "effect at restart", path);
+		SWAP(loaded->workers.user, running->workers.user);
+		SWAP(loaded->workers.chroot, running->workers.chroot);
+		SWAP(loaded->workers.program, running->workers.program);
+	}
+	if (loaded->enabled != running->enabled) {
+		logit("%s: enabled changed: takes effect at restart", path);
+		loaded->enabled = running->enabled;
+	}
+	if (loaded->log.format != running->log.format) {
+		logit("%s: log.format changed: takes effect at restart", path);
+		loaded->log.format = running->log.format;
+	}
+}
+
+void
+monitor_reload(struct monitor *m)
+{
+	struct config_errors errs;
+	struct config *new, *old = m->cfg;
+	size_t i;
+
+	logit("SIGHUP: reloading %s", old->path);
+	memset(&errs, 0, sizeof(errs));
+	new = config_load(old->path, environ, m->default_worker, &errs);
+	if (new == NULL) {
+		for (i = 0; i < errs.n; i++)
+			error("%s", errs.msg[i]);
+		if (errs.dropped)
+			error("%s: %zu more errors not shown", old->path,
+			    errs.dropped);
+		error("reload failed: keeping the running configuration");
+		config_errors_free(&errs);
+		return;
+	}
+	keep_running(new, old);
+	m->cfg = new;
+	policy_file_backend(&m->backend, m->cfg);
+	if (!m->debug)
+		log_set_level((enum log_level)m->cfg->log.level);
+	config_free(old);
+	if (m->cfg->nallowed_workspaces == 0)
+		logit("allowed_workspaces is empty: SSH is off, every login "
+		    "will be refused");
+	logit("configuration reloaded: applies to new connections");
+}
