@@ -237,6 +237,21 @@ audit_denied(struct worker *w, const struct policy_decision *d,
 
 /* May this user log in with this key?  The answer only lets the client go
  * on to sign; the decision that counts is made again in h_verify. */
+/*
+ * limits.max_auth_tries: the worker disconnects its client after that many
+ * refused keys or signatures (OpenSSH's MaxAuthTries); one that asks again
+ * is not following the rules.
+ */
+static int
+too_many_failures(struct monitor *m, struct worker *w)
+{
+	if (w->max_auth_tries == 0 || w->nauthfail < w->max_auth_tries)
+		return 0;
+	worker_kill(m, w, "authentication attempt after %u failures "
+	    "(limits.max_auth_tries)", w->nauthfail);
+	return 1;
+}
+
 static int
 h_key_query(struct monitor *m, struct worker *w, struct cursor *c)
 {
@@ -248,6 +263,8 @@ h_key_query(struct monitor *m, struct worker *w, struct cursor *c)
 
 	if (ipc_dec_key_query(c, &q) != 0)
 		return -1;
+	if (too_many_failures(m, w))
+		return -1;
 	if (++w->nkeyq > MON_MAX_KEY_QUERIES) {
 		worker_kill(m, w, "more than %d keys offered",
 		    MON_MAX_KEY_QUERIES);
@@ -258,8 +275,10 @@ h_key_query(struct monitor *m, struct worker *w, struct cursor *c)
 	req.key_len = q.key_blob_len;
 	v = policy_check(&m->backend, &req, &d);
 	sshwire_fingerprint(q.key_blob, q.key_blob_len, fp, sizeof(fp));
-	if (v != POLICY_ALLOW)
+	if (v != POLICY_ALLOW) {
 		audit_denied(w, &d, fp, policy_reason(v));
+		w->nauthfail++;
+	}
 	return reply_flag(m, w, IPC_M_KEY_REPLY, v == POLICY_ALLOW);
 }
 
@@ -315,6 +334,8 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 
 	if (ipc_dec_verify(c, &v) != 0)
 		return -1;
+	if (too_many_failures(m, w))
+		return -1;
 	if (++w->nverify > MON_MAX_VERIFIES) {
 		worker_kill(m, w, "more than %d signed login attempts",
 		    MON_MAX_VERIFIES);
@@ -334,10 +355,12 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 	verdict = policy_check(&m->backend, &req, &d);
 	if (good != 1) {
 		audit_denied(w, &d, fp, "bad-signature");
+		w->nauthfail++;
 		return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
 	}
 	if (verdict != POLICY_ALLOW) {
 		audit_denied(w, &d, fp, policy_reason(verdict));
+		w->nauthfail++;
 		return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
 	}
 	record_login(w, &d, fp);

@@ -188,6 +188,8 @@ send_init(struct monitor *m, struct worker *w)
 	in.idle_timeout = (uint32_t)m->cfg->limits.idle_timeout;
 	in.keepalive_interval = (uint32_t)m->cfg->limits.keepalive_interval;
 	in.keepalive_count_max = (uint32_t)m->cfg->limits.keepalive_count_max;
+	in.max_auth_tries = (uint32_t)m->cfg->limits.max_auth_tries;
+	w->init_max_auth_tries = in.max_auth_tries;
 	snprintf(in.chroot_dir, sizeof(in.chroot_dir), "%s",
 	    m->cfg->workers.chroot);
 	/* The safe sets fit (config.c); a failure here is a bug. */
@@ -485,6 +487,9 @@ hand_over(struct monitor *m, struct worker *w, int fd, const char *peer,
 	int rc;
 
 	w->conn_id = conn_id;
+	/* The limit this worker was started with (a reload may change the
+	 * configuration, not a worker's settings). */
+	w->max_auth_tries = w->init_max_auth_tries;
 	snprintf(w->peer, sizeof(w->peer), "%s", peer);
 	if (w->state == WS_STARTING) {
 		w->client_fd = fd;	/* h_ready hands it over */

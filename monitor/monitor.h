@@ -61,6 +61,9 @@ struct worker {
 	uint8_t session_id[IPC_MAX_HASH];
 	size_t session_id_len;
 	unsigned nsign, nkeyq, nverify, nagent_sign;
+	unsigned nauthfail;		/* refused keys and signatures */
+	unsigned max_auth_tries;	/* enforced from the hand-over */
+	unsigned init_max_auth_tries;	/* as sent in M_INIT */
 
 	/* The login the monitor verified (WS_AUTHED onwards). */
 	char user[POLICY_MAX_USER + 1];

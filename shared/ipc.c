@@ -100,6 +100,7 @@ ipc_enc_init(struct buf *b, const struct ipc_init *m)
 	buf_put_u32(b, m->idle_timeout);
 	buf_put_u32(b, m->keepalive_interval);
 	buf_put_u32(b, m->keepalive_count_max);
+	buf_put_u32(b, m->max_auth_tries);
 	put_cstr(b, m->chroot_dir, sizeof(m->chroot_dir));
 	put_cstr(b, m->kex, sizeof(m->kex));
 	put_cstr(b, m->ciphers, sizeof(m->ciphers));
@@ -122,6 +123,7 @@ ipc_dec_init(struct cursor *c, struct ipc_init *m)
 	cursor_get_u32(c, &m->idle_timeout);
 	cursor_get_u32(c, &m->keepalive_interval);
 	cursor_get_u32(c, &m->keepalive_count_max);
+	cursor_get_u32(c, &m->max_auth_tries);
 	cursor_get_cstring(c, m->chroot_dir, sizeof(m->chroot_dir));
 	cursor_get_cstring(c, m->kex, sizeof(m->kex));
 	cursor_get_cstring(c, m->ciphers, sizeof(m->ciphers));

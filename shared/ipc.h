@@ -78,6 +78,7 @@ struct ipc_init {
 	uint32_t idle_timeout;		/* seconds; 0 off */
 	uint32_t keepalive_interval;	/* seconds; 0 off */
 	uint32_t keepalive_count_max;
+	uint32_t max_auth_tries;	/* failed attempts before disconnect */
 	char chroot_dir[IPC_MAX_PATH];
 	char kex[IPC_MAX_TEXT];		/* algorithm lists, "a,b,c" */
 	char ciphers[IPC_MAX_TEXT];

@@ -47,6 +47,7 @@ struct conn {
 	struct relay *relay;
 	char user[IPC_MAX_NAME];	/* the SSH user name, as sent */
 	int authenticated;
+	unsigned failures;		/* refused keys and signatures */
 	char fatal_msg[IPC_MAX_TEXT];	/* disconnect the client with this */
 };
 
@@ -304,6 +305,19 @@ disconnect_with(struct conn *c, const char *msg)
 	ssh_disconnect(c->down);
 }
 
+/* limits.max_auth_tries, as OpenSSH's MaxAuthTries: the monitor counts
+ * too, and kills a worker that asks once more. */
+static void
+auth_failed(struct conn *c)
+{
+	if (++c->failures >= c->ws->init.max_auth_tries &&
+	    c->ws->init.max_auth_tries > 0) {
+		logit("too many authentication failures (%u)", c->failures);
+		snprintf(c->fatal_msg, sizeof(c->fatal_msg), "Too many "
+		    "authentication failures");
+	}
+}
+
 static int
 auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
     char state, void *userdata)
@@ -321,7 +335,10 @@ auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	if (state == SSH_PUBLICKEY_STATE_NONE) {
 		ok = key_blob(key, blob, sizeof(blob), &bloblen) == 0 ?
 		    mm_key_query(user, blob, bloblen) : 0;
-		return ok == 1 ? SSH_AUTH_SUCCESS : SSH_AUTH_DENIED;
+		if (ok == 1)
+			return SSH_AUTH_SUCCESS;
+		auth_failed(c);
+		return SSH_AUTH_DENIED;
 	}
 	if (state != SSH_PUBLICKEY_STATE_VALID)
 		return SSH_AUTH_DENIED;

@@ -356,12 +356,23 @@ CONNECT_SSH_ENABLED=false "$B/connect-sshd" -f "$KC/c.conf" >"$KC/out" 2>&1
 
 # ---- idle timeout and keepalives for established sessions ----
 LIM_PORT=$(free_port)
-write_conf "$T/lim.conf" "$LIM_PORT" 'limits = { idle_timeout = 3; keepalive_interval = 1; keepalive_count_max = 2; };'
+write_conf "$T/lim.conf" "$LIM_PORT" 'limits = { idle_timeout = 3; keepalive_interval = 1; keepalive_count_max = 2; max_auth_tries = 2; };'
 echo "[127.0.0.1]:$LIM_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
 if start_gateway lim "$T/lim.conf"; then
 	out=$(gw_ssh "$LIM_PORT" "$T/alice" alice@s1 'for i in 1 2 3 4 5 6; do echo tick; sleep 1; done' | wc -l)
 	[ "$out" = 6 ] && ok "a session that moves data outlives idle_timeout and answers keepalives" ||
 		not_ok "active session with idle_timeout=3 (got $out lines)"
+	ssh -F /dev/null -p "$LIM_PORT" -i "$T/mallory" -i "$T/eve" -i "$T/dave" -i "$T/alice" \
+	    -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
+	    -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$T/known_hosts" \
+	    alice@s1@127.0.0.1 true 2>"$T/tries.err"
+	rc=$?
+	[ $rc = 255 ] && grep -q "Too many authentication failures" "$T/tries.err" &&
+		wait_log "$T/lim.log" "too many authentication failures (2)" &&
+		ok "max_auth_tries = 2: the third key is not tried; the client is told why" ||
+		not_ok "max_auth_tries (rc=$rc: $(cat "$T/tries.err"))"
+	check "max_auth_tries = 2: the right key first still logs in" \
+		gw_ssh "$LIM_PORT" "$T/alice" alice@s1 true
 	GW_SSH_LOGLEVEL=INFO gw_ssh "$LIM_PORT" "$T/alice" alice@s1 'sleep 30' 2>"$T/idle.err"
 	rc=$?
 	[ $rc = 255 ] && grep -q "Idle for 3 seconds: disconnected by the gateway" "$T/idle.err" &&

@@ -139,6 +139,7 @@ fill_init(struct ipc_init *m, int v)
 	m->idle_timeout = fill_u32(v, 600);
 	m->keepalive_interval = fill_u32(v, 60);
 	m->keepalive_count_max = fill_u32(v, 3);
+	m->max_auth_tries = fill_u32(v, 6);
 	fill_str(m->chroot_dir, sizeof(m->chroot_dir), v, "/var/empty", 'c');
 	fill_str(m->kex, sizeof(m->kex), v, "curve25519-sha256", 'x');
 	fill_str(m->ciphers, sizeof(m->ciphers), v,
@@ -441,8 +442,8 @@ static const struct layout {
 	size_t nf;
 	struct field f[16];
 } layouts[] = {
-	{ "M_INIT", IPC_M_INIT, enc_init, dec_init, 15,
-	    { U32, U32, U32, U32, U32, U32, U32, U32, U32, U32,
+	{ "M_INIT", IPC_M_INIT, enc_init, dec_init, 16,
+	    { U32, U32, U32, U32, U32, U32, U32, U32, U32, U32, U32,
 	    CSTR(IPC_MAX_PATH),
 	    CSTR(IPC_MAX_TEXT), CSTR(IPC_MAX_TEXT), CSTR(IPC_MAX_TEXT),
 	    BYTES(IPC_MAX_BLOB) } },
@@ -499,6 +500,7 @@ test_rt_init(void)
 		CU_ASSERT_EQUAL(out.keepalive_interval, in.keepalive_interval);
 		CU_ASSERT_EQUAL(out.keepalive_count_max,
 		    in.keepalive_count_max);
+		CU_ASSERT_EQUAL(out.max_auth_tries, in.max_auth_tries);
 		CU_ASSERT_STRING_EQUAL(out.chroot_dir, in.chroot_dir);
 		CU_ASSERT_STRING_EQUAL(out.kex, in.kex);
 		CU_ASSERT_STRING_EQUAL(out.ciphers, in.ciphers);
