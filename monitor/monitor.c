@@ -478,6 +478,118 @@ format_peer(const struct sockaddr_storage *ss, char *out, size_t outsz)
 	snprintf(out, outsz, "%s:%d", host, port);
 }
 
+/* The part of a peer address that per-source limits count by: an IPv4
+ * address (also when v4-mapped), or the /64 of an IPv6 one. */
+static size_t
+source_key(const struct sockaddr_storage *ss, uint8_t key[16])
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+
+	if (ss->ss_family == AF_INET) {
+		memcpy(key, &((const struct sockaddr_in *)(const void *)ss)->
+		    sin_addr, 4);
+		return 4;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const uint8_t *a = ((const struct sockaddr_in6 *)
+		    (const void *)ss)->sin6_addr.s6_addr;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			memcpy(key, a + 12, 4);
+			return 4;
+		}
+		memcpy(key, a, 8);
+		return 8;
+	}
+	return 0;
+}
+
+/* Not yet authenticated: handed a client, no verified login. */
+static int
+unauthenticated(const struct worker *w)
+{
+	return w->conn_id != 0 && (w->state == WS_STARTING ||
+	    w->state == WS_PREAUTH || w->state == WS_KEYED);
+}
+
+/*
+ * max_startups and per_source_max_startups, as OpenSSH's MaxStartups and
+ * PerSourceMaxStartups: the reason to refuse a new connection from src,
+ * or NULL.  Between start and full, refuse with a probability that grows
+ * from rate% to 100%.
+ */
+static const char *
+startup_refusal(const struct monitor *m, const uint8_t *src, size_t srclen)
+{
+	const struct cfg_limits *lim = &m->cfg->limits;
+	const struct worker *w;
+	int unauth = 0, same = 0, p;
+
+	for (w = m->workers; w != NULL; w = w->next) {
+		if (!unauthenticated(w))
+			continue;
+		unauth++;
+		if (srclen > 0 && w->src_len == srclen &&
+		    memcmp(w->src, src, srclen) == 0)
+			same++;
+	}
+	if (lim->per_source_max_startups > 0 &&
+	    same >= lim->per_source_max_startups)
+		return "per-source-max-startups";
+	if (unauth >= lim->startups_full)
+		return "max-startups";
+	if (unauth < lim->startups_begin)
+		return NULL;
+	p = lim->startups_rate + (100 - lim->startups_rate) *
+	    (unauth - lim->startups_begin) /
+	    (lim->startups_full - lim->startups_begin);
+	return (int)arc4random_uniform(100) < p ? "max-startups" : NULL;
+}
+
+/*
+ * Refuse a connection so that the client says why: our version line and
+ * an unencrypted SSH_MSG_DISCONNECT, which clients accept before key
+ * exchange.  Best effort; nothing the client sent is parsed.
+ */
+#define SSH_MSG_DISCONNECT		1
+#define SSH_DISCONNECT_TOO_MANY		12	/* ..._TOO_MANY_CONNECTIONS */
+
+static void
+refuse_connection(int fd, const char *why)
+{
+	static const char banner[] = "SSH-2.0-connect-sshd\r\n";
+	struct buf pkt, payload;
+	char sink[512];
+	size_t pad;
+
+	buf_init(&payload, 256);
+	buf_put_u8(&payload, SSH_MSG_DISCONNECT);
+	buf_put_u32(&payload, SSH_DISCONNECT_TOO_MANY);
+	buf_put_cstring(&payload, why);
+	buf_put_cstring(&payload, "");
+	/* length, padding length, payload, padding: a multiple of 8 with
+	 * at least 4 bytes of padding (RFC 4253, section 6). */
+	pad = 8 - (5 + payload.len) % 8;
+	if (pad < 4)
+		pad += 8;
+	buf_init(&pkt, 512);
+	buf_put(&pkt, banner, sizeof(banner) - 1);
+	buf_put_u32(&pkt, (uint32_t)(1 + payload.len + pad));
+	buf_put_u8(&pkt, (uint8_t)pad);
+	buf_put(&pkt, payload.data, payload.len);
+	while (pad-- > 0)
+		buf_put_u8(&pkt, 0);
+	if (buf_ok(&pkt) == 0)
+		(void)send(fd, pkt.data, pkt.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	/* Unread input would turn the close into a reset, which could
+	 * overtake the message. */
+	shutdown(fd, SHUT_WR);
+	(void)recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+	buf_free(&payload);
+	buf_free(&pkt);
+	close(fd);
+}
+
 static void
 hand_over(struct monitor *m, struct worker *w, int fd, const char *peer,
     uint64_t conn_id)
@@ -514,7 +626,10 @@ accept_one(struct monitor *m, int lfd)
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	char peer[IPC_MAX_NAME];
-	struct worker *w;
+	struct worker *w = NULL;
+	const char *why;
+	uint8_t src[16];
+	size_t srclen;
 	uint64_t id;
 	int fd;
 
@@ -526,20 +641,26 @@ accept_one(struct monitor *m, int lfd)
 		return;
 	}
 	format_peer(&ss, peer, sizeof(peer));
+	srclen = source_key(&ss, src);
 	id = ++m->next_conn_id;
 	AUDIT("connection", AF_N("conn", id), AF_S("peer", peer));
-	if (m->nworkers - count_spare(m) >= (size_t)m->cfg->limits.max_sessions) {
+	if (m->nworkers - count_spare(m) >= (size_t)m->cfg->limits.max_sessions)
+		why = "max-sessions";
+	else
+		why = startup_refusal(m, src, srclen);
+	if (why == NULL && (w = take_idle(m)) == NULL &&
+	    (w = worker_spawn(m)) == NULL)
+		why = "no-worker";
+	if (why != NULL) {
 		AUDIT("connection.refused", AF_N("conn", id),
-		    AF_S("peer", peer), AF_S("reason", "max-sessions"));
-		close(fd);
+		    AF_S("peer", peer), AF_S("reason", why));
+		refuse_connection(fd, strcmp(why, "no-worker") == 0 ?
+		    "The gateway cannot serve you now; try again later" :
+		    "Too many connections to the gateway; try again later");
 		return;
 	}
-	if ((w = take_idle(m)) == NULL && (w = worker_spawn(m)) == NULL) {
-		AUDIT("connection.refused", AF_N("conn", id),
-		    AF_S("peer", peer), AF_S("reason", "no-worker"));
-		close(fd);
-		return;
-	}
+	memcpy(w->src, src, srclen);
+	w->src_len = srclen;
 	hand_over(m, w, fd, peer, id);
 }
 

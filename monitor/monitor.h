@@ -54,6 +54,8 @@ struct worker {
 	uint32_t once_done;		/* bit per IPC type handled once */
 	uint64_t conn_id;		/* 0 until a client is handed over */
 	char peer[IPC_MAX_NAME];
+	uint8_t src[16];		/* source for per-source limits: */
+	size_t src_len;			/* IPv4 address, or IPv6 /64 */
 	struct timespec t_connect;	/* client handed over */
 	struct timespec t_deadline;	/* upstream connect deadline */
 	int has_deadline;

@@ -58,6 +58,10 @@
 #define SESSIONS_MIN		1
 #define SESSIONS_MAX		100000
 #define SESSIONS_DEFAULT	1000
+#define STARTUPS_MAX		100000
+#define STARTUPS_BEGIN_DEFAULT	10	/* OpenSSH's MaxStartups 10:30:100 */
+#define STARTUPS_RATE_DEFAULT	30
+#define STARTUPS_FULL_DEFAULT	100
 #define DRAIN_MAX		86400
 #define DRAIN_DEFAULT		30
 #define IDLE_MAX		604800	/* a week */
@@ -157,7 +161,8 @@ static const char *const forwarding_names[] = {
 static const char *const limits_names[] = {
 	"login_grace_time", "upstream_connect_timeout", "max_auth_tries",
 	"max_sessions", "idle_timeout", "keepalive_interval",
-	"keepalive_count_max", "drain_timeout", NULL,
+	"keepalive_count_max", "drain_timeout", "max_startups",
+	"per_source_max_startups", NULL,
 };
 
 /* --- errors ----------------------------------------------------------- */
@@ -1242,6 +1247,36 @@ load_log(struct loader *l, const config_setting_t *root)
 	    &l->cfg->log.format);
 }
 
+/* "start:rate:full" as OpenSSH's MaxStartups, or "n" for n:100:n. */
+static void
+load_max_startups(struct loader *l, const config_setting_t *g,
+    struct cfg_limits *lim)
+{
+	const config_setting_t *s;
+	const char *v;
+	char tail;
+	int b, r, f, n;
+
+	if ((s = config_setting_get_member(g, "max_startups")) == NULL ||
+	    get_string(l, s, "limits.max_startups", &v) != 0)
+		return;
+	n = sscanf(v, "%d:%d:%d%c", &b, &r, &f, &tail);
+	if (n == 1 && sscanf(v, "%d%c", &b, &tail) == 1) {
+		r = 100;
+		f = b;
+		n = 3;
+	}
+	if (n != 3 || b < 1 || f < b || f > STARTUPS_MAX || r < 0 || r > 100) {
+		serr(l, s, "limits.max_startups = \"%.*s\" is not valid: use "
+		    "\"start:rate:full\" with 1 <= start <= full <= %d and "
+		    "rate 0 to 100, or one number", SHOW_MAX, v, STARTUPS_MAX);
+		return;
+	}
+	lim->startups_begin = b;
+	lim->startups_rate = r;
+	lim->startups_full = f;
+}
+
 static void
 load_limits(struct loader *l, const config_setting_t *root)
 {
@@ -1256,6 +1291,10 @@ load_limits(struct loader *l, const config_setting_t *root)
 	lim->keepalive_interval = KEEPALIVE_DEFAULT;
 	lim->keepalive_count_max = KEEPALIVE_COUNT_DEFAULT;
 	lim->drain_timeout = DRAIN_DEFAULT;
+	lim->startups_begin = STARTUPS_BEGIN_DEFAULT;
+	lim->startups_rate = STARTUPS_RATE_DEFAULT;
+	lim->startups_full = STARTUPS_FULL_DEFAULT;
+	lim->per_source_max_startups = 0;
 	if ((g = root_group(l, root, "limits")) == NULL)
 		return;
 	check_names(l, g, limits_names, "limits");
@@ -1276,6 +1315,9 @@ load_limits(struct loader *l, const config_setting_t *root)
 	    KEEPALIVE_COUNT_MAX, &lim->keepalive_count_max);
 	member_int(l, g, "drain_timeout", "limits", 0, DRAIN_MAX,
 	    &lim->drain_timeout);
+	load_max_startups(l, g, lim);
+	member_int(l, g, "per_source_max_startups", "limits", 0,
+	    STARTUPS_MAX, &lim->per_source_max_startups);
 }
 
 /* A bool setting of a group, or its default when absent. */
@@ -1970,6 +2012,11 @@ dump_groups(const struct config *cfg, FILE *out)
 	dump_int(out, 1, "keepalive_count_max",
 	    cfg->limits.keepalive_count_max);
 	dump_int(out, 1, "drain_timeout", cfg->limits.drain_timeout);
+	fprintf(out, "%*smax_startups = \"%d:%d:%d\";\n", INDENT, "",
+	    cfg->limits.startups_begin, cfg->limits.startups_rate,
+	    cfg->limits.startups_full);
+	dump_int(out, 1, "per_source_max_startups",
+	    cfg->limits.per_source_max_startups);
 	fputs("};\n", out);
 	fputs("forwarding = {\n", out);
 	dump_bool(out, 1, "local", cfg->forwarding.local);

@@ -71,6 +71,9 @@ struct cfg_limits {
 	int keepalive_interval;		/* seconds; 0 off */
 	int keepalive_count_max;	/* unanswered intervals before closing */
 	int drain_timeout;		/* seconds sessions get on SIGTERM */
+	/* max_startups "start:rate:full": unauthenticated connections */
+	int startups_begin, startups_rate, startups_full;
+	int per_source_max_startups;	/* 0 off; IPv6 counted per /64 */
 };
 
 struct cfg_forwarding {		/* what the gateway relays; 1 on */

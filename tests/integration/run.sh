@@ -398,6 +398,41 @@ else
 	not_ok "start the gateway with idle and keepalive limits"
 fi
 
+# ---- pre-authentication limits under a flood from one source ----
+FL_PORT=$(free_port)
+write_conf "$T/fl.conf" "$FL_PORT" 'limits = { max_startups = "10:30:60"; per_source_max_startups = 10; login_grace_time = 30; };'
+echo "[127.0.0.1]:$FL_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+if start_gateway fl "$T/fl.conf"; then
+	flpid=$(cat "$T/fl.pid")
+	rss0=$(awk '/^VmRSS:/{print $2}' "/proc/$flpid/status")
+	rm -f "$T/flood.ready"
+	python3 "$HERE/flood.py" "$FL_PORT" 1000 200 20 "$T/flood.ready" > "$T/flood.out" 2>&1 &
+	flp=$!
+	for _ in $(seq 1 300); do [ -e "$T/flood.ready" ] && break; sleep 0.1; done
+	rss1=$(awk '/^VmRSS:/{print $2}' "/proc/$flpid/status")
+	nw=$(pgrep -P "$flpid" | wc -l)
+	out=$(ssh -F /dev/null -p "$FL_PORT" -i "$T/alice" -o IdentitiesOnly=yes -o IdentityAgent=none \
+	    -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$T/known_hosts" \
+	    -o BindAddress=127.0.0.2 -o ConnectTimeout=10 -o LogLevel=ERROR \
+	    alice@s1@127.0.0.1 'echo legit-ok' 2>&1)
+	[ "$out" = legit-ok ] &&
+		ok "1000 idle + 200 stalled connections from 127.0.0.1: a login from 127.0.0.2 succeeds" ||
+		not_ok "login during a flood (got '$out')"
+	out=$(GW_SSH_LOGLEVEL=INFO gw_ssh "$FL_PORT" "$T/alice" alice@s1 true 2>&1)
+	echo "$out" | grep -q "Too many connections to the gateway" &&
+		wait_log "$T/fl.log" "connection.refused .*reason=per-source-max-startups" &&
+		ok "per_source_max_startups: the flooding source is refused, and told why" ||
+		not_ok "per-source refusal (got '$out')"
+	wait $flp
+	rss2=$(awk '/^VmRSS:/{print $2}' "/proc/$flpid/status")
+	[ $((rss1 - rss0)) -lt 8192 ] && [ "$nw" -le 16 ] &&
+		ok "monitor memory bounded under the flood: RSS ${rss0} -> ${rss1} -> ${rss2} KiB, $nw workers ($(cat "$T/flood.out"))" ||
+		not_ok "flood: RSS ${rss0} -> ${rss1} -> ${rss2} KiB, $nw workers ($(cat "$T/flood.out"))"
+	stop_gateway fl
+else
+	not_ok "start the gateway for the flood test"
+fi
+
 # ---- SIGHUP: a new configuration for new connections only ----
 RL_PORT=$(free_port)
 write_conf "$T/rl.conf" "$RL_PORT"

@@ -272,7 +272,8 @@ full_config(void)
 	    "  program = \"/opt/csshd/worker\"; };\n"
 	    "log = { level = \"debug\"; format = \"json\"; };\n"
 	    "limits = { login_grace_time = 60; upstream_connect_timeout = 5;\n"
-	    "  max_auth_tries = 3; max_sessions = 50; };\n"
+	    "  max_auth_tries = 3; max_sessions = 50;\n"
+	    "  max_startups = \"5:50:20\"; per_source_max_startups = 3; };\n"
 	    "forwarding = { local = false; agent = false; };\n",
 	    fp_alice, alice_key, rsa_key, carol_key, fp_bob);
 }
@@ -345,6 +346,10 @@ check_full(const struct config *cfg)
 	CU_ASSERT_EQUAL(cfg->limits.upstream_connect_timeout, 5);
 	CU_ASSERT_EQUAL(cfg->limits.max_auth_tries, 3);
 	CU_ASSERT_EQUAL(cfg->limits.max_sessions, 50);
+	CU_ASSERT_EQUAL(cfg->limits.startups_begin, 5);
+	CU_ASSERT_EQUAL(cfg->limits.startups_rate, 50);
+	CU_ASSERT_EQUAL(cfg->limits.startups_full, 20);
+	CU_ASSERT_EQUAL(cfg->limits.per_source_max_startups, 3);
 	CU_ASSERT_EQUAL(cfg->forwarding.local, 0);
 	CU_ASSERT_EQUAL(cfg->forwarding.remote, 1);
 	CU_ASSERT_EQUAL(cfg->forwarding.agent, 0);
@@ -418,6 +423,14 @@ test_wrong_types(void)
 	    ":9: algorithms.kex is empty: list at least one algorithm");
 	expect_base_error("forwarding = { x11 = true; };\n",
 	    ":9: unknown setting 'x11' in forwarding");
+	expect_base_error("limits = { max_startups = \"10:30\"; };\n",
+	    ":9: limits.max_startups = \"10:30\" is not valid: use "
+	    "\"start:rate:full\" with 1 <= start <= full <= 100000 and rate 0 "
+	    "to 100, or one number");
+	expect_base_error("limits = { max_startups = \"20:30:10\"; };\n",
+	    ":9: limits.max_startups = \"20:30:10\" is not valid: use "
+	    "\"start:rate:full\" with 1 <= start <= full <= 100000 and rate 0 "
+	    "to 100, or one number");
 	expect_base_error("limits = { keepalive_count_max = 0; };\n",
 	    ":9: limits.keepalive_count_max = 0 is out of range: use 1 to 100");
 	expect_base_error("limits = { max_sessions = 1.5; };\n",
@@ -942,6 +955,8 @@ test_dump_defaults(void)
 	    "  keepalive_interval = 60;\n"
 	    "  keepalive_count_max = 3;\n"
 	    "  drain_timeout = 30;\n"
+	    "  max_startups = \"10:30:100\";\n"
+	    "  per_source_max_startups = 0;\n"
 	    "};\n"
 	    "forwarding = {\n"
 	    "  local = true;\n"
