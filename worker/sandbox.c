@@ -178,17 +178,68 @@ sandbox_enter(const struct ipc_init *in)
 }
 
 #ifdef CSSHD_TEST_HOOKS
+#include <sys/mount.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <netinet/in.h>
+#include <signal.h>
 /*
  * Test build only (connect-sshd-worker-test, never installed): a client
- * whose user name starts with "testhook-socket@" makes the worker call
- * socket() after the sandbox is on, which the filter must punish with
- * death.  The integration tests use it to show the monitor notices.
+ * whose user name is "testhook-CLASS@..." makes the worker attempt one
+ * forbidden system call after the sandbox is on, which the filter must
+ * punish with death.  The integration tests run every class and check
+ * that the monitor logs the kill.  Raw syscall(2), so that no libc
+ * wrapper substitutes another call.
  */
+static void
+attempt(const char *class)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_port = htons(9), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char *const argv[] = { "/bin/sh", NULL };
+
+	if (strcmp(class, "open") == 0)
+		(void)syscall(SYS_openat, AT_FDCWD, "/tmp/csshd-escape",
+		    O_CREAT | O_WRONLY, 0600);
+	else if (strcmp(class, "socket") == 0)
+		(void)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	else if (strcmp(class, "connect") == 0)
+		(void)syscall(SYS_connect, 0, &sin, sizeof(sin));
+	else if (strcmp(class, "bind") == 0)
+		(void)syscall(SYS_bind, 0, &sin, sizeof(sin));
+	else if (strcmp(class, "execve") == 0)
+		(void)syscall(SYS_execve, argv[0], argv, NULL);
+	else if (strcmp(class, "fork") == 0)
+		(void)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+	else if (strcmp(class, "ptrace") == 0)
+		(void)syscall(SYS_ptrace, PTRACE_ATTACH, 1, 0, 0);
+	else if (strcmp(class, "kill") == 0)
+		(void)syscall(SYS_kill, 1, 0);
+	else if (strcmp(class, "setuid") == 0)
+		(void)syscall(SYS_setuid, 0);
+	else if (strcmp(class, "mount") == 0)
+		(void)syscall(SYS_mount, "none", "/", "tmpfs", 0, NULL);
+	else if (strcmp(class, "chroot") == 0)
+		(void)syscall(SYS_chroot, "/");
+	else
+		return;
+	/* Still alive: the filter let it through.  Say so and leave. */
+	error("sandbox test hook: %s was not stopped", class);
+	_exit(7);
+}
+
 void
 testhook_user(const char *user)
 {
-	if (strncmp(user, "testhook-socket@", 16) == 0)
-		(void)syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	char class[32];
+	const char *at;
+
+	if (strncmp(user, "testhook-", 9) != 0 ||
+	    (at = strchr(user, '@')) == NULL ||
+	    (size_t)(at - user - 9) >= sizeof(class))
+		return;
+	memcpy(class, user + 9, (size_t)(at - user - 9));
+	class[at - user - 9] = '\0';
+	attempt(class);
 }
 #endif

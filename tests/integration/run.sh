@@ -317,6 +317,19 @@ if start_gateway th "$T/th.conf"; then
 	wait_log "$T/th.log" "killed by the sandbox (SIGSYS" &&
 		ok "a worker calling socket() is killed by seccomp and logged" ||
 		{ not_ok "a worker calling socket() is killed by seccomp and logged"; tail -5 "$T/th.log" | sed 's/^/#   /'; }
+	# Every forbidden class, each in a fresh worker after sandboxing.
+	for class in open socket connect bind execve fork ptrace kill setuid mount chroot; do
+		before=$(grep -c "killed by the sandbox (SIGSYS" "$T/th.log")
+		gw_ssh "$TH_PORT" "$T/alice" "testhook-$class@s1" true 2>/dev/null
+		for _ in $(seq 1 50); do
+			[ "$(grep -c "killed by the sandbox (SIGSYS" "$T/th.log")" -gt "$before" ] && break
+			sleep 0.1
+		done
+		[ "$(grep -c "killed by the sandbox (SIGSYS" "$T/th.log")" -gt "$before" ] &&
+			! grep -q "sandbox test hook: $class was not stopped" "$T/th.log" &&
+			ok "sandbox: $class after sandboxing kills the worker, and the monitor logs it" ||
+			not_ok "sandbox: $class ($(tail -2 "$T/th.log" | tr '\n' ' '))"
+	done
 	check "the monitor keeps serving after a worker is killed" \
 		gw_ssh "$TH_PORT" "$T/alice" alice@s1 true
 	stop_gateway th
