@@ -18,11 +18,6 @@
 #include "monitor.h"
 #include "sshwire.h"
 
-#define AGENTC_REQUEST_IDENTITIES	11
-#define AGENT_IDENTITIES_ANSWER		12
-#define AGENTC_SIGN_REQUEST		13
-#define AGENT_SIGN_RESPONSE		14
-
 static int
 agent_reply(struct monitor *m, struct worker *w, const struct buf *body)
 {
@@ -64,65 +59,54 @@ agent_identities(struct monitor *m, struct worker *w)
 }
 
 /*
- * The data libssh asks us to sign for the Studio: string session id,
- * byte 50, string user, "ssh-connection", "publickey", TRUE, algorithm,
- * key blob.  Everything is checked against the route.
+ * The data libssh asks us to sign for the Studio (parsed by agent_parse()):
+ * string session id, byte 50, string user, "ssh-connection",
+ * "publickey", TRUE, algorithm, key blob.  Everything is checked against
+ * the route.
  */
 static const char *
-check_sign_data(struct monitor *m, struct worker *w, const uint8_t *data,
-    size_t len)
+check_sign_data(struct monitor *m, struct worker *w,
+    const struct userauth_req *r)
 {
-	struct userauth_req r;
 	const uint8_t *blob;
 	size_t bloblen;
-	const char *why;
 
-	if (userauth_parse(data, len, &r, &why) != 0)
-		return why;
-	if (r.session_id_len != 32 && r.session_id_len != 48 &&
-	    r.session_id_len != 64)
+	if (r->session_id_len != 32 && r->session_id_len != 48 &&
+	    r->session_id_len != 64)
 		return "session id is not exchange-hash sized";
-	if (strcmp(r.user, w->upstream_user) != 0)
+	if (strcmp(r->user, w->upstream_user) != 0)
 		return "user is not the routed upstream user";
-	if (strcmp(r.algo, "ssh-ed25519") != 0)
+	if (strcmp(r->algo, "ssh-ed25519") != 0)
 		return "algorithm is not ssh-ed25519";
 	blob = hostkey_blob(m->key, &bloblen);
-	if (r.key_blob_len != bloblen ||
-	    memcmp(r.key_blob, blob, bloblen) != 0)
+	if (r->key_blob_len != bloblen ||
+	    memcmp(r->key_blob, blob, bloblen) != 0)
 		return "key in signed data is not the gateway key";
 	return NULL;
 }
 
 static int
-agent_sign(struct monitor *m, struct worker *w, struct cursor *c)
+agent_sign(struct monitor *m, struct worker *w, const struct agent_req *r)
 {
-	const uint8_t *blob, *data, *gw;
-	size_t bloblen, datalen, gwlen;
-	uint32_t flags;
+	const uint8_t *gw;
+	size_t gwlen;
 	uint8_t sig[ED25519_SIG_LEN];
 	const char *why;
 	struct buf b, sigblob;
 	int rc;
 
-	cursor_get_string(c, &blob, &bloblen, IPC_MAX_BLOB);
-	cursor_get_string(c, &data, &datalen, IPC_MAX_SIGNED);
-	cursor_get_u32(c, &flags);
-	if (cursor_end(c) != 0) {
-		worker_kill(m, w, "malformed agent sign request");
-		return -1;
-	}
 	gw = hostkey_blob(m->key, &gwlen);
-	if (bloblen != gwlen || memcmp(blob, gw, gwlen) != 0)
+	if (r->key_blob_len != gwlen || memcmp(r->key_blob, gw, gwlen) != 0)
 		why = "sign request for a key that is not the gateway key";
 	else
-		why = check_sign_data(m, w, data, datalen);
+		why = check_sign_data(m, w, &r->ua);
 	if (why == NULL && ++w->nagent_sign > MON_MAX_AGENT_SIGNS)
 		why = "too many upstream signatures";
 	if (why != NULL) {
 		worker_kill(m, w, "agent sign refused: %s", why);
 		return -1;
 	}
-	if (hostkey_sign(m->key, data, datalen, sig) != 0) {
+	if (hostkey_sign(m->key, r->data, r->data_len, sig) != 0) {
 		worker_kill(m, w, "agent sign failed");
 		return -1;
 	}
@@ -140,32 +124,21 @@ agent_sign(struct monitor *m, struct worker *w, struct cursor *c)
 	return rc;
 }
 
-/* One complete request: dispatch by type; unknown types kill. */
+/* One complete request: parse, then act; anything else kills. */
 static int
 agent_request(struct monitor *m, struct worker *w, const uint8_t *msg,
     size_t len)
 {
-	struct cursor c;
-	uint8_t type;
+	struct agent_req r;
+	const char *why = NULL;
 
-	cursor_init(&c, msg, len);
-	if (cursor_get_u8(&c, &type) != 0) {
-		worker_kill(m, w, "empty agent request");
+	if (agent_parse(msg, len, &r, &why) != 0) {
+		worker_kill(m, w, "agent request refused: %s", why);
 		return -1;
 	}
-	switch (type) {
-	case AGENTC_REQUEST_IDENTITIES:
-		if (cursor_end(&c) != 0) {
-			worker_kill(m, w, "malformed agent request");
-			return -1;
-		}
+	if (r.type == AGENTC_REQUEST_IDENTITIES)
 		return agent_identities(m, w);
-	case AGENTC_SIGN_REQUEST:
-		return agent_sign(m, w, &c);
-	default:
-		worker_kill(m, w, "agent request type %u not permitted", type);
-		return -1;
-	}
+	return agent_sign(m, w, &r);
 }
 
 void

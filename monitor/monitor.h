@@ -154,6 +154,25 @@ int userauth_algo_ok(const char *algo, const uint8_t *blob, size_t len);
 int userauth_verify(const char *algo, const uint8_t *blob, size_t bloblen,
     const uint8_t *sig, size_t siglen, const uint8_t *data, size_t datalen);
 
+/* userauth.c: one ssh-agent request, parsed without acting on it */
+#define AGENTC_REQUEST_IDENTITIES	11
+#define AGENT_IDENTITIES_ANSWER		12
+#define AGENTC_SIGN_REQUEST		13
+#define AGENT_SIGN_RESPONSE		14
+struct agent_req {
+	uint8_t type;			/* AGENTC_* */
+	const uint8_t *key_blob;	/* SIGN_REQUEST: the key to sign with */
+	size_t key_blob_len;
+	const uint8_t *data;		/* ... what to sign */
+	size_t data_len;
+	uint32_t flags;
+	struct userauth_req ua;		/* ... data, parsed */
+};
+/* 0, or -1 and *why: not one of the two requests, malformed, or data
+ * that is not a publickey userauth request. */
+int agent_parse(const uint8_t *msg, size_t len, struct agent_req *r,
+    const char **why);
+
 /* agent.c: the monitor as the worker's ssh-agent */
 void agent_readable(struct monitor *m, struct worker *w);
 

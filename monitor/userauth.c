@@ -53,6 +53,39 @@ userauth_parse(const uint8_t *data, size_t len, struct userauth_req *r,
 	return 0;
 }
 
+int
+agent_parse(const uint8_t *msg, size_t len, struct agent_req *r,
+    const char **why)
+{
+	struct cursor c;
+
+	memset(r, 0, sizeof(*r));
+	cursor_init(&c, msg, len);
+	if (cursor_get_u8(&c, &r->type) != 0) {
+		*why = "empty agent request";
+		return -1;
+	}
+	if (r->type == AGENTC_REQUEST_IDENTITIES) {
+		if (cursor_end(&c) != 0) {
+			*why = "malformed identities request";
+			return -1;
+		}
+		return 0;
+	}
+	if (r->type != AGENTC_SIGN_REQUEST) {
+		*why = "request type not permitted";
+		return -1;
+	}
+	cursor_get_string(&c, &r->key_blob, &r->key_blob_len, IPC_MAX_BLOB);
+	cursor_get_string(&c, &r->data, &r->data_len, IPC_MAX_SIGNED);
+	cursor_get_u32(&c, &r->flags);
+	if (cursor_end(&c) != 0) {
+		*why = "malformed sign request";
+		return -1;
+	}
+	return userauth_parse(r->data, r->data_len, &r->ua, why);
+}
+
 /* The algorithms a key type may sign with; SHA-1 "ssh-rsa" is refused. */
 int
 userauth_algo_ok(const char *algo, const uint8_t *blob, size_t len)

@@ -7,7 +7,8 @@ PACKAGES="build-essential pkg-config
 libssh-dev libssl-dev libseccomp-dev libconfig-dev libcunit1-dev
 openssh-client openssh-server mandoc
 procps psmisc python3 coreutils
-rsync curl openssh-sftp-server"
+rsync curl openssh-sftp-server
+clang libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do

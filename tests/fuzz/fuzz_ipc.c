@@ -1,0 +1,75 @@
+/*
+ * fuzz_ipc.c - libFuzzer target: every IPC body decoder, both directions.
+ * Input: u16 type, then the body, as one datagram carries them.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "buf.h"
+#include "ipc.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct cursor c;
+	union {
+		struct ipc_init init;
+		struct ipc_client client;
+		struct ipc_bytes bytes;
+		struct ipc_flag flag;
+		struct ipc_route route;
+		struct ipc_text text;
+		struct ipc_log log;
+		struct ipc_key_query kq;
+		struct ipc_verify verify;
+		struct ipc_audit audit;
+	} u;
+	unsigned type;
+
+	if (size < 2 || size > IPC_MAX_MSG)
+		return 0;
+	type = (unsigned)data[0] << 8 | data[1];
+	cursor_init(&c, data + 2, size - 2);
+	switch (type) {
+	case IPC_M_INIT:
+		(void)ipc_dec_init(&c, &u.init);
+		break;
+	case IPC_M_CLIENT:
+		(void)ipc_dec_client(&c, &u.client);
+		break;
+	case IPC_M_SIGN_REPLY:
+	case IPC_W_SIGN:
+		(void)ipc_dec_bytes(&c, &u.bytes, IPC_MAX_BLOB);
+		break;
+	case IPC_M_KEY_REPLY:
+	case IPC_M_VERIFY_REPLY:
+		(void)ipc_dec_flag(&c, &u.flag);
+		break;
+	case IPC_M_ROUTE:
+		(void)ipc_dec_route(&c, &u.route);
+		break;
+	case IPC_M_ROUTE_FAIL:
+		(void)ipc_dec_text(&c, &u.text);
+		break;
+	case IPC_W_LOG:
+		(void)ipc_dec_log(&c, &u.log);
+		break;
+	case IPC_W_KEY_QUERY:
+		(void)ipc_dec_key_query(&c, &u.kq);
+		break;
+	case IPC_W_VERIFY:
+		(void)ipc_dec_verify(&c, &u.verify);
+		break;
+	case IPC_W_AUDIT:
+		(void)ipc_dec_audit(&c, &u.audit);
+		break;
+	default:
+		(void)ipc_type_nfds(type);
+		(void)ipc_type_name(type);
+		break;
+	}
+	return 0;
+}
