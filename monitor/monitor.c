@@ -549,13 +549,16 @@ startup_refusal(const struct monitor *m, const uint8_t *src, size_t srclen)
 /*
  * Refuse a connection so that the client says why: our version line and
  * an unencrypted SSH_MSG_DISCONNECT, which clients accept before key
- * exchange.  Best effort; nothing the client sent is parsed.
+ * exchange.  Closing at once would reset the connection when the client's
+ * next packet arrives, and a reset discards what the client has not read
+ * yet, so the socket lingers (bounded in number and time) while what the
+ * client sends is read and dropped, never parsed.
  */
 #define SSH_MSG_DISCONNECT		1
 #define SSH_DISCONNECT_TOO_MANY		12	/* ..._TOO_MANY_CONNECTIONS */
 
 static void
-refuse_connection(int fd, const char *why)
+refuse_connection(struct monitor *m, int fd, const char *why)
 {
 	static const char banner[] = "SSH-2.0-connect-sshd\r\n";
 	struct buf pkt, payload;
@@ -581,13 +584,49 @@ refuse_connection(int fd, const char *why)
 		buf_put_u8(&pkt, 0);
 	if (buf_ok(&pkt) == 0)
 		(void)send(fd, pkt.data, pkt.len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	/* Unread input would turn the close into a reset, which could
-	 * overtake the message. */
-	shutdown(fd, SHUT_WR);
-	(void)recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
 	buf_free(&payload);
 	buf_free(&pkt);
-	close(fd);
+	shutdown(fd, SHUT_WR);
+	if (m->nlinger == MON_MAX_LINGER) {
+		/* Full: the oldest has had the most time to read. */
+		(void)recv(m->linger[0].fd, sink, sizeof(sink), MSG_DONTWAIT);
+		close(m->linger[0].fd);
+		memmove(&m->linger[0], &m->linger[1],
+		    (MON_MAX_LINGER - 1) * sizeof(m->linger[0]));
+		m->nlinger--;
+	}
+	m->linger[m->nlinger].fd = fd;
+	mono_now(&m->linger[m->nlinger].until);
+	m->linger[m->nlinger].until.tv_nsec += MON_LINGER_MS % 1000 * 1000000L;
+	m->linger[m->nlinger].until.tv_sec += MON_LINGER_MS / 1000 +
+	    m->linger[m->nlinger].until.tv_nsec / 1000000000L;
+	m->linger[m->nlinger].until.tv_nsec %= 1000000000L;
+	m->nlinger++;
+}
+
+/* Drop what a refused client sent; close when it is done or its time is
+ * up (fd -1: check the times only). */
+static void
+service_linger(struct monitor *m, int fd)
+{
+	char sink[4096];
+	size_t i, j;
+	ssize_t n;
+	int done;
+
+	for (i = j = 0; i < m->nlinger; i++) {
+		done = ms_until(&m->linger[i].until) <= 0;
+		if (!done && m->linger[i].fd == fd) {
+			n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+			done = n == 0 || (n < 0 && errno != EAGAIN &&
+			    errno != EINTR);
+		}
+		if (done)
+			close(m->linger[i].fd);
+		else
+			m->linger[j++] = m->linger[i];
+	}
+	m->nlinger = j;
 }
 
 static void
@@ -654,7 +693,7 @@ accept_one(struct monitor *m, int lfd)
 	if (why != NULL) {
 		AUDIT("connection.refused", AF_N("conn", id),
 		    AF_S("peer", peer), AF_S("reason", why));
-		refuse_connection(fd, strcmp(why, "no-worker") == 0 ?
+		refuse_connection(m, fd, strcmp(why, "no-worker") == 0 ?
 		    "The gateway cannot serve you now; try again later" :
 		    "Too many connections to the gateway; try again later");
 		return;
@@ -729,6 +768,14 @@ build_pollset(struct monitor *m, struct pollset *ps, int *timeout)
 			if (*timeout < 0 || ms < *timeout)
 				*timeout = (int)ms;
 		}
+	}
+	for (i = 0; i < m->nlinger; i++) {
+		if (ps_add(ps, m->linger[i].fd, POLLIN, NULL, 3) != 0)
+			return -1;
+		ms = ms_until(&m->linger[i].until);
+		ms = ms < 0 ? 0 : ms;
+		if (*timeout < 0 || ms < *timeout)
+			*timeout = (int)ms;
 	}
 	if (m->draining && (*timeout < 0 || *timeout > 250))
 		*timeout = 250;
@@ -850,6 +897,10 @@ service_fd(struct monitor *m, struct pollset *ps, size_t i)
 
 	if (re == 0)
 		return;
+	if (ps->what[i] == 3) {
+		service_linger(m, ps->pfd[i].fd);
+		return;
+	}
 	if (w == NULL) {
 		if (ps->pfd[i].fd != m->sigpipe[0])
 			accept_one(m, ps->pfd[i].fd);
@@ -916,6 +967,7 @@ monitor_run(struct monitor *m)
 		for (i = 1; n > 0 && i < ps.n; i++)
 			service_fd(m, &ps, i);
 		check_deadlines(m);
+		service_linger(m, -1);
 		if (ps.pfd[0].revents)
 			handle_signals(m);
 		if (m->reload && !m->draining) {

@@ -40,6 +40,8 @@ enum wstate {
 #define MON_MAX_AGENT_SIGNS	4	/* upstream publickey signatures */
 #define MON_AGENT_MAX_MSG	8192	/* one agent protocol message */
 #define MON_LOG_BURST		200	/* worker log lines per second */
+#define MON_MAX_LINGER		64	/* refused sockets held open briefly */
+#define MON_LINGER_MS		2000
 
 struct hostkey;
 
@@ -108,6 +110,12 @@ struct monitor {
 	int draining;			/* SIGTERM seen: no new connections */
 	int drain_signalled;		/* remaining workers told to stop */
 	struct timespec drain_deadline;
+	/* Refused connections, kept until the client has read why. */
+	struct lingering {
+		int fd;
+		struct timespec until;
+	} linger[MON_MAX_LINGER];
+	size_t nlinger;
 };
 
 /* monitor.c */

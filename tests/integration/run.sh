@@ -446,6 +446,53 @@ else
 	not_ok "start the gateway for the flood test"
 fi
 
+# ---- workers dying mid-transfer do not disturb the others ----
+FT_PORT=$(free_port)
+write_conf "$T/ft.conf" "$FT_PORT" 'limits = { max_startups = "200"; };'
+echo "[127.0.0.1]:$FT_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+head -c 4M /dev/urandom > "$T/ft.blob"
+ft_sum=$(sha256sum < "$T/ft.blob" | cut -d' ' -f1)
+if start_gateway ft "$T/ft.conf"; then
+	ftpid=$(cat "$T/ft.pid")
+	pids=
+	for i in $(seq 1 50); do
+		gw_ssh "$FT_PORT" "$T/alice" alice@s1 "sleep 3; cat $T/ft.blob; sleep 1" > "$T/ft.out.$i" 2>/dev/null &
+		pids="$pids $!"
+	done
+	# Wait until all 50 are relaying, then kill 10 of their workers.
+	for _ in $(seq 1 100); do
+		[ "$(grep -c 'event=upstream.opened' "$T/ft.log")" -ge 50 ] && break
+		sleep 0.1
+	done
+	victims=$(for w in $(pgrep -P "$ftpid"); do
+		grep -q "^State:.*S\|^State:.*R" "/proc/$w/status" 2>/dev/null && echo "$w"; done |
+		shuf -n 40 | head -n 10)
+	nk=0
+	for w in $victims; do
+		if [ $nk -lt 5 ]; then kill -KILL "$w"; else kill -SEGV "$w"; fi
+		nk=$((nk + 1))
+	done
+	wait $pids
+	good=0
+	for i in $(seq 1 50); do
+		[ "$(sha256sum < "$T/ft.out.$i" | cut -d' ' -f1)" = "$ft_sum" ] && good=$((good + 1))
+	done
+	nkill=$(grep -c "killed by signal KILL" "$T/ft.log")
+	nsegv=$(grep -c "killed by signal SEGV" "$T/ft.log")
+	# Only workers holding a transfer count; a killed idle worker costs none.
+	lost=$(grep -c "event=session.closed .*worker=\"killed by signal" "$T/ft.log")
+	[ $((good + lost)) = 50 ] && [ "$nkill" -ge 1 ] && [ "$nsegv" -ge 1 ] &&
+		ok "10 workers killed (KILL, SEGV) during 50 transfers: the other $good finished with the right sha256" ||
+		{ not_ok "fault injection: $good good, $lost lost, $nkill KILL, $nsegv SEGV"
+		  grep -E "error|refused|failed" "$T/ft.log" | tail -5 | sed 's/^/#   /'; }
+	sleep 1
+	check "after the kills the pool refills and logins work" gw_ssh "$FT_PORT" "$T/alice" alice@s1 true
+	stop_gateway ft
+else
+	not_ok "start the gateway for fault injection"
+fi
+rm -f "$T"/ft.out.* "$T/ft.blob"
+
 # ---- SIGHUP: a new configuration for new connections only ----
 RL_PORT=$(free_port)
 write_conf "$T/rl.conf" "$RL_PORT"
