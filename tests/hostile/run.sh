@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Hostile-worker tests: the real monitor, on its real IPC sockets, against
+# a compromised worker (hostile-worker.c, run as workers.program).  Each
+# attack must end with the monitor killing that worker and logging why,
+# while the monitor stays up, serves its other workers, and leaks no fd.
+# Loopback only.  TAP-style output like tests/integration/run.sh.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+B=${B:-build}
+case $B in /*) ;; *) B=$TOP/$B ;; esac
+T=$(mktemp -d /tmp/csshd-hostile.XXXXXX)
+chmod 755 "$T"
+. "$TOP/tests/integration/lib.sh"
+
+cleanup() {
+	stop_gateway hg
+	[ -z "${KEEP:-}" ] && rm -rf "$T"
+}
+trap cleanup EXIT
+
+ssh-keygen -q -t ed25519 -N '' -f "$T/gw_key" -C hostile-test
+ssh-keygen -q -t ed25519 -N '' -f "$T/alice" -C alice
+mkdir -p "$T/empty"
+chmod 755 "$T/empty"
+PORT=$(free_port)
+cat > "$T/hg.conf" <<EOF
+listen = [ "127.0.0.1:$PORT" ];
+key = "$T/gw_key";
+allowed_workspaces = [ 1 ];
+workspaces = ( { id = 1; members = [ "alice" ]; } );
+users = ( { name = "alice"; keys = [ "$(cat "$T/alice.pub")" ]; } );
+studios = ( { session = "s1"; workspace = 1; upstream = "127.0.0.1:9"; } );
+workers = { prefork = 2; chroot = "$T/empty"; program = "$B/tests/hostile-worker"; };
+log = { level = "info"; };
+EOF
+chmod 600 "$T/gw_key"
+start_gateway hg "$T/hg.conf" || { echo "not ok - start the gateway"; exit 1; }
+LOG=$T/hg.log
+MON=$(cat "$T/hg.pid")
+
+# attack NAME: connect, name the attack, collect what the worker saw.
+attack() {
+	python3 - "$PORT" "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+s.sendall(sys.argv[2].encode() + b"\n")
+out = b""
+try:
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        out += d
+except OSError:
+    pass
+sys.stdout.write(out.decode(errors="replace"))
+PY
+}
+
+# A worker that keeps a connection in the pre-authentication state for the
+# whole run: the monitor must go on serving it while others are killed.
+exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'hold\n' >&5
+sleep 0.5
+fds0=$(ls "/proc/$MON/fd" | wc -l)
+rss0=$(awk '/^VmRSS:/{print $2}' "/proc/$MON/status")
+
+# expect ATTACK REASON-PATTERN DESCRIPTION
+expect() {
+	local name=$1 want=$2 what=$3 before out
+	before=$(grep -c "killed by the monitor" "$LOG")
+	out=$(attack "$name")
+	for _ in $(seq 1 50); do
+		[ "$(grep -c "killed by the monitor" "$LOG")" -gt "$before" ] && break
+		sleep 0.1
+	done
+	# Legal set-up steps may be answered; nothing after "attack" may.
+	if grep -q "killing worker [0-9]* (conn [0-9]*, state [a-z]*): $want" "$LOG" &&
+	    ! echo "$out" | sed -n '/^attack/,$p' | grep -q "^answered" &&
+	    kill -0 "$MON" 2>/dev/null; then
+		ok "$what: killed and logged ($want)"
+	else
+		not_ok "$what (worker saw: $(echo "$out" | tr '\n' ' '); log: $(grep killing "$LOG" | tail -1))"
+	fi
+}
+
+expect sign-not-a-hash "sign request of 20 bytes is not an exchange hash" \
+	"host-key signature over arbitrary data"
+expect sign-too-many "more than 64 key exchanges" \
+	"more host-key signatures than key exchanges can need"
+expect route-before-auth "W_ROUTE not permitted in state keyed" \
+	"a route before authentication"
+expect key-query-before-kex "W_KEY_QUERY not permitted in state preauth" \
+	"a key query before the key exchange"
+expect verify-unsigned-session "verify request refused: signature not bound to this connection's session id" \
+	"a login signature over a session id the monitor never signed"
+expect verify-forged "W_ROUTE not permitted in state keyed" \
+	"a forged login signature, then a claimed success"
+grep -q "auth.denied .*reason=bad-signature" "$LOG" &&
+	ok "the forged signature is refused and audited (bad-signature)" ||
+	not_ok "forged signature audit"
+expect truncated "bad W_SIGN" "a truncated message"
+expect oversized "malformed IPC message" "an oversized datagram"
+expect wrong-type "malformed IPC message" "an unknown message type"
+expect monitor-type "M_KEY_REPLY not permitted in state preauth" \
+	"a monitor-to-worker type sent by the worker"
+expect ready-twice "W_READY not permitted in state preauth" \
+	"a repeated W_READY"
+expect extra-fd "malformed IPC message" "a file descriptor on a type that carries none"
+
+out=$(attack log-flood)
+nflood=$(grep -c "flood$" "$LOG")
+echo "$out" | grep -q "^answered M_SIGN_REPLY" && [ "$nflood" -le 400 ] &&
+	ok "100000 log lines: $nflood written (rate limit 200/s), the worker is still served" ||
+	not_ok "log flood ($nflood lines; worker saw: $(echo "$out" | tr '\n' ' '))"
+
+# The held worker is still served, the monitor is up, and nothing leaked.
+printf 'sign\n' >&5
+read -r -t 5 reply <&5
+[ "${reply:-}" = "answered M_SIGN_REPLY" ] &&
+	ok "another worker's connection is served throughout the attacks" ||
+	not_ok "the held worker (got '${reply:-nothing}')"
+exec 5>&-
+sleep 1
+fds1=$(ls "/proc/$MON/fd" | wc -l)
+rss1=$(awk '/^VmRSS:/{print $2}' "/proc/$MON/status")
+[ "$fds1" -le "$fds0" ] &&
+	ok "no fd leaked by the monitor ($fds0 before, $fds1 after)" ||
+	not_ok "monitor fds: $fds0 before, $fds1 after"
+[ $((rss1 - rss0)) -lt 2048 ] &&
+	ok "monitor memory bounded (RSS $rss0 -> $rss1 KiB)" ||
+	not_ok "monitor RSS $rss0 -> $rss1 KiB"
+kill -0 "$MON" 2>/dev/null && [ "$(pgrep -P "$MON" | wc -l)" -ge 2 ] &&
+	ok "the monitor is up and its pool refilled" ||
+	not_ok "monitor or pool gone"
+
+echo "hostile: $PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
