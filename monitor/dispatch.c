@@ -184,6 +184,32 @@ h_log(struct monitor *m, struct worker *w, struct cursor *c)
 }
 
 /*
+ * Session ids seen recently.  An exchange hash is random; the same one in
+ * two connections means a worker is replaying a login signature it
+ * obtained elsewhere (the monitor cannot see the key exchange, so it
+ * must take the worker's word for the hash, as OpenSSH's monitor does).
+ * A lossy set: a bucket per 16-bit prefix keeps the latest id, so an id
+ * is remembered for about MON_SEEN_IDS connections.
+ */
+#define MON_SEEN_IDS	65536
+#define SEEN_PREFIX	16
+static uint8_t seen_ids[MON_SEEN_IDS][SEEN_PREFIX];
+
+/* 1 if id was seen before; otherwise remember it and return 0. */
+static int
+session_id_reused(const uint8_t *id, size_t len)
+{
+	uint8_t *slot = seen_ids[(size_t)id[0] << 8 | id[1]];
+
+	if (len < SEEN_PREFIX)
+		return 0;
+	if (memcmp(slot, id, SEEN_PREFIX) == 0)
+		return 1;
+	memcpy(slot, id, SEEN_PREFIX);
+	return 0;
+}
+
+/*
  * Sign an exchange hash with the host key.  Only hash-sized input is
  * signed (SHA-256/384/512 exchange hashes), a bounded number of times; the
  * first hash is the connection's session id, which the userauth check
@@ -210,6 +236,11 @@ h_sign(struct monitor *m, struct worker *w, struct cursor *c)
 		return -1;
 	}
 	if (w->session_id_len == 0) {
+		if (session_id_reused(in.data, in.len)) {
+			worker_kill(m, w, "session id already used by another "
+			    "connection");
+			return -1;
+		}
 		memcpy(w->session_id, in.data, in.len);
 		w->session_id_len = in.len;
 		w->state = WS_KEYED;

@@ -97,6 +97,10 @@ await(int ms)
 	return 1;
 }
 
+/* The first exchange hash: unique per process unless the attack wants a
+ * chosen one (session id replay). */
+static uint8_t first_hash[IPC_MAX_HASH];
+
 static void
 sign(size_t len)
 {
@@ -105,6 +109,7 @@ sign(size_t len)
 	struct buf b;
 
 	memset(hash, 0x5a, sizeof(hash));
+	memcpy(hash, first_hash, sizeof(first_hash));
 	buf_init(&b, IPC_MAX_MSG);
 	if (ipc_enc_bytes(&b, IPC_W_SIGN, &in, sizeof(hash)) != 0) {
 		/* Over the encoder's bound: build it by hand. */
@@ -128,7 +133,9 @@ userauth_data(struct buf *d, uint8_t sid_byte)
 		30, 31, 32,
 	};
 
-	memset(sid, sid_byte, sizeof(sid));
+	memcpy(sid, first_hash, sizeof(sid));
+	if (sid_byte != 0)
+		memset(sid, sid_byte, sizeof(sid));
 	buf_put_string(d, sid, sizeof(sid));
 	buf_put_u8(d, 50);
 	buf_put_cstring(d, "alice@s1");
@@ -208,10 +215,18 @@ attack(const char *name)
 	} else if (strcmp(name, "verify-forged") == 0) {
 		sign(32);
 		await(3000);
-		verify(0x5a);			/* right id, forged signature */
+		verify(0);			/* right id, forged signature */
 		await(3000);
 		say("attack", "");
 		empty(IPC_W_ROUTE);		/* and claim success anyway */
+		await(3000);
+	} else if (strncmp(name, "replay-session-id", 17) == 0) {
+		/* Two connections choose the same session id; the second
+		 * is the replay. */
+		memset(first_hash, 0x42, sizeof(first_hash));
+		if (name[17] == '2')
+			say("attack", "");
+		sign(32);
 		await(3000);
 	} else if (strcmp(name, "truncated") == 0) {
 		buf_init(&b, IPC_MAX_MSG);
@@ -292,6 +307,9 @@ main(void)
 	    type != IPC_M_CLIENT || nfds != 1)
 		return 2;
 	client = fds[0];
+	/* A session id of our own, as a real exchange hash would be. */
+	if (getentropy(first_hash, sizeof(first_hash)) != 0)
+		return 2;
 	while (len < sizeof(name) - 1 &&
 	    (n = recv(client, name + len, 1, 0)) == 1 && name[len] != '\n')
 		len++;

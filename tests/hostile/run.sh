@@ -100,6 +100,9 @@ expect verify-forged "W_ROUTE not permitted in state keyed" \
 grep -q "auth.denied .*reason=bad-signature" "$LOG" &&
 	ok "the forged signature is refused and audited (bad-signature)" ||
 	not_ok "forged signature audit"
+attack replay-session-id1 >/dev/null
+expect replay-session-id2 "session id already used by another connection" \
+	"a second connection reusing a session id (login signature replay)"
 expect truncated "bad W_SIGN" "a truncated message"
 expect oversized "malformed IPC message" "an oversized datagram"
 expect wrong-type "malformed IPC message" "an unknown message type"
