@@ -404,6 +404,8 @@ open_direct(struct relay *r, ssh_message msg)
 	int oport = ssh_message_channel_request_open_originator_port(msg);
 	struct pair *p;
 
+	if (host == NULL)
+		return 1;
 	if (!(r->flags & IPC_INIT_FWD_LOCAL)) {
 		logit("refused forwarding to %s:%d: local forwarding is off",
 		    host, port);
