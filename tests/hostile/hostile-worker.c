@@ -11,6 +11,11 @@
  *   "refused"        the monitor answered with a refusal (flag 0).
  * The monitor is expected to kill us with SIGKILL, so a reply line may not
  * get out: the script reads the verdict from the gateway's log.
+ *
+ * Attacks after a genuine login ("agent-...", "route-...") take the user's
+ * Ed25519 private key as 64 hex digits after the name: the harness then
+ * logs in for real (a signature the monitor verifies), is routed to the
+ * Studio, and attacks the monitor's ssh-agent socket or the route.
  */
 #include <sys/socket.h>
 
@@ -21,12 +26,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "buf.h"
 #include "ipc.h"
 
 #define SOCK	IPC_WORKER_FD
 
 static int client = -1;
+static EVP_PKEY *user_key;		/* from the attack line, if any */
+static uint8_t user_pub[32];
+static uint8_t gw_blob[IPC_MAX_BLOB];	/* the gateway's key, from M_INIT */
+static size_t gw_blob_len;
+static int agent_fd = -1;		/* from M_ROUTE */
+static char routed_user[IPC_MAX_NAME];
 
 /* One line to the client: word, then the argument if any. */
 static void
@@ -72,7 +85,8 @@ send_msg(struct buf *b)
 	buf_free(b);
 }
 
-/* Wait up to ms for the monitor's answer; report it. */
+/* Wait up to ms for the monitor's answer; report it.  An M_ROUTE's
+ * fds and user are kept for the agent attacks. */
 static int
 await(int ms)
 {
@@ -80,6 +94,8 @@ await(int ms)
 	uint8_t msg[IPC_MAX_MSG];
 	unsigned type;
 	int fds[IPC_MAX_FDS], nfds;
+	struct ipc_route r;
+	struct cursor c;
 	long n;
 
 	if (poll(&p, 1, ms) != 1)
@@ -88,6 +104,13 @@ await(int ms)
 	if (n <= 0) {
 		say("closed", "");
 		return -1;
+	}
+	if (type == IPC_M_ROUTE) {
+		cursor_init(&c, msg + 2, (size_t)n - 2);
+		if (ipc_dec_route(&c, &r) == 0)
+			snprintf(routed_user, sizeof(routed_user), "%s",
+			    r.upstream_user);
+		agent_fd = fds[1];
 	}
 	if ((type == IPC_M_KEY_REPLY || type == IPC_M_VERIFY_REPLY) &&
 	    n >= 6 && msg[5] == 0)
@@ -174,6 +197,256 @@ empty(unsigned type)
 	buf_init(&b, IPC_MAX_MSG);
 	(void)ipc_enc_empty(&b, type);
 	send_msg(&b);
+}
+
+/* The user's key from 64 hex digits (the Ed25519 seed). */
+static int
+load_user_key(const char *hex)
+{
+	uint8_t seed[32];
+	size_t i, publen = sizeof(user_pub);
+	unsigned v;
+
+	if (strlen(hex) != 64)
+		return -1;
+	for (i = 0; i < sizeof(seed); i++) {
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return -1;
+		seed[i] = (uint8_t)v;
+	}
+	user_key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed,
+	    sizeof(seed));
+	if (user_key == NULL || EVP_PKEY_get_raw_public_key(user_key,
+	    user_pub, &publen) != 1)
+		return -1;
+	return 0;
+}
+
+/* An SSH key blob: string type, string raw public key. */
+static void
+ed25519_blob(struct buf *b, const uint8_t *pub)
+{
+	struct buf k;
+
+	buf_init(&k, 128);
+	buf_put_cstring(&k, "ssh-ed25519");
+	buf_put_string(&k, pub, 32);
+	buf_put_string(b, k.data, k.len);
+	buf_free(&k);
+}
+
+/* The publickey userauth request a client signs (RFC 4252, 7). */
+static void
+signed_request(struct buf *d, const uint8_t *sid, size_t sidlen,
+    const char *user, const uint8_t *blob, size_t bloblen)
+{
+	buf_put_string(d, sid, sidlen);
+	buf_put_u8(d, 50);
+	buf_put_cstring(d, user);
+	buf_put_cstring(d, "ssh-connection");
+	buf_put_cstring(d, "publickey");
+	buf_put_u8(d, 1);
+	buf_put_cstring(d, "ssh-ed25519");
+	buf_put_string(d, blob, bloblen);
+}
+
+/* Log in as alice@s1 for real and, if route, ask for the route: returns
+ * 0 once authenticated (and M_ROUTE has brought the agent socket). */
+static int
+genuine_login(int route)
+{
+	uint8_t sig[64];
+	size_t siglen = sizeof(sig);
+	struct buf blob, d, b;
+	struct ipc_verify v;
+	EVP_MD_CTX *ctx;
+	int ok;
+
+	sign(32);
+	if (await(3000) != 1)
+		return -1;
+	buf_init(&blob, 256);
+	ed25519_blob(&blob, user_pub);
+	buf_init(&d, IPC_MAX_SIGNED);
+	/* The blob inside the request is the key itself, without the outer
+	 * length ed25519_blob() put in front. */
+	signed_request(&d, first_hash, 32, "alice@s1", blob.data + 4,
+	    blob.len - 4);
+	ctx = EVP_MD_CTX_new();
+	ok = ctx != NULL &&
+	    EVP_DigestSignInit(ctx, NULL, NULL, NULL, user_key) == 1 &&
+	    EVP_DigestSign(ctx, sig, &siglen, d.data, d.len) == 1;
+	EVP_MD_CTX_free(ctx);
+	buf_free(&blob);
+	if (!ok) {
+		buf_free(&d);
+		return -1;
+	}
+	v.sig = sig;
+	v.sig_len = siglen;
+	v.data = d.data;
+	v.data_len = d.len;
+	buf_init(&b, IPC_MAX_MSG);
+	(void)ipc_enc_verify(&b, &v);
+	send_msg(&b);
+	buf_free(&d);
+	if (await(3000) != 1)
+		return -1;
+	if (!route)
+		return 0;
+	empty(IPC_W_ROUTE);
+	if (await(5000) != 1 || agent_fd == -1)
+		return -1;
+	return 0;
+}
+
+/* One agent protocol message (uint32 length, body) to the monitor. */
+static void
+agent_send(const struct buf *body)
+{
+	struct buf m;
+
+	buf_init(&m, body->len + 4);
+	buf_put_string(&m, body->data, body->len);
+	(void)send(agent_fd, m.data, m.len, MSG_NOSIGNAL);
+	buf_free(&m);
+}
+
+/* Report the agent's answer: "agent answered N" or "closed". */
+static int
+agent_await(int ms)
+{
+	struct pollfd p = { agent_fd, POLLIN, 0 };
+	uint8_t reply[8192];
+	char type[16];
+	ssize_t n;
+
+	if (poll(&p, 1, ms) != 1)
+		return 0;
+	n = recv(agent_fd, reply, sizeof(reply), 0);
+	if (n < 5) {
+		say("closed", "");
+		return -1;
+	}
+	snprintf(type, sizeof(type), "%u", reply[4]);
+	say("agent answered", type);
+	return 1;
+}
+
+/* An agent SIGN_REQUEST (type 13) for key, over data. */
+static void
+agent_sign(const uint8_t *key, size_t keylen, const struct buf *data)
+{
+	struct buf body;
+
+	buf_init(&body, 8192);
+	buf_put_u8(&body, 13);
+	buf_put_string(&body, key, keylen);
+	buf_put_string(&body, data->data, data->len);
+	buf_put_u32(&body, 0);
+	agent_send(&body);
+	buf_free(&body);
+}
+
+/* The request libssh would have the agent sign for the Studio, for user
+ * and a session id of the Studio connection (which the monitor cannot
+ * know: it checks everything else). */
+static void
+agent_sign_userauth(const char *user)
+{
+	uint8_t sid[32];
+	struct buf d;
+
+	memset(sid, 0x33, sizeof(sid));
+	buf_init(&d, IPC_MAX_SIGNED);
+	signed_request(&d, sid, sizeof(sid), user, gw_blob, gw_blob_len);
+	agent_sign(gw_blob, gw_blob_len, &d);
+	buf_free(&d);
+}
+
+/* Attacks on the route and the monitor's agent, after a genuine login. */
+static void
+attack_routed(const char *name)
+{
+	struct buf b;
+	int i;
+
+	if (strcmp(name, "route-other-studio") == 0) {
+		/* W_ROUTE names no target: the monitor routes to what it
+		 * verified.  A worker that names another Studio anyway sends
+		 * a W_ROUTE with a body. */
+		if (genuine_login(0) != 0) {
+			say("genuine login failed", "");
+			return;
+		}
+		say("attack", "");
+		buf_init(&b, IPC_MAX_MSG);
+		(void)ipc_enc_empty(&b, IPC_W_ROUTE);
+		buf_put_cstring(&b, "s2");
+		buf_put_cstring(&b, "bob");
+		send_msg(&b);
+		await(3000);
+		return;
+	}
+	if (genuine_login(1) != 0) {
+		say("genuine login failed", "");
+		return;
+	}
+	if (strcmp(name, "agent-ok") == 0) {
+		/* The legal use: identities, then one upstream signature. */
+		buf_init(&b, 16);
+		buf_put_u8(&b, 11);
+		agent_send(&b);
+		buf_free(&b);
+		agent_await(3000);
+		agent_sign_userauth(routed_user);
+		agent_await(3000);
+		return;
+	}
+	say("attack", "");
+	if (strcmp(name, "route-twice") == 0) {
+		empty(IPC_W_ROUTE);
+		await(3000);
+	} else if (strcmp(name, "agent-arbitrary") == 0) {
+		buf_init(&b, 256);
+		buf_put(&b, "any data the attacker wants signed", 34);
+		agent_sign(gw_blob, gw_blob_len, &b);
+		buf_free(&b);
+		agent_await(3000);
+	} else if (strcmp(name, "agent-other-user") == 0) {
+		agent_sign_userauth("root");
+		agent_await(3000);
+	} else if (strcmp(name, "agent-other-key") == 0) {
+		struct buf blob, d;
+
+		buf_init(&blob, 256);
+		ed25519_blob(&blob, user_pub);
+		buf_init(&d, IPC_MAX_SIGNED);
+		signed_request(&d, first_hash, 32, routed_user,
+		    blob.data + 4, blob.len - 4);
+		agent_sign(blob.data + 4, blob.len - 4, &d);
+		buf_free(&d);
+		buf_free(&blob);
+		agent_await(3000);
+	} else if (strcmp(name, "agent-too-many") == 0) {
+		for (i = 0; i < 10; i++) {
+			agent_sign_userauth(routed_user);
+			if (agent_await(3000) < 0)
+				break;
+		}
+	} else if (strcmp(name, "agent-wrong-type") == 0) {
+		buf_init(&b, 16);
+		buf_put_u8(&b, 17);		/* ADD_IDENTITY */
+		agent_send(&b);
+		buf_free(&b);
+		agent_await(3000);
+	} else if (strcmp(name, "agent-oversized") == 0) {
+		uint8_t hdr[4] = { 0, 1, 0x86, 0xa0 };	/* 100000 */
+
+		(void)send(agent_fd, hdr, sizeof(hdr), MSG_NOSIGNAL);
+		agent_await(3000);
+	} else
+		say("unknown attack", name);
 }
 
 static void
@@ -286,6 +559,9 @@ attack(const char *name)
 				await(3000);
 			}
 		}
+	} else if (strncmp(name, "agent-", 6) == 0 ||
+	    strncmp(name, "route-", 6) == 0) {
+		attack_routed(name);
 	} else
 		say("unknown attack", name);
 }
@@ -296,12 +572,21 @@ main(void)
 	uint8_t msg[IPC_MAX_MSG];
 	unsigned type;
 	int fds[IPC_MAX_FDS], nfds;
-	char name[64];
-	ssize_t n;
+	char name[160], *key;
+	struct ipc_init init;
+	struct cursor c;
+	long n;
 	size_t len = 0;
 
-	if (ipc_recv(SOCK, msg, &type, fds, &nfds) <= 0 || type != IPC_M_INIT)
+	if ((n = ipc_recv(SOCK, msg, &type, fds, &nfds)) <= 0 ||
+	    type != IPC_M_INIT)
 		return 2;
+	cursor_init(&c, msg + 2, (size_t)n - 2);
+	if (ipc_dec_init(&c, &init) != 0 ||
+	    init.hostkey_blob_len > sizeof(gw_blob))
+		return 2;
+	memcpy(gw_blob, init.hostkey_blob, init.hostkey_blob_len);
+	gw_blob_len = init.hostkey_blob_len;
 	empty(IPC_W_READY);
 	if (ipc_recv(SOCK, msg, &type, fds, &nfds) <= 0 ||
 	    type != IPC_M_CLIENT || nfds != 1)
@@ -314,6 +599,13 @@ main(void)
 	    (n = recv(client, name + len, 1, 0)) == 1 && name[len] != '\n')
 		len++;
 	name[len] = '\0';
+	if ((key = strchr(name, ' ')) != NULL) {
+		*key++ = '\0';
+		if (load_user_key(key) != 0) {
+			say("bad key", "");
+			return 2;
+		}
+	}
 	attack(name);
 	say("done", "");
 	return 0;

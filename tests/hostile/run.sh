@@ -15,22 +15,41 @@ chmod 755 "$T"
 
 cleanup() {
 	stop_gateway hg
+	[ -n "${STUDIO_PID:-}" ] && kill "$STUDIO_PID" 2>/dev/null
 	[ -z "${KEEP:-}" ] && rm -rf "$T"
 }
 trap cleanup EXIT
 
 ssh-keygen -q -t ed25519 -N '' -f "$T/gw_key" -C hostile-test
-ssh-keygen -q -t ed25519 -N '' -f "$T/alice" -C alice
+# alice's key as raw Ed25519 (OpenSSL), so the harness can sign a genuine
+# login with it: SEED goes to the harness, the blob to the config.
+openssl genpkey -algorithm ed25519 -out "$T/alice.pem" 2>/dev/null
+SEED=$(openssl pkey -in "$T/alice.pem" -outform DER | tail -c 32 |
+	od -An -tx1 | tr -d ' \n')
+ALICE_PUB="ssh-ed25519 $({ printf '\0\0\0\013ssh-ed25519\0\0\0\040'
+	openssl pkey -in "$T/alice.pem" -pubout -outform DER | tail -c 32; } |
+	base64 -w0) alice"
 mkdir -p "$T/empty"
 chmod 755 "$T/empty"
 PORT=$(free_port)
+# The Studio of s1: a TCP listener that accepts and holds (the attacks end
+# before any SSH would be spoken on the upstream leg).
+STUDIO=$(free_port)
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); held = []
+while True:
+    held.append(s.accept()[0])
+' "$STUDIO" &
+STUDIO_PID=$!
 cat > "$T/hg.conf" <<EOF
 listen = [ "127.0.0.1:$PORT" ];
 key = "$T/gw_key";
 allowed_workspaces = [ 1 ];
 workspaces = ( { id = 1; members = [ "alice" ]; } );
-users = ( { name = "alice"; keys = [ "$(cat "$T/alice.pub")" ]; } );
-studios = ( { session = "s1"; workspace = 1; upstream = "127.0.0.1:9"; } );
+users = ( { name = "alice"; keys = [ "$ALICE_PUB" ]; } );
+studios = ( { session = "s1"; workspace = 1; upstream = "127.0.0.1:$STUDIO"; } );
 workers = { prefork = 2; chroot = "$T/empty"; program = "$B/tests/hostile-worker"; };
 log = { level = "info"; };
 EOF
@@ -71,6 +90,7 @@ expect() {
 	local name=$1 want=$2 what=$3 before out
 	before=$(grep -c "killed by the monitor" "$LOG")
 	out=$(attack "$name")
+	LAST=$out
 	for _ in $(seq 1 50); do
 		[ "$(grep -c "killed by the monitor" "$LOG")" -gt "$before" ] && break
 		sleep 0.1
@@ -112,6 +132,37 @@ expect ready-twice "W_READY not permitted in state preauth" \
 	"a repeated W_READY"
 expect extra-fd "malformed IPC message" "a file descriptor on a type that carries none"
 
+# After a genuine login: the harness signs as alice, the monitor verifies
+# and routes; then the worker attacks the route or the monitor's agent.
+out=$(attack "agent-ok $SEED")
+echo "$out" | grep -q "^answered M_ROUTE" &&
+	echo "$out" | grep -q "^agent answered 12" &&
+	echo "$out" | grep -q "^agent answered 14" &&
+	grep -q "auth.accepted .*user=alice" "$LOG" &&
+	ok "a genuine login is routed; the agent lists the gateway key and signs one upstream userauth" ||
+	not_ok "genuine login and agent (worker saw: $(echo "$out" | tr '\n' ' '))"
+expect "route-twice $SEED" "W_ROUTE not permitted in state routed" \
+	"a second route request"
+expect "route-other-studio $SEED" "bad W_ROUTE" \
+	"a route request naming another Studio and user"
+expect "agent-arbitrary $SEED" "agent request refused: malformed userauth data" \
+	"agent: signing arbitrary data with the gateway key"
+expect "agent-other-user $SEED" \
+	"agent sign refused: user is not the routed upstream user" \
+	"agent: a userauth request for another upstream user"
+expect "agent-other-key $SEED" \
+	"agent sign refused: sign request for a key that is not the gateway key" \
+	"agent: a signature with another key"
+expect "agent-too-many $SEED" "agent sign refused: too many upstream signatures" \
+	"agent: more upstream signatures than a login needs (bound: 4)"
+[ "$(echo "$LAST" | grep -c "^agent answered 14")" = 4 ] &&
+	ok "agent: the first 4 upstream signatures were answered" ||
+	not_ok "agent bound (worker saw: $(echo "$LAST" | tr '\n' ' '))"
+expect "agent-wrong-type $SEED" "agent request refused: request type not permitted" \
+	"agent: a request type the monitor's agent does not serve (add identity)"
+expect "agent-oversized $SEED" "agent request of 100000 bytes" \
+	"agent: an oversized agent message"
+
 out=$(attack log-flood)
 nflood=$(grep -c "flood$" "$LOG")
 echo "$out" | grep -q "^answered M_SIGN_REPLY" && [ "$nflood" -le 400 ] &&
@@ -137,6 +188,12 @@ rss1=$(awk '/^VmRSS:/{print $2}' "/proc/$MON/status")
 kill -0 "$MON" 2>/dev/null && [ "$(pgrep -P "$MON" | wc -l)" -ge 2 ] &&
 	ok "the monitor is up and its pool refilled" ||
 	not_ok "monitor or pool gone"
+
+stop_gateway hg
+grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$LOG" &&
+	{ not_ok "sanitizer report in the monitor's log"
+	  grep -E -A12 "ERROR: (Address|Leak)Sanitizer|runtime error:" "$LOG" | head -40 | sed 's/^/#   /'; } ||
+	ok "no sanitizer report in the monitor's log"
 
 echo "hostile: $PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]
