@@ -103,7 +103,7 @@ int
 main(int argc, char **argv)
 {
 	const char *path = CSSHD_CONFIG_PATH;
-	int opt, test = 0, dump = 0, fingerprint = 0, debug_mode = 0;
+	int opt, test = 0, dump = 0, fingerprint = 0, debug_mode = 0, rc = 0;
 	struct monitor m;
 	char err[512];
 
@@ -139,7 +139,7 @@ main(int argc, char **argv)
 		return 1;
 	if (dump) {
 		config_dump(m.cfg, stdout);
-		return 0;
+		goto out;
 	}
 	log_init("connect-sshd", debug_mode ? LOG_LVL_DEBUG :
 	    (enum log_level)m.cfg->log.level, (enum log_format)m.cfg->log.format);
@@ -148,31 +148,34 @@ main(int argc, char **argv)
 		/* Off means off: no key, listener or worker is needed. */
 		warnx_("SSH access is disabled (enabled = false or "
 		    "CONNECT_SSH_ENABLED=false in %s): exiting", path);
-		return 0;
+		goto out;
 	}
 	m.key = hostkey_load(m.cfg->key_path, m.cfg->key_fingerprint, err,
 	    sizeof(err));
 	if (m.key == NULL) {
 		fprintf(stderr, "connect-sshd: %s\n", err);
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	if (test)
-		return 0;	/* the configuration and the key are good */
+		goto out;	/* the configuration and the key are good */
 	if (fingerprint) {
 		printf("256 %s %s (ED25519)\n", hostkey_fingerprint(m.key),
 		    hostkey_comment(m.key)[0] ? hostkey_comment(m.key) :
 		    "no comment");
-		return 0;
+		goto out;
 	}
 	if (m.cfg->nallowed_workspaces == 0)
 		logit("allowed_workspaces is empty: SSH is off, every login "
 		    "will be refused");
 	policy_file_backend(&m.backend, m.cfg);
-	if (check_worker_program(m.cfg) != 0 || worker_identity(&m) != 0)
-		return 1;
-	if (monitor_run(&m) != 0)
-		return 1;
-	hostkey_free(m.key);
+	if (check_worker_program(m.cfg) != 0 || worker_identity(&m) != 0 ||
+	    monitor_run(&m) != 0)
+		rc = 1;
+ out:
+	/* Freed on every exit, so a leak checker sees only real leaks. */
+	if (m.key != NULL)
+		hostkey_free(m.key);
 	config_free(m.cfg);
-	return 0;
+	return rc;
 }

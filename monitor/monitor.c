@@ -153,8 +153,13 @@ open_listeners(struct monitor *m)
 	if (m->listen_fds == NULL)
 		return -1;
 	for (i = 0; i < m->cfg->nlisten; i++) {
-		if (listen_one(&m->cfg->listen[i], &m->listen_fds[i]) != 0)
+		if (listen_one(&m->cfg->listen[i], &m->listen_fds[i]) != 0) {
+			while (m->nlisten > 0)
+				close(m->listen_fds[--m->nlisten]);
+			free(m->listen_fds);
+			m->listen_fds = NULL;
 			return -1;
+		}
 		m->nlisten++;
 		logit("listening on %s:%s", m->cfg->listen[i].host[0] ?
 		    m->cfg->listen[i].host : "*", m->cfg->listen[i].port);
@@ -228,12 +233,13 @@ worker_spawn(struct monitor *m)
 		return NULL;
 	}
 	/* The child gets exactly: /dev/null on 0-2 (stderr kept in debug
-	 * mode) and its IPC socket on fd 3.  Everything else the monitor
-	 * holds is close-on-exec. */
+	 * mode and in the sanitizer build, for its reports) and its IPC
+	 * socket on fd 3.  Everything else the monitor holds is
+	 * close-on-exec. */
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	if (!m->debug)
+	if (!m->debug && !SANITIZER_BUILD)
 		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null",
 		    O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], IPC_WORKER_FD);
@@ -981,6 +987,9 @@ monitor_run(struct monitor *m)
 	}
 	for (i = 0; i < m->nlisten; i++)
 		close(m->listen_fds[i]);
+	free(m->listen_fds);
+	m->listen_fds = NULL;
+	m->nlisten = 0;
 	shutdown_workers(m);
 	free(ps.pfd);
 	free(ps.who);

@@ -43,6 +43,13 @@ enum wstate {
 #define MON_MAX_LINGER		64	/* refused sockets held open briefly */
 #define MON_LINGER_MS		2000
 
+/* The ASan/UBSan test build (make SANITIZE=1) passes workers' stderr on. */
+#ifdef CSSHD_SANITIZE
+#define SANITIZER_BUILD		1
+#else
+#define SANITIZER_BUILD		0
+#endif
+
 struct hostkey;
 
 struct worker {

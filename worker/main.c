@@ -20,6 +20,29 @@
 
 volatile sig_atomic_t worker_stopping;
 
+#ifdef CSSHD_SANITIZE
+/*
+ * The ASan/UBSan test build (make SANITIZE=1) only.  Reports go to stderr,
+ * which the monitor of that build passes through to its own.  Inside the
+ * sandbox the runtime cannot run its leak checker (ptrace), a symbolizer
+ * (execve) or read /proc, so those are off; a SIGSEGV is left to the
+ * kernel so that tests see the same deaths as with the normal build.
+ */
+const char *__asan_default_options(void);
+const char *
+__asan_default_options(void)
+{
+	return "detect_leaks=0:handle_segv=0:handle_abort=0:symbolize=0";
+}
+
+const char *__ubsan_default_options(void);
+const char *
+__ubsan_default_options(void)
+{
+	return "print_stacktrace=0:symbolize=0";
+}
+#endif
+
 /* The monitor's "stop now" at the end of a drain: the loops notice the
  * flag (poll returns EINTR) and say goodbye to the client. */
 static void

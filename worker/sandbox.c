@@ -26,6 +26,10 @@
 #include "log.h"
 #include "worker.h"
 
+#ifdef CSSHD_SANITIZE
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 /* Descriptors a worker can hold at once: stdio, IPC, client, Studio,
  * agent, and room for SCM_RIGHTS reception. */
 #define WORKER_MAX_FDS	16
@@ -84,6 +88,14 @@ static const struct sc_rule rules[] = {
 	DENY(newfstatat, EACCES, "glibc stdio probes a stream"),
 	DENY(fstat, EACCES, "glibc stdio probes a stream"),
 	DENY(ioctl, ENOTTY, "glibc isatty() probes"),
+	DENY(sigaltstack, EPERM, "the sanitizer runtime asks while reporting"),
+	DENY(readlink, EACCES, "the sanitizer runtime names the binary in a report"),
+#ifdef CSSHD_SANITIZE
+	/* The sanitizer test build only: its runtime opens files with the
+	 * raw open(2) while reporting; glibc (and the sandbox test) use
+	 * openat(2), which stays fatal. */
+	DENY(open, EACCES, "the sanitizer runtime, while reporting"),
+#endif
 };
 
 static void
@@ -116,7 +128,12 @@ set_limits(void)
 		rlim_t val;
 		const char *name;
 	} lim[] = {
+#ifndef CSSHD_SANITIZE
 		{ RLIMIT_FSIZE, 0, "FSIZE" },		/* no file writes */
+#else
+		/* The sanitizer test build: reports go to stderr, which
+		 * may be the monitor's log file.  (No file can be opened.) */
+#endif
 		{ RLIMIT_NPROC, 0, "NPROC" },		/* no new processes */
 		{ RLIMIT_CORE, 0, "CORE" },		/* no core dumps */
 		{ RLIMIT_NOFILE, WORKER_MAX_FDS, "NOFILE" },
@@ -167,6 +184,11 @@ install_filter(void)
 void
 sandbox_enter(const struct ipc_init *in)
 {
+#ifdef CSSHD_SANITIZE
+	/* The ASan/UBSan test build: let the runtime read what it needs for
+	 * a report (its memory map) while it still can. */
+	__sanitizer_sandbox_on_notify(NULL);
+#endif
 	drop_identity(in);
 	set_limits();
 	/* Nobody else of our uid may read our memory or attach. */
@@ -183,6 +205,7 @@ sandbox_enter(const struct ipc_init *in)
 #include <sys/syscall.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdlib.h>
 /*
  * Test build only (connect-sshd-worker-test, never installed): a client
  * whose user name is "testhook-CLASS@..." makes the worker attempt one
@@ -221,6 +244,17 @@ attempt(const char *class)
 		(void)syscall(SYS_mount, "none", "/", "tmpfs", 0, NULL);
 	else if (strcmp(class, "chroot") == 0)
 		(void)syscall(SYS_chroot, "/");
+#ifdef CSSHD_SANITIZE
+	else if (strcmp(class, "asan") == 0) {
+		/* Not a syscall: a use after free, to show that a sanitizer
+		 * report gets out of the sandbox into the monitor's log. */
+		static char *volatile stale;
+
+		stale = malloc(16);
+		free(stale);
+		error("sandbox test hook: read %d after free", stale[1]);
+	}
+#endif
 	else
 		return;
 	/* Still alive: the filter let it through.  Say so and leave. */

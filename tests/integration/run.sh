@@ -333,6 +333,19 @@ if start_gateway th "$T/th.conf"; then
 	check "the monitor keeps serving after a worker is killed" \
 		gw_ssh "$TH_PORT" "$T/alice" alice@s1 true
 	stop_gateway th
+	# The sanitizer build: a use after free inside the sandbox must reach
+	# the log (its own, which the final sanitizer scan leaves out).
+	if [ "${SANITIZE:-}" = 1 ]; then
+		cp "$T/th.conf" "$T/asan.conf"
+		start_gateway asan "$T/asan.conf"
+		gw_ssh "$TH_PORT" "$T/alice" testhook-asan@s1 true 2>/dev/null
+		wait_log "$T/asan.log" "exited with status 1" >/dev/null
+		grep -q "ERROR: AddressSanitizer: heap-use-after-free" "$T/asan.log" &&
+			ok "sanitizer build: a use after free in a sandboxed worker is reported in the log" ||
+			{ not_ok "sanitizer report from a sandboxed worker"; tail -5 "$T/asan.log" | sed 's/^/#   /'; }
+		stop_gateway asan
+		mv "$T/asan.log" "$T/asan.expected"
+	fi
 else
 	not_ok "start the gateway with the test worker"
 fi
@@ -409,6 +422,55 @@ if start_gateway lim "$T/lim.conf"; then
 	stop_gateway lim
 else
 	not_ok "start the gateway with idle and keepalive limits"
+fi
+
+# ---- per_source_max_startups groups IPv6 sources by /64 ----
+# In a network namespace of our own, whose loopback carries documentation
+# addresses (2001:db8::/32): two /64s, several addresses in one of them.
+NS=csshd-v6-$$
+if [ $ROOT = 1 ] && ip netns add "$NS" 2>/dev/null; then
+	ip -n "$NS" link set lo up
+	for a in 2001:db8:1::1 2001:db8:1::2 2001:db8:1::3 2001:db8:1::4 2001:db8:2::1; do
+		ip -n "$NS" -6 addr add "$a/64" dev lo nodad
+	done
+	write_conf "$T/v6.conf" 2222 'limits = { per_source_max_startups = 2; login_grace_time = 30; };'
+	sed -i 's|"127.0.0.1:2222"|"[2001:db8:1::1]:2222"|' "$T/v6.conf"
+	ip netns exec "$NS" "$B/connect-sshd" -f "$T/v6.conf" > "$T/v6.log" 2>&1 &
+	echo $! > "$T/v6.pid"
+	if wait_log "$T/v6.log" "ready:" >/dev/null; then
+		# Unauthenticated connections, held open: ::2 and ::3 fill the
+		# /64's two places, so ::4 (a third address in it) is refused;
+		# 2001:db8:2::1 is another /64 and is served.
+		ip netns exec "$NS" python3 - > "$T/v6.out" 2>&1 <<'PY'
+import socket, time
+held = []
+for src in ("2001:db8:1::2", "2001:db8:1::3", "2001:db8:1::4", "2001:db8:2::1"):
+    s = socket.socket(socket.AF_INET6)
+    s.bind((src, 0))
+    s.connect(("2001:db8:1::1", 2222))
+    s.settimeout(5)
+    banner = s.recv(256)
+    print(src, "banner" if banner.startswith(b"SSH-2.0-") else "none")
+    held.append(s)
+    time.sleep(0.3)
+PY
+		wait_log "$T/v6.log" "connection.refused .*2001:db8:1::4" >/dev/null
+		refused=$(grep "connection.refused" "$T/v6.log" | grep -o "peer=[^ ]*" | tr '\n' ' ')
+		case $refused in
+		"peer=[2001:db8:1::4]:"*" ") [ "$(echo "$refused" | wc -w)" = 1 ] &&
+			grep -q "connection.refused .*reason=per-source-max-startups" "$T/v6.log" ;;
+		*) false ;;
+		esac &&
+			ok "per_source_max_startups counts an IPv6 /64 as one source (refused: $refused)" ||
+			not_ok "IPv6 /64 grouping (refused: '$refused'; $(tr '\n' ' ' < "$T/v6.out"))"
+	else
+		not_ok "start a gateway on an IPv6 address in a network namespace"
+		sed 's/^/#   /' "$T/v6.log"
+	fi
+	stop_gateway v6
+	ip netns del "$NS"
+else
+	skip "IPv6 /64 grouping (needs root for a network namespace)"
 fi
 
 # ---- pre-authentication limits under a flood from one source ----
@@ -633,6 +695,15 @@ if [ $ROOT = 1 ]; then
 else
 	skip "worker chroot/setuid (needs root)"
 fi
+
+# ---- no sanitizer report anywhere (make check SANITIZE=1) ----
+for p in "$T"/*.pid; do
+	[ -e "$p" ] && stop_gateway "$(basename "$p" .pid)"
+done
+reports=$(grep -lE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log 2>/dev/null)
+[ -z "$reports" ] && ok "no sanitizer report in any gateway log" ||
+	{ not_ok "sanitizer reports in: $reports"
+	  grep -hE -A12 "ERROR: (Address|Leak)Sanitizer|runtime error:" $reports | head -60 | sed 's/^/#   /'; }
 
 echo "integration: $PASS passed, $FAIL failed, $SKIP skipped"
 echo "$PASS passed, $FAIL failed"
