@@ -917,7 +917,7 @@ check_liveness(struct relay *r, long progress)
  * pass over the channels, rather than one pass per 4 KiB: the pass costs
  * more than the read.
  */
-#define RELAY_DRAIN_POLLS	16
+#define RELAY_DRAIN_POLLS	64
 
 static void
 drain_sockets(ssh_event ev)
