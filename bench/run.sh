@@ -1,0 +1,362 @@
+#!/usr/bin/env bash
+# connect-sshd benchmarks against OpenSSH, on loopback, in one run.
+#
+# Three paths to the same Studio (an OpenSSH sshd on 127.0.0.1):
+#   gw      client -> connect-sshd -> Studio
+#   direct  client -> Studio
+#   pj      client -> jump sshd (OpenSSH) -> Studio, with ssh -J (ProxyJump)
+# Every figure alternates the paths run by run and reports medians.  Prints
+# a table and writes a CSV (BENCH_CSV).  No test asserts on these numbers;
+# bench/README says how to read them.
+#
+# Settings (environment):
+#   BENCH_CIPHER       aes128-gcm@openssh.com (all legs use it)
+#   BENCH_SIZE         bytes per bulk transfer, default 1073741824 (1 GiB)
+#   BENCH_ROUNDS       bulk and rate rounds per path, default 3
+#   BENCH_LOGINS       login-latency runs per path, default 50
+#   BENCH_CLIENTS      parallel clients for the connection rate, default 16
+#   BENCH_PER_CLIENT   logins per client per rate round, default 8
+#   BENCH_SESSIONS     idle sessions for the scale test, default 1000
+#   BENCH_ONLY         space-separated subset of: bulk login rate scale cpu
+#   BENCH_PATHS        subset of: gw direct pj (bulk and login), for profiling
+#   BENCH_CSV          default build/bench/results.csv
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/.." && pwd)
+B=${B:-build}
+case $B in /*) ;; *) B=$TOP/$B ;; esac
+CIPHER=${BENCH_CIPHER:-aes128-gcm@openssh.com}
+SIZE=${BENCH_SIZE:-1073741824}
+ROUNDS=${BENCH_ROUNDS:-3}
+LOGINS=${BENCH_LOGINS:-50}
+CLIENTS=${BENCH_CLIENTS:-16}
+PER_CLIENT=${BENCH_PER_CLIENT:-8}
+SESSIONS=${BENCH_SESSIONS:-1000}
+ONLY=${BENCH_ONLY:-bulk login rate scale cpu}
+CSV=${BENCH_CSV:-$TOP/build/bench/results.csv}
+T=$(mktemp -d /tmp/csshd-bench.XXXXXX)
+chmod 755 "$T"
+# Helpers shared with the tests (free_port, wait_port, wait_log); PASS and
+# FAIL there are unused here.
+. "$TOP/tests/integration/lib.sh"
+
+want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
+now() { date +%s.%N; }
+# median of the numbers on stdin
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan";
+	else if (NR % 2) print v[(NR + 1) / 2];
+	else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+fmt() { awk -v v="$1" -v p="${2:-1}" 'BEGIN { printf "%.*f", p, v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
+# met VALUE OP LIMIT: "yes" or "NO"
+met() { awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+	if (v == "nan" || v == "") { print "-"; exit }
+	ok = (op == ">=") ? (v + 0 >= l) : (v + 0 <= l); print ok ? "yes" : "NO" }'; }
+die() { echo "bench: $*" >&2; exit 1; }
+
+cleanup() {
+	pkill -f -- "-F $T/ssh_config" 2>/dev/null
+	[ -f "$T/gw.pid" ] && kill "$(cat "$T/gw.pid")" 2>/dev/null
+	for d in studio jump; do
+		[ -f "$T/$d/sshd.pid" ] && kill "$(cat "$T/$d/sshd.pid")" 2>/dev/null
+	done
+	sleep 0.5
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+[ -x "$B/connect-sshd" ] || die "build first: make"
+[ "$(id -u)" = 0 ] || die "run as root (sshd's privilege separation, smaps of the workers)"
+ME=$(id -un)
+# 1000 sessions: the gateway holds a few fds for each, the clients and
+# sshds one or more each.
+ulimit -n 65536 2>/dev/null || ulimit -n 8192
+
+# ---- keys and peers ----
+ssh-keygen -q -t ed25519 -N '' -f "$T/gw_key" -C connect-sshd-bench
+ssh-keygen -q -t ed25519 -N '' -f "$T/user" -C bench-user
+SP=$(free_port); JP=$(free_port); GP=$(free_port)
+mkdir -p /run/sshd && chmod 755 /run/sshd
+
+# start_sshd NAME PORT AUTHORIZED_KEYS...: an OpenSSH sshd of its own.
+start_sshd() {
+	local name=$1 port=$2 dir=$T/$1; shift 2
+	mkdir -p "$dir"; chmod 755 "$dir"
+	ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key"
+	cat "$@" > "$dir/authorized_keys"
+	cat > "$dir/sshd_config" <<-EOF
+	ListenAddress 127.0.0.1:$port
+	HostKey $dir/host_key
+	PidFile $dir/sshd.pid
+	AuthorizedKeysFile $dir/authorized_keys
+	PubkeyAuthentication yes
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	UsePAM no
+	StrictModes no
+	UseDNS no
+	Ciphers $CIPHER
+	AllowTcpForwarding yes
+	MaxStartups 2000
+	MaxSessions 16
+	LogLevel ERROR
+	EOF
+	/usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log" || die "sshd $name"
+	wait_port "$port" || die "sshd $name not listening"
+}
+# The Studio accepts the gateway's key (gateway path) and the user's
+# (direct and ProxyJump paths); the jump host only the user's.
+start_sshd studio "$SP" "$T/gw_key.pub" "$T/user.pub"
+start_sshd jump "$JP" "$T/user.pub"
+
+mkdir -p "$T/empty"; chmod 755 "$T/empty"
+chmod 600 "$T/gw_key"
+cat > "$T/gw.conf" <<EOF
+listen = [ "127.0.0.1:$GP" ];
+key = "$T/gw_key";
+allowed_workspaces = [ 1 ];
+workspaces = ( { id = 1; members = [ "bench" ]; } );
+users = ( { name = "bench"; keys = [ "$(cat "$T/user.pub")" ]; } );
+studios = ( { session = "s1"; workspace = 1; upstream = "127.0.0.1:$SP";
+              upstream_user = "$ME"; } );
+algorithms = { ciphers = [ "$CIPHER" ]; };
+workers = { prefork = 16; chroot = "$T/empty"; program = "$B/connect-sshd-worker"; };
+limits = { max_sessions = $((SESSIONS + 64)); max_startups = "64:30:256";
+           per_source_max_startups = 0; };
+log = { level = "info"; };
+EOF
+"$B/connect-sshd" -f "$T/gw.conf" > "$T/gw.log" 2>&1 &
+echo $! > "$T/gw.pid"
+GWPID=$(cat "$T/gw.pid")
+wait_log "$T/gw.log" "ready:" >/dev/null || { cat "$T/gw.log"; die "connect-sshd did not start"; }
+
+cat > "$T/ssh_config" <<EOF
+Host *
+	HostName 127.0.0.1
+	IdentityFile $T/user
+	IdentitiesOnly yes
+	IdentityAgent none
+	BatchMode yes
+	StrictHostKeyChecking no
+	UserKnownHostsFile /dev/null
+	LogLevel ERROR
+	Ciphers $CIPHER
+	Compression no
+	ControlMaster no
+	ControlPath none
+Host gw
+	Port $GP
+	User bench@s1
+Host direct
+	Port $SP
+	User $ME
+Host jump
+	Port $JP
+	User $ME
+Host pj
+	Port $SP
+	User $ME
+	ProxyJump jump
+EOF
+S() { ssh -F "$T/ssh_config" "$@"; }
+for p in gw direct pj; do
+	[ "$(S "$p" echo ok 2>&1)" = ok ] || die "cannot log in through $p: $(S "$p" true 2>&1)"
+done
+PATHS=${BENCH_PATHS:-gw direct pj}
+label() { case $1 in gw) echo connect-sshd ;; direct) echo direct ;; pj) echo ProxyJump ;; esac; }
+
+mkdir -p "$(dirname "$CSV")"
+echo "metric,path,value,unit,samples,cipher" > "$CSV"
+csv() { echo "$1,$2,$3,$4,$5,$CIPHER" >> "$CSV"; }
+TCK=$(getconf CLK_TCK)
+# The gateway's CPU so far: the monitor's own plus its reaped workers'.
+gw_cpu() { awk -v t="$TCK" '{ print ($14 + $15 + $16 + $17) / t }' "/proc/$GWPID/stat"; }
+gw_busy() { pgrep -P "$GWPID" | wc -l; }
+# Wait until the finished connection's worker has been reaped (its CPU is
+# then in the monitor's cutime/cstime) and the pool is back to size.
+settle() {
+	local i
+	for i in $(seq 1 50); do
+		[ "$(gw_busy)" -le 16 ] && break
+		sleep 0.1
+	done
+	sleep 0.3
+}
+MIB=$(awk -v s="$SIZE" 'BEGIN { print s / 1048576 }')
+declare -A R
+
+# ---- 1. bulk throughput (and 5. CPU per GiB on the gateway path) ----
+if want bulk; then
+	echo "== bulk: $ROUNDS x $MIB MiB each way per path, $CIPHER" >&2
+	for r in $(seq 1 "$ROUNDS"); do
+		for p in $PATHS; do
+			settle; c0=$(gw_cpu); t0=$(now)
+			S "$p" "head -c $SIZE /dev/zero" > /dev/null || die "download via $p"
+			t1=$(now); settle; c1=$(gw_cpu)
+			echo "$t0 $t1" | awk -v m="$MIB" '{ print m / ($2 - $1) }' >> "$T/down.$p"
+			[ "$p" = gw ] && awk -v a="$c0" -v b="$c1" -v s="$SIZE" \
+			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/cpu.down"
+			settle; c0=$(gw_cpu); t0=$(now)
+			head -c "$SIZE" /dev/zero | S "$p" "cat > /dev/null" || die "upload via $p"
+			t1=$(now); settle; c1=$(gw_cpu)
+			echo "$t0 $t1" | awk -v m="$MIB" '{ print m / ($2 - $1) }' >> "$T/up.$p"
+			[ "$p" = gw ] && awk -v a="$c0" -v b="$c1" -v s="$SIZE" \
+			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/cpu.up"
+			echo "   round $r $p: down $(tail -1 "$T/down.$p") up $(tail -1 "$T/up.$p") MiB/s" >&2
+		done
+	done
+	for p in $PATHS; do
+		for d in down up; do
+			R[$d.$p]=$(median < "$T/$d.$p")
+			csv "throughput_$d" "$(label "$p")" "${R[$d.$p]}" MiB/s "$ROUNDS"
+		done
+	done
+	for d in down up; do
+		R[cpu.$d]=$(median < "$T/cpu.$d")
+		csv "gateway_cpu_per_gib_$d" connect-sshd "${R[cpu.$d]}" s/GiB "$ROUNDS"
+	done
+fi
+
+# ---- 2. login latency ----
+if want login; then
+	echo "== login: $LOGINS x 'ssh ... true' per path" >&2
+	for i in $(seq 1 "$LOGINS"); do
+		for p in $PATHS; do
+			t0=$(now)
+			S "$p" true 2>>"$T/ssh.err" || die "login via $p"
+			t1=$(now)
+			echo "$t0 $t1" | awk '{ print ($2 - $1) * 1000 }' >> "$T/login.$p"
+		done
+	done
+	for p in $PATHS; do
+		R[login.$p]=$(median < "$T/login.$p")
+		csv login_latency "$(label "$p")" "${R[login.$p]}" ms "$LOGINS"
+	done
+fi
+
+# ---- 3. connection rate ----
+if want rate; then
+	n=$((CLIENTS * PER_CLIENT))
+	echo "== rate: $CLIENTS clients x $PER_CLIENT logins, $ROUNDS rounds, gw and direct" >&2
+	for r in $(seq 1 "$ROUNDS"); do
+		for p in gw direct; do
+			settle
+			t0=$(now)
+			pids=""
+			for c in $(seq 1 "$CLIENTS"); do
+				( for i in $(seq 1 "$PER_CLIENT"); do
+					S "$p" true 2>>"$T/ssh.err" || echo fail >> "$T/rate.fail"
+				done ) &
+				pids="$pids $!"
+			done
+			# (Not a bare wait: the gateway is a child too.)
+			wait $pids
+			t1=$(now)
+			echo "$t0 $t1" | awk -v n="$n" '{ print n / ($2 - $1) }' >> "$T/rate.$p"
+		done
+	done
+	[ -e "$T/rate.fail" ] && echo "bench: $(wc -l < "$T/rate.fail") failed logins in the rate test" >&2
+	for p in gw direct; do
+		R[rate.$p]=$(median < "$T/rate.$p")
+		csv connection_rate "$(label "$p")" "${R[rate.$p]}" logins/s "$ROUNDS"
+	done
+fi
+
+# ---- 4. scale: idle established sessions ----
+if want scale; then
+	echo "== scale: $SESSIONS idle sessions through connect-sshd" >&2
+	settle
+	idle_pss=0
+	for w in $(pgrep -P "$GWPID"); do
+		idle_pss=$((idle_pss + $(awk '/^Pss:/ { print $2 }' "/proc/$w/smaps_rollup")))
+	done
+	nidle=$(gw_busy)
+	t0=$(now)
+	# ssh -f: back in the background once logged in and the session is up.
+	seq 1 "$SESSIONS" | xargs -P 16 -I{} \
+		ssh -F "$T/ssh_config" -f -N -o ServerAliveInterval=0 gw 2>>"$T/scale.err"
+	t1=$(now)
+	sleep 2
+	nsess=$(pgrep -f -- "-F $T/ssh_config -f -N" | wc -l)
+	pss=0; nw=0
+	for w in $(pgrep -P "$GWPID"); do
+		v=$(awk '/^Pss:/ { print $2 }' "/proc/$w/smaps_rollup" 2>/dev/null) || continue
+		pss=$((pss + ${v:-0})); nw=$((nw + 1))
+	done
+	mon_rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$GWPID/status")
+	# Per session: all workers' PSS less what the idle pool held before.
+	R[scale.n]=$nsess
+	R[scale.t]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+	R[scale.pss_total]=$(awk -v k="$pss" 'BEGIN { print k / 1024 }')
+	R[scale.pss_per]=$(awk -v k="$pss" -v i="$idle_pss" -v n="$nsess" \
+	    'BEGIN { if (n > 0) print (k - i) / 1024 / n; else print "nan" }')
+	R[scale.mon]=$(awk -v k="$mon_rss" 'BEGIN { print k / 1024 }')
+	csv scale_sessions connect-sshd "$nsess" sessions 1
+	csv scale_establish_time connect-sshd "${R[scale.t]}" s 1
+	csv scale_workers_pss_total connect-sshd "${R[scale.pss_total]}" MiB 1
+	csv scale_pss_per_session connect-sshd "${R[scale.pss_per]}" MiB 1
+	csv scale_monitor_rss connect-sshd "${R[scale.mon]}" MiB 1
+	pkill -f -- "-F $T/ssh_config -f -N"
+	echo "   $nsess of $SESSIONS sessions up ($nw workers, $nidle idle before)" >&2
+	sleep 3
+fi
+
+# ---- 5. the crypto floor ----
+if want cpu; then
+	case $CIPHER in
+	aes128-gcm@openssh.com) evp=aes-128-gcm ;;
+	aes256-gcm@openssh.com) evp=aes-256-gcm ;;
+	chacha20-poly1305@openssh.com) evp=chacha20-poly1305 ;;
+	aes128-ctr) evp=aes-128-ctr ;;
+	aes192-ctr) evp=aes-192-ctr ;;
+	aes256-ctr) evp=aes-256-ctr ;;
+	*) evp=aes-128-gcm ;;
+	esac
+	# The last column of the table: 16384-byte blocks, in 1000s of bytes/s.
+	kbps=$(openssl speed -evp "$evp" -bytes 16384 -seconds 3 2>/dev/null |
+	    awk -v e="$evp" 'tolower($1) == e { v = $NF } END { sub(/k$/, "", v); print v }')
+	# One decrypt and one encrypt of a GiB (AEAD: the same work).
+	R[floor]=$(awk -v k="$kbps" 'BEGIN { if (k > 0) print 2 * 1073741824 / (k * 1000); else print "nan" }')
+	csv crypto_floor_per_gib "openssl speed -evp $evp" "${R[floor]}" s/GiB 1
+fi
+
+# ---- the table ----
+v() { echo "${R[$1]:-nan}"; }
+echo
+echo "connect-sshd benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, cipher $CIPHER, OpenSSH $(ssh -V 2>&1 | sed 's/,.*//')"
+printf '%-30s %12s %12s %12s   %-28s %s\n' metric connect-sshd direct ProxyJump "ratio (target)" met
+line() { printf '%-30s %12s %12s %12s   %-28s %s\n' "$@"; }
+if want bulk; then
+	for d in down up; do
+		g=$(v "$d.gw"); dr=$(v "$d.direct"); pj=$(v "$d.pj")
+		line "throughput $d (MiB/s)" "$(fmt "$g")" "$(fmt "$dr")" "$(fmt "$pj")" \
+		    "$(ratio "$g" "$pj")x PJ (>= 1.3)" "$(met "$(ratio "$g" "$pj")" ">=" 1.3)"
+		line "" "" "" "" "$(ratio "$g" "$dr")x direct (>= 0.6)" "$(met "$(ratio "$g" "$dr")" ">=" 0.6)"
+	done
+fi
+if want login; then
+	g=$(v login.gw); dr=$(v login.direct); pj=$(v login.pj)
+	line "login latency (ms, median)" "$(fmt "$g")" "$(fmt "$dr")" "$(fmt "$pj")" \
+	    "$(ratio "$g" "$pj")x PJ (<= 0.8)" "$(met "$(ratio "$g" "$pj")" "<=" 0.8)"
+fi
+if want rate; then
+	g=$(v rate.gw); dr=$(v rate.direct)
+	line "logins/s, $CLIENTS clients" "$(fmt "$g")" "$(fmt "$dr")" "-" \
+	    "$(ratio "$g" "$dr")x direct (>= 1.0)" "$(met "$(ratio "$g" "$dr")" ">=" 1.0)"
+fi
+if want scale; then
+	line "sessions established" "$(v scale.n)" "-" "-" "of $SESSIONS in $(fmt "$(v scale.t)") s" ""
+	line "PSS per session (MiB)" "$(fmt "$(v scale.pss_per)" 2)" "-" "-" "(<= 1.5)" \
+	    "$(met "$(v scale.pss_per)" "<=" 1.5)"
+	line "workers' PSS total (MiB)" "$(fmt "$(v scale.pss_total)")" "-" "-" "" ""
+	line "monitor RSS (MiB)" "$(fmt "$(v scale.mon)")" "-" "-" "" ""
+fi
+if want bulk && want cpu; then
+	for d in down up; do
+		c=$(v "cpu.$d")
+		line "gateway CPU s/GiB $d" "$(fmt "$c" 2)" "-" "-" \
+		    "$(ratio "$c" "$(v floor)")x floor $(fmt "$(v floor)" 2) (<= 2)" \
+		    "$(met "$(ratio "$c" "$(v floor)")" "<=" 2)"
+	done
+fi
+echo "CSV: $CSV"
