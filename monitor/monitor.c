@@ -55,6 +55,17 @@ mono_now(struct timespec *ts)
 	clock_gettime(CLOCK_MONOTONIC, ts);
 }
 
+/* CLOCK_MONOTONIC in microseconds, as the sd_notify protocol wants it. */
+static unsigned long long
+mono_usec(void)
+{
+	struct timespec ts;
+
+	mono_now(&ts);
+	return (unsigned long long)ts.tv_sec * 1000000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000ULL;
+}
+
 long long
 ms_until(const struct timespec *deadline)
 {
@@ -396,6 +407,33 @@ reap_workers(struct monitor *m)
 		worker_ended(m, w, status);
 		free(w);
 	}
+}
+
+static size_t
+count_idle(const struct monitor *m)
+{
+	const struct worker *w;
+	size_t n = 0;
+
+	for (w = m->workers; w != NULL; w = w->next)
+		if (w->state == WS_IDLE)
+			n++;
+	return n;
+}
+
+/* Ready for the service manager once the listeners are open and the
+ * pre-forked workers have reported in: a client accepted then is served
+ * by a worker that is already sandboxed and waiting. */
+static void
+notify_ready(struct monitor *m)
+{
+	if (m->ready_sent ||
+	    count_idle(m) < (size_t)m->cfg->workers.prefork)
+		return;
+	m->ready_sent = 1;
+	notify_send("READY=1\nSTATUS=serving: %zu listener(s), %zu idle "
+	    "worker(s)", m->nlisten, count_idle(m));
+	debug("told the service manager: ready");
 }
 
 static size_t
@@ -819,6 +857,8 @@ start_drain(struct monitor *m, int sig)
 	size_t i;
 
 	m->draining = 1;
+	notify_send("STOPPING=1\nSTATUS=draining %zu connection(s)",
+	    count_connections(m));
 	for (i = 0; i < m->nlisten; i++)
 		close(m->listen_fds[i]);
 	m->nlisten = 0;
@@ -958,6 +998,7 @@ monitor_run(struct monitor *m)
 	int timeout, n;
 	size_t i;
 
+	notify_init();
 	if (setup_signals(m) != 0 || open_listeners(m) != 0)
 		return -1;
 	refill_pool(m);
@@ -978,12 +1019,17 @@ monitor_run(struct monitor *m)
 			handle_signals(m);
 		if (m->reload && !m->draining) {
 			m->reload = 0;
+			notify_send("RELOADING=1\nMONOTONIC_USEC=%llu",
+			    mono_usec());
 			monitor_reload(m);
 			retire_idle(m);
+			notify_send("READY=1\nSTATUS=configuration reloaded");
 		}
 		check_drain(m);
-		if (!m->quit && !m->draining)
+		if (!m->quit && !m->draining) {
 			refill_pool(m);
+			notify_ready(m);
+		}
 	}
 	for (i = 0; i < m->nlisten; i++)
 		close(m->listen_fds[i]);

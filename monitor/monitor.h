@@ -116,6 +116,7 @@ struct monitor {
 	int reload;			/* SIGHUP seen */
 	int draining;			/* SIGTERM seen: no new connections */
 	int drain_signalled;		/* remaining workers told to stop */
+	int ready_sent;			/* READY=1 told to the service manager */
 	struct timespec drain_deadline;
 	/* Refused connections, kept until the client has read why. */
 	struct lingering {
@@ -124,6 +125,10 @@ struct monitor {
 	} linger[MON_MAX_LINGER];
 	size_t nlinger;
 };
+
+/* notify.c: the sd_notify protocol, for systemd's Type=notify */
+void notify_init(void);
+void notify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* monitor.c */
 int monitor_run(struct monitor *m);
