@@ -496,8 +496,9 @@ take_idle(struct monitor *m)
 	return NULL;
 }
 
-static void
-format_peer(const struct sockaddr_storage *ss, char *out, size_t outsz)
+void
+monitor_format_peer(const struct sockaddr_storage *ss, char *out,
+    size_t outsz)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
@@ -703,30 +704,30 @@ hand_over(struct monitor *m, struct worker *w, int fd, const char *peer,
 	}
 }
 
-static void
-accept_one(struct monitor *m, int lfd)
+/*
+ * A new connection from ss (the client's address; for a proxied one, the
+ * one its PROXY header gave, with the balancer in via): the limits, then a
+ * worker.
+ */
+void
+monitor_admit(struct monitor *m, int fd, const struct sockaddr_storage *ss,
+    const char *via)
 {
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
 	char peer[IPC_MAX_NAME];
 	struct worker *w = NULL;
 	const char *why;
 	uint8_t src[16];
 	size_t srclen;
 	uint64_t id;
-	int fd;
 
-	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
-	if (fd == -1) {
-		if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			error("accept: %s", strerror(errno));
-		return;
-	}
-	format_peer(&ss, peer, sizeof(peer));
-	srclen = source_key(&ss, src);
+	monitor_format_peer(ss, peer, sizeof(peer));
+	srclen = source_key(ss, src);
 	id = ++m->next_conn_id;
-	AUDIT("connection", AF_N("conn", id), AF_S("peer", peer));
+	if (via != NULL)
+		AUDIT("connection", AF_N("conn", id), AF_S("peer", peer),
+		    AF_S("via", via));
+	else
+		AUDIT("connection", AF_N("conn", id), AF_S("peer", peer));
 	if (m->nworkers - count_spare(m) >= (size_t)m->cfg->limits.max_sessions)
 		why = "max-sessions";
 	else
@@ -747,12 +748,34 @@ accept_one(struct monitor *m, int lfd)
 	hand_over(m, w, fd, peer, id);
 }
 
+static void
+accept_one(struct monitor *m, size_t li)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	int fd;
+
+	fd = accept4(m->listen_fds[li], (struct sockaddr *)&ss, &sslen,
+	    SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			error("accept: %s", strerror(errno));
+		return;
+	}
+	if (m->cfg->listen[li].proxy_protocol)
+		proxied_accept(m, &m->cfg->listen[li], fd, &ss);
+	else
+		monitor_admit(m, fd, &ss, NULL);
+}
+
 /* ---- the loop ---- */
 
 struct pollset {
 	struct pollfd *pfd;
 	struct worker **who;	/* NULL for listeners and the self-pipe */
-	int *what;		/* 0 ipc, 1 agent, 2 upstream connect */
+	int *what;		/* 0 ipc, 1 agent, 2 upstream connect,
+				 * 3 lingering, 4 PROXY header to read */
 	size_t n, cap;
 };
 
@@ -813,6 +836,12 @@ build_pollset(struct monitor *m, struct pollset *ps, int *timeout)
 				*timeout = (int)ms;
 		}
 	}
+	for (i = 0; i < m->nproxied; i++)
+		if (ps_add(ps, m->proxied[i].fd, POLLIN, NULL, 4) != 0)
+			return -1;
+	ms = proxied_expire(m);
+	if (ms >= 0 && (*timeout < 0 || ms < *timeout))
+		*timeout = (int)ms;
 	for (i = 0; i < m->nlinger; i++) {
 		if (ps_add(ps, m->linger[i].fd, POLLIN, NULL, 3) != 0)
 			return -1;
@@ -862,6 +891,7 @@ start_drain(struct monitor *m, int sig)
 	for (i = 0; i < m->nlisten; i++)
 		close(m->listen_fds[i]);
 	m->nlisten = 0;
+	proxied_close_all(m);
 	retire_idle(m);
 	mono_now(&m->drain_deadline);
 	m->drain_deadline.tv_sec += m->cfg->limits.drain_timeout;
@@ -940,6 +970,7 @@ service_fd(struct monitor *m, struct pollset *ps, size_t i)
 {
 	struct worker *w = ps->who[i];
 	short re = ps->pfd[i].revents;
+	size_t k;
 
 	if (re == 0)
 		return;
@@ -947,9 +978,14 @@ service_fd(struct monitor *m, struct pollset *ps, size_t i)
 		service_linger(m, ps->pfd[i].fd);
 		return;
 	}
+	if (ps->what[i] == 4) {
+		proxied_readable(m, ps->pfd[i].fd);
+		return;
+	}
 	if (w == NULL) {
-		if (ps->pfd[i].fd != m->sigpipe[0])
-			accept_one(m, ps->pfd[i].fd);
+		for (k = 0; k < m->nlisten; k++)
+			if (ps->pfd[i].fd == m->listen_fds[k])
+				accept_one(m, k);
 		return;
 	}
 	switch (ps->what[i]) {
@@ -1036,6 +1072,7 @@ monitor_run(struct monitor *m)
 	free(m->listen_fds);
 	m->listen_fds = NULL;
 	m->nlisten = 0;
+	proxied_close_all(m);
 	shutdown_workers(m);
 	free(ps.pfd);
 	free(ps.who);

@@ -10,6 +10,7 @@
 #define CSSHD_MONITOR_H
 
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@
 #include "config.h"
 #include "ipc.h"
 #include "policy.h"
+#include "proxy.h"
 
 enum wstate {
 	WS_STARTING = 0,	/* exec'd, not yet sandboxed */
@@ -42,6 +44,7 @@ enum wstate {
 #define MON_LOG_BURST		200	/* worker log lines per second */
 #define MON_MAX_LINGER		64	/* refused sockets held open briefly */
 #define MON_LINGER_MS		2000
+#define MON_MAX_PROXIED		256	/* connections awaiting a PROXY header */
 
 /* The ASan/UBSan test build (make SANITIZE=1) passes workers' stderr on. */
 #ifdef CSSHD_SANITIZE
@@ -117,6 +120,8 @@ struct monitor {
 	int draining;			/* SIGTERM seen: no new connections */
 	int drain_signalled;		/* remaining workers told to stop */
 	int ready_sent;			/* READY=1 told to the service manager */
+	struct proxied *proxied;	/* proxied.c */
+	size_t nproxied;
 	struct timespec drain_deadline;
 	/* Refused connections, kept until the client has read why. */
 	struct lingering {
@@ -130,8 +135,27 @@ struct monitor {
 void notify_init(void);
 void notify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* proxied.c: connections whose PROXY header is still to come */
+struct proxied {
+	int fd;
+	struct timespec until;
+	struct sockaddr_storage lb;	/* the balancer's end */
+	char lb_peer[IPC_MAX_NAME];
+	uint8_t hdr[PROXY_MAX_HEADER];	/* consumed so far */
+	size_t hlen;
+};
+void proxied_accept(struct monitor *m, const struct cfg_listen *ls, int fd,
+    const struct sockaddr_storage *ss);
+void proxied_readable(struct monitor *m, int fd);
+long long proxied_expire(struct monitor *m);
+void proxied_close_all(struct monitor *m);
+
 /* monitor.c */
 int monitor_run(struct monitor *m);
+void monitor_admit(struct monitor *m, int fd,
+    const struct sockaddr_storage *ss, const char *via);
+void monitor_format_peer(const struct sockaddr_storage *ss, char *out,
+    size_t outsz);
 void worker_kill(struct monitor *m, struct worker *w, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int worker_send(struct monitor *m, struct worker *w, const struct buf *b,

@@ -41,7 +41,12 @@ same_listen(const struct config *a, const struct config *b)
 		return 0;
 	for (i = 0; i < a->nlisten; i++)
 		if (!same_str(a->listen[i].host, b->listen[i].host) ||
-		    !same_str(a->listen[i].port, b->listen[i].port))
+		    !same_str(a->listen[i].port, b->listen[i].port) ||
+		    a->listen[i].proxy_protocol != b->listen[i].proxy_protocol ||
+		    a->listen[i].nproxy_from != b->listen[i].nproxy_from ||
+		    (a->listen[i].nproxy_from > 0 &&
+		    memcmp(a->listen[i].proxy_from, b->listen[i].proxy_from,
+		    a->listen[i].nproxy_from * sizeof(struct cfg_net)) != 0))
 			return 0;
 	return 1;
 }

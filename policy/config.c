@@ -64,6 +64,9 @@
 #define STARTUPS_FULL_DEFAULT	100
 #define DRAIN_MAX		86400
 #define DRAIN_DEFAULT		30
+#define PROXY_TIMEOUT_MIN	1
+#define PROXY_TIMEOUT_MAX	60
+#define PROXY_TIMEOUT_DEFAULT	5
 #define IDLE_MAX		604800	/* a week */
 #define IDLE_DEFAULT		0	/* off */
 #define KEEPALIVE_MAX		3600
@@ -114,6 +117,9 @@ static const char *const root_names[] = {
 	"workspaces", "users", "studios", "workers", "log", "limits",
 	"forwarding", "algorithms", NULL,
 };
+static const char *const listen_names[] = {
+	"address", "proxy_protocol", "proxy_from", NULL,
+};
 static const char *const workspace_names[] = { "id", "members", NULL };
 static const char *const user_names[] = { "name", "keys", "keys_file", NULL };
 static const char *const studio_names[] = {
@@ -162,7 +168,7 @@ static const char *const limits_names[] = {
 	"login_grace_time", "upstream_connect_timeout", "max_auth_tries",
 	"max_sessions", "idle_timeout", "keepalive_interval",
 	"keepalive_count_max", "drain_timeout", "max_startups",
-	"per_source_max_startups", NULL,
+	"per_source_max_startups", "proxy_header_timeout", NULL,
 };
 
 /* --- errors ----------------------------------------------------------- */
@@ -663,6 +669,144 @@ member_name_value(struct loader *l, const config_setting_t *group,
 
 /* --- top-level settings ----------------------------------------------- */
 
+int
+config_parse_net(const char *s, struct cfg_net *n, const char **why)
+{
+	char addr[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	int bits, i, max;
+	char *end;
+	long v;
+
+	memset(n, 0, sizeof(*n));
+	if (alen == 0 || alen >= sizeof(addr)) {
+		*why = "not an address";
+		return -1;
+	}
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, n->addr) == 1) {
+		n->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, addr, n->addr) == 1) {
+		n->family = AF_INET6;
+		max = 128;
+	} else {
+		*why = "not a numeric IPv4 or IPv6 address";
+		return -1;
+	}
+	n->prefix = max;
+	if (slash != NULL) {
+		errno = 0;
+		v = strtol(slash + 1, &end, 10);
+		if (slash[1] < '0' || slash[1] > '9' || *end != '\0' ||
+		    errno != 0 || v > max) {
+			*why = "prefix length out of range";
+			return -1;
+		}
+		n->prefix = (int)v;
+	}
+	for (i = 0, bits = n->prefix; i < max / 8; i++, bits -= 8) {
+		uint8_t mask = bits >= 8 ? 0xff : bits <= 0 ? 0 :
+		    (uint8_t)(0xff << (8 - bits));
+		if (n->addr[i] & (uint8_t)~mask) {
+			*why = "host bits set after the prefix";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+config_net_match(const struct cfg_net *nets, size_t n, int family,
+    const uint8_t *addr)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+	size_t k;
+	int i, bits;
+
+	if (family == AF_INET6 && memcmp(addr, mapped, 12) == 0) {
+		family = AF_INET;
+		addr += 12;
+	}
+	for (k = 0; k < n; k++) {
+		if (nets[k].family != family)
+			continue;
+		for (i = 0, bits = nets[k].prefix; bits > 0; i++, bits -= 8) {
+			uint8_t mask = bits >= 8 ? 0xff :
+			    (uint8_t)(0xff << (8 - bits));
+			if ((addr[i] & mask) != nets[k].addr[i])
+				break;
+		}
+		if (bits <= 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void member_bool(struct loader *, const config_setting_t *,
+    const char *, const char *, int *);
+
+/* { address = "..."; proxy_protocol = true; proxy_from = [ ... ]; } */
+static int
+load_listen_group(struct loader *l, const config_setting_t *e,
+    const char *what, struct cfg_listen *ls)
+{
+	const config_setting_t *a, *f, *x;
+	char w[WHAT_MAX + 16];
+	const char *v, *why;
+	int i, n;
+
+	check_names(l, e, listen_names, what);
+	if ((a = config_setting_get_member(e, "address")) == NULL) {
+		serr(l, e, "%s has no address: add address = \":2222\"", what);
+		return -1;
+	}
+	snprintf(w, sizeof(w), "%s.address", what);
+	if (get_string(l, a, w, &v) != 0)
+		return -1;
+	if (config_parse_hostport(v, &ls->host, &ls->port, &why) != 0) {
+		serr(l, a, "listen \"%.*s\": %s (use \"host:port\", "
+		    "\"[v6]:port\" or \":port\")", SHOW_MAX, v, why);
+		return -1;
+	}
+	member_bool(l, e, "proxy_protocol", what, &ls->proxy_protocol);
+	f = config_setting_get_member(e, "proxy_from");
+	snprintf(w, sizeof(w), "%s.proxy_from", what);
+	if (f != NULL && want_type(l, f, w, CONFIG_TYPE_ARRAY) == 0) {
+		n = config_setting_length(f);
+		if (n > CFG_MAX_PROXY_FROM) {
+			serr(l, f, "%s has %d networks; at most %d", w, n,
+			    CFG_MAX_PROXY_FROM);
+			n = CFG_MAX_PROXY_FROM;
+		}
+		ls->proxy_from = lcalloc(l, (size_t)n + 1,
+		    sizeof(*ls->proxy_from));
+		for (i = 0; ls->proxy_from != NULL && i < n; i++) {
+			x = config_setting_get_elem(f, (unsigned)i);
+			if (get_string(l, x, w, &v) != 0)
+				continue;
+			if (config_parse_net(v, &ls->proxy_from[
+			    ls->nproxy_from], &why) != 0) {
+				serr(l, x, "%s \"%.*s\": %s (use a network "
+				    "such as \"10.0.0.0/8\")", w, SHOW_MAX,
+				    v, why);
+				continue;
+			}
+			ls->nproxy_from++;
+		}
+	}
+	if (ls->proxy_protocol && (f == NULL || config_setting_length(f) == 0))
+		serr(l, e, "%s: proxy_protocol needs proxy_from, the balancers' "
+		    "networks (a PROXY header is believed only from them)", what);
+	if (!ls->proxy_protocol && f != NULL)
+		serr(l, f, "%s: proxy_from without proxy_protocol = true", what);
+	return 0;
+}
+
+/* listen = [ "host:port", ... ] or ( "host:port" or { ... }, ... ) */
 static void
 load_listen(struct loader *l, const config_setting_t *root)
 {
@@ -672,25 +816,35 @@ load_listen(struct loader *l, const config_setting_t *root)
 	char what[WHAT_MAX];
 	int i, n;
 
-	if ((s = config_setting_get_member(root, "listen")) == NULL ||
+	if ((s = config_setting_get_member(root, "listen")) == NULL)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_LIST &&
 	    want_type(l, s, "listen", CONFIG_TYPE_ARRAY) != 0)
 		return;
 	n = config_setting_length(s);
-	if ((l->cfg->listen = lcalloc(l, (size_t)n, sizeof(*ls))) == NULL)
+	if ((l->cfg->listen = lcalloc(l, (size_t)n + 1, sizeof(*ls))) == NULL)
 		return;
 	for (i = 0; i < n; i++) {
 		e = config_setting_get_elem(s, (unsigned)i);
 		snprintf(what, sizeof(what), "listen[%d]", i);
-		if (want_type(l, e, what, CONFIG_TYPE_STRING) != 0)
-			return;
-		v = config_setting_get_string(e);
 		ls = &l->cfg->listen[l->cfg->nlisten];
+		ls->line = (int)config_setting_source_line(e);
+		if (config_setting_type(e) == CONFIG_TYPE_GROUP) {
+			if (load_listen_group(l, e, what, ls) == 0)
+				l->cfg->nlisten++;
+			continue;
+		}
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			serr(l, e, "%s must be a string or a group { address "
+			    "= ...; }", what);
+			continue;
+		}
+		v = config_setting_get_string(e);
 		if (config_parse_hostport(v, &ls->host, &ls->port, &why) != 0) {
 			serr(l, e, "listen \"%.*s\": %s (use \"host:port\", "
 			    "\"[v6]:port\" or \":port\")", SHOW_MAX, v, why);
 			continue;
 		}
-		ls->line = (int)config_setting_source_line(e);
 		l->cfg->nlisten++;
 	}
 }
@@ -1295,6 +1449,7 @@ load_limits(struct loader *l, const config_setting_t *root)
 	lim->startups_rate = STARTUPS_RATE_DEFAULT;
 	lim->startups_full = STARTUPS_FULL_DEFAULT;
 	lim->per_source_max_startups = 0;
+	lim->proxy_header_timeout = PROXY_TIMEOUT_DEFAULT;
 	if ((g = root_group(l, root, "limits")) == NULL)
 		return;
 	check_names(l, g, limits_names, "limits");
@@ -1318,6 +1473,8 @@ load_limits(struct loader *l, const config_setting_t *root)
 	load_max_startups(l, g, lim);
 	member_int(l, g, "per_source_max_startups", "limits", 0,
 	    STARTUPS_MAX, &lim->per_source_max_startups);
+	member_int(l, g, "proxy_header_timeout", "limits", PROXY_TIMEOUT_MIN,
+	    PROXY_TIMEOUT_MAX, &lim->proxy_header_timeout);
 }
 
 /* A bool setting of a group, or its default when absent. */
@@ -1457,12 +1614,32 @@ config_join(char *const *v, size_t n, char *buf, size_t bufsz)
 /* --- environment overrides -------------------------------------------- */
 
 static void
+free_listen(struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nlisten; i++) {
+		free(cfg->listen[i].host);
+		free(cfg->listen[i].port);
+		free(cfg->listen[i].proxy_from);
+	}
+	/* An entry that failed to load may hold a partial allocation. */
+	if (cfg->listen != NULL) {
+		free(cfg->listen[cfg->nlisten].host);
+		free(cfg->listen[cfg->nlisten].port);
+		free(cfg->listen[cfg->nlisten].proxy_from);
+	}
+	free(cfg->listen);
+	cfg->listen = NULL;
+	cfg->nlisten = 0;
+}
+
+static void
 env_addr(struct loader *l)
 {
 	struct config *cfg = l->cfg;
 	struct cfg_listen ls;
 	const char *v, *why;
-	size_t i;
 
 	if ((v = env_get(l->env, ENV_ADDR)) == NULL)
 		return;
@@ -1472,13 +1649,8 @@ env_addr(struct loader *l)
 		    "or \":port\")", ENV_ADDR, SHOW_MAX, v, why);
 		return;
 	}
-	for (i = 0; i < cfg->nlisten; i++) {
-		free(cfg->listen[i].host);
-		free(cfg->listen[i].port);
-	}
-	free(cfg->listen);
-	cfg->nlisten = 0;
-	if ((cfg->listen = lcalloc(l, 1, sizeof(*cfg->listen))) == NULL) {
+	free_listen(cfg);
+	if ((cfg->listen = lcalloc(l, 2, sizeof(*cfg->listen))) == NULL) {
 		free(ls.host);
 		free(ls.port);
 		return;
@@ -1701,11 +1873,7 @@ config_free(struct config *cfg)
 
 	if (cfg == NULL)
 		return;
-	for (i = 0; i < cfg->nlisten; i++) {
-		free(cfg->listen[i].host);
-		free(cfg->listen[i].port);
-	}
-	free(cfg->listen);
+	free_listen(cfg);
 	for (i = 0; i < cfg->nworkspaces; i++)
 		free_strings(cfg->workspaces[i].members,
 		    cfg->workspaces[i].nmembers);
@@ -1827,19 +1995,45 @@ format_hostport(const char *host, const char *port, char *buf, size_t sz)
 }
 
 static void
+dump_net(FILE *out, const struct cfg_net *n)
+{
+	char a[INET6_ADDRSTRLEN], buf[INET6_ADDRSTRLEN + 8];
+
+	inet_ntop(n->family, n->addr, a, sizeof(a));
+	snprintf(buf, sizeof(buf), "%s/%d", a, n->prefix);
+	dump_string(out, buf);
+}
+
+/* The array form when no listener has options, else the list form. */
+static void
 dump_listen(const struct config *cfg, FILE *out)
 {
 	char hp[NI_MAXHOST + NI_MAXSERV + 4];
-	size_t i;
+	const struct cfg_listen *ls;
+	size_t i, k;
+	int groups = 0;
 
-	fputs("listen = [", out);
+	for (i = 0; i < cfg->nlisten; i++)
+		groups |= cfg->listen[i].proxy_protocol;
+	fputs(groups ? "listen = (" : "listen = [", out);
 	for (i = 0; i < cfg->nlisten; i++) {
+		ls = &cfg->listen[i];
 		fputs(i > 0 ? ", " : " ", out);
-		format_hostport(cfg->listen[i].host, cfg->listen[i].port, hp,
-		    sizeof(hp));
+		format_hostport(ls->host, ls->port, hp, sizeof(hp));
+		if (!ls->proxy_protocol) {
+			dump_string(out, hp);
+			continue;
+		}
+		fputs("{ address = ", out);
 		dump_string(out, hp);
+		fputs("; proxy_protocol = true; proxy_from = [", out);
+		for (k = 0; k < ls->nproxy_from; k++) {
+			fputs(k > 0 ? ", " : " ", out);
+			dump_net(out, &ls->proxy_from[k]);
+		}
+		fputs(" ]; }", out);
 	}
-	fputs(" ];\n", out);
+	fputs(groups ? " );\n" : " ];\n", out);
 }
 
 static void
@@ -2017,6 +2211,8 @@ dump_groups(const struct config *cfg, FILE *out)
 	    cfg->limits.startups_full);
 	dump_int(out, 1, "per_source_max_startups",
 	    cfg->limits.per_source_max_startups);
+	dump_int(out, 1, "proxy_header_timeout",
+	    cfg->limits.proxy_header_timeout);
 	fputs("};\n", out);
 	fputs("forwarding = {\n", out);
 	dump_bool(out, 1, "local", cfg->forwarding.local);

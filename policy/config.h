@@ -18,10 +18,22 @@
 #define CFG_DEFAULT_PATH	"/etc/connect-sshd/connect-sshd.conf"
 #define CFG_MAX_ERRORS		64
 
+/* A network: address and prefix length ("10.0.0.0/8", "2001:db8::/32"). */
+struct cfg_net {
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t addr[16];	/* network byte order; host bits zero */
+	int prefix;
+};
+
+#define CFG_MAX_PROXY_FROM	64
+
 struct cfg_listen {
 	char *host;		/* numeric address; "" for any (dual stack) */
 	char *port;		/* numeric port */
 	int line;		/* 0 when it came from CONNECT_SSH_ADDR */
+	int proxy_protocol;	/* a PROXY v1/v2 header comes first */
+	struct cfg_net *proxy_from;	/* who may send it */
+	size_t nproxy_from;
 };
 
 struct cfg_workspace {
@@ -74,6 +86,7 @@ struct cfg_limits {
 	/* max_startups "start:rate:full": unauthenticated connections */
 	int startups_begin, startups_rate, startups_full;
 	int per_source_max_startups;	/* 0 off; IPv6 counted per /64 */
+	int proxy_header_timeout;	/* seconds for a PROXY header */
 };
 
 struct cfg_forwarding {		/* what the gateway relays; 1 on */
@@ -141,5 +154,12 @@ void config_dump(const struct config *cfg, FILE *out);
 /* "host:port", "[v6]:port" or ":port" into numeric host ("" any) and port. */
 int config_parse_hostport(const char *s, char **host, char **port,
     const char **why);
+
+/* "addr/prefix" or "addr" into a network; host bits must be zero. */
+int config_parse_net(const char *s, struct cfg_net *n, const char **why);
+/* Is the address (4 or 16 bytes of family) in one of the networks?  A
+ * v4-mapped IPv6 address counts as its IPv4 address. */
+int config_net_match(const struct cfg_net *nets, size_t n, int family,
+    const uint8_t *addr);
 
 #endif

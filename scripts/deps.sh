@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential pkg-config
 libssh-dev libssl-dev libseccomp-dev libconfig-dev libcunit1-dev
 openssh-client openssh-server mandoc
-procps psmisc python3 python3-yaml coreutils iproute2 openssl systemd
+procps psmisc python3 python3-yaml coreutils iproute2 openssl systemd haproxy
 rsync curl openssh-sftp-server
 clang libclang-rt-14-dev"
 

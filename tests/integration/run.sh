@@ -696,6 +696,9 @@ else
 	skip "worker chroot/setuid (needs root)"
 fi
 
+# ---- behind an L4 balancer: the PROXY protocol, HAProxy ----
+. "$HERE/fleet.sh"
+
 # ---- systemd: the unit file, and readiness over NOTIFY_SOCKET ----
 mkdir -p "$T/unit"
 sed "s|/usr/local/sbin/connect-sshd|$B/connect-sshd|g" "$TOP/conf/connect-sshd.service" \

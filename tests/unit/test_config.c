@@ -8,6 +8,7 @@
  * written as the part after the file name.
  */
 #include <sys/stat.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <ftw.h>
@@ -957,6 +958,7 @@ test_dump_defaults(void)
 	    "  drain_timeout = 30;\n"
 	    "  max_startups = \"10:30:100\";\n"
 	    "  per_source_max_startups = 0;\n"
+	    "  proxy_header_timeout = 5;\n"
 	    "};\n"
 	    "forwarding = {\n"
 	    "  local = true;\n"
@@ -1084,6 +1086,45 @@ test_parse_hostport(void)
 	CU_ASSERT_PTR_NULL(host);
 }
 
+/* proxy_from networks: parsing, and matching addresses against them. */
+static void
+test_parse_net(void)
+{
+	static const char *const bad[] = {
+		"10.0.0.1/8", "10.0.0.0/", "10.0.0.0/-1", "/8", "10.0.0.0/8x",
+		"10.0.0.0/33", "2001:db8::1/32", "::/129", "host.example",
+		"10.0.0.0/08x", "",
+	};
+	const uint8_t in4[4] = { 10, 1, 2, 3 }, out4[4] = { 11, 0, 0, 1 };
+	const uint8_t mapped[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
+	    10, 9, 9, 9 };
+	const uint8_t in6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0, 0,
+	    0, 0, 0, 0, 0, 0, 0, 1 };
+	const uint8_t out6[16] = { 0x20, 0x01, 0x0d, 0xb9 };
+	struct cfg_net n[3];
+	const char *why;
+	size_t i;
+
+	CU_ASSERT_EQUAL(config_parse_net("10.0.0.0/8", &n[0], &why), 0);
+	CU_ASSERT_EQUAL(config_parse_net("2001:db8::/32", &n[1], &why), 0);
+	CU_ASSERT_EQUAL(config_parse_net("192.0.2.7", &n[2], &why), 0);
+	CU_ASSERT_EQUAL(n[2].prefix, 32);
+	CU_ASSERT_TRUE(config_net_match(n, 3, AF_INET, in4));
+	CU_ASSERT_FALSE(config_net_match(n, 3, AF_INET, out4));
+	CU_ASSERT_TRUE(config_net_match(n, 3, AF_INET6, mapped));
+	CU_ASSERT_TRUE(config_net_match(n, 3, AF_INET6, in6));
+	CU_ASSERT_FALSE(config_net_match(n, 3, AF_INET6, out6));
+	CU_ASSERT_FALSE(config_net_match(n, 0, AF_INET, in4));
+	CU_ASSERT_EQUAL(config_parse_net("0.0.0.0/0", &n[0], &why), 0);
+	CU_ASSERT_TRUE(config_net_match(n, 1, AF_INET, out4));
+	CU_ASSERT_FALSE(config_net_match(n, 1, AF_INET6, out6));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		CU_ASSERT_EQUAL(config_parse_net(bad[i], &n[0], &why), -1);
+		CU_ASSERT_PTR_NOT_NULL(why);
+	}
+}
+
 int
 main(void)
 {
@@ -1111,6 +1152,7 @@ main(void)
 		{ "environment overrides", test_env_overrides },
 		{ "environment errors", test_env_errors },
 		{ "dump of defaults", test_dump_defaults },
+		{ "proxy_from networks", test_parse_net },
 		{ "dump round trip", test_dump_round_trip },
 		{ "config_parse_hostport", test_parse_hostport },
 		{ "config_join", test_join },

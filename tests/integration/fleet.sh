@@ -1,0 +1,174 @@
+# Sourced by run.sh: behind an L4 balancer -- the PROXY protocol (v1 from a
+# ProxyCommand that plays the balancer, v2 from a real HAProxy in front of
+# two replicas sharing the key).  Loopback only.
+
+# pp_conf FILE PORT PROXY_FROM [extra settings]: one proxy_protocol listener
+pp_conf() {
+	local file=$1 port=$2 from=$3; shift 3
+	write_conf "$file" "$port" "$@"
+	sed -i "s|^listen = \[ \"127.0.0.1:$port\" \];|listen = ( { address = \"127.0.0.1:$port\"; proxy_protocol = true; proxy_from = [ $from ]; } );|" "$file"
+	echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+}
+
+# A ProxyCommand that sends a PROXY v1 header for SRC:SPORT, then relays.
+cat > "$T/pp1.py" <<'PY'
+import os, socket, sys, threading
+host, port, src, sport = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+s = socket.create_connection((host, port))
+s.sendall(("PROXY TCP4 %s %s %s %d\r\n" % (src, host, sport, port)).encode())
+def up():
+    while True:
+        d = os.read(0, 65536)
+        if not d:
+            s.shutdown(socket.SHUT_WR)
+            return
+        s.sendall(d)
+threading.Thread(target=up, daemon=True).start()
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    os.write(1, d)
+PY
+
+# hold PORT N [HEADER...]: open connections, send each HEADER (printf
+# escapes) and hold them 3 s; print what each received at once.
+hold() {
+	python3 - "$@" <<'PY'
+import socket, sys, time
+port, hdrs = int(sys.argv[1]), sys.argv[2:]
+held = []
+for h in hdrs:
+    s = socket.create_connection(("127.0.0.1", port))
+    if h:
+        s.sendall(h.encode().decode("unicode_escape").encode("latin-1"))
+    held.append(s)
+    time.sleep(0.3)
+time.sleep(3)
+PY
+}
+
+PP_PORT=$(free_port)
+pp_conf "$T/pp.conf" "$PP_PORT" '"127.0.0.0/8"' \
+	'limits = { proxy_header_timeout = 1; per_source_max_startups = 1; };'
+if start_gateway pp "$T/pp.conf"; then
+	out=$(gw_ssh "$PP_PORT" "$T/alice" alice@s1 \
+	    -o ProxyCommand="python3 $T/pp1.py %h %p 198.51.100.7 40000" 'echo via-v1' 2>&1)
+	[ "$out" = via-v1 ] &&
+		grep -q "event=connection conn=[0-9]* peer=198.51.100.7:40000 via=127.0.0.1:" "$T/pp.log" &&
+		grep -q "event=auth.accepted .*peer=198.51.100.7:40000 user=alice" "$T/pp.log" &&
+		ok "PROXY v1: login works; logs name the client from the header, and the balancer" ||
+		not_ok "PROXY v1 login (got '$out'; $(grep "event=connection" "$T/pp.log" | tail -1))"
+	gw_ssh "$PP_PORT" "$T/alice" alice@s1 true 2>/dev/null &&
+		not_ok "a connection without a PROXY header was served" ||
+		{ wait_log "$T/pp.log" 'reason=bad-proxy-header detail="no PROXY protocol header"' &&
+			ok "a connection without a PROXY header is refused and logged" ||
+			not_ok "no-header refusal not logged"; }
+	hold "$PP_PORT" "" &
+	holdp=$!
+	wait_log "$T/pp.log" "reason=proxy-header-timeout" &&
+		ok "a balancer that sends no header is dropped after proxy_header_timeout" ||
+		not_ok "PROXY header timeout"
+	wait "$holdp"
+	hold "$PP_PORT" 'PROXY TCP4 198.51.100.9 127.0.0.1 1111 22\r\n' \
+	    'PROXY TCP4 198.51.100.9 127.0.0.1 2222 22\r\n' \
+	    'PROXY TCP4 198.51.100.10 127.0.0.1 3333 22\r\n' \
+	    'PROXY TCP4 198.51.100.7 127.0.0.1 4444 22 extra\r\n'
+	grep -q "connection.refused .*peer=198.51.100.9:2222 reason=per-source-max-startups" "$T/pp.log" &&
+		! grep -q "connection.refused .*peer=198.51.100.9:1111" "$T/pp.log" &&
+		! grep -q "connection.refused .*peer=198.51.100.10:3333" "$T/pp.log" &&
+		ok "per_source_max_startups counts the client from the header, not the balancer" ||
+		not_ok "per-source limit behind PROXY: $(grep 'connection.refused' "$T/pp.log" | tr '\n' ' ')"
+	grep -q 'reason=bad-proxy-header detail="v1 header without 6 fields"' "$T/pp.log" &&
+		ok "a malformed PROXY header is refused with its reason" ||
+		not_ok "malformed header: $(grep 'bad-proxy' "$T/pp.log" | tail -1)"
+	stop_gateway pp
+else
+	not_ok "start a gateway with a proxy_protocol listener"
+fi
+
+PN_PORT=$(free_port)
+pp_conf "$T/pn.conf" "$PN_PORT" '"10.0.0.0/8", "2001:db8::/32"'
+if start_gateway pn "$T/pn.conf"; then
+	out=$(gw_ssh "$PN_PORT" "$T/alice" alice@s1 \
+	    -o ProxyCommand="python3 $T/pp1.py %h %p 198.51.100.7 40000" 'echo via-v1' 2>&1)
+	[ "$out" != via-v1 ] &&
+		wait_log "$T/pn.log" "connection.refused peer=127.0.0.1:[0-9]* reason=proxy-not-allowed" &&
+		ok "a PROXY header from outside proxy_from is not believed: refused, logged" ||
+		not_ok "proxy_from enforcement (got '$out')"
+	stop_gateway pn
+else
+	not_ok "start a gateway with proxy_from 10.0.0.0/8"
+fi
+
+# ---- HAProxy (send-proxy-v2) in front of two replicas sharing the key ----
+if command -v haproxy >/dev/null; then
+	RA=$(free_port); RB=$(free_port); HP=$(free_port)
+	pp_conf "$T/ra.conf" "$RA" '"127.0.0.1/32"' 'limits = { drain_timeout = 1; };'
+	pp_conf "$T/rb.conf" "$RB" '"127.0.0.1/32"' 'limits = { drain_timeout = 1; };'
+	echo "[127.0.0.1]:$HP $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+	cat > "$T/haproxy.cfg" <<-EOF
+	global
+	    maxconn 256
+	defaults
+	    mode tcp
+	    timeout connect 2s
+	    timeout client 60s
+	    timeout server 60s
+	    retries 3
+	    option redispatch
+	frontend ssh
+	    bind 127.0.0.1:$HP
+	    default_backend gateways
+	backend gateways
+	    balance roundrobin
+	    server a 127.0.0.1:$RA send-proxy-v2 check check-send-proxy inter 1s fall 1 rise 1
+	    server b 127.0.0.1:$RB send-proxy-v2 check check-send-proxy inter 1s fall 1 rise 1
+	EOF
+	if start_gateway ra "$T/ra.conf" && start_gateway rb "$T/rb.conf"; then
+		haproxy -db -f "$T/haproxy.cfg" > "$T/haproxy.log" 2>&1 &
+		hap=$!
+		wait_port "$HP"
+		sleep 1.5		# first health checks
+		nok=0
+		for i in 1 2 3 4; do
+			out=$(gw_ssh "$HP" "$T/alice" alice@s1 -o BindAddress=127.0.0.2 'echo via-haproxy' 2>&1)
+			[ "$out" = via-haproxy ] && nok=$((nok + 1))
+		done
+		na=$(grep -c "event=auth.accepted .*peer=127.0.0.2:" "$T/ra.log")
+		nb=$(grep -c "event=auth.accepted .*peer=127.0.0.2:" "$T/rb.log")
+		[ "$nok" = 4 ] && [ "$na" -ge 1 ] && [ "$nb" -ge 1 ] &&
+			ok "HAProxy send-proxy-v2: 4 logins over both replicas, one host key, client 127.0.0.2 seen by each ($na+$nb)" ||
+			not_ok "HAProxy logins: $nok of 4, replica a $na, b $nb; $(tail -3 "$T/haproxy.log" | tr '\n' ' ')"
+		grep -q "event=connection conn=[0-9]* peer=127.0.0.1:[0-9]* via=127.0.0.1:" "$T/ra.log" &&
+			ok "HAProxy's health checks (v2 LOCAL) are admitted as the balancer's own connections" ||
+			not_ok "health checks: $(grep 'event=connection' "$T/ra.log" | head -2 | tr '\n' ' ')"
+		# A long session on each replica, then replica a stops.
+		for i in 1 2; do
+			gw_ssh "$HP" "$T/alice" alice@s1 'sleep 6; echo survived' > "$T/long.$i" 2>&1 &
+			eval "long$i=\$!"
+			sleep 0.5
+		done
+		sleep 1
+		kill -TERM "$(cat "$T/ra.pid")"
+		sleep 2
+		nok=0
+		for i in 1 2 3; do
+			out=$(gw_ssh "$HP" "$T/alice" alice@s1 'echo after' 2>&1)
+			[ "$out" = after ] && nok=$((nok + 1))
+		done
+		wait "$long1" "$long2"
+		nsurv=$(cat "$T/long.1" "$T/long.2" | grep -c survived)
+		[ "$nok" = 3 ] && [ "$nsurv" = 1 ] &&
+			ok "replica a stops: only its session ends, the other survives, new logins go to b" ||
+			not_ok "replica stop: $nok of 3 new logins, $nsurv sessions survived ($(cat "$T/long.1" "$T/long.2" | tr '\n' ' '))"
+		kill "$hap" 2>/dev/null
+		wait "$hap" 2>/dev/null
+	else
+		not_ok "start two replicas behind HAProxy"
+	fi
+	stop_gateway ra
+	stop_gateway rb
+else
+	not_ok "haproxy is not installed (scripts/deps.sh installs it)"
+fi
