@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include "buf.h"
 #include "ipc.h"
@@ -45,9 +46,12 @@ static int h_key_query(struct monitor *, struct worker *, struct cursor *);
 static int h_verify(struct monitor *, struct worker *, struct cursor *);
 static int h_route(struct monitor *, struct worker *, struct cursor *);
 static int h_audit(struct monitor *, struct worker *, struct cursor *);
+static int h_proxy(struct monitor *, struct worker *, struct cursor *);
 
 static const struct mon_handler handlers[] = {
 	{ IPC_W_READY,	   WS_BIT(WS_STARTING), MON_ONCE, h_ready },
+	/* A client from a balancer: its PROXY header first, once. */
+	{ IPC_W_PROXY,	   WS_BIT(WS_PROXY),	MON_ONCE, h_proxy },
 	{ IPC_W_LOG,	   S_ANY,		0,	  h_log },
 	/* Key exchanges: the first sets the session id, rekeys follow. */
 	{ IPC_W_SIGN,	   S_HAS_CLIENT,	0,	  h_sign },
@@ -130,8 +134,6 @@ reply_flag(struct monitor *m, struct worker *w, unsigned type, int ok)
 static int
 h_ready(struct monitor *m, struct worker *w, struct cursor *c)
 {
-	struct ipc_client cl;
-	struct buf b;
 	int rc;
 
 	if (cursor_end(c) != 0)
@@ -141,20 +143,67 @@ h_ready(struct monitor *m, struct worker *w, struct cursor *c)
 	if (w->client_fd == -1)
 		return 0;
 	/* A connection was waiting for this worker: hand it over now. */
-	memset(&cl, 0, sizeof(cl));
-	cl.conn_id = w->conn_id;
-	snprintf(cl.peer, sizeof(cl.peer), "%s", w->peer);
-	buf_init(&b, IPC_MAX_MSG);
-	rc = ipc_enc_client(&b, &cl) == 0 ?
-	    worker_send(m, w, &b, &w->client_fd, 1) : -1;
-	buf_free(&b);
+	rc = monitor_send_client(m, w, w->client_fd);
 	close(w->client_fd);
 	w->client_fd = -1;
-	if (rc == 0) {
-		w->state = WS_PREAUTH;
-		mono_now(&w->t_connect);
-	}
 	return rc;
+}
+
+/*
+ * The worker read the PROXY header of a client from a balancer.  The
+ * header is believed because the connection came from the listener's
+ * proxy_from networks (checked at accept).  The monitor logs the client,
+ * applies per_source_max_startups to it, and lets the worker go on or has
+ * it refuse the client.
+ */
+static int
+h_proxy(struct monitor *m, struct worker *w, struct cursor *c)
+{
+	struct ipc_proxy p;
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	uint8_t src[16];
+	size_t srclen = 0;
+	const char *why;
+
+	if (ipc_dec_proxy(c, &p) != 0)
+		return -1;
+	if (p.status == IPC_PROXY_BAD || p.status == IPC_PROXY_TIMEOUT) {
+		AUDIT("connection.refused", AF_N("conn", w->conn_id),
+		    AF_S("peer", w->peer), AF_S("reason",
+		    p.status == IPC_PROXY_BAD ? "bad-proxy-header" :
+		    "proxy-header-timeout"), AF_S("detail", p.why));
+		w->state = WS_CLOSING;
+		return reply_flag(m, w, IPC_M_PROXY_REPLY, 0);
+	}
+	if (p.status == IPC_PROXY_CLIENT) {
+		memset(&ss, 0, sizeof(ss));
+		if (p.family == 4) {
+			sin->sin_family = AF_INET;
+			memcpy(&sin->sin_addr, p.addr, 4);
+			sin->sin_port = htons(p.port);
+		} else {
+			sin6->sin6_family = AF_INET6;
+			memcpy(&sin6->sin6_addr, p.addr, 16);
+			sin6->sin6_port = htons(p.port);
+		}
+		monitor_format_peer(&ss, w->peer, sizeof(w->peer));
+		srclen = monitor_source_key(&ss, src);
+	}
+	/* (LOCAL: the balancer's own connection keeps its address.) */
+	AUDIT("connection.proxied", AF_N("conn", w->conn_id),
+	    AF_S("peer", w->peer), AF_S("via", w->via));
+	if ((why = monitor_source_refusal(m, w, src, srclen)) != NULL) {
+		AUDIT("connection.refused", AF_N("conn", w->conn_id),
+		    AF_S("peer", w->peer), AF_S("reason", why));
+		w->state = WS_CLOSING;
+		return reply_flag(m, w, IPC_M_PROXY_REPLY, 0);
+	}
+	memcpy(w->src, src, srclen);
+	w->src_len = srclen;
+	w->state = WS_PREAUTH;
+	return reply_flag(m, w, IPC_M_PROXY_REPLY, 1);
 }
 
 /* Worker log lines, rate-limited so a worker cannot flood the log. */

@@ -35,6 +35,7 @@ static int sig_fd = -1;		/* write end of the self-pipe */
 static const char *const state_names[WS_NSTATES] = {
 	[WS_STARTING] = "starting",
 	[WS_IDLE] = "idle",
+	[WS_PROXY] = "proxy",
 	[WS_PREAUTH] = "preauth",
 	[WS_KEYED] = "keyed",
 	[WS_AUTHED] = "authenticated",
@@ -525,8 +526,8 @@ monitor_format_peer(const struct sockaddr_storage *ss, char *out,
 
 /* The part of a peer address that per-source limits count by: an IPv4
  * address (also when v4-mapped), or the /64 of an IPv6 one. */
-static size_t
-source_key(const struct sockaddr_storage *ss, uint8_t key[16])
+size_t
+monitor_source_key(const struct sockaddr_storage *ss, uint8_t key[16])
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	    0xff, 0xff };
@@ -554,7 +555,8 @@ static int
 unauthenticated(const struct worker *w)
 {
 	return w->conn_id != 0 && (w->state == WS_STARTING ||
-	    w->state == WS_PREAUTH || w->state == WS_KEYED);
+	    w->state == WS_PROXY || w->state == WS_PREAUTH ||
+	    w->state == WS_KEYED);
 }
 
 /*
@@ -568,19 +570,14 @@ startup_refusal(const struct monitor *m, const uint8_t *src, size_t srclen)
 {
 	const struct cfg_limits *lim = &m->cfg->limits;
 	const struct worker *w;
-	int unauth = 0, same = 0, p;
+	const char *why;
+	int unauth = 0, p;
 
-	for (w = m->workers; w != NULL; w = w->next) {
-		if (!unauthenticated(w))
-			continue;
-		unauth++;
-		if (srclen > 0 && w->src_len == srclen &&
-		    memcmp(w->src, src, srclen) == 0)
-			same++;
-	}
-	if (lim->per_source_max_startups > 0 &&
-	    same >= lim->per_source_max_startups)
-		return "per-source-max-startups";
+	if ((why = monitor_source_refusal(m, NULL, src, srclen)) != NULL)
+		return why;
+	for (w = m->workers; w != NULL; w = w->next)
+		if (unauthenticated(w))
+			unauth++;
 	if (unauth >= lim->startups_full)
 		return "max-startups";
 	if (unauth < lim->startups_begin)
@@ -591,6 +588,25 @@ startup_refusal(const struct monitor *m, const uint8_t *src, size_t srclen)
 	return (int)arc4random_uniform(100) < p ? "max-startups" : NULL;
 }
 
+/* per_source_max_startups alone: also applied when a PROXY header has
+ * named the real source of a connection (self, not counted). */
+const char *
+monitor_source_refusal(const struct monitor *m, const struct worker *self,
+    const uint8_t *src, size_t srclen)
+{
+	const struct worker *w;
+	int same = 0;
+
+	if (m->cfg->limits.per_source_max_startups == 0 || srclen == 0)
+		return NULL;
+	for (w = m->workers; w != NULL; w = w->next)
+		if (w != self && unauthenticated(w) && w->src_len == srclen &&
+		    memcmp(w->src, src, srclen) == 0)
+			same++;
+	return same >= m->cfg->limits.per_source_max_startups ?
+	    "per-source-max-startups" : NULL;
+}
+
 /*
  * Refuse a connection so that the client says why: our version line and
  * an unencrypted SSH_MSG_DISCONNECT, which clients accept before key
@@ -599,37 +615,16 @@ startup_refusal(const struct monitor *m, const uint8_t *src, size_t srclen)
  * yet, so the socket lingers (bounded in number and time) while what the
  * client sends is read and dropped, never parsed.
  */
-#define SSH_MSG_DISCONNECT		1
-#define SSH_DISCONNECT_TOO_MANY		12	/* ..._TOO_MANY_CONNECTIONS */
-
 static void
 refuse_connection(struct monitor *m, int fd, const char *why)
 {
-	static const char banner[] = "SSH-2.0-connect-sshd\r\n";
-	struct buf pkt, payload;
+	struct buf pkt;
 	char sink[512];
-	size_t pad;
 
-	buf_init(&payload, 256);
-	buf_put_u8(&payload, SSH_MSG_DISCONNECT);
-	buf_put_u32(&payload, SSH_DISCONNECT_TOO_MANY);
-	buf_put_cstring(&payload, why);
-	buf_put_cstring(&payload, "");
-	/* length, padding length, payload, padding: a multiple of 8 with
-	 * at least 4 bytes of padding (RFC 4253, section 6). */
-	pad = 8 - (5 + payload.len) % 8;
-	if (pad < 4)
-		pad += 8;
 	buf_init(&pkt, 512);
-	buf_put(&pkt, banner, sizeof(banner) - 1);
-	buf_put_u32(&pkt, (uint32_t)(1 + payload.len + pad));
-	buf_put_u8(&pkt, (uint8_t)pad);
-	buf_put(&pkt, payload.data, payload.len);
-	while (pad-- > 0)
-		buf_put_u8(&pkt, 0);
+	sshwire_refusal(&pkt, why);
 	if (buf_ok(&pkt) == 0)
 		(void)send(fd, pkt.data, pkt.len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	buf_free(&payload);
 	buf_free(&pkt);
 	shutdown(fd, SHUT_WR);
 	if (m->nlinger == MON_MAX_LINGER) {
@@ -674,60 +669,108 @@ service_linger(struct monitor *m, int fd)
 	m->nlinger = j;
 }
 
-static void
-hand_over(struct monitor *m, struct worker *w, int fd, const char *peer,
-    uint64_t conn_id)
+/* Is this connection from one of the listener's proxy_from networks? */
+static int
+from_balancer(const struct cfg_listen *ls, const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return config_net_match(ls->proxy_from, ls->nproxy_from,
+		    AF_INET, (const uint8_t *)&((const struct sockaddr_in *)
+		    (const void *)ss)->sin_addr);
+	if (ss->ss_family == AF_INET6)
+		return config_net_match(ls->proxy_from, ls->nproxy_from,
+		    AF_INET6, ((const struct sockaddr_in6 *)(const void *)ss)->
+		    sin6_addr.s6_addr);
+	return 0;
+}
+
+/* Give a worker its client: M_CLIENT with the socket.  A proxied client's
+ * worker first reads the PROXY header (WS_PROXY). */
+int
+monitor_send_client(struct monitor *m, struct worker *w, int fd)
 {
 	struct ipc_client cl;
 	struct buf b;
 	int rc;
 
+	memset(&cl, 0, sizeof(cl));
+	cl.conn_id = w->conn_id;
+	snprintf(cl.peer, sizeof(cl.peer), "%s", w->peer);
+	if (w->proxied) {
+		cl.flags = IPC_CLIENT_PROXY;
+		cl.proxy_timeout = (uint32_t)m->cfg->limits.proxy_header_timeout;
+	}
+	buf_init(&b, IPC_MAX_MSG);
+	rc = ipc_enc_client(&b, &cl) == 0 ? worker_send(m, w, &b, &fd, 1) : -1;
+	buf_free(&b);
+	if (rc == 0) {
+		w->state = w->proxied ? WS_PROXY : WS_PREAUTH;
+		mono_now(&w->t_connect);
+	}
+	return rc;
+}
+
+static void
+hand_over(struct monitor *m, struct worker *w, int fd, const char *peer,
+    uint64_t conn_id, int proxied)
+{
 	w->conn_id = conn_id;
 	/* The limit this worker was started with (a reload may change the
 	 * configuration, not a worker's settings). */
 	w->max_auth_tries = w->init_max_auth_tries;
 	snprintf(w->peer, sizeof(w->peer), "%s", peer);
+	w->proxied = proxied;
+	if (proxied)
+		snprintf(w->via, sizeof(w->via), "%s", peer);
 	if (w->state == WS_STARTING) {
 		w->client_fd = fd;	/* h_ready hands it over */
 		return;
 	}
-	memset(&cl, 0, sizeof(cl));
-	cl.conn_id = conn_id;
-	snprintf(cl.peer, sizeof(cl.peer), "%s", peer);
-	buf_init(&b, IPC_MAX_MSG);
-	rc = ipc_enc_client(&b, &cl) == 0 ? worker_send(m, w, &b, &fd, 1) : -1;
-	buf_free(&b);
+	(void)monitor_send_client(m, w, fd);
 	close(fd);
-	if (rc == 0) {
-		w->state = WS_PREAUTH;
-		mono_now(&w->t_connect);
-	}
 }
 
 /*
- * A new connection from ss (the client's address; for a proxied one, the
- * one its PROXY header gave, with the balancer in via): the limits, then a
- * worker.
+ * A new connection: the limits, then a worker.  From a balancer that sends
+ * the PROXY protocol (only from its proxy_from networks) the source is not
+ * known yet: per_source_max_startups waits for the worker to read the
+ * header (h_proxy), the monitor reads nothing from the network.
  */
-void
-monitor_admit(struct monitor *m, int fd, const struct sockaddr_storage *ss,
-    const char *via)
+static void
+accept_one(struct monitor *m, size_t li)
 {
+	const struct cfg_listen *ls = &m->cfg->listen[li];
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
 	char peer[IPC_MAX_NAME];
 	struct worker *w = NULL;
 	const char *why;
 	uint8_t src[16];
 	size_t srclen;
 	uint64_t id;
+	int fd;
 
-	monitor_format_peer(ss, peer, sizeof(peer));
-	srclen = source_key(ss, src);
+	fd = accept4(m->listen_fds[li], (struct sockaddr *)&ss, &sslen,
+	    SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			error("accept: %s", strerror(errno));
+		return;
+	}
+	monitor_format_peer(&ss, peer, sizeof(peer));
+	srclen = monitor_source_key(&ss, src);
 	id = ++m->next_conn_id;
-	if (via != NULL)
-		AUDIT("connection", AF_N("conn", id), AF_S("peer", peer),
-		    AF_S("via", via));
-	else
-		AUDIT("connection", AF_N("conn", id), AF_S("peer", peer));
+	AUDIT("connection", AF_N("conn", id), AF_S("peer", peer));
+	if (ls->proxy_protocol && !from_balancer(ls, &ss)) {
+		/* Not a balancer: nothing is sent, it may not be a client. */
+		AUDIT("connection.refused", AF_N("conn", id),
+		    AF_S("peer", peer), AF_S("reason", "proxy-not-allowed"));
+		close(fd);
+		return;
+	}
+	if (ls->proxy_protocol)
+		srclen = 0;
 	if (m->nworkers - count_spare(m) >= (size_t)m->cfg->limits.max_sessions)
 		why = "max-sessions";
 	else
@@ -745,28 +788,7 @@ monitor_admit(struct monitor *m, int fd, const struct sockaddr_storage *ss,
 	}
 	memcpy(w->src, src, srclen);
 	w->src_len = srclen;
-	hand_over(m, w, fd, peer, id);
-}
-
-static void
-accept_one(struct monitor *m, size_t li)
-{
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	int fd;
-
-	fd = accept4(m->listen_fds[li], (struct sockaddr *)&ss, &sslen,
-	    SOCK_CLOEXEC);
-	if (fd == -1) {
-		if (errno != EAGAIN && errno != EINTR &&
-		    errno != ECONNABORTED)
-			error("accept: %s", strerror(errno));
-		return;
-	}
-	if (m->cfg->listen[li].proxy_protocol)
-		proxied_accept(m, &m->cfg->listen[li], fd, &ss);
-	else
-		monitor_admit(m, fd, &ss, NULL);
+	hand_over(m, w, fd, peer, id, ls->proxy_protocol);
 }
 
 /* ---- the loop ---- */
@@ -775,7 +797,7 @@ struct pollset {
 	struct pollfd *pfd;
 	struct worker **who;	/* NULL for listeners and the self-pipe */
 	int *what;		/* 0 ipc, 1 agent, 2 upstream connect,
-				 * 3 lingering, 4 PROXY header to read */
+				 * 3 lingering */
 	size_t n, cap;
 };
 
@@ -836,12 +858,6 @@ build_pollset(struct monitor *m, struct pollset *ps, int *timeout)
 				*timeout = (int)ms;
 		}
 	}
-	for (i = 0; i < m->nproxied; i++)
-		if (ps_add(ps, m->proxied[i].fd, POLLIN, NULL, 4) != 0)
-			return -1;
-	ms = proxied_expire(m);
-	if (ms >= 0 && (*timeout < 0 || ms < *timeout))
-		*timeout = (int)ms;
 	for (i = 0; i < m->nlinger; i++) {
 		if (ps_add(ps, m->linger[i].fd, POLLIN, NULL, 3) != 0)
 			return -1;
@@ -891,7 +907,6 @@ start_drain(struct monitor *m, int sig)
 	for (i = 0; i < m->nlisten; i++)
 		close(m->listen_fds[i]);
 	m->nlisten = 0;
-	proxied_close_all(m);
 	retire_idle(m);
 	mono_now(&m->drain_deadline);
 	m->drain_deadline.tv_sec += m->cfg->limits.drain_timeout;
@@ -976,10 +991,6 @@ service_fd(struct monitor *m, struct pollset *ps, size_t i)
 		return;
 	if (ps->what[i] == 3) {
 		service_linger(m, ps->pfd[i].fd);
-		return;
-	}
-	if (ps->what[i] == 4) {
-		proxied_readable(m, ps->pfd[i].fd);
 		return;
 	}
 	if (w == NULL) {
@@ -1072,7 +1083,6 @@ monitor_run(struct monitor *m)
 	free(m->listen_fds);
 	m->listen_fds = NULL;
 	m->nlisten = 0;
-	proxied_close_all(m);
 	shutdown_workers(m);
 	free(ps.pfd);
 	free(ps.who);

@@ -20,11 +20,12 @@
 #include "config.h"
 #include "ipc.h"
 #include "policy.h"
-#include "proxy.h"
 
 enum wstate {
 	WS_STARTING = 0,	/* exec'd, not yet sandboxed */
 	WS_IDLE,		/* sandboxed, in the pool */
+	WS_PROXY,		/* has a client from a balancer, whose PROXY
+				 * header the worker is reading */
 	WS_PREAUTH,		/* has a client, no key exchange yet */
 	WS_KEYED,		/* session id known, authenticating */
 	WS_AUTHED,		/* the monitor verified a permitted login */
@@ -44,7 +45,6 @@ enum wstate {
 #define MON_LOG_BURST		200	/* worker log lines per second */
 #define MON_MAX_LINGER		64	/* refused sockets held open briefly */
 #define MON_LINGER_MS		2000
-#define MON_MAX_PROXIED		256	/* connections awaiting a PROXY header */
 
 /* The ASan/UBSan test build (make SANITIZE=1) passes workers' stderr on. */
 #ifdef CSSHD_SANITIZE
@@ -66,6 +66,8 @@ struct worker {
 	uint32_t once_done;		/* bit per IPC type handled once */
 	uint64_t conn_id;		/* 0 until a client is handed over */
 	char peer[IPC_MAX_NAME];
+	int proxied;			/* the client came with a PROXY header */
+	char via[IPC_MAX_NAME];		/* then: the balancer */
 	uint8_t src[16];		/* source for per-source limits: */
 	size_t src_len;			/* IPv4 address, or IPv6 /64 */
 	struct timespec t_connect;	/* client handed over */
@@ -120,8 +122,6 @@ struct monitor {
 	int draining;			/* SIGTERM seen: no new connections */
 	int drain_signalled;		/* remaining workers told to stop */
 	int ready_sent;			/* READY=1 told to the service manager */
-	struct proxied *proxied;	/* proxied.c */
-	size_t nproxied;
 	struct timespec drain_deadline;
 	/* Refused connections, kept until the client has read why. */
 	struct lingering {
@@ -135,25 +135,14 @@ struct monitor {
 void notify_init(void);
 void notify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* proxied.c: connections whose PROXY header is still to come */
-struct proxied {
-	int fd;
-	struct timespec until;
-	struct sockaddr_storage lb;	/* the balancer's end */
-	char lb_peer[IPC_MAX_NAME];
-	uint8_t hdr[PROXY_MAX_HEADER];	/* consumed so far */
-	size_t hlen;
-};
-void proxied_accept(struct monitor *m, const struct cfg_listen *ls, int fd,
-    const struct sockaddr_storage *ss);
-void proxied_readable(struct monitor *m, int fd);
-long long proxied_expire(struct monitor *m);
-void proxied_close_all(struct monitor *m);
 
 /* monitor.c */
 int monitor_run(struct monitor *m);
-void monitor_admit(struct monitor *m, int fd,
-    const struct sockaddr_storage *ss, const char *via);
+int monitor_send_client(struct monitor *m, struct worker *w, int fd);
+const char *monitor_source_refusal(const struct monitor *m,
+    const struct worker *self, const uint8_t *src, size_t srclen);
+size_t monitor_source_key(const struct sockaddr_storage *ss,
+    uint8_t key[16]);
 void monitor_format_peer(const struct sockaddr_storage *ss, char *out,
     size_t outsz);
 void worker_kill(struct monitor *m, struct worker *w, const char *fmt, ...)

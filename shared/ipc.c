@@ -31,6 +31,8 @@ static const char *const type_names[IPC_TYPE_MAX] = {
 	[IPC_W_VERIFY] = "W_VERIFY",
 	[IPC_W_ROUTE] = "W_ROUTE",
 	[IPC_W_AUDIT] = "W_AUDIT",
+	[IPC_M_PROXY_REPLY] = "M_PROXY_REPLY",
+	[IPC_W_PROXY] = "W_PROXY",
 };
 
 const char *
@@ -141,6 +143,8 @@ ipc_enc_client(struct buf *b, const struct ipc_client *m)
 	put_header(b, IPC_M_CLIENT);
 	buf_put_u64(b, m->conn_id);
 	put_cstr(b, m->peer, sizeof(m->peer));
+	buf_put_u32(b, m->flags);
+	buf_put_u32(b, m->proxy_timeout);
 	return buf_ok(b);
 }
 
@@ -150,7 +154,59 @@ ipc_dec_client(struct cursor *c, struct ipc_client *m)
 	memset(m, 0, sizeof(*m));
 	cursor_get_u64(c, &m->conn_id);
 	cursor_get_cstring(c, m->peer, sizeof(m->peer));
-	return cursor_end(c);
+	cursor_get_u32(c, &m->flags);
+	cursor_get_u32(c, &m->proxy_timeout);
+	if (cursor_end(c) != 0 || (m->flags & ~(uint32_t)IPC_CLIENT_PROXY) ||
+	    ((m->flags & IPC_CLIENT_PROXY) &&
+	    (m->proxy_timeout == 0 || m->proxy_timeout > 3600)))
+		return -1;
+	return 0;
+}
+
+/* ---- IPC_W_PROXY ---- */
+
+int
+ipc_enc_proxy(struct buf *b, const struct ipc_proxy *m)
+{
+	put_header(b, IPC_W_PROXY);
+	buf_put_u32(b, m->status);
+	buf_put_u32(b, m->family);
+	if (m->status == IPC_PROXY_CLIENT)
+		put_bytes(b, m->addr, m->family == 4 ? 4 : 16, 16);
+	else
+		put_bytes(b, m->addr, 0, 16);
+	buf_put_u32(b, m->port);
+	put_cstr(b, m->why, sizeof(m->why));
+	return buf_ok(b);
+}
+
+int
+ipc_dec_proxy(struct cursor *c, struct ipc_proxy *m)
+{
+	const uint8_t *a = NULL;
+	size_t alen = 0;
+	uint32_t port = 0;
+
+	memset(m, 0, sizeof(*m));
+	cursor_get_u32(c, &m->status);
+	cursor_get_u32(c, &m->family);
+	cursor_get_string(c, &a, &alen, 16);
+	cursor_get_u32(c, &port);
+	cursor_get_cstring(c, m->why, sizeof(m->why));
+	if (cursor_end(c) != 0 || m->status == 0 ||
+	    m->status >= IPC_PROXY_MAX || port > 65535)
+		return -1;
+	m->port = (uint16_t)port;
+	if (m->status == IPC_PROXY_CLIENT) {
+		/* The address must be what the family says. */
+		if (!((m->family == 4 && alen == 4) ||
+		    (m->family == 6 && alen == 16)))
+			return -1;
+		memcpy(m->addr, a, alen);
+	} else if (alen != 0 || m->family != 0 || m->port != 0) {
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- IPC_M_SIGN_REPLY, IPC_W_SIGN: one byte string ---- */

@@ -55,6 +55,9 @@ enum ipc_type {
 	IPC_W_VERIFY,		/* check this userauth signature */
 	IPC_W_ROUTE,		/* connect me to my Studio */
 	IPC_W_AUDIT,		/* a channel event for the audit log */
+	/* (added later; kept last so that the numbers above stay) */
+	IPC_M_PROXY_REPLY,	/* go on with this proxied client, or refuse */
+	IPC_W_PROXY,		/* the PROXY header named this client */
 	IPC_TYPE_MAX
 };
 
@@ -87,9 +90,31 @@ struct ipc_init {
 	size_t hostkey_blob_len;
 };
 
+/* IPC_M_CLIENT flags */
+#define IPC_CLIENT_PROXY	0x1	/* a PROXY header comes first */
+
 struct ipc_client {
 	uint64_t conn_id;
 	char peer[IPC_MAX_NAME];	/* "addr:port", for the worker's logs */
+	uint32_t flags;
+	uint32_t proxy_timeout;		/* seconds, with IPC_CLIENT_PROXY */
+};
+
+/* IPC_W_PROXY status */
+enum ipc_proxy_status {
+	IPC_PROXY_CLIENT = 1,	/* src is the client */
+	IPC_PROXY_LOCAL,	/* the balancer's own connection (LOCAL/UNKNOWN) */
+	IPC_PROXY_BAD,		/* no valid header: why says what was wrong */
+	IPC_PROXY_TIMEOUT,	/* no header within proxy_timeout */
+	IPC_PROXY_MAX
+};
+
+struct ipc_proxy {
+	uint32_t status;
+	uint32_t family;		/* 4 or 6, with IPC_PROXY_CLIENT */
+	uint8_t addr[16];		/* 4 or 16 bytes */
+	uint16_t port;
+	char why[IPC_MAX_NAME];		/* with IPC_PROXY_BAD */
 };
 
 struct ipc_bytes {		/* IPC_M_SIGN_REPLY, IPC_W_SIGN */
@@ -175,6 +200,9 @@ int ipc_dec_key_query(struct cursor *c, struct ipc_key_query *m);
 int ipc_enc_verify(struct buf *b, const struct ipc_verify *m);
 int ipc_dec_verify(struct cursor *c, struct ipc_verify *m);
 int ipc_enc_audit(struct buf *b, const struct ipc_audit *m);
+int ipc_dec_audit(struct cursor *c, struct ipc_audit *m);
+int ipc_enc_proxy(struct buf *b, const struct ipc_proxy *m);
+int ipc_dec_proxy(struct cursor *c, struct ipc_proxy *m);
 int ipc_dec_audit(struct cursor *c, struct ipc_audit *m);
 /* A message with no body (IPC_W_READY, IPC_W_ROUTE). */
 int ipc_enc_empty(struct buf *b, unsigned type);

@@ -192,3 +192,36 @@ sshwire_ed25519_pub(const uint8_t *blob, size_t n, uint8_t pub[32])
 	memcpy(pub, p, ED25519_PUB_LEN);
 	return 0;
 }
+
+#define SSH_MSG_DISCONNECT		1
+#define SSH_DISCONNECT_TOO_MANY		12	/* ..._TOO_MANY_CONNECTIONS */
+
+/*
+ * A refusal a client reads before any key exchange: our version line and
+ * an unencrypted SSH_MSG_DISCONNECT (too many connections) carrying why.
+ */
+void
+sshwire_refusal(struct buf *pkt, const char *why)
+{
+	static const char banner[] = "SSH-2.0-connect-sshd\r\n";
+	struct buf payload;
+	size_t pad;
+
+	buf_init(&payload, 256);
+	buf_put_u8(&payload, SSH_MSG_DISCONNECT);
+	buf_put_u32(&payload, SSH_DISCONNECT_TOO_MANY);
+	buf_put_cstring(&payload, why);
+	buf_put_cstring(&payload, "");
+	/* length, padding length, payload, padding: a multiple of 8 with
+	 * at least 4 bytes of padding (RFC 4253, section 6). */
+	pad = 8 - (5 + payload.len) % 8;
+	if (pad < 4)
+		pad += 8;
+	buf_put(pkt, banner, sizeof(banner) - 1);
+	buf_put_u32(pkt, (uint32_t)(1 + payload.len + pad));
+	buf_put_u8(pkt, (uint8_t)pad);
+	buf_put(pkt, payload.data, payload.len);
+	while (pad-- > 0)
+		buf_put_u8(pkt, 0);
+	buf_free(&payload);
+}

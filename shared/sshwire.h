@@ -36,4 +36,7 @@ void sshwire_put_ed25519_blob(struct buf *b, const uint8_t pub[32]);
 /* If blob is a well-formed Ed25519 public key blob, copy the key: 0 or -1. */
 int sshwire_ed25519_pub(const uint8_t *blob, size_t n, uint8_t pub[32]);
 
+/* The version line and a plain-text SSH_MSG_DISCONNECT saying why. */
+void sshwire_refusal(struct buf *pkt, const char *why);
+
 #endif

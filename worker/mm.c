@@ -101,6 +101,27 @@ mm_recv_client(struct ipc_client *cl, int *fd)
 	return 0;
 }
 
+/* Report the PROXY header read from the client (or what was wrong with
+ * it); the monitor answers 1 to go on, 0 to refuse the client. */
+int
+mm_proxy(const struct ipc_proxy *p)
+{
+	uint8_t msg[IPC_MAX_MSG];
+	struct ipc_flag f;
+	struct cursor c;
+	struct buf b;
+	size_t n;
+
+	buf_init(&b, IPC_MAX_MSG);
+	mm_send(&b, ipc_enc_proxy(&b, p));
+	buf_free(&b);
+	n = mm_recv(msg, IPC_M_PROXY_REPLY, NULL);
+	cursor_init(&c, msg + 2, n);
+	if (ipc_dec_flag(&c, &f) != 0)
+		return -1;
+	return (int)f.ok;
+}
+
 void
 mm_log_sink(enum log_level level, const char *line)
 {

@@ -8,6 +8,7 @@
  * (provider.c) to the monitor (mm.c).
  */
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -27,6 +28,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "provider.h"
+#include "proxy.h"
 #include "sshwire.h"
 #include "worker.h"
 
@@ -411,6 +413,114 @@ authenticate(struct conn *c)
 	return rc;
 }
 
+/*
+ * Read the PROXY header a balancer put before the client's bytes: peek,
+ * and consume exactly the header (the client's SSH version line that may
+ * follow is libssh's), within timeout_s.  Fills p for the monitor.
+ */
+static void
+read_proxy_header(int fd, unsigned timeout_s, struct ipc_proxy *p)
+{
+	uint8_t hdr[PROXY_MAX_HEADER];
+	struct proxy_result r;
+	struct timespec t0, now;
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	const char *why = NULL;
+	size_t have = 0;
+	long long left;
+	ssize_t n;
+	int hl = 0;
+
+	memset(p, 0, sizeof(*p));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = (long long)timeout_s * 1000 -
+		    ((now.tv_sec - t0.tv_sec) * 1000LL +
+		    (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+			p->status = IPC_PROXY_TIMEOUT;
+			snprintf(p->why, sizeof(p->why), "no header within "
+			    "%u s", timeout_s);
+			return;
+		}
+		n = recv(fd, hdr + have, sizeof(hdr) - have, MSG_PEEK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			why = n == 0 ? "closed before the header" :
+			    "read error";
+			break;
+		}
+		hl = proxy_parse(hdr, have + (size_t)n, &r, &why);
+		if (hl < 0)
+			break;
+		if (hl == 0 && have + (size_t)n == sizeof(hdr)) {
+			why = "too long";
+			break;
+		}
+		/* All of it is header while it is incomplete; else only up
+		 * to its end. */
+		n = hl == 0 ? n : (ssize_t)((size_t)hl - have);
+		if (recv(fd, hdr + have, (size_t)n, 0) != n) {
+			why = "short read";
+			break;
+		}
+		have += (size_t)n;
+		if (hl > 0)
+			break;
+	}
+	if (hl <= 0) {
+		p->status = IPC_PROXY_BAD;
+		snprintf(p->why, sizeof(p->why), "%s", why);
+		return;
+	}
+	if (r.local) {
+		p->status = IPC_PROXY_LOCAL;
+		return;
+	}
+	p->status = IPC_PROXY_CLIENT;
+	if (r.src.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)&r.src;
+
+		p->family = 4;
+		memcpy(p->addr, &sin->sin_addr, 4);
+		p->port = ntohs(sin->sin_port);
+	} else {
+		const struct sockaddr_in6 *sin6 = (const void *)&r.src;
+
+		p->family = 6;
+		memcpy(p->addr, &sin6->sin6_addr, 16);
+		p->port = ntohs(sin6->sin6_port);
+	}
+}
+
+/* A client from a balancer: the header, then the monitor's word.  0 to go
+ * on; -1 when the client is refused (and told why, if it is one). */
+static int
+serve_proxy_header(int fd, const struct ipc_client *cl)
+{
+	struct ipc_proxy p;
+	struct buf pkt;
+	int ok;
+
+	read_proxy_header(fd, cl->proxy_timeout, &p);
+	ok = mm_proxy(&p);
+	if (ok == 1)
+		return 0;
+	if (p.status == IPC_PROXY_CLIENT || p.status == IPC_PROXY_LOCAL) {
+		/* Refused by a limit: the client may read why. */
+		buf_init(&pkt, 512);
+		sshwire_refusal(&pkt, "Too many connections to the gateway; "
+		    "try again later");
+		if (buf_ok(&pkt) == 0)
+			(void)send(fd, pkt.data, pkt.len, MSG_NOSIGNAL);
+		buf_free(&pkt);
+		shutdown(fd, SHUT_WR);
+	}
+	return -1;
+}
+
 int
 session_serve(int fd, const struct ipc_client *cl)
 {
@@ -422,6 +532,10 @@ session_serve(int fd, const struct ipc_client *cl)
 	c.ws = settings;
 	c.down = down_session;
 	alarm(settings->init.login_grace_time);
+	if ((cl->flags & IPC_CLIENT_PROXY) && serve_proxy_header(fd, cl) != 0) {
+		close(fd);
+		return -1;
+	}
 	if (ssh_bind_accept_fd(sshbind, c.down, fd) != SSH_OK) {
 		error("accept: %s", ssh_get_error(sshbind));
 		return -1;

@@ -30,6 +30,7 @@ void mm_set_socket(int sock);
 int mm_recv_init(struct wsettings *ws);
 int mm_ready(void);
 int mm_recv_client(struct ipc_client *cl, int *fd);
+int mm_proxy(const struct ipc_proxy *p);
 void mm_log_sink(enum log_level level, const char *line);
 int mm_sign(const uint8_t *hash, size_t len, uint8_t *sig, size_t *siglen);
 int mm_key_query(const char *user, const uint8_t *blob, size_t len);

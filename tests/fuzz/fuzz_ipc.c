@@ -26,6 +26,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct ipc_key_query kq;
 		struct ipc_verify verify;
 		struct ipc_audit audit;
+		struct ipc_proxy proxy;
 	} u;
 	unsigned type;
 
@@ -46,6 +47,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case IPC_M_KEY_REPLY:
 	case IPC_M_VERIFY_REPLY:
+	case IPC_M_PROXY_REPLY:
 		(void)ipc_dec_flag(&c, &u.flag);
 		break;
 	case IPC_M_ROUTE:
@@ -62,6 +64,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case IPC_W_VERIFY:
 		(void)ipc_dec_verify(&c, &u.verify);
+		break;
+	case IPC_W_PROXY:
+		(void)ipc_dec_proxy(&c, &u.proxy);
 		break;
 	case IPC_W_AUDIT:
 		(void)ipc_dec_audit(&c, &u.audit);

@@ -525,6 +525,19 @@ attack(const char *name)
 		(void)ipc_enc_flag(&b, IPC_M_KEY_REPLY, &f);
 		send_msg(&b);
 		await(3000);
+	} else if (strcmp(name, "proxy-unasked") == 0) {
+		/* Claim another client address on a direct connection. */
+		struct ipc_proxy p;
+
+		memset(&p, 0, sizeof(p));
+		p.status = IPC_PROXY_CLIENT;
+		p.family = 4;
+		p.addr[0] = 198; p.addr[1] = 51; p.addr[2] = 100; p.addr[3] = 7;
+		p.port = 22;
+		buf_init(&b, IPC_MAX_MSG);
+		(void)ipc_enc_proxy(&b, &p);
+		send_msg(&b);
+		await(3000);
 	} else if (strcmp(name, "ready-twice") == 0) {
 		empty(IPC_W_READY);
 		await(3000);

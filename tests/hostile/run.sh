@@ -128,6 +128,8 @@ expect oversized "malformed IPC message" "an oversized datagram"
 expect wrong-type "malformed IPC message" "an unknown message type"
 expect monitor-type "M_KEY_REPLY not permitted in state preauth" \
 	"a monitor-to-worker type sent by the worker"
+expect proxy-unasked "W_PROXY not permitted in state preauth" \
+	"a client address claimed (W_PROXY) on a connection not from a balancer"
 expect ready-twice "W_READY not permitted in state preauth" \
 	"a repeated W_READY"
 expect extra-fd "malformed IPC message" "a file descriptor on a type that carries none"

@@ -55,10 +55,10 @@ if start_gateway pp "$T/pp.conf"; then
 	out=$(gw_ssh "$PP_PORT" "$T/alice" alice@s1 \
 	    -o ProxyCommand="python3 $T/pp1.py %h %p 198.51.100.7 40000" 'echo via-v1' 2>&1)
 	[ "$out" = via-v1 ] &&
-		grep -q "event=connection conn=[0-9]* peer=198.51.100.7:40000 via=127.0.0.1:" "$T/pp.log" &&
+		grep -q "event=connection.proxied conn=[0-9]* peer=198.51.100.7:40000 via=127.0.0.1:" "$T/pp.log" &&
 		grep -q "event=auth.accepted .*peer=198.51.100.7:40000 user=alice" "$T/pp.log" &&
 		ok "PROXY v1: login works; logs name the client from the header, and the balancer" ||
-		not_ok "PROXY v1 login (got '$out'; $(grep "event=connection" "$T/pp.log" | tail -1))"
+		not_ok "PROXY v1 login (got '$out'; $(grep "event=connection" "$T/pp.log" | tail -2 | tr '\n' ' '))"
 	gw_ssh "$PP_PORT" "$T/alice" alice@s1 true 2>/dev/null &&
 		not_ok "a connection without a PROXY header was served" ||
 		{ wait_log "$T/pp.log" 'reason=bad-proxy-header detail="no PROXY protocol header"' &&
@@ -93,7 +93,7 @@ if start_gateway pn "$T/pn.conf"; then
 	out=$(gw_ssh "$PN_PORT" "$T/alice" alice@s1 \
 	    -o ProxyCommand="python3 $T/pp1.py %h %p 198.51.100.7 40000" 'echo via-v1' 2>&1)
 	[ "$out" != via-v1 ] &&
-		wait_log "$T/pn.log" "connection.refused peer=127.0.0.1:[0-9]* reason=proxy-not-allowed" &&
+		wait_log "$T/pn.log" "connection.refused conn=[0-9]* peer=127.0.0.1:[0-9]* reason=proxy-not-allowed" &&
 		ok "a PROXY header from outside proxy_from is not believed: refused, logged" ||
 		not_ok "proxy_from enforcement (got '$out')"
 	stop_gateway pn
@@ -140,9 +140,9 @@ if command -v haproxy >/dev/null; then
 		[ "$nok" = 4 ] && [ "$na" -ge 1 ] && [ "$nb" -ge 1 ] &&
 			ok "HAProxy send-proxy-v2: 4 logins over both replicas, one host key, client 127.0.0.2 seen by each ($na+$nb)" ||
 			not_ok "HAProxy logins: $nok of 4, replica a $na, b $nb; $(tail -3 "$T/haproxy.log" | tr '\n' ' ')"
-		grep -q "event=connection conn=[0-9]* peer=127.0.0.1:[0-9]* via=127.0.0.1:" "$T/ra.log" &&
+		grep -q "event=connection.proxied conn=[0-9]* peer=127.0.0.1:[0-9]* via=127.0.0.1:" "$T/ra.log" &&
 			ok "HAProxy's health checks (v2 LOCAL) are admitted as the balancer's own connections" ||
-			not_ok "health checks: $(grep 'event=connection' "$T/ra.log" | head -2 | tr '\n' ' ')"
+			not_ok "health checks: $(grep 'event=connection' "$T/ra.log" | head -3 | tr '\n' ' ')"
 		# A long session on each replica, then replica a stops.
 		for i in 1 2; do
 			gw_ssh "$HP" "$T/alice" alice@s1 'sleep 6; echo survived' > "$T/long.$i" 2>&1 &

@@ -157,6 +157,10 @@ fill_client(struct ipc_client *m, int v)
 	m->conn_id = v == V_TYPICAL ? 0x0123456789abcdefULL :
 	    v == V_MAX ? UINT64_MAX : 0;
 	fill_str(m->peer, sizeof(m->peer), v, "[2001:db8::1]:52044", 'p');
+	if (v != V_EMPTY) {
+		m->flags = IPC_CLIENT_PROXY;
+		m->proxy_timeout = v == V_MAX ? 3600 : 5;
+	}
 }
 
 static void
@@ -447,8 +451,8 @@ static const struct layout {
 	    CSTR(IPC_MAX_PATH),
 	    CSTR(IPC_MAX_TEXT), CSTR(IPC_MAX_TEXT), CSTR(IPC_MAX_TEXT),
 	    BYTES(IPC_MAX_BLOB) } },
-	{ "M_CLIENT", IPC_M_CLIENT, enc_client, dec_client, 2,
-	    { U64, CSTR(IPC_MAX_NAME) } },
+	{ "M_CLIENT", IPC_M_CLIENT, enc_client, dec_client, 4,
+	    { U64, CSTR(IPC_MAX_NAME), U32, U32 } },
 	{ "M_SIGN_REPLY", IPC_M_SIGN_REPLY, enc_sign_reply, dec_sign_reply,
 	    1, { BYTES(IPC_MAX_BLOB) } },
 	{ "M_KEY_REPLY", IPC_M_KEY_REPLY, enc_key_reply, dec_flag, 1,
@@ -531,6 +535,8 @@ test_rt_client(void)
 		CHECK(ipc_dec_client(&c, &out) == 0, "M_CLIENT %s", vname[v]);
 		CU_ASSERT(out.conn_id == in.conn_id);
 		CU_ASSERT_STRING_EQUAL(out.peer, in.peer);
+		CU_ASSERT_EQUAL(out.flags, in.flags);
+		CU_ASSERT_EQUAL(out.proxy_timeout, in.proxy_timeout);
 	}
 	CU_ASSERT_EQUAL(strlen(out.peer), IPC_MAX_NAME - 1);
 	buf_free(&b);
@@ -1772,6 +1778,8 @@ test_type_names(void)
 		{ IPC_W_VERIFY, "W_VERIFY", 0 },
 		{ IPC_W_ROUTE, "W_ROUTE", 0 },
 		{ IPC_W_AUDIT, "W_AUDIT", 0 },
+		{ IPC_M_PROXY_REPLY, "M_PROXY_REPLY", 0 },
+		{ IPC_W_PROXY, "W_PROXY", 0 },
 		{ IPC_TYPE_MAX, "UNKNOWN", 0 },
 		{ IPC_TYPE_MAX + 1, "UNKNOWN", 0 },
 		{ 0xffff, "UNKNOWN", 0 },
@@ -1780,7 +1788,7 @@ test_type_names(void)
 	size_t i;
 
 	/* The table above lists every type. */
-	CU_ASSERT_EQUAL(IPC_TYPE_MAX, 15);
+	CU_ASSERT_EQUAL(IPC_TYPE_MAX, 17);
 	for (i = 0; i < NELEM(types); i++) {
 		CHECK(strcmp(ipc_type_name(types[i].type), types[i].name) == 0,
 		    "ipc_type_name(%u) = \"%s\", want \"%s\"", types[i].type,
@@ -1790,6 +1798,78 @@ test_type_names(void)
 		    ipc_type_nfds(types[i].type), types[i].nfds);
 		CU_ASSERT(ipc_type_nfds(types[i].type) <= IPC_MAX_FDS);
 	}
+}
+
+/* W_PROXY: each status round trips; what does not fit its status, and
+ * M_CLIENT flags the monitor never sends, are refused. */
+static void
+test_proxy_msgs(void)
+{
+	struct ipc_proxy in, out;
+	struct ipc_client cl;
+	struct buf b;
+	struct cursor c;
+	uint32_t st;
+
+	buf_init(&b, IPC_MAX_MSG);
+	memset(&in, 0, sizeof(in));
+	in.status = IPC_PROXY_CLIENT;
+	in.family = 6;
+	memset(in.addr, 0x20, 16);
+	in.port = 65535;
+	open_msg(ipc_enc_proxy(&b, &in), &b, IPC_W_PROXY, &c);
+	CU_ASSERT_EQUAL(ipc_dec_proxy(&c, &out), 0);
+	CU_ASSERT_EQUAL(out.family, 6);
+	CU_ASSERT_EQUAL(out.port, 65535);
+	CU_ASSERT_EQUAL(memcmp(out.addr, in.addr, 16), 0);
+	in.family = 4;
+	open_msg(ipc_enc_proxy(&b, &in), &b, IPC_W_PROXY, &c);
+	CU_ASSERT_EQUAL(ipc_dec_proxy(&c, &out), 0);
+	for (st = IPC_PROXY_LOCAL; st < IPC_PROXY_MAX; st++) {
+		memset(&in, 0, sizeof(in));
+		in.status = st;
+		snprintf(in.why, sizeof(in.why), "v1 header without 6 fields");
+		open_msg(ipc_enc_proxy(&b, &in), &b, IPC_W_PROXY, &c);
+		CU_ASSERT_EQUAL(ipc_dec_proxy(&c, &out), 0);
+		CU_ASSERT_STRING_EQUAL(out.why, in.why);
+	}
+	/* Hand-built: status, family, address, port, why. */
+#define PROXY_BODY(st, fam, alen, port) do { \
+		buf_reset(&b); buf_put_u32(&b, (st)); buf_put_u32(&b, (fam)); \
+		buf_put_string(&b, "0123456789abcdef", (alen)); \
+		buf_put_u32(&b, (port)); buf_put_cstring(&b, ""); \
+		cursor_init(&c, b.data, b.len); } while (0)
+	PROXY_BODY(IPC_PROXY_CLIENT, 4, 4, 22);
+	CU_ASSERT_EQUAL(ipc_dec_proxy(&c, &out), 0);
+	PROXY_BODY(IPC_PROXY_CLIENT, 4, 16, 22);	/* length vs family */
+	CU_ASSERT_EQUAL(ipc_dec_proxy(&c, &out), -1);
+	PROXY_BODY(IPC_PROXY_CLIENT, 6, 4, 22);
+	CU_ASSERT_EQUAL(ipc_dec_proxy(&c, &out), -1);
+	PROXY_BODY(IPC_PROXY_CLIENT, 5, 16, 22);
+	CU_ASSERT_EQUAL(ipc_dec_proxy(&c, &out), -1);
+	PROXY_BODY(IPC_PROXY_CLIENT, 4, 4, 65536);	/* port */
+	CU_ASSERT_EQUAL(ipc_dec_proxy(&c, &out), -1);
+	PROXY_BODY(0, 0, 0, 0);				/* status */
+	CU_ASSERT_EQUAL(ipc_dec_proxy(&c, &out), -1);
+	PROXY_BODY(IPC_PROXY_MAX, 0, 0, 0);
+	CU_ASSERT_EQUAL(ipc_dec_proxy(&c, &out), -1);
+	PROXY_BODY(IPC_PROXY_LOCAL, 4, 4, 22);	/* LOCAL names nobody */
+	CU_ASSERT_EQUAL(ipc_dec_proxy(&c, &out), -1);
+	PROXY_BODY(IPC_PROXY_LOCAL, 0, 0, 0);
+	buf_put_u8(&b, 0);				/* leftover */
+	cursor_init(&c, b.data, b.len);
+	CU_ASSERT_EQUAL(ipc_dec_proxy(&c, &out), -1);
+#undef PROXY_BODY
+	/* M_CLIENT: unknown flags, or a PROXY timeout out of range. */
+	memset(&cl, 0, sizeof(cl));
+	cl.flags = 2;
+	open_msg(ipc_enc_client(&b, &cl), &b, IPC_M_CLIENT, &c);
+	CU_ASSERT_EQUAL(ipc_dec_client(&c, &cl), -1);
+	memset(&cl, 0, sizeof(cl));
+	cl.flags = IPC_CLIENT_PROXY;
+	open_msg(ipc_enc_client(&b, &cl), &b, IPC_M_CLIENT, &c);
+	CU_ASSERT_EQUAL(ipc_dec_client(&c, &cl), -1);
+	buf_free(&b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1802,6 +1882,7 @@ struct test {
 static const struct test rt_tests[] = {
 	{ "M_INIT", test_rt_init },
 	{ "M_CLIENT", test_rt_client },
+	{ "W_PROXY and M_CLIENT's PROXY flag", test_proxy_msgs },
 	{ "M_SIGN_REPLY, W_SIGN", test_rt_bytes },
 	{ "M_KEY_REPLY, M_VERIFY_REPLY", test_rt_flag },
 	{ "M_ROUTE", test_rt_route },

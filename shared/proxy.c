@@ -1,10 +1,10 @@
 /*
  * proxy.c - parse a PROXY protocol header, v1 (text) or v2 (binary).
  *
- * The monitor reads this header, and nothing else, from a connection on a
- * listener with proxy_protocol on, and only when the connection comes from
- * a proxy_from network; it then treats the connection as coming from the
- * address in the header.  The parser is strict (one form per field, no
+ * A worker reads this header first on a connection from a proxy_protocol
+ * listener, in its sandbox, and reports the client's address to the
+ * monitor (W_PROXY), which believes it only for a connection from a
+ * proxy_from network.  The parser is strict (one form per field, no
  * slack), bounded (PROXY_MAX_HEADER) and has no state beyond its input; it
  * is fuzzed on its own (tests/fuzz/fuzz_proxy.c).
  */
