@@ -116,8 +116,8 @@ setup_signals(struct monitor *m)
 
 /* ---- listeners ---- */
 
-static int
-listen_one(const struct cfg_listen *l, int *out)
+int
+monitor_listen_one(const struct cfg_listen *l, int *out)
 {
 	struct addrinfo hints, *ai = NULL;
 	int s, one = 1, zero = 0, rc;
@@ -165,7 +165,8 @@ open_listeners(struct monitor *m)
 	if (m->listen_fds == NULL)
 		return -1;
 	for (i = 0; i < m->cfg->nlisten; i++) {
-		if (listen_one(&m->cfg->listen[i], &m->listen_fds[i]) != 0) {
+		if (monitor_listen_one(&m->cfg->listen[i],
+		    &m->listen_fds[i]) != 0) {
 			while (m->nlisten > 0)
 				close(m->listen_fds[--m->nlisten]);
 			free(m->listen_fds);
@@ -619,13 +620,22 @@ static void
 refuse_connection(struct monitor *m, int fd, const char *why)
 {
 	struct buf pkt;
-	char sink[512];
 
 	buf_init(&pkt, 512);
 	sshwire_refusal(&pkt, why);
 	if (buf_ok(&pkt) == 0)
 		(void)send(fd, pkt.data, pkt.len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	buf_free(&pkt);
+	monitor_linger(m, fd);
+}
+
+/* Half-close fd after what was sent to it, and keep it (bounded in number
+ * and time) to read and drop what the peer sends: never parsed. */
+void
+monitor_linger(struct monitor *m, int fd)
+{
+	char sink[512];
+
 	shutdown(fd, SHUT_WR);
 	if (m->nlinger == MON_MAX_LINGER) {
 		/* Full: the oldest has had the most time to read. */
@@ -797,7 +807,7 @@ struct pollset {
 	struct pollfd *pfd;
 	struct worker **who;	/* NULL for listeners and the self-pipe */
 	int *what;		/* 0 ipc, 1 agent, 2 upstream connect,
-				 * 3 lingering */
+				 * 3 lingering, 4 metrics listener */
 	size_t n, cap;
 };
 
@@ -842,6 +852,9 @@ build_pollset(struct monitor *m, struct pollset *ps, int *timeout)
 	for (i = 0; !m->quit && i < m->nlisten; i++)
 		if (ps_add(ps, m->listen_fds[i], POLLIN, NULL, 0) != 0)
 			return -1;
+	if (m->metrics_fd != -1 &&
+	    ps_add(ps, m->metrics_fd, POLLIN, NULL, 4) != 0)
+		return -1;
 	for (w = m->workers; w != NULL; w = w->next) {
 		if (w->sock != -1 && ps_add(ps, w->sock, POLLIN, w, 0) != 0)
 			return -1;
@@ -993,6 +1006,10 @@ service_fd(struct monitor *m, struct pollset *ps, size_t i)
 		service_linger(m, ps->pfd[i].fd);
 		return;
 	}
+	if (ps->what[i] == 4) {
+		metrics_serve(m);
+		return;
+	}
 	if (w == NULL) {
 		for (k = 0; k < m->nlisten; k++)
 			if (ps->pfd[i].fd == m->listen_fds[k])
@@ -1046,7 +1063,8 @@ monitor_run(struct monitor *m)
 	size_t i;
 
 	notify_init();
-	if (setup_signals(m) != 0 || open_listeners(m) != 0)
+	if (setup_signals(m) != 0 || open_listeners(m) != 0 ||
+	    metrics_open(m) != 0)
 		return -1;
 	refill_pool(m);
 	logit("connect-sshd %s ready: %zu listener(s), %d prefork worker(s), "
@@ -1084,6 +1102,7 @@ monitor_run(struct monitor *m)
 	m->listen_fds = NULL;
 	m->nlisten = 0;
 	shutdown_workers(m);
+	metrics_close(m);
 	free(ps.pfd);
 	free(ps.who);
 	free(ps.what);

@@ -122,6 +122,7 @@ struct monitor {
 	int draining;			/* SIGTERM seen: no new connections */
 	int drain_signalled;		/* remaining workers told to stop */
 	int ready_sent;			/* READY=1 told to the service manager */
+	int metrics_fd;			/* metrics_listen socket, or -1 */
 	struct timespec drain_deadline;
 	/* Refused connections, kept until the client has read why. */
 	struct lingering {
@@ -131,6 +132,11 @@ struct monitor {
 	size_t nlinger;
 };
 
+/* metrics.c: Prometheus text, counted from the audit records */
+int metrics_open(struct monitor *m);
+void metrics_serve(struct monitor *m);
+void metrics_close(struct monitor *m);
+
 /* notify.c: the sd_notify protocol, for systemd's Type=notify */
 void notify_init(void);
 void notify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -139,6 +145,8 @@ void notify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* monitor.c */
 int monitor_run(struct monitor *m);
 int monitor_send_client(struct monitor *m, struct worker *w, int fd);
+void monitor_linger(struct monitor *m, int fd);
+int monitor_listen_one(const struct cfg_listen *l, int *out);
 const char *monitor_source_refusal(const struct monitor *m,
     const struct worker *self, const uint8_t *src, size_t srclen);
 size_t monitor_source_key(const struct sockaddr_storage *ss,

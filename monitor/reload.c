@@ -66,6 +66,12 @@ keep_running(struct config *loaded, struct config *running)
 		SWAP(loaded->listen, running->listen);
 		SWAP(loaded->nlisten, running->nlisten);
 	}
+	if (!same_str(loaded->metrics.host, running->metrics.host) ||
+	    !same_str(loaded->metrics.port, running->metrics.port)) {
+		logit("%s: metrics_listen changed: takes effect at restart",
+		    path);
+		SWAP(loaded->metrics, running->metrics);
+	}
 	if (!same_str(loaded->key_path, running->key_path) ||
 	    !same_str(loaded->key_fingerprint, running->key_fingerprint)) {
 		logit("%s: key or key_fingerprint changed: takes effect at "

@@ -115,7 +115,7 @@ static const struct name_value log_formats[] = {
 static const char *const root_names[] = {
 	"listen", "key", "key_fingerprint", "enabled", "allowed_workspaces",
 	"workspaces", "users", "studios", "workers", "log", "limits",
-	"forwarding", "algorithms", NULL,
+	"forwarding", "algorithms", "metrics_listen", NULL,
 };
 static const char *const listen_names[] = {
 	"address", "proxy_protocol", "proxy_from", NULL,
@@ -847,6 +847,25 @@ load_listen(struct loader *l, const config_setting_t *root)
 		}
 		l->cfg->nlisten++;
 	}
+}
+
+/* metrics_listen = "host:port": optional, the Prometheus endpoint */
+static void
+load_metrics(struct loader *l, const config_setting_t *root)
+{
+	const config_setting_t *s;
+	const char *v, *why;
+
+	if ((s = config_setting_get_member(root, "metrics_listen")) == NULL ||
+	    get_string(l, s, "metrics_listen", &v) != 0)
+		return;
+	if (config_parse_hostport(v, &l->cfg->metrics.host,
+	    &l->cfg->metrics.port, &why) != 0) {
+		serr(l, s, "metrics_listen \"%.*s\": %s (use \"host:port\", "
+		    "such as \"127.0.0.1:9122\")", SHOW_MAX, v, why);
+		return;
+	}
+	l->cfg->metrics.line = (int)config_setting_source_line(s);
 }
 
 static void
@@ -1729,6 +1748,7 @@ load_root(struct loader *l, const config_setting_t *root)
 {
 	check_names(l, root, root_names, NULL);
 	load_listen(l, root);
+	load_metrics(l, root);
 	load_keys_settings(l, root);
 	load_enabled(l, root);
 	load_allowed(l, root);
@@ -1888,6 +1908,8 @@ config_free(struct config *cfg)
 	free(cfg->path);
 	free(cfg->key_path);
 	free(cfg->key_fingerprint);
+	free(cfg->metrics.host);
+	free(cfg->metrics.port);
 	free_strings(cfg->algorithms.kex, cfg->algorithms.nkex);
 	free_strings(cfg->algorithms.ciphers, cfg->algorithms.nciphers);
 	free_strings(cfg->algorithms.macs, cfg->algorithms.nmacs);
@@ -2233,6 +2255,13 @@ void
 config_dump(const struct config *cfg, FILE *out)
 {
 	dump_listen(cfg, out);
+	if (cfg->metrics.host != NULL) {
+		char hp[NI_MAXHOST + NI_MAXSERV + 4];
+
+		format_hostport(cfg->metrics.host, cfg->metrics.port, hp,
+		    sizeof(hp));
+		dump_str(out, 0, "metrics_listen", hp);
+	}
 	dump_str(out, 0, "key", cfg->key_path);
 	if (cfg->key_fingerprint != NULL)
 		dump_str(out, 0, "key_fingerprint", cfg->key_fingerprint);

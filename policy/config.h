@@ -112,6 +112,7 @@ struct config {
 	size_t nlisten;
 	char *key_path;
 	char *key_fingerprint;	/* NULL if not pinned */
+	struct cfg_listen metrics;	/* metrics_listen; host NULL if unset */
 	int enabled;
 	long long *allowed_workspaces;
 	size_t nallowed_workspaces;

@@ -253,12 +253,22 @@ log_fatal(const char *fn, const char *fmt, ...)
 	_exit(255);
 }
 
+static audit_hook_fn audit_hook;
+
+void
+audit_set_hook(audit_hook_fn fn)
+{
+	audit_hook = fn;
+}
+
 void
 audit_event(const char *event, const struct audit_field *f, size_t n)
 {
 	char line[LOG_LINE_MAX * 2], ts[40], val[LOG_LINE_MAX];
 	size_t i, o;
 
+	if (audit_hook != NULL)
+		audit_hook(event, f, n);
 	timestamp(ts, sizeof(ts));
 	if (log_format == LOG_FMT_JSON)
 		o = (size_t)snprintf(line, sizeof(line),

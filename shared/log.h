@@ -71,6 +71,11 @@ audit_str(const char *s)
 #define AF_N(k, v) ((struct audit_field){ (k), NULL, (long long)(v) })
 
 void audit_event(const char *event, const struct audit_field *f, size_t n);
+/* Called with every audit record before it is written (the monitor's
+ * metrics count them). */
+typedef void (*audit_hook_fn)(const char *event, const struct audit_field *f,
+    size_t n);
+void audit_set_hook(audit_hook_fn fn);
 #define AUDIT(ev, ...) do { \
 	const struct audit_field audit_f_[] = { __VA_ARGS__ }; \
 	audit_event((ev), audit_f_, sizeof(audit_f_) / sizeof(audit_f_[0])); \

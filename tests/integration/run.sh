@@ -699,6 +699,59 @@ fi
 # ---- behind an L4 balancer: the PROXY protocol, HAProxy ----
 . "$HERE/fleet.sh"
 
+# ---- Prometheus metrics on metrics_listen ----
+MX_PORT=$(free_port)
+MX_METRICS=$(free_port)
+write_conf "$T/mx.conf" "$MX_PORT" "metrics_listen = \"127.0.0.1:$MX_METRICS\";"
+echo "[127.0.0.1]:$MX_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+if start_gateway mx "$T/mx.conf"; then
+	gw_ssh "$MX_PORT" "$T/alice" alice@s1 'head -c 1000 /dev/zero' > /dev/null
+	gw_ssh "$MX_PORT" "$T/eve" eve@s1 true 2>/dev/null
+	gw_ssh "$MX_PORT" "$T/alice" alice@s1 'sleep 3' &
+	mxbg=$!
+	sleep 1.5
+	curl -s --max-time 5 "http://127.0.0.1:$MX_METRICS/metrics" > "$T/metrics.txt"
+	python3 - "$T/metrics.txt" > "$T/metrics.check" 2>&1 <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+samples = {}
+for line in text.splitlines():
+    if line.startswith("# HELP ") or line.startswith("# TYPE "):
+        continue
+    m = re.fullmatch(r'([a-z_]+)(\{[a-z_]+="[^"\\]*"\})? ([0-9]+)', line)
+    assert m, "not an exposition line: %r" % line
+    samples[m.group(1) + (m.group(2) or "")] = int(m.group(3))
+want = {
+    "connect_sshd_connections_total": lambda v: v == 3,
+    "connect_sshd_auth_accepted_total": lambda v: v == 2,
+    'connect_sshd_auth_denied_total{reason="not-a-member"}': lambda v: v == 1,
+    'connect_sshd_channels_total{type="session"}': lambda v: v == 1,
+    'connect_sshd_bytes_relayed_total{direction="out"}': lambda v: v >= 1000,
+    "connect_sshd_sessions_active": lambda v: v == 1,
+    'connect_sshd_workers{state="idle"}': lambda v: v == 2,
+    'connect_sshd_connection_ends_total{cause="exit"}': lambda v: v == 1,
+    'connect_sshd_connection_ends_total{cause="error-exit"}': lambda v: v == 1,
+}
+for k, ok in want.items():
+    assert k in samples, "missing %s" % k
+    assert ok(samples[k]), "%s = %d" % (k, samples[k])
+print("ok")
+PY
+	[ "$(cat "$T/metrics.check")" = ok ] &&
+		ok "metrics: connections, auth accepted/denied by reason, active sessions, channels, bytes, workers, ends" ||
+		{ not_ok "metrics: $(tail -1 "$T/metrics.check")"; sed 's/^/#   /' "$T/metrics.txt" | head -40; }
+	wait "$mxbg"
+	# Whatever is sent, the answer is the same and nothing is parsed.
+	out=$(printf 'NOT HTTP AT ALL\0\377\r\n\r\n' | curl -s --max-time 5 -T - \
+	    "http://127.0.0.1:$MX_METRICS/anything" | grep -c "^connect_sshd_connections_total ")
+	[ "$out" = 1 ] && kill -0 "$(cat "$T/mx.pid")" &&
+		ok "metrics: any request gets the metrics; the monitor reads none of it" ||
+		not_ok "metrics with an odd request (got $out)"
+	stop_gateway mx
+else
+	not_ok "start a gateway with metrics_listen"
+fi
+
 # ---- systemd: the unit file, and readiness over NOTIFY_SOCKET ----
 mkdir -p "$T/unit"
 sed "s|/usr/local/sbin/connect-sshd|$B/connect-sshd|g" "$TOP/conf/connect-sshd.service" \

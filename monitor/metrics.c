@@ -1,0 +1,269 @@
+/*
+ * metrics.c - Prometheus metrics on metrics_listen.
+ *
+ * The counters are kept from the audit records (audit_set_hook), so the
+ * metrics and the audit log cannot disagree; the gauges are read from the
+ * worker table when a scrape comes.  The monitor never parses HTTP, nor
+ * anything else, from this socket: every connection gets the current
+ * metrics as an HTTP/1.0 response at once, and what the scraper sent is
+ * then read and dropped unread (monitor_linger), as for a refused SSH
+ * client.  Anyone who can reach metrics_listen can read the metrics:
+ * bind it to loopback or a private network.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "monitor.h"
+
+#define METRICS_MAX_LABELS	32	/* distinct label values per family */
+#define METRICS_MAX_TEXT	16384
+
+/* A counter with one label: fixed names from the code, counts by value. */
+struct labelled {
+	const char *name;
+	const char *label;
+	const char *help;
+	size_t n;
+	struct {
+		char value[48];
+		unsigned long long count;
+	} v[METRICS_MAX_LABELS];
+};
+
+static unsigned long long connections, auth_accepted, bytes_in, bytes_out;
+static struct labelled refused = { "connect_sshd_connections_refused_total",
+    "reason", "Connections refused before a worker served them, by reason.",
+    0, { { "", 0 } } };
+static struct labelled denied = { "connect_sshd_auth_denied_total",
+    "reason", "Refused keys and logins, by reason.", 0, { { "", 0 } } };
+static struct labelled channels = { "connect_sshd_channels_total",
+    "type", "Channels relayed and closed, by type.", 0, { { "", 0 } } };
+static struct labelled ends = { "connect_sshd_connection_ends_total",
+    "cause", "Served connections ended, by how their worker ended.", 0,
+    { { "", 0 } } };
+
+static void
+count(struct labelled *l, const char *value, unsigned long long by)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].value, value) == 0) {
+			l->v[i].count += by;
+			return;
+		}
+	/* Values come from the code's fixed sets; a full table means a new
+	 * one appeared: count it as "other" rather than grow. */
+	if (l->n == METRICS_MAX_LABELS) {
+		l->v[METRICS_MAX_LABELS - 1].count += by;
+		snprintf(l->v[METRICS_MAX_LABELS - 1].value,
+		    sizeof(l->v[0].value), "other");
+		return;
+	}
+	snprintf(l->v[l->n].value, sizeof(l->v[0].value), "%s", value);
+	l->v[l->n++].count = by;
+}
+
+static const struct audit_field *
+field(const struct audit_field *f, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(f[i].key, key) == 0)
+			return &f[i];
+	return NULL;
+}
+
+static const char *
+str_field(const struct audit_field *f, size_t n, const char *key)
+{
+	const struct audit_field *x = field(f, n, key);
+
+	return x != NULL && x->str != NULL ? x->str : "";
+}
+
+static long long
+num_field(const struct audit_field *f, size_t n, const char *key)
+{
+	const struct audit_field *x = field(f, n, key);
+
+	return x != NULL && x->str == NULL ? x->num : 0;
+}
+
+/* How a served connection's worker ended, from its session.closed. */
+static const char *
+end_cause(const char *worker)
+{
+	if (strncmp(worker, "exited with status 0", 20) == 0 &&
+	    worker[20] == '\0')
+		return "exit";
+	if (strncmp(worker, "exited", 6) == 0)
+		return "error-exit";
+	if (strncmp(worker, "killed by the sandbox", 21) == 0)
+		return "sandbox";
+	if (strncmp(worker, "killed by the monitor", 21) == 0)
+		return "monitor";
+	if (strncmp(worker, "killed by signal", 16) == 0)
+		return "signal";
+	return "other";
+}
+
+static void
+observe(const char *event, const struct audit_field *f, size_t n)
+{
+	long long v;
+
+	if (strcmp(event, "connection") == 0)
+		connections++;
+	else if (strcmp(event, "connection.refused") == 0)
+		count(&refused, str_field(f, n, "reason"), 1);
+	else if (strcmp(event, "auth.accepted") == 0)
+		auth_accepted++;
+	else if (strcmp(event, "auth.denied") == 0)
+		count(&denied, str_field(f, n, "reason"), 1);
+	else if (strcmp(event, "channel.close") == 0) {
+		count(&channels, str_field(f, n, "type"), 1);
+		if ((v = num_field(f, n, "bytes_in")) > 0)
+			bytes_in += (unsigned long long)v;
+		if ((v = num_field(f, n, "bytes_out")) > 0)
+			bytes_out += (unsigned long long)v;
+	} else if (strcmp(event, "session.closed") == 0)
+		count(&ends, end_cause(str_field(f, n, "worker")), 1);
+}
+
+static void
+put_labelled(struct buf *b, const struct labelled *l)
+{
+	char line[256];
+	size_t i;
+	int k;
+
+	k = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s counter\n",
+	    l->name, l->help, l->name);
+	buf_put(b, line, (size_t)k);
+	for (i = 0; i < l->n; i++) {
+		k = snprintf(line, sizeof(line), "%s{%s=\"%s\"} %llu\n",
+		    l->name, l->label, l->v[i].value, l->v[i].count);
+		buf_put(b, line, (size_t)k);
+	}
+}
+
+static void
+put_metric(struct buf *b, const char *name, const char *type,
+    const char *help, const char *labels, unsigned long long v)
+{
+	char line[512];
+	int k;
+
+	k = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n"
+	    "%s%s %llu\n", name, help, name, type, name, labels, v);
+	buf_put(b, line, (size_t)k);
+}
+
+static void
+render(struct monitor *m, struct buf *b)
+{
+	const struct worker *w;
+	unsigned long long idle = 0, starting = 0, unauth = 0, routed = 0,
+	    busy = 0;
+	char line[256];
+	int k;
+
+	for (w = m->workers; w != NULL; w = w->next) {
+		if (w->state == WS_IDLE)
+			idle++;
+		else if (w->state == WS_STARTING && w->conn_id == 0)
+			starting++;
+		else
+			busy++;
+		if (w->state == WS_ROUTED)
+			routed++;
+		else if (w->conn_id != 0 && w->state != WS_AUTHED &&
+		    w->state != WS_ROUTING && w->state != WS_CLOSING)
+			unauth++;
+	}
+	put_metric(b, "connect_sshd_connections_total", "counter",
+	    "TCP connections accepted.", "", connections);
+	put_labelled(b, &refused);
+	put_metric(b, "connect_sshd_auth_accepted_total", "counter",
+	    "Logins the monitor verified and permitted.", "", auth_accepted);
+	put_labelled(b, &denied);
+	put_metric(b, "connect_sshd_sessions_active", "gauge",
+	    "Connections relaying to their Studio.", "", routed);
+	put_metric(b, "connect_sshd_connections_unauthenticated", "gauge",
+	    "Connections not yet authenticated.", "", unauth);
+	put_labelled(b, &channels);
+	k = snprintf(line, sizeof(line), "# HELP connect_sshd_bytes_relayed_total "
+	    "Channel data relayed, counted when a channel closes.\n"
+	    "# TYPE connect_sshd_bytes_relayed_total counter\n"
+	    "connect_sshd_bytes_relayed_total{direction=\"in\"} %llu\n"
+	    "connect_sshd_bytes_relayed_total{direction=\"out\"} %llu\n",
+	    bytes_in, bytes_out);
+	buf_put(b, line, (size_t)k);
+	k = snprintf(line, sizeof(line), "# HELP connect_sshd_workers "
+	    "Worker processes, by state.\n# TYPE connect_sshd_workers gauge\n"
+	    "connect_sshd_workers{state=\"idle\"} %llu\n"
+	    "connect_sshd_workers{state=\"starting\"} %llu\n"
+	    "connect_sshd_workers{state=\"serving\"} %llu\n",
+	    idle, starting, busy);
+	buf_put(b, line, (size_t)k);
+	put_labelled(b, &ends);
+}
+
+int
+metrics_open(struct monitor *m)
+{
+	m->metrics_fd = -1;
+	audit_set_hook(observe);
+	if (m->cfg->metrics.host == NULL)
+		return 0;
+	if (monitor_listen_one(&m->cfg->metrics, &m->metrics_fd) != 0)
+		return -1;
+	logit("metrics on %s:%s", m->cfg->metrics.host[0] ?
+	    m->cfg->metrics.host : "*", m->cfg->metrics.port);
+	return 0;
+}
+
+/* A scrape: the response at once, whatever was asked. */
+void
+metrics_serve(struct monitor *m)
+{
+	static const char head[] = "HTTP/1.0 200 OK\r\n"
+	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+	    "Connection: close\r\n\r\n";
+	struct buf b;
+	int fd;
+
+	fd = accept4(m->metrics_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd == -1) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			error("metrics accept: %s", strerror(errno));
+		return;
+	}
+	buf_init(&b, METRICS_MAX_TEXT);
+	buf_put(&b, head, sizeof(head) - 1);
+	render(m, &b);
+	/* Small enough for an empty socket buffer: one send. */
+	if (buf_ok(&b) == 0)
+		(void)send(fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else
+		error("metrics: over %d bytes", METRICS_MAX_TEXT);
+	buf_free(&b);
+	monitor_linger(m, fd);
+}
+
+void
+metrics_close(struct monitor *m)
+{
+	if (m->metrics_fd != -1)
+		close(m->metrics_fd);
+	m->metrics_fd = -1;
+	audit_set_hook(NULL);
+}
