@@ -429,7 +429,7 @@ read_proxy_header(int fd, unsigned timeout_s, struct ipc_proxy *p)
 	size_t have = 0;
 	long long left;
 	ssize_t n;
-	int hl = 0;
+	int hl = 0, rc;
 
 	memset(p, 0, sizeof(*p));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -438,7 +438,14 @@ read_proxy_header(int fd, unsigned timeout_s, struct ipc_proxy *p)
 		left = (long long)timeout_s * 1000 -
 		    ((now.tv_sec - t0.tv_sec) * 1000LL +
 		    (now.tv_nsec - t0.tv_nsec) / 1000000);
-		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+		rc = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0) {
+			why = "poll failed";
+			break;
+		}
+		if (rc == 0) {
 			p->status = IPC_PROXY_TIMEOUT;
 			snprintf(p->why, sizeof(p->why), "no header within "
 			    "%u s", timeout_s);
