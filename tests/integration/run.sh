@@ -830,10 +830,10 @@ PY
 for p in "$T"/*.pid; do
 	[ -e "$p" ] && stop_gateway "$(basename "$p" .pid)"
 done
-reports=$(grep -lE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log 2>/dev/null)
+reports=$(grep -lE "ERROR: (Address|Leak)Sanitizer|Sanitizer: CHECK failed|runtime error:" "$T"/*.log 2>/dev/null)
 [ -z "$reports" ] && ok "no sanitizer report in any gateway log" ||
 	{ not_ok "sanitizer reports in: $reports"
-	  grep -hE -A12 "ERROR: (Address|Leak)Sanitizer|runtime error:" $reports | head -60 | sed 's/^/#   /'; }
+	  grep -hE -A12 "ERROR: (Address|Leak)Sanitizer|Sanitizer: CHECK failed|runtime error:" $reports | head -60 | sed 's/^/#   /'; }
 
 echo "integration: $PASS passed, $FAIL failed, $SKIP skipped"
 echo "$PASS passed, $FAIL failed"
