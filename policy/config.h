@@ -95,6 +95,31 @@ struct cfg_forwarding {		/* what the gateway relays; 1 on */
 	int agent;		/* auth-agent-req: ssh -A */
 };
 
+/*
+ * Where studios, workspaces and user keys come from: this file (the
+ * default) or a Redis registry the platform writes while gateways run
+ * (connect-sshd.conf(5), REGISTRY).
+ */
+enum cfg_registry_backend {
+	CFG_REGISTRY_FILE = 0,
+	CFG_REGISTRY_REDIS,
+};
+
+#define CFG_REDIS_MAX_SECRET	512	/* bytes of a Redis password */
+
+struct cfg_registry {
+	int backend;		/* enum cfg_registry_backend */
+	char *host;		/* address or DNS name; NULL with "file" */
+	char *port;
+	int db;
+	char *user;		/* NULL: Redis's default user */
+	char *password_file;	/* NULL if none */
+	char *password;		/* the secret (file or environment), or NULL */
+	char *prefix;		/* of every key the gateway reads */
+	int timeout_ms;		/* per connect and per command */
+	int cache_ttl;		/* seconds an answer may be reused; 0 never */
+};
+
 /* Algorithm lists offered to clients and Studios, in order of preference;
  * only names from the safe sets in config.c are accepted. */
 struct cfg_algorithms {
@@ -127,6 +152,7 @@ struct config {
 	struct cfg_limits limits;
 	struct cfg_forwarding forwarding;
 	struct cfg_algorithms algorithms;
+	struct cfg_registry registry;
 };
 
 /* A list as libssh takes it: "a,b,c" into buf; -1 if it does not fit. */
@@ -146,6 +172,10 @@ struct config_errors {
  */
 struct config *config_load(const char *path, char *const *env,
     const char *default_worker, struct config_errors *errs);
+/* Only the registry section and CONNECT_REDIS_* (connect-sshctl); path
+ * may be NULL.  Fails unless the registry is Redis. */
+struct config *config_load_registry(const char *path, char *const *env,
+    struct config_errors *errs);
 void config_free(struct config *cfg);
 void config_errors_free(struct config_errors *errs);
 
@@ -155,6 +185,9 @@ void config_dump(const struct config *cfg, FILE *out);
 /* "host:port", "[v6]:port" or ":port" into numeric host ("" any) and port. */
 int config_parse_hostport(const char *s, char **host, char **port,
     const char **why);
+
+/* "SHA256:" and 43 base64 characters, as ssh-keygen -l prints: 0 or -1. */
+int config_valid_fingerprint(const char *s);
 
 /* "addr/prefix" or "addr" into a network; host bits must be zero. */
 int config_parse_net(const char *s, struct cfg_net *n, const char **why);

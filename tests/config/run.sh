@@ -36,7 +36,8 @@ if [ ! -x "$bin" ]; then
 fi
 
 cd "$(dirname "$0")" || exit 2
-unset CONNECT_SSH_ADDR CONNECT_SSH_KEY_PATH CONNECT_SSH_ENABLED
+unset CONNECT_SSH_ADDR CONNECT_SSH_KEY_PATH CONNECT_SSH_ENABLED \
+    CONNECT_REDIS_ADDRESS CONNECT_REDIS_USER CONNECT_REDIS_PASSWORD CONNECT_REDIS_DB
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/config-golden.XXXXXX") || exit 2
 roundtrip=
 trap 'rm -rf "$tmp"; [ -z "$roundtrip" ] || rm -f "$roundtrip"' EXIT
