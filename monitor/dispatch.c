@@ -118,7 +118,25 @@ dispatch_worker_msg(struct monitor *m, struct worker *w)
 static int
 reply_flag(struct monitor *m, struct worker *w, unsigned type, int ok)
 {
-	struct ipc_flag f = { .ok = ok ? 1 : 0 };
+	struct ipc_flag f = { .ok = ok ? IPC_FLAG_YES : IPC_FLAG_NO };
+	struct buf b;
+	int rc;
+
+	buf_init(&b, IPC_MAX_MSG);
+	rc = ipc_enc_flag(&b, type, &f) == 0 ?
+	    worker_send(m, w, &b, NULL, 0) : -1;
+	buf_free(&b);
+	return rc;
+}
+
+/* A login decision: yes, no, or "the registry could not answer", which
+ * the worker tells the client instead of a bare "Permission denied". */
+static int
+reply_verdict(struct monitor *m, struct worker *w, unsigned type,
+    enum policy_verdict v)
+{
+	struct ipc_flag f = { .ok = v == POLICY_ALLOW ? IPC_FLAG_YES :
+	    v == POLICY_DENY_BACKEND ? IPC_FLAG_UNAVAILABLE : IPC_FLAG_NO };
 	struct buf b;
 	int rc;
 
@@ -359,7 +377,7 @@ h_key_query(struct monitor *m, struct worker *w, struct cursor *c)
 		audit_denied(w, &d, fp, policy_reason(v));
 		w->nauthfail++;
 	}
-	return reply_flag(m, w, IPC_M_KEY_REPLY, v == POLICY_ALLOW);
+	return reply_verdict(m, w, IPC_M_KEY_REPLY, v);
 }
 
 /* Check that data is a userauth request bound to this connection. */
@@ -441,7 +459,7 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 	if (verdict != POLICY_ALLOW) {
 		audit_denied(w, &d, fp, policy_reason(verdict));
 		w->nauthfail++;
-		return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
+		return reply_verdict(m, w, IPC_M_VERIFY_REPLY, verdict);
 	}
 	record_login(w, &d, fp);
 	w->state = WS_AUTHED;

@@ -165,14 +165,17 @@ main(int argc, char **argv)
 		    "no comment");
 		goto out;
 	}
-	if (m.cfg->nallowed_workspaces == 0)
-		logit("allowed_workspaces is empty: SSH is off, every login "
-		    "will be refused");
-	policy_file_backend(&m.backend, m.cfg);
-	if (check_worker_program(m.cfg) != 0 || worker_identity(&m) != 0 ||
-	    monitor_run(&m) != 0)
+	if (check_worker_program(m.cfg) != 0 || worker_identity(&m) != 0) {
+		rc = 1;
+		goto out;
+	}
+	monitor_log_backend(&m);
+	if (monitor_set_backend(&m, m.cfg) != 0)
+		fatal("out of memory");
+	if (monitor_run(&m) != 0)
 		rc = 1;
  out:
+	monitor_free_backend(&m);
 	/* Freed on every exit, so a leak checker sees only real leaks. */
 	if (m.key != NULL)
 		hostkey_free(m.key);

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "log.h"
 #include "monitor.h"
+#include "registry.h"
 
 #define METRICS_MAX_LABELS	32	/* distinct label values per family */
 #define METRICS_MAX_TEXT	16384
@@ -167,6 +168,51 @@ put_metric(struct buf *b, const char *name, const char *type,
 	buf_put(b, line, (size_t)k);
 }
 
+/* With a Redis registry: its health, and how long it takes to answer. */
+static void
+render_registry(const struct monitor *m, struct buf *b)
+{
+	static const unsigned long long le[] = REGISTRY_LATENCY_BUCKETS;
+	const struct registry_stats *st;
+	char line[256];
+	size_t i;
+	int k;
+
+	if (m->registry == NULL)
+		return;
+	st = registry_redis_stats(m->registry);
+	put_metric(b, "connect_sshd_registry_up", "gauge",
+	    "1 while the Redis registry is connected.", "",
+	    (unsigned long long)st->up);
+	put_metric(b, "connect_sshd_registry_requests_total", "counter",
+	    "Commands sent to the Redis registry.", "", st->requests);
+	put_metric(b, "connect_sshd_registry_errors_total", "counter",
+	    "Registry lookups that failed: down, timed out or refused.", "",
+	    st->errors);
+	put_metric(b, "connect_sshd_registry_cache_hits_total", "counter",
+	    "Registry lookups answered from the cache.", "", st->cache_hits);
+	put_metric(b, "connect_sshd_registry_bad_records_total", "counter",
+	    "Registry values that failed the checks and were not used.", "",
+	    st->bad_records);
+	k = snprintf(line, sizeof(line), "# HELP connect_sshd_registry_"
+	    "request_seconds Time the Redis registry took to answer.\n"
+	    "# TYPE connect_sshd_registry_request_seconds histogram\n");
+	buf_put(b, line, (size_t)k);
+	for (i = 0; i < sizeof(le) / sizeof(le[0]); i++) {
+		k = snprintf(line, sizeof(line), "connect_sshd_registry_"
+		    "request_seconds_bucket{le=\"%llu.%06llu\"} %llu\n",
+		    le[i] / 1000000, le[i] % 1000000, st->latency_le[i]);
+		buf_put(b, line, (size_t)k);
+	}
+	k = snprintf(line, sizeof(line), "connect_sshd_registry_request_"
+	    "seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "connect_sshd_registry_request_seconds_sum %llu.%06llu\n"
+	    "connect_sshd_registry_request_seconds_count %llu\n",
+	    st->requests, st->latency_us / 1000000, st->latency_us % 1000000,
+	    st->requests);
+	buf_put(b, line, (size_t)k);
+}
+
 static void
 render(struct monitor *m, struct buf *b)
 {
@@ -215,6 +261,7 @@ render(struct monitor *m, struct buf *b)
 	    idle, starting, busy);
 	buf_put(b, line, (size_t)k);
 	put_labelled(b, &ends);
+	render_registry(m, b);
 }
 
 int

@@ -106,6 +106,7 @@ struct monitor {
 	struct config *cfg;
 	struct hostkey *key;
 	struct policy_backend backend;
+	struct registry_redis *registry;	/* NULL with the file backend */
 	int *listen_fds;
 	size_t nlisten;
 	struct worker *workers;
@@ -161,6 +162,10 @@ const char *wstate_name(enum wstate s);
 
 /* reload.c */
 void monitor_reload(struct monitor *m);
+/* The policy backend cfg asks for, in m->backend; -1 if out of memory. */
+int monitor_set_backend(struct monitor *m, struct config *cfg);
+void monitor_free_backend(struct monitor *m);
+void monitor_log_backend(const struct monitor *m);
 
 /* dispatch.c */
 void dispatch_worker_msg(struct monitor *m, struct worker *w);

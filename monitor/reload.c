@@ -21,6 +21,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "policy.h"
+#include "registry.h"
 
 extern char **environ;
 
@@ -98,6 +99,50 @@ keep_running(struct config *loaded, struct config *running)
 	}
 }
 
+int
+monitor_set_backend(struct monitor *m, struct config *cfg)
+{
+	struct registry_redis *r = NULL;
+
+	/* A reload makes a new client: the registry settings may have
+	 * changed, and the cache must not outlive the old configuration. */
+	if (cfg->registry.backend == CFG_REGISTRY_REDIS &&
+	    (r = registry_redis_new(&cfg->registry)) == NULL)
+		return -1;
+	if (r != NULL && m->registry != NULL)
+		registry_redis_carry_stats(r, m->registry);
+	registry_redis_free(m->registry);
+	m->registry = r;
+	if (r != NULL)
+		policy_redis_backend(&m->backend, r, cfg->enabled);
+	else
+		policy_file_backend(&m->backend, cfg);
+	return 0;
+}
+
+void
+monitor_free_backend(struct monitor *m)
+{
+	registry_redis_free(m->registry);
+	m->registry = NULL;
+	memset(&m->backend, 0, sizeof(m->backend));
+}
+
+/* Where logins will be looked up, said once at start and each reload. */
+void
+monitor_log_backend(const struct monitor *m)
+{
+	const struct cfg_registry *r = &m->cfg->registry;
+
+	if (r->backend == CFG_REGISTRY_REDIS)
+		logit("registry: Redis at %s:%s, db %d, key prefix %s, "
+		    "answers cached up to %d s", r->host, r->port, r->db,
+		    r->prefix, r->cache_ttl);
+	else if (m->cfg->nallowed_workspaces == 0)
+		logit("allowed_workspaces is empty: SSH is off, every login "
+		    "will be refused");
+}
+
 void
 monitor_reload(struct monitor *m)
 {
@@ -119,13 +164,16 @@ monitor_reload(struct monitor *m)
 		return;
 	}
 	keep_running(new, old);
+	if (monitor_set_backend(m, new) != 0) {
+		error("reload failed: out of memory: keeping the running "
+		    "configuration");
+		config_free(new);
+		return;
+	}
 	m->cfg = new;
-	policy_file_backend(&m->backend, m->cfg);
 	if (!m->debug)
 		log_set_level((enum log_level)m->cfg->log.level);
 	config_free(old);
-	if (m->cfg->nallowed_workspaces == 0)
-		logit("allowed_workspaces is empty: SSH is off, every login "
-		    "will be refused");
+	monitor_log_backend(m);
 	logit("configuration reloaded: applies to new connections");
 }

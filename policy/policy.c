@@ -22,7 +22,8 @@ static const char *const reasons[POLICY_VERDICT_MAX] = {
 	[POLICY_DENY_KEY_NOT_REGISTERED] = "key-not-registered",
 	[POLICY_DENY_NOT_MEMBER] = "not-a-member",
 	[POLICY_DENY_NOT_LISTED] = "not-listed-for-studio",
-	[POLICY_DENY_BACKEND] = "backend-error",
+	[POLICY_DENY_BACKEND] = "registry-unavailable",
+	[POLICY_DENY_BAD_RECORD] = "bad-registry-record",
 };
 
 const char *
@@ -157,8 +158,8 @@ decide(const struct policy_backend *be, const struct policy_request *req,
 		return rc < 0 ? POLICY_DENY_BACKEND : POLICY_DENY_SSH_DISABLED;
 	if ((rc = be->find_studio(be->ctx, d->session, &d->studio)) != 0) {
 		memset(&d->studio, 0, sizeof(d->studio));
-		return rc < 0 ? POLICY_DENY_BACKEND :
-		    POLICY_DENY_UNKNOWN_STUDIO;
+		return rc == POLICY_BAD_RECORD ? POLICY_DENY_BAD_RECORD :
+		    rc < 0 ? POLICY_DENY_BACKEND : POLICY_DENY_UNKNOWN_STUDIO;
 	}
 	d->workspace = d->studio.workspace;
 	if ((rc = be->workspace_allowed(be->ctx, d->workspace)) <= 0)

@@ -29,6 +29,7 @@ enum policy_verdict {
 	POLICY_DENY_NOT_MEMBER,		/* of the Studio's workspace */
 	POLICY_DENY_NOT_LISTED,		/* not in the Studio's users */
 	POLICY_DENY_BACKEND,		/* the backend could not answer */
+	POLICY_DENY_BAD_RECORD,		/* the backend's data failed checks */
 	POLICY_VERDICT_MAX
 };
 
@@ -48,10 +49,18 @@ struct policy_studio {
 	int users_set;
 };
 
+/*
+ * A backend's answers: -1 means it could not answer (a registry that is
+ * down), POLICY_BAD_RECORD that it answered with data that failed the
+ * checks (logged by the backend, with where the data is).
+ */
+#define POLICY_BAD_RECORD	(-2)
+
 struct policy_backend {
 	const char *name;
 	void *ctx;
-	/* 0 found (*out filled, valid while ctx lives), 1 not found, -1 error */
+	/* 0 found (*out filled, valid until the next call), 1 not found,
+	 * -1 or POLICY_BAD_RECORD */
 	int (*find_studio)(void *ctx, const char *session,
 	    struct policy_studio *out);
 	/* 1 yes, 0 no, -1 error; a backend with no allowed workspace at all

@@ -233,8 +233,12 @@ ipc_dec_bytes(struct cursor *c, struct ipc_bytes *m, size_t max)
 int
 ipc_enc_flag(struct buf *b, unsigned type, const struct ipc_flag *m)
 {
+	/* Sent as it is: squashing it to 0/1 would turn "the registry
+	 * could not answer" into "yes". */
+	if (m->ok > IPC_FLAG_UNAVAILABLE)
+		return -1;
 	put_header(b, type);
-	buf_put_u32(b, m->ok ? 1 : 0);
+	buf_put_u32(b, m->ok);
 	return buf_ok(b);
 }
 
@@ -243,7 +247,7 @@ ipc_dec_flag(struct cursor *c, struct ipc_flag *m)
 {
 	memset(m, 0, sizeof(*m));
 	cursor_get_u32(c, &m->ok);
-	if (m->ok > 1)
+	if (m->ok > IPC_FLAG_UNAVAILABLE)
 		return -1;
 	return cursor_end(c);
 }

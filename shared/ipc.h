@@ -123,8 +123,11 @@ struct ipc_bytes {		/* IPC_M_SIGN_REPLY, IPC_W_SIGN */
 };
 
 struct ipc_flag {		/* IPC_M_KEY_REPLY, IPC_M_VERIFY_REPLY */
-	uint32_t ok;
+	uint32_t ok;		/* IPC_FLAG_* */
 };
+#define IPC_FLAG_NO		0
+#define IPC_FLAG_YES		1
+#define IPC_FLAG_UNAVAILABLE	2	/* the registry could not answer */
 
 struct ipc_route {
 	char upstream_user[IPC_MAX_NAME];

@@ -337,9 +337,17 @@ auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	if (state == SSH_PUBLICKEY_STATE_NONE) {
 		ok = key_blob(key, blob, sizeof(blob), &bloblen) == 0 ?
 		    mm_key_query(user, blob, bloblen) : 0;
-		if (ok == 1)
+		if (ok == IPC_FLAG_YES)
 			return SSH_AUTH_SUCCESS;
-		auth_failed(c);
+		if (ok == IPC_FLAG_UNAVAILABLE) {
+			/* Now, before libssh answers "failure": a client with
+			 * no other key would leave on that failure and never
+			 * read why. */
+			snprintf(c->fatal_msg, sizeof(c->fatal_msg), "%s",
+			    REGISTRY_MSG);
+			disconnect_with(c, c->fatal_msg);
+		} else
+			auth_failed(c);
 		return SSH_AUTH_DENIED;
 	}
 	if (state != SSH_PUBLICKEY_STATE_VALID)
@@ -399,8 +407,12 @@ authenticate(struct conn *c)
 		}
 		/* libssh sends no failure for a signature the monitor
 		 * refused; end the attempt ourselves. */
-		if (mm_verify_result() == 0) {
+		if (mm_verify_result() == IPC_FLAG_NO) {
 			disconnect_with(c, "Permission denied (publickey)");
+			goto out;
+		}
+		if (mm_verify_result() == IPC_FLAG_UNAVAILABLE) {
+			disconnect_with(c, REGISTRY_MSG);
 			goto out;
 		}
 	}

@@ -17,6 +17,8 @@
 extern volatile sig_atomic_t worker_stopping;
 
 #define STOPPING_MSG	"The gateway is shutting down; reconnect to continue"
+#define REGISTRY_MSG	"Registry unavailable: the gateway cannot check " \
+			"logins right now; try again shortly"
 
 /* Start-up settings from the monitor, kept for the connection's life. */
 struct wsettings {

@@ -20,6 +20,7 @@ cleanup() {
 		[ -e "$p" ] && stop_gateway "$(basename "$p" .pid)"
 	done
 	stop_studio
+	declare -F stop_redis >/dev/null && stop_redis
 	if [ "$FAIL" = 0 ] || [ -n "${KEEP:-}" ]; then :; fi
 	[ -z "${KEEP:-}" ] && rm -rf "$T"
 }
@@ -118,6 +119,14 @@ rc=$?
 
 gw_ssh "$GW_PORT" "$T/bob" bob@s1 true &&
 	ok "keys_file keys log in" || not_ok "keys_file keys log in"
+
+# The Redis registry alone, for working on it.
+if [ "${CSSHD_IT_ONLY:-}" = registry ]; then
+	. "$HERE/registry.sh"
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" = 0 ]
+	exit
+fi
 
 # ---- everything else a real user does (pty, sftp, forwarding, ...) ----
 . "$HERE/relay.sh"
@@ -698,6 +707,9 @@ fi
 
 # ---- behind an L4 balancer: the PROXY protocol, HAProxy ----
 . "$HERE/fleet.sh"
+
+# ---- the Redis registry, written by connect-sshctl ----
+. "$HERE/registry.sh"
 
 # ---- Prometheus metrics on metrics_listen ----
 MX_PORT=$(free_port)

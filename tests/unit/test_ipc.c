@@ -125,6 +125,14 @@ fill_u32(int v, uint32_t typical)
 	return v == V_TYPICAL ? typical : v == V_MAX ? UINT32_MAX : 0;
 }
 
+/* A flag's largest value is IPC_FLAG_UNAVAILABLE, not UINT32_MAX. */
+static uint32_t
+fill_flag(int v)
+{
+	return v == V_TYPICAL ? IPC_FLAG_YES : v == V_MAX ?
+	    IPC_FLAG_UNAVAILABLE : IPC_FLAG_NO;
+}
+
 static void
 fill_init(struct ipc_init *m, int v)
 {
@@ -266,7 +274,7 @@ enc_w_sign(struct buf *b, int v)
 static int
 enc_key_reply(struct buf *b, int v)
 {
-	struct ipc_flag m = { .ok = fill_u32(v, 1) };
+	struct ipc_flag m = { .ok = fill_flag(v) };
 
 	return ipc_enc_flag(b, IPC_M_KEY_REPLY, &m);
 }
@@ -274,7 +282,7 @@ enc_key_reply(struct buf *b, int v)
 static int
 enc_verify_reply(struct buf *b, int v)
 {
-	struct ipc_flag m = { .ok = fill_u32(v, 1) };
+	struct ipc_flag m = { .ok = fill_flag(v) };
 
 	return ipc_enc_flag(b, IPC_M_VERIFY_REPLY, &m);
 }
@@ -583,7 +591,8 @@ test_rt_flag(void)
 	static const struct {
 		uint32_t in, wire;
 	} vals[] = {
-		{ 0, 0 }, { 1, 1 }, { 2, 1 }, { UINT32_MAX, 1 },
+		{ IPC_FLAG_NO, 0 }, { IPC_FLAG_YES, 1 },
+		{ IPC_FLAG_UNAVAILABLE, 2 },
 	};
 	static const unsigned types[] = { IPC_M_KEY_REPLY, IPC_M_VERIFY_REPLY };
 	struct ipc_flag in, out;
@@ -597,7 +606,8 @@ test_rt_flag(void)
 			in.ok = vals[i].in;
 			open_msg(ipc_enc_flag(&b, types[t], &in), &b,
 			    types[t], &c);
-			/* Any true value goes out as exactly 1. */
+			/* Each verdict goes out as itself (values past
+			 * IPC_FLAG_UNAVAILABLE: test_flag_encoding). */
 			CU_ASSERT_EQUAL(b.len, 2 + 4);
 			CHECK(ipc_dec_flag(&c, &out) == 0, "%s ok=%u",
 			    ipc_type_name(types[t]), (unsigned)vals[i].in);
@@ -1184,7 +1194,7 @@ test_flag_values(void)
 		uint32_t wire;
 		int want;
 	} cases[] = {
-		{ 0, 0 }, { 1, 0 }, { 2, -1 }, { 0x100, -1 },
+		{ 0, 0 }, { 1, 0 }, { 2, 0 }, { 3, -1 }, { 0x100, -1 },
 		{ 0x80000000u, -1 }, { UINT32_MAX, -1 },
 	};
 	struct ipc_flag f;
@@ -1198,6 +1208,34 @@ test_flag_values(void)
 		CHECK(ipc_dec_flag(&c, &f) == cases[i].want,
 		    "ipc_dec_flag ok=%#x", (unsigned)cases[i].wire);
 	}
+}
+
+/* Each verdict goes over the wire as itself: a "registry unavailable"
+ * that arrived as "yes" would let a login through. */
+static void
+test_flag_encoding(void)
+{
+	static const uint32_t good[] = {
+		IPC_FLAG_NO, IPC_FLAG_YES, IPC_FLAG_UNAVAILABLE,
+	};
+	struct ipc_flag in, out;
+	struct cursor c;
+	struct buf b;
+	size_t i;
+
+	for (i = 0; i < NELEM(good); i++) {
+		in.ok = good[i];
+		buf_init(&b, IPC_MAX_MSG);
+		CU_ASSERT_EQUAL_FATAL(ipc_enc_flag(&b, IPC_M_KEY_REPLY, &in), 0);
+		cursor_init(&c, b.data + 2, b.len - 2);
+		CU_ASSERT_EQUAL(ipc_dec_flag(&c, &out), 0);
+		CU_ASSERT_EQUAL(out.ok, good[i]);
+		buf_free(&b);
+	}
+	in.ok = IPC_FLAG_UNAVAILABLE + 1;
+	buf_init(&b, IPC_MAX_MSG);
+	CU_ASSERT_EQUAL(ipc_enc_flag(&b, IPC_M_VERIFY_REPLY, &in), -1);
+	buf_free(&b);
 }
 
 static void
@@ -1914,6 +1952,7 @@ static const struct test malformed_tests[] = {
 	{ "a trailing byte", test_trailing_byte },
 	{ "bad strings", test_bad_strings },
 	{ "flag values", test_flag_values },
+	{ "flag encoding", test_flag_encoding },
 	{ "audit events", test_audit_events },
 	{ "failed cursor", test_failed_cursor },
 	{ NULL, NULL },

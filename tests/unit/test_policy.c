@@ -226,7 +226,8 @@ test_reasons(void)
 	static const char *const want[POLICY_VERDICT_MAX] = {
 		"allowed", "ssh-disabled", "bad-username", "unknown-studio",
 		"workspace-not-allowed", "unknown-user", "key-not-registered",
-		"not-a-member", "not-listed-for-studio", "backend-error",
+		"not-a-member", "not-listed-for-studio", "registry-unavailable",
+		"bad-registry-record",
 	};
 	int v;
 
@@ -392,6 +393,7 @@ enum fake_step {
 struct fake {
 	enum fake_step fail;
 	struct policy_studio studio;
+	int bad_record;		/* find_studio answers POLICY_BAD_RECORD */
 };
 
 static int
@@ -401,6 +403,8 @@ fake_find_studio(void *ctx, const char *session, struct policy_studio *out)
 
 	if (f->fail == FAIL_STUDIO)
 		return -1;
+	if (f->bad_record)
+		return POLICY_BAD_RECORD;
 	*out = f->studio;
 	return 0;
 }
@@ -466,9 +470,15 @@ test_backend_errors(void)
 		    POLICY_DENY_BACKEND);
 		CU_ASSERT_EQUAL(d.verdict, POLICY_DENY_BACKEND);
 		CU_ASSERT_STRING_EQUAL(policy_reason(d.verdict),
-		    "backend-error");
+		    "registry-unavailable");
 		CU_ASSERT_STRING_EQUAL(d.upstream_user, "");
 	}
+	/* A record that failed the backend's checks: its own reason. */
+	f.fail = 0;
+	f.bad_record = 1;
+	CU_ASSERT_EQUAL(policy_check(&be, &req, &d), POLICY_DENY_BAD_RECORD);
+	CU_ASSERT_STRING_EQUAL(policy_reason(d.verdict), "bad-registry-record");
+	CU_ASSERT_PTR_NULL(d.studio.session);
 }
 
 int

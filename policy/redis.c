@@ -1,0 +1,729 @@
+/*
+ * redis.c - the policy backend over a Redis registry (registry.h).
+ *
+ * The monitor asks at authentication time, one command per question, each
+ * bounded by registry.timeout_ms.  The monitor is single-threaded, so a
+ * slow Redis delays everything it does for at most that long; a failed or
+ * timed-out command drops the connection (a late reply must never answer
+ * the next question) and the registry counts as down: until a reconnect
+ * succeeds, questions fail at once and logins are refused as "registry
+ * unavailable".  Reconnects are tried on demand, no sooner than a backoff
+ * that doubles from REDIS_BACKOFF_MIN_MS to REDIS_BACKOFF_MAX_MS.
+ *
+ * Answers are reused for registry.cache_ttl seconds at most, so a key or
+ * member removed from Redis stops working within that time.  The cache is
+ * a small table keyed by the command; an entry past its time is never
+ * used.
+ */
+#include <sys/time.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "authkeys.h"
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "policy.h"
+#include "registry.h"
+
+#define REDIS_BACKOFF_MIN_MS	100
+#define REDIS_BACKOFF_MAX_MS	5000
+#define REDIS_CACHE_MAX		1024	/* answers kept at once */
+#define REDIS_MAX_ELEMENTS	1024	/* fields of a hash, keys of a user */
+#define STUDIO_MAX_USERS	128
+#define STUDIO_USERS_TEXT	(STUDIO_MAX_USERS * (POLICY_MAX_USER + 1))
+
+struct cache_entry {
+	char cmd[REGISTRY_MAX_KEY + 32];	/* "" if unused */
+	redisReply *reply;
+	uint64_t expires_ms;
+};
+
+/* The studio record last found; find_studio's answer points into it. */
+struct studio_copy {
+	char session[POLICY_MAX_SESSION + 1];
+	char *host, *port;
+	char upstream_user[POLICY_MAX_USER + 1];
+	char fingerprint[AUTHKEY_FP_LEN + 8];
+	char users_text[STUDIO_USERS_TEXT + 1];
+	const char *users[STUDIO_MAX_USERS];
+};
+
+struct registry_redis {
+	char *host, *port, *user, *password, *prefix;
+	int db, timeout_ms, cache_ttl, enabled;
+	redisContext *ctx;
+	uint64_t retry_at_ms;		/* no reconnect before this */
+	int backoff_ms;
+	int reported_down;		/* the outage has been logged */
+	struct cache_entry *cache;	/* REDIS_CACHE_MAX entries */
+	struct studio_copy studio;
+	struct registry_stats stats;
+};
+
+/* --- key names --------------------------------------------------------- */
+
+static int
+key_name(char *buf, size_t sz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+key_name(char *buf, size_t sz, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sz, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= sz ? -1 : 0;
+}
+
+int
+registry_key_allowed(char *buf, size_t sz, const char *prefix)
+{
+	return key_name(buf, sz, "%sallowed_workspaces", prefix);
+}
+
+int
+registry_key_members(char *buf, size_t sz, const char *prefix,
+    long long workspace)
+{
+	return key_name(buf, sz, "%sworkspace:%lld:members", prefix,
+	    workspace);
+}
+
+int
+registry_key_studio(char *buf, size_t sz, const char *prefix,
+    const char *session)
+{
+	return key_name(buf, sz, "%sstudio:%s", prefix, session);
+}
+
+int
+registry_key_user_keys(char *buf, size_t sz, const char *prefix,
+    const char *user)
+{
+	return key_name(buf, sz, "%suser:%s:keys", prefix, user);
+}
+
+/* --- the connection ---------------------------------------------------- */
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void
+record_latency(struct registry_redis *r, uint64_t us)
+{
+	static const unsigned long long le[] = REGISTRY_LATENCY_BUCKETS;
+	size_t i;
+
+	r->stats.requests++;
+	r->stats.latency_us += us;
+	for (i = 0; i < sizeof(le) / sizeof(le[0]); i++)
+		if (us <= le[i])
+			r->stats.latency_le[i]++;
+}
+
+/* The registry is down: drop the connection, wait before the next try. */
+static void
+mark_down(struct registry_redis *r, const char *reason)
+{
+	char why[128];
+
+	/* reason may be the context's own errstr, freed below. */
+	snprintf(why, sizeof(why), "%s", reason);
+	if (r->ctx != NULL) {
+		redisFree(r->ctx);
+		r->ctx = NULL;
+	}
+	r->stats.up = 0;
+	r->backoff_ms = r->backoff_ms == 0 ? REDIS_BACKOFF_MIN_MS :
+	    (r->backoff_ms * 2 > REDIS_BACKOFF_MAX_MS ? REDIS_BACKOFF_MAX_MS :
+	    r->backoff_ms * 2);
+	r->retry_at_ms = now_ms() + (uint64_t)r->backoff_ms;
+	if (!r->reported_down) {
+		error("registry: Redis at %s:%s is unavailable: %s; new logins "
+		    "are refused until it is back", r->host, r->port, why);
+		r->reported_down = 1;
+	} else
+		debug("registry: Redis at %s:%s still unavailable: %s; next "
+		    "try in %d ms", r->host, r->port, why, r->backoff_ms);
+}
+
+/* One command on the open connection, for the set-up only. */
+static int
+setup_command(struct registry_redis *r, char *why, size_t whysz,
+    const char *fmt, ...)
+{
+	redisReply *rep;
+	va_list ap;
+	int ok;
+
+	va_start(ap, fmt);
+	rep = redisvCommand(r->ctx, fmt, ap);
+	va_end(ap);
+	if (rep == NULL) {
+		snprintf(why, whysz, "%s", r->ctx->errstr);
+		return -1;
+	}
+	ok = rep->type == REDIS_REPLY_STATUS;
+	if (!ok)
+		snprintf(why, whysz, "%.*s", rep->type == REDIS_REPLY_ERROR ?
+		    (int)rep->len : 0, rep->type == REDIS_REPLY_ERROR ?
+		    rep->str : "");
+	freeReplyObject(rep);
+	return ok ? 0 : -1;
+}
+
+static int
+connect_redis(struct registry_redis *r)
+{
+	struct timeval tv = { r->timeout_ms / 1000,
+	    (r->timeout_ms % 1000) * 1000 };
+	char why[256];
+	int fl;
+
+	r->ctx = redisConnectWithTimeout(r->host, atoi(r->port), tv);
+	if (r->ctx == NULL) {
+		mark_down(r, "out of memory");
+		return -1;
+	}
+	if (r->ctx->err) {
+		snprintf(why, sizeof(why), "%s", r->ctx->errstr);
+		mark_down(r, why);
+		return -1;
+	}
+	/* The monitor's workers are exec'd: they must not inherit it. */
+	if ((fl = fcntl(r->ctx->fd, F_GETFD)) == -1 ||
+	    fcntl(r->ctx->fd, F_SETFD, fl | FD_CLOEXEC) == -1 ||
+	    redisSetTimeout(r->ctx, tv) != REDIS_OK) {
+		mark_down(r, "cannot set up the socket");
+		return -1;
+	}
+	why[0] = '\0';
+	if ((r->password != NULL && (r->user != NULL ?
+	    setup_command(r, why, sizeof(why), "AUTH %s %s", r->user,
+	    r->password) : setup_command(r, why, sizeof(why), "AUTH %s",
+	    r->password)) != 0) ||
+	    (r->db != 0 && setup_command(r, why, sizeof(why), "SELECT %d",
+	    r->db) != 0)) {
+		mark_down(r, why[0] != '\0' ? why : "set-up refused");
+		return -1;
+	}
+	if (r->reported_down)
+		logit("registry: Redis at %s:%s is back", r->host, r->port);
+	else
+		logit("registry: connected to Redis at %s:%s, db %d", r->host,
+		    r->port, r->db);
+	r->reported_down = 0;
+	r->backoff_ms = 0;
+	r->stats.up = 1;
+	return 0;
+}
+
+/* Connected, or -1 without waiting while the backoff runs. */
+static int
+ensure_connected(struct registry_redis *r)
+{
+	if (r->ctx != NULL)
+		return 0;
+	if (now_ms() < r->retry_at_ms)
+		return -1;
+	return connect_redis(r);
+}
+
+/* --- the cache ---------------------------------------------------------- */
+
+static struct cache_entry *
+cache_find(struct registry_redis *r, const char *cmd, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < REDIS_CACHE_MAX; i++)
+		if (r->cache[i].cmd[0] != '\0' &&
+		    strcmp(r->cache[i].cmd, cmd) == 0) {
+			if (r->cache[i].expires_ms > now)
+				return &r->cache[i];
+			freeReplyObject(r->cache[i].reply);
+			memset(&r->cache[i], 0, sizeof(r->cache[i]));
+			return NULL;
+		}
+	return NULL;
+}
+
+/* A free or expired slot; when all are live, the one closest to expiry. */
+static struct cache_entry *
+cache_slot(struct registry_redis *r, uint64_t now)
+{
+	struct cache_entry *e, *best = &r->cache[0];
+	size_t i;
+
+	for (i = 0; i < REDIS_CACHE_MAX; i++) {
+		e = &r->cache[i];
+		if (e->cmd[0] == '\0' || e->expires_ms <= now) {
+			best = e;
+			break;
+		}
+		if (e->expires_ms < best->expires_ms)
+			best = e;
+	}
+	if (best->cmd[0] != '\0')
+		freeReplyObject(best->reply);
+	memset(best, 0, sizeof(*best));
+	return best;
+}
+
+static void
+cache_clear(struct registry_redis *r)
+{
+	size_t i;
+
+	for (i = 0; i < REDIS_CACHE_MAX; i++)
+		if (r->cache[i].cmd[0] != '\0')
+			freeReplyObject(r->cache[i].reply);
+	memset(r->cache, 0, REDIS_CACHE_MAX * sizeof(*r->cache));
+}
+
+/*
+ * Run "VERB key [arg]" (or find its answer in the cache).  The reply
+ * stays owned by the cache, or by *owned when the cache is off; NULL when
+ * the registry could not answer.
+ */
+static const redisReply *
+ask(struct registry_redis *r, redisReply **owned, const char *verb,
+    const char *key, const char *arg)
+{
+	struct cache_entry *e;
+	redisReply *rep;
+	char cmd[sizeof(e->cmd)];
+	uint64_t t0, now = now_ms();
+
+	*owned = NULL;
+	if (key_name(cmd, sizeof(cmd), "%s %s%s%s", verb, key,
+	    arg != NULL ? " " : "", arg != NULL ? arg : "") != 0)
+		return NULL;
+	if (r->cache_ttl > 0 && (e = cache_find(r, cmd, now)) != NULL) {
+		r->stats.cache_hits++;
+		return e->reply;
+	}
+	if (ensure_connected(r) != 0) {
+		r->stats.errors++;
+		return NULL;
+	}
+	t0 = now_us();
+	rep = arg != NULL ? redisCommand(r->ctx, "%s %s %s", verb, key, arg) :
+	    redisCommand(r->ctx, "%s %s", verb, key);
+	record_latency(r, now_us() - t0);
+	if (rep == NULL) {
+		r->stats.errors++;
+		mark_down(r, r->ctx->err == REDIS_ERR_IO && (errno == EAGAIN ||
+		    errno == EWOULDBLOCK) ? "no answer within "
+		    "registry.timeout_ms" : r->ctx->errstr);
+		return NULL;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		r->stats.errors++;
+		error("registry: %s: %.*s", cmd, (int)rep->len, rep->str);
+		freeReplyObject(rep);
+		return NULL;
+	}
+	if (r->cache_ttl == 0) {
+		*owned = rep;
+		return rep;
+	}
+	e = cache_slot(r, now);
+	memcpy(e->cmd, cmd, sizeof(cmd));
+	e->reply = rep;
+	e->expires_ms = now + (uint64_t)r->cache_ttl * 1000;
+	return rep;
+}
+
+/* An integer answer (SCARD, SISMEMBER): >= 0, or -1. */
+static long long
+ask_int(struct registry_redis *r, const char *verb, const char *key,
+    const char *arg)
+{
+	const redisReply *rep;
+	redisReply *owned;
+	long long v;
+
+	if ((rep = ask(r, &owned, verb, key, arg)) == NULL)
+		return -1;
+	v = rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0 ?
+	    rep->integer : -1;
+	if (v < 0)
+		error("registry: %s %s: not an integer answer", verb, key);
+	freeReplyObject(owned);
+	return v;
+}
+
+/* A hash (HGETALL): an array of field, value strings. */
+static int
+hash_ok(const redisReply *rep)
+{
+	size_t i;
+
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2 != 0 ||
+	    rep->elements > 2 * REDIS_MAX_ELEMENTS)
+		return 0;
+	/* A NUL inside a value would cut it short for the checks. */
+	for (i = 0; i < rep->elements; i++)
+		if (rep->element[i]->type != REDIS_REPLY_STRING ||
+		    strlen(rep->element[i]->str) != rep->element[i]->len)
+			return 0;
+	return 1;
+}
+
+/* --- the backend's questions --------------------------------------------- */
+
+static int
+redis_ssh_enabled(void *ctx)
+{
+	struct registry_redis *r = ctx;
+	char key[REGISTRY_MAX_KEY];
+	long long n;
+
+	if (!r->enabled)
+		return 0;
+	if (registry_key_allowed(key, sizeof(key), r->prefix) != 0 ||
+	    (n = ask_int(r, "SCARD", key, NULL)) < 0)
+		return -1;
+	return n > 0;
+}
+
+static int
+redis_workspace_allowed(void *ctx, long long workspace)
+{
+	struct registry_redis *r = ctx;
+	char key[REGISTRY_MAX_KEY], id[24];
+
+	snprintf(id, sizeof(id), "%lld", workspace);
+	if (registry_key_allowed(key, sizeof(key), r->prefix) != 0)
+		return -1;
+	return (int)ask_int(r, "SISMEMBER", key, id);
+}
+
+static int
+redis_workspace_member(void *ctx, long long workspace, const char *user)
+{
+	struct registry_redis *r = ctx;
+	char key[REGISTRY_MAX_KEY];
+
+	if (registry_key_members(key, sizeof(key), r->prefix, workspace) != 0)
+		return -1;
+	return (int)ask_int(r, "SISMEMBER", key, user);
+}
+
+static void
+bad_record(struct registry_redis *r, const char *key, const char *field,
+    const char *value, const char *why)
+{
+	r->stats.bad_records++;
+	error("registry: %s: %s \"%.80s\": %s", key, field, value, why);
+}
+
+/* "alice bob": the studio's own user list. */
+static int
+studio_users(struct registry_redis *r, const char *key, const char *v,
+    struct policy_studio *out)
+{
+	struct studio_copy *sc = &r->studio;
+	char *save = NULL, *tok;
+
+	if (strlen(v) > STUDIO_USERS_TEXT) {
+		bad_record(r, key, REGISTRY_F_USERS, v, "too long");
+		return -1;
+	}
+	snprintf(sc->users_text, sizeof(sc->users_text), "%s", v);
+	out->users_set = 1;
+	out->nusers = 0;
+	for (tok = strtok_r(sc->users_text, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save)) {
+		if (policy_valid_user(tok) != 0 ||
+		    out->nusers == STUDIO_MAX_USERS) {
+			bad_record(r, key, REGISTRY_F_USERS, v, "not a "
+			    "space-separated list of up to 128 user names");
+			return -1;
+		}
+		sc->users[out->nusers++] = tok;
+	}
+	out->users = sc->users;
+	return 0;
+}
+
+/* One field of a studio record into out; unknown fields are the
+ * platform's own and are ignored. */
+static int
+studio_field(struct registry_redis *r, const char *key, const char *f,
+    const char *v, struct policy_studio *out, int *have)
+{
+	struct studio_copy *sc = &r->studio;
+	const char *why;
+	char *end;
+
+	if (strcmp(f, REGISTRY_F_WORKSPACE) == 0) {
+		errno = 0;
+		out->workspace = strtoll(v, &end, 10);
+		if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0) {
+			bad_record(r, key, f, v, "not a workspace id");
+			return -1;
+		}
+		*have |= 1;
+	} else if (strcmp(f, REGISTRY_F_UPSTREAM) == 0) {
+		free(sc->host);
+		free(sc->port);
+		sc->host = sc->port = NULL;
+		if (config_parse_hostport(v, &sc->host, &sc->port, &why) != 0 ||
+		    sc->host[0] == '\0') {
+			bad_record(r, key, f, v, sc->host == NULL ? why :
+			    "the host is missing");
+			return -1;
+		}
+		*have |= 2;
+	} else if (strcmp(f, REGISTRY_F_UPSTREAM_USER) == 0) {
+		if (policy_valid_user(v) != 0) {
+			bad_record(r, key, f, v, "not a valid user name");
+			return -1;
+		}
+		snprintf(sc->upstream_user, sizeof(sc->upstream_user), "%s", v);
+		out->upstream_user = sc->upstream_user;
+	} else if (strcmp(f, REGISTRY_F_FINGERPRINT) == 0) {
+		if (config_valid_fingerprint(v) != 0) {
+			bad_record(r, key, f, v, "not a SHA256 fingerprint");
+			return -1;
+		}
+		snprintf(sc->fingerprint, sizeof(sc->fingerprint), "%s", v);
+		out->host_key_fingerprint = sc->fingerprint;
+	} else if (strcmp(f, REGISTRY_F_USERS) == 0)
+		return studio_users(r, key, v, out);
+	return 0;
+}
+
+static int
+redis_find_studio(void *ctx, const char *session, struct policy_studio *out)
+{
+	struct registry_redis *r = ctx;
+	struct studio_copy *sc = &r->studio;
+	char key[REGISTRY_MAX_KEY];
+	const redisReply *rep;
+	redisReply *owned;
+	size_t i;
+	int have = 0, rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (registry_key_studio(key, sizeof(key), r->prefix, session) != 0 ||
+	    (rep = ask(r, &owned, "HGETALL", key, NULL)) == NULL)
+		return -1;
+	if (!hash_ok(rep)) {
+		r->stats.bad_records++;
+		error("registry: %s: not a hash of strings", key);
+		rc = POLICY_BAD_RECORD;
+		goto out;
+	}
+	if (rep->elements == 0) {
+		rc = 1;
+		goto out;
+	}
+	snprintf(sc->session, sizeof(sc->session), "%s", session);
+	out->session = sc->session;
+	rc = POLICY_BAD_RECORD;
+	for (i = 0; i < rep->elements; i += 2)
+		if (studio_field(r, key, rep->element[i]->str,
+		    rep->element[i + 1]->str, out, &have) != 0)
+			goto out;
+	if (have != 3) {
+		bad_record(r, key, (have & 1) ? REGISTRY_F_UPSTREAM :
+		    REGISTRY_F_WORKSPACE, "", "missing");
+		goto out;
+	}
+	out->upstream_host = sc->host;
+	out->upstream_port = sc->port;
+	rc = 0;
+ out:
+	freeReplyObject(owned);
+	if (rc != 0)
+		memset(out, 0, sizeof(*out));
+	return rc;
+}
+
+/* Does the stored line parse, and is its field its fingerprint? */
+static int
+key_entry_matches(struct registry_redis *r, const char *key,
+    const char *field, const char *line, const uint8_t *blob, size_t len)
+{
+	struct authkey k;
+	const char *why;
+	int match;
+
+	memset(&k, 0, sizeof(k));
+	if (authkey_parse_line(line, &k, &why) != 0) {
+		bad_record(r, key, field, line, why);
+		return 0;
+	}
+	if (strcmp(k.fp, field) != 0) {
+		bad_record(r, key, field, line, "the field is not the key's "
+		    "fingerprint");
+		authkey_free(&k);
+		return 0;
+	}
+	match = blob != NULL && k.bloblen == len &&
+	    bytes_equal(k.blob, blob, len);
+	authkey_free(&k);
+	return match;
+}
+
+static int
+redis_user_key(void *ctx, const char *user, const uint8_t *blob, size_t len,
+    int *has_key)
+{
+	struct registry_redis *r = ctx;
+	char key[REGISTRY_MAX_KEY];
+	const redisReply *rep;
+	redisReply *owned;
+	size_t i;
+	int rc = -1;
+
+	*has_key = 0;
+	if (registry_key_user_keys(key, sizeof(key), r->prefix, user) != 0 ||
+	    (rep = ask(r, &owned, "HGETALL", key, NULL)) == NULL)
+		return -1;
+	if (!hash_ok(rep)) {
+		error("registry: %s: not a hash of strings", key);
+		goto out;
+	}
+	/* Every entry is checked, as the file backend compares every key. */
+	for (i = 0; i < rep->elements; i += 2)
+		if (key_entry_matches(r, key, rep->element[i]->str,
+		    rep->element[i + 1]->str, blob, len))
+			*has_key = 1;
+	rc = rep->elements > 0 ? 1 : 0;
+ out:
+	freeReplyObject(owned);
+	return rc;
+}
+
+/* --- life --------------------------------------------------------------- */
+
+static char *
+dup_or_null(const char *s, int *bad)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		*bad = 1;
+	return d;
+}
+
+struct registry_redis *
+registry_redis_new(const struct cfg_registry *cfg)
+{
+	struct registry_redis *r;
+	int bad = 0;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->host = dup_or_null(cfg->host, &bad);
+	r->port = dup_or_null(cfg->port, &bad);
+	r->user = dup_or_null(cfg->user, &bad);
+	r->password = dup_or_null(cfg->password, &bad);
+	r->prefix = dup_or_null(cfg->prefix, &bad);
+	r->cache = calloc(REDIS_CACHE_MAX, sizeof(*r->cache));
+	if (bad || r->host == NULL || r->port == NULL || r->prefix == NULL ||
+	    r->cache == NULL) {
+		registry_redis_free(r);
+		return NULL;
+	}
+	r->db = cfg->db;
+	r->timeout_ms = cfg->timeout_ms;
+	r->cache_ttl = cfg->cache_ttl;
+	r->enabled = 1;
+	(void)connect_redis(r);
+	return r;
+}
+
+void
+registry_redis_free(struct registry_redis *r)
+{
+	if (r == NULL)
+		return;
+	if (r->ctx != NULL)
+		redisFree(r->ctx);
+	if (r->cache != NULL)
+		cache_clear(r);
+	free(r->cache);
+	free(r->studio.host);
+	free(r->studio.port);
+	free(r->host);
+	free(r->port);
+	free(r->user);
+	if (r->password != NULL)
+		explicit_bzero(r->password, strlen(r->password));
+	free(r->password);
+	free(r->prefix);
+	free(r);
+}
+
+const struct registry_stats *
+registry_redis_stats(const struct registry_redis *r)
+{
+	return &r->stats;
+}
+
+void
+registry_redis_carry_stats(struct registry_redis *to,
+    const struct registry_redis *from)
+{
+	int up = to->stats.up;
+	size_t i;
+
+	to->stats.requests += from->stats.requests;
+	to->stats.errors += from->stats.errors;
+	to->stats.cache_hits += from->stats.cache_hits;
+	to->stats.bad_records += from->stats.bad_records;
+	to->stats.latency_us += from->stats.latency_us;
+	for (i = 0; i < sizeof(to->stats.latency_le) /
+	    sizeof(to->stats.latency_le[0]); i++)
+		to->stats.latency_le[i] += from->stats.latency_le[i];
+	to->stats.up = up;
+}
+
+void
+policy_redis_backend(struct policy_backend *be, struct registry_redis *r,
+    int enabled)
+{
+	memset(be, 0, sizeof(*be));
+	be->name = "redis";
+	be->ctx = r;
+	r->enabled = enabled;
+	be->find_studio = redis_find_studio;
+	be->ssh_enabled = redis_ssh_enabled;
+	be->workspace_allowed = redis_workspace_allowed;
+	be->workspace_member = redis_workspace_member;
+	be->user_key = redis_user_key;
+}

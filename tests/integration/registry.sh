@@ -1,0 +1,227 @@
+# Sourced by run.sh: the Redis registry, with a real redis-server on
+# loopback and connect-sshctl writing to it.
+#
+#   login via Redis data; a revoked key stops working within cache_ttl
+#   while the session it opened goes on; Redis killed (and stalled) gives
+#   new logins a clear "Registry unavailable" and leaves sessions alone;
+#   Redis back: logins work again without a restart; bad records are
+#   refused and logged; the registry metrics.
+
+RDS_PORT=$(free_port)
+RDS_PASS=redis-pw-$$
+mkdir -p "$T/redis"
+printf '%s\n' "$RDS_PASS" > "$T/redis.pass"
+chmod 600 "$T/redis.pass"
+
+start_redis() {
+	# Append-only with fsync per write: data survives the kill -9 below.
+	# (Not a job of this shell: its kill -9 would be reported.)
+	( redis-server --port "$RDS_PORT" --bind 127.0.0.1 --requirepass "$RDS_PASS" \
+	    --dir "$T/redis" --appendonly yes --appendfsync always --save '' \
+	    --daemonize no >> "$T/redis.log" 2>&1 &
+	  echo $! > "$T/redis-server.pidfile" )
+	wait_port "$RDS_PORT"
+}
+
+stop_redis() {
+	local pid i
+	[ -e "$T/redis-server.pidfile" ] || return 0
+	pid=$(cat "$T/redis-server.pidfile")
+	kill -9 "$pid" 2>/dev/null
+	for i in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	rm -f "$T/redis-server.pidfile"
+}
+
+# The admin tool, pointed at the test Redis the way operators do: env.
+ctl() {
+	CONNECT_REDIS_ADDRESS=127.0.0.1:$RDS_PORT CONNECT_REDIS_PASSWORD=$RDS_PASS \
+	    "$B/connect-sshctl" "$@"
+}
+
+# A gateway whose registry is Redis: no studios or users in the file.
+write_redis_conf() {
+	local file=$1 port=$2; shift 2
+	cat > "$file" <<EOF
+listen = [ "127.0.0.1:$port" ];
+key = "$T/gw_key";
+workers = { prefork = 2; chroot = "$T/empty"; program = "$B/connect-sshd-worker"; };
+log = { level = "info"; format = "text"; };
+registry = { backend = "redis"; address = "127.0.0.1:$RDS_PORT";
+             password_file = "$T/redis.pass"; timeout_ms = 300; cache_ttl = 1; };
+$*
+EOF
+}
+
+if ! command -v redis-server >/dev/null; then
+	not_ok "redis-server is not installed (scripts/deps.sh installs it)"
+	return 0 2>/dev/null || exit 1
+fi
+start_redis
+
+# ---- connect-sshctl: the registry as the platform writes it ----
+ALICE_FP=$(ssh-keygen -lf "$T/alice.pub" | cut -d' ' -f2)
+ctl workspace allow 100 && ctl member add 100 alice && ctl member add 100 dave &&
+ctl key add alice "$(cat "$T/alice.pub")" > /dev/null &&
+ctl key add dave - < "$T/dave.pub" > /dev/null &&
+ctl studio add r1 100 "127.0.0.1:$STUDIO_PORT" upstream_user="$STUDIO_USER" &&
+ctl studio add r2 100 "127.0.0.1:$STUDIO_PORT" upstream_user="$STUDIO_USER" users=dave
+rc=$?
+got=$(ctl studio list | sort | tr '\n' ' ')
+[ $rc = 0 ] && [ "$got" = "r1 r2 " ] && ctl key list alice | grep -q "^$ALICE_FP ssh-ed25519 " &&
+	ok "connect-sshctl writes studios, the allowlist, members and keys" ||
+	not_ok "connect-sshctl set-up (rc=$rc, studios '$got')"
+
+# Input is checked as the daemon checks it; nothing is written.
+bad=0
+ctl studio add 'bad id' 100 127.0.0.1:22 2>"$T/ctl.err" && bad=1
+grep -q "is not a valid session id" "$T/ctl.err" || bad=1
+ctl studio add r9 100 studio.example:22 2>"$T/ctl.err" && bad=1
+grep -q "not a numeric IPv4 address" "$T/ctl.err" || bad=1
+ctl key add alice 'ssh-ed25519 AAAAnotakey' 2>"$T/ctl.err" && bad=1
+ctl key add alice 'command="sh" '"$(cat "$T/bob.pub")" 2>>"$T/ctl.err" && bad=1
+ctl member add 100 -alice 2>>"$T/ctl.err" && bad=1
+ctl workspace allow x1 2>>"$T/ctl.err" && bad=1
+[ "$(ctl studio list | wc -l)" = 2 ] || bad=1
+[ "$(ctl key list alice | wc -l)" = 1 ] || bad=1
+[ $bad = 0 ] && ok "connect-sshctl refuses what the daemon would refuse, and says why" ||
+	not_ok "connect-sshctl validation: $(cat "$T/ctl.err" | tr '\n' ' ')"
+
+RG_PORT=$(free_port)
+RG_METRICS=$(free_port)
+write_redis_conf "$T/rg.conf" "$RG_PORT" "metrics_listen = \"127.0.0.1:$RG_METRICS\";"
+echo "[127.0.0.1]:$RG_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+if start_gateway rg "$T/rg.conf"; then
+	RG_LOG=$T/rg.log
+	out=$(gw_ssh "$RG_PORT" "$T/alice" alice@r1 'echo via-redis' 2>&1)
+	[ "$out" = via-redis ] && grep -q "connected to Redis at 127.0.0.1:$RDS_PORT" "$RG_LOG" &&
+		ok "login with the studio, workspace, membership and key from Redis" ||
+		not_ok "login via Redis (got '$out'; $(grep -i 'registry\|denied' "$RG_LOG" | tail -3 | tr '\n' ' '))"
+
+	# The same checks as the file backend, on Redis data.
+	gw_ssh "$RG_PORT" "$T/alice" alice@r2 true 2>/dev/null
+	rc1=$?
+	gw_ssh "$RG_PORT" "$T/bob" bob@r1 true 2>/dev/null
+	rc2=$?
+	gw_ssh "$RG_PORT" "$T/alice" alice@nosuch true 2>/dev/null
+	rc3=$?
+	[ $rc1 = 255 ] && [ $rc2 = 255 ] && [ $rc3 = 255 ] &&
+		grep -q "event=auth.denied .*user=alice session=r2 .*reason=not-listed-for-studio" "$RG_LOG" &&
+		grep -q "event=auth.denied .*user=bob session=r1 .*reason=unknown-user" "$RG_LOG" &&
+		grep -q "event=auth.denied .*user=alice session=nosuch .*reason=unknown-studio" "$RG_LOG" &&
+		ok "Redis data: a studio's users list, unknown users and studios are refused with their reasons" ||
+		not_ok "Redis denials ($rc1 $rc2 $rc3): $(grep 'auth.denied' "$RG_LOG" | tail -3 | tr '\n' ' ')"
+
+	# Revocation: the session already open goes on; the key stops working
+	# within cache_ttl (1 s).
+	gw_ssh "$RG_PORT" "$T/alice" alice@r1 'sleep 3; echo survived' > "$T/rg.long" 2>&1 &
+	rglong=$!
+	sleep 1
+	ctl key add alice "$(cat "$T/carol.pub")" > /dev/null
+	ctl key remove alice "$ALICE_FP"
+	sleep 1.2
+	GW_SSH_LOGLEVEL=INFO gw_ssh "$RG_PORT" "$T/alice" alice@r1 true 2>"$T/rg.err"
+	rc=$?
+	wait "$rglong"
+	[ $rc = 255 ] && grep -q "Permission denied" "$T/rg.err" &&
+		grep -q "event=auth.denied .*user=alice session=r1 .*key=$ALICE_FP .*reason=key-not-registered" "$RG_LOG" &&
+		[ "$(cat "$T/rg.long")" = survived ] &&
+		ok "a key removed from Redis stops working within cache_ttl; its open session goes on" ||
+		not_ok "revocation (rc=$rc, long='$(cat "$T/rg.long")', $(grep 'auth.denied' "$RG_LOG" | tail -1))"
+	ctl key add alice "$(cat "$T/alice.pub")" > /dev/null
+
+	# A record the platform got wrong is refused, and the log names it.
+	redis-cli -p "$RDS_PORT" -a "$RDS_PASS" --no-auth-warning \
+	    HSET connect-sshd:studio:r3 workspace 100 upstream studio.internal:22 > /dev/null
+	gw_ssh "$RG_PORT" "$T/alice" alice@r3 true 2>/dev/null
+	rc=$?
+	[ $rc = 255 ] && grep -q 'registry: connect-sshd:studio:r3: upstream .*studio.internal:22.*: not a numeric IPv4 address' "$RG_LOG" &&
+		grep -q "event=auth.denied .*session=r3 .*reason=bad-registry-record" "$RG_LOG" &&
+		ok "a bad studio record in Redis is refused and logged with its key and field" ||
+		not_ok "bad record (rc=$rc): $(grep 'r3' "$RG_LOG" | tail -2 | tr '\n' ' ')"
+
+	# Redis dies: an open session goes on, a new login is told why.
+	gw_ssh "$RG_PORT" "$T/alice" alice@r1 'sleep 4; echo survived' > "$T/rg.long" 2>&1 &
+	rglong=$!
+	sleep 1.5
+	stop_redis
+	sleep 1.1	# past cache_ttl
+	GW_SSH_LOGLEVEL=INFO gw_ssh "$RG_PORT" "$T/alice" alice@r1 true 2>"$T/rg.err"
+	rc=$?
+	[ $rc = 255 ] && grep -q "Registry unavailable" "$T/rg.err" &&
+		grep -q "registry: Redis at 127.0.0.1:$RDS_PORT is unavailable" "$RG_LOG" &&
+		kill -0 "$(cat "$T/rg.pid")" &&
+		ok "Redis down: a new login is refused with \"Registry unavailable\", logged once" ||
+		not_ok "Redis down (rc=$rc): $(tr '\n' ' ' < "$T/rg.err"); $(grep -i registry "$RG_LOG" | tail -2 | tr '\n' ' ')"
+	wait "$rglong"
+	[ "$(cat "$T/rg.long")" = survived ] &&
+		ok "Redis down: the established session goes on" ||
+		not_ok "Redis down: established session (got '$(cat "$T/rg.long")')"
+
+	# Back: logins work again, without a restart, once the backoff ends.
+	start_redis
+	n=0
+	until out=$(gw_ssh "$RG_PORT" "$T/alice" alice@r1 'echo back' 2>/dev/null) &&
+	    [ "$out" = back ]; do
+		n=$((n + 1))
+		[ $n -ge 20 ] && break
+		sleep 0.5
+	done
+	[ "$out" = back ] && grep -q "registry: Redis at 127.0.0.1:$RDS_PORT is back" "$RG_LOG" &&
+		ok "Redis restarted: logins work again without restarting the gateway ($n retries)" ||
+		not_ok "Redis recovery (got '$out' after $n tries): $(grep -i registry "$RG_LOG" | tail -2 | tr '\n' ' ')"
+
+	# Slow (stopped) Redis: the lookup gives up after timeout_ms.
+	sleep 1.1	# past cache_ttl
+	kill -STOP "$(cat "$T/redis-server.pidfile")"
+	GW_SSH_LOGLEVEL=INFO gw_ssh "$RG_PORT" "$T/alice" alice@r1 true 2>"$T/rg.err"
+	rc=$?
+	kill -CONT "$(cat "$T/redis-server.pidfile")"
+	[ $rc = 255 ] && grep -q "Registry unavailable" "$T/rg.err" &&
+		grep -q "no answer within registry.timeout_ms" "$RG_LOG" &&
+		ok "Redis stalled: the lookup gives up after timeout_ms and the login is told why" ||
+		not_ok "Redis stalled (rc=$rc): $(tr '\n' ' ' < "$T/rg.err"); $(grep -i registry "$RG_LOG" | tail -2 | tr '\n' ' ')"
+	n=0
+	until out=$(gw_ssh "$RG_PORT" "$T/alice" alice@r1 'echo back' 2>/dev/null) &&
+	    [ "$out" = back ]; do
+		n=$((n + 1))
+		[ $n -ge 20 ] && break
+		sleep 0.5
+	done
+	[ "$out" = back ] && ok "Redis resumed: logins work again" ||
+		not_ok "after the stall (got '$out')"
+
+	curl -s --max-time 5 "http://127.0.0.1:$RG_METRICS/metrics" > "$T/rg.metrics"
+	python3 - "$T/rg.metrics" > "$T/rg.metrics.check" 2>&1 <<'PY'
+import re, sys
+samples = {}
+for line in open(sys.argv[1]).read().splitlines():
+    if line.startswith("#"):
+        continue
+    m = re.fullmatch(r'([a-z_]+)(\{[a-z_]+="[^"\\]*"\})? ([0-9.]+)', line)
+    assert m, "not an exposition line: %r" % line
+    samples[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+n = samples["connect_sshd_registry_requests_total"]
+assert samples["connect_sshd_registry_up"] == 1, "registry_up"
+assert n >= 5, "requests %d" % n
+assert samples["connect_sshd_registry_errors_total"] >= 2, "errors"
+assert samples["connect_sshd_registry_cache_hits_total"] >= 1, "cache hits"
+assert samples["connect_sshd_registry_bad_records_total"] >= 1, "bad records"
+assert samples['connect_sshd_auth_denied_total{reason="bad-registry-record"}'] >= 1
+assert samples['connect_sshd_registry_request_seconds_bucket{le="+Inf"}'] == n
+assert samples["connect_sshd_registry_request_seconds_count"] == n
+assert samples['connect_sshd_registry_request_seconds_bucket{le="1.000000"}'] <= n
+assert samples["connect_sshd_registry_request_seconds_sum"] > 0
+assert samples['connect_sshd_auth_denied_total{reason="registry-unavailable"}'] >= 2
+print("ok")
+PY
+	[ "$(cat "$T/rg.metrics.check")" = ok ] &&
+		ok "metrics: registry up, requests, errors, cache hits, bad records, latency histogram" ||
+		not_ok "registry metrics: $(tail -1 "$T/rg.metrics.check")"
+	stop_gateway rg
+else
+	not_ok "start a gateway with the Redis registry"
+fi
+stop_redis
