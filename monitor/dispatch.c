@@ -212,7 +212,9 @@ h_proxy(struct monitor *m, struct worker *w, struct cursor *c)
 	/* (LOCAL: the balancer's own connection keeps its address.) */
 	AUDIT("connection.proxied", AF_N("conn", w->conn_id),
 	    AF_S("peer", w->peer), AF_S("via", w->via));
-	if ((why = monitor_source_refusal(m, w, src, srclen)) != NULL) {
+	if ((why = monitor_source_refusal(m, w, src, srclen)) != NULL ||
+	    (monitor_shared_startup(m, w, w->conn_id, src, srclen) != 0 &&
+	    (why = "per-source-max-startups") != NULL)) {
 		AUDIT("connection.refused", AF_N("conn", w->conn_id),
 		    AF_S("peer", w->peer), AF_S("reason", why));
 		w->state = WS_CLOSING;
@@ -463,6 +465,7 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 	}
 	record_login(w, &d, fp);
 	w->state = WS_AUTHED;
+	monitor_shared_release(m, w);
 	AUDIT("auth.accepted", AF_N("conn", w->conn_id), AF_S("peer", w->peer),
 	    AF_S("user", w->user), AF_S("session", w->session),
 	    AF_N("workspace", w->workspace), AF_S("key", fp),

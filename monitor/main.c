@@ -135,6 +135,9 @@ main(int argc, char **argv)
 		usage();
 	memset(&m, 0, sizeof(m));
 	m.default_worker = CSSHD_WORKER_PATH;
+	/* This replica's name in the counts replicas share in Redis. */
+	snprintf(m.instance, sizeof(m.instance), "%08x%08x", arc4random(),
+	    arc4random());
 	if ((m.cfg = load_config(path)) == NULL)
 		return 1;
 	if (dump) {

@@ -28,6 +28,7 @@
 
 #include "log.h"
 #include "monitor.h"
+#include "registry.h"
 #include "sshwire.h"
 
 static int sig_fd = -1;		/* write end of the self-pipe */
@@ -364,6 +365,7 @@ worker_ended(struct monitor *m, struct worker *w, int status)
 	long long ms;
 
 	describe_exit(w, status, how, sizeof(how));
+	monitor_shared_release(m, w);
 	if (w->conn_id != 0) {
 		mono_now(&now);
 		ms = (long long)(now.tv_sec - w->t_connect.tv_sec) * 1000 +
@@ -608,6 +610,70 @@ monitor_source_refusal(const struct monitor *m, const struct worker *self,
 	    "per-source-max-startups" : NULL;
 }
 
+/* "<source hex>" and "<instance>:<conn>", the shared count's names. */
+static void
+shared_names(const struct monitor *m, uint64_t conn_id, const uint8_t *src,
+    size_t srclen, char *source, size_t sourcesz, char *member,
+    size_t membersz)
+{
+	size_t i;
+
+	source[0] = '\0';
+	for (i = 0; i < srclen && 2 * i + 2 < sourcesz; i++)
+		snprintf(source + 2 * i, 3, "%02x", src[i]);
+	snprintf(member, membersz, "%s:%llu", m->instance,
+	    (unsigned long long)conn_id);
+}
+
+/*
+ * The local count (monitor_source_refusal) has let the connection in;
+ * with a Redis registry the replicas' shared count decides too.  A
+ * registry that cannot answer leaves the local count alone in charge:
+ * logins are refused then anyway.
+ */
+int
+monitor_shared_startup(struct monitor *m, struct worker *w, uint64_t conn_id,
+    const uint8_t *src, size_t srclen)
+{
+	const struct cfg_limits *lim = &m->cfg->limits;
+	char source[40], member[48];
+	int rc;
+
+	if (m->registry == NULL || lim->per_source_max_startups == 0 ||
+	    srclen == 0)
+		return 0;
+	shared_names(m, conn_id, src, srclen, source, sizeof(source), member,
+	    sizeof(member));
+	/* Counted until authenticated, at most for as long as a login may
+	 * take: a replica that dies leaves nothing behind for longer. */
+	rc = registry_redis_startup_take(m->registry, source, member,
+	    lim->per_source_max_startups, (lim->login_grace_time +
+	    lim->proxy_header_timeout + 5) * 1000);
+	if (rc == 0)
+		return -1;
+	if (w != NULL && rc == 1) {
+		memcpy(w->src, src, srclen);
+		w->src_len = srclen;
+		w->shared_startup = 1;
+	}
+	return 0;
+}
+
+void
+monitor_shared_release(struct monitor *m, struct worker *w)
+{
+	char source[40], member[48];
+
+	if (!w->shared_startup)
+		return;
+	w->shared_startup = 0;
+	if (m->registry == NULL)
+		return;
+	shared_names(m, w->conn_id, w->src, w->src_len, source,
+	    sizeof(source), member, sizeof(member));
+	registry_redis_startup_release(m->registry, source, member);
+}
+
 /*
  * Refuse a connection so that the client says why: our version line and
  * an unencrypted SSH_MSG_DISCONNECT, which clients accept before key
@@ -788,6 +854,9 @@ accept_one(struct monitor *m, size_t li)
 	if (why == NULL && (w = take_idle(m)) == NULL &&
 	    (w = worker_spawn(m)) == NULL)
 		why = "no-worker";
+	if (why == NULL &&
+	    monitor_shared_startup(m, w, id, src, srclen) != 0)
+		why = "per-source-max-startups";
 	if (why != NULL) {
 		AUDIT("connection.refused", AF_N("conn", id),
 		    AF_S("peer", peer), AF_S("reason", why));

@@ -70,6 +70,7 @@ struct worker {
 	char via[IPC_MAX_NAME];		/* then: the balancer */
 	uint8_t src[16];		/* source for per-source limits: */
 	size_t src_len;			/* IPv4 address, or IPv6 /64 */
+	int shared_startup;		/* counted in the Redis registry */
 	struct timespec t_connect;	/* client handed over */
 	struct timespec t_deadline;	/* upstream connect deadline */
 	int has_deadline;
@@ -107,6 +108,7 @@ struct monitor {
 	struct hostkey *key;
 	struct policy_backend backend;
 	struct registry_redis *registry;	/* NULL with the file backend */
+	char instance[17];		/* this replica, in shared counts */
 	int *listen_fds;
 	size_t nlisten;
 	struct worker *workers;
@@ -148,6 +150,12 @@ int monitor_run(struct monitor *m);
 int monitor_send_client(struct monitor *m, struct worker *w, int fd);
 void monitor_linger(struct monitor *m, int fd);
 int monitor_listen_one(const struct cfg_listen *l, int *out);
+/* per_source_max_startups across replicas, with a Redis registry: count
+ * w's connection (0) or refuse it (-1); release it once authenticated or
+ * ended. */
+int monitor_shared_startup(struct monitor *m, struct worker *w,
+    uint64_t conn_id, const uint8_t *src, size_t srclen);
+void monitor_shared_release(struct monitor *m, struct worker *w);
 const char *monitor_source_refusal(const struct monitor *m,
     const struct worker *self, const uint8_t *src, size_t srclen);
 size_t monitor_source_key(const struct sockaddr_storage *ss,

@@ -115,6 +115,13 @@ registry_key_user_keys(char *buf, size_t sz, const char *prefix,
 	return key_name(buf, sz, "%suser:%s:keys", prefix, user);
 }
 
+int
+registry_key_startups(char *buf, size_t sz, const char *prefix,
+    const char *source)
+{
+	return key_name(buf, sz, "%sstartups:%s", prefix, source);
+}
+
 /* --- the connection ---------------------------------------------------- */
 
 static uint64_t
@@ -624,6 +631,89 @@ redis_user_key(void *ctx, const char *user, const uint8_t *blob, size_t len,
  out:
 	freeReplyObject(owned);
 	return rc;
+}
+
+/* --- shared per-source counts ------------------------------------------- */
+
+/*
+ * One atomic step on Redis's own clock (the replicas' clocks may differ):
+ * drop entries past their time, refuse if limit remain, else add member.
+ * Returns the count including member, or minus the count when refused.
+ */
+static const char startup_script[] =
+    "local t = redis.call('TIME') "
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) "
+    "local n = redis.call('ZCARD', KEYS[1]) "
+    "if n >= tonumber(ARGV[2]) then return -n end "
+    "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1]) "
+    "redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3])) "
+    "return n + 1";
+
+/* A command that is never cached; NULL when the registry cannot answer. */
+static redisReply *
+write_command(struct registry_redis *r, const char *fmt, ...)
+{
+	redisReply *rep;
+	uint64_t t0;
+	va_list ap;
+
+	if (ensure_connected(r) != 0) {
+		r->stats.errors++;
+		return NULL;
+	}
+	t0 = now_us();
+	va_start(ap, fmt);
+	rep = redisvCommand(r->ctx, fmt, ap);
+	va_end(ap);
+	record_latency(r, now_us() - t0);
+	if (rep == NULL) {
+		r->stats.errors++;
+		mark_down(r, r->ctx->err == REDIS_ERR_IO && (errno == EAGAIN ||
+		    errno == EWOULDBLOCK) ? "no answer within "
+		    "registry.timeout_ms" : r->ctx->errstr);
+		return NULL;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		r->stats.errors++;
+		error("registry: %.*s", (int)rep->len, rep->str);
+		freeReplyObject(rep);
+		return NULL;
+	}
+	return rep;
+}
+
+int
+registry_redis_startup_take(struct registry_redis *r, const char *source,
+    const char *member, int limit, int ttl_ms)
+{
+	char key[REGISTRY_MAX_KEY];
+	redisReply *rep;
+	int rc = -1;
+
+	if (registry_key_startups(key, sizeof(key), r->prefix, source) != 0 ||
+	    (rep = write_command(r, "EVAL %s 1 %s %s %d %d", startup_script,
+	    key, member, limit, ttl_ms)) == NULL)
+		return -1;
+	if (rep->type == REDIS_REPLY_INTEGER)
+		rc = rep->integer > 0 ? 1 : 0;
+	else
+		error("registry: %s: not an integer answer", key);
+	freeReplyObject(rep);
+	return rc;
+}
+
+void
+registry_redis_startup_release(struct registry_redis *r, const char *source,
+    const char *member)
+{
+	char key[REGISTRY_MAX_KEY];
+	redisReply *rep;
+
+	/* Best effort: an entry left behind stops counting at its time. */
+	if (registry_key_startups(key, sizeof(key), r->prefix, source) == 0 &&
+	    (rep = write_command(r, "ZREM %s %s", key, member)) != NULL)
+		freeReplyObject(rep);
 }
 
 /* --- life --------------------------------------------------------------- */

@@ -13,6 +13,13 @@
  *   <prefix>user:<name>:keys          HASH: "SHA256:<fp>" -> the key as an
  *                                     authorized_keys line, no options
  *
+ * and the gateways themselves keep
+ *
+ *   <prefix>startups:<source>         ZSET: "<instance>:<conn>" scored by
+ *                                     when it stops counting (ms): the
+ *                                     unauthenticated connections from a
+ *                                     source, across replicas
+ *
  * Every value is checked as the config file's would be; a studio record
  * that does not pass is refused and logged with its key, a key line that
  * does not pass (or whose field is not its fingerprint) is skipped and
@@ -71,6 +78,21 @@ void registry_redis_free(struct registry_redis *r);
 /* The policy backend over r; enabled is the config's enabled switch. */
 void policy_redis_backend(struct policy_backend *be, struct registry_redis *r,
     int enabled);
+/*
+ * per_source_max_startups across replicas: count one more unauthenticated
+ * connection from source (hex) as member, unless limit are counted
+ * already.  An entry stops counting after ttl_ms even if never released,
+ * so a replica that dies does not hold its sources' slots.  Returns 1
+ * counted, 0 refused, -1 the registry could not answer (not counted).
+ */
+int registry_redis_startup_take(struct registry_redis *r, const char *source,
+    const char *member, int limit, int ttl_ms);
+/* The connection authenticated or ended: it no longer counts. */
+void registry_redis_startup_release(struct registry_redis *r,
+    const char *source, const char *member);
+int registry_key_startups(char *buf, size_t sz, const char *prefix,
+    const char *source);
+
 const struct registry_stats *registry_redis_stats(
     const struct registry_redis *r);
 /* A reload's new client goes on counting where the old one stopped. */

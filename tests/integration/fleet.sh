@@ -101,11 +101,19 @@ else
 	not_ok "start a gateway with proxy_from 10.0.0.0/8"
 fi
 
-# ---- HAProxy (send-proxy-v2) in front of two replicas sharing the key ----
+# ---- HAProxy (send-proxy-v2) in front of two replicas sharing the key and
+# the Redis registry (started by registry.sh) ----
+# rp_conf FILE PORT: a replica: Redis registry, a PROXY listener
+rp_conf() {
+	local file=$1 port=$2
+	write_redis_conf "$file" "$port" \
+	    'limits = { drain_timeout = 1; per_source_max_startups = 3; };'
+	sed -i "s|^listen = \[ \"127.0.0.1:$port\" \];|listen = ( { address = \"127.0.0.1:$port\"; proxy_protocol = true; proxy_from = [ \"127.0.0.1/32\" ]; } );|" "$file"
+}
 if command -v haproxy >/dev/null; then
 	RA=$(free_port); RB=$(free_port); HP=$(free_port)
-	pp_conf "$T/ra.conf" "$RA" '"127.0.0.1/32"' 'limits = { drain_timeout = 1; };'
-	pp_conf "$T/rb.conf" "$RB" '"127.0.0.1/32"' 'limits = { drain_timeout = 1; };'
+	rp_conf "$T/ra.conf" "$RA"
+	rp_conf "$T/rb.conf" "$RB"
 	echo "[127.0.0.1]:$HP $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
 	cat > "$T/haproxy.cfg" <<-EOF
 	global
@@ -132,20 +140,41 @@ if command -v haproxy >/dev/null; then
 		sleep 1.5		# first health checks
 		nok=0
 		for i in 1 2 3 4; do
-			out=$(gw_ssh "$HP" "$T/alice" alice@s1 -o BindAddress=127.0.0.2 'echo via-haproxy' 2>&1)
+			out=$(gw_ssh "$HP" "$T/alice" alice@r1 -o BindAddress=127.0.0.2 'echo via-haproxy' 2>&1)
 			[ "$out" = via-haproxy ] && nok=$((nok + 1))
 		done
 		na=$(grep -c "event=auth.accepted .*peer=127.0.0.2:" "$T/ra.log")
 		nb=$(grep -c "event=auth.accepted .*peer=127.0.0.2:" "$T/rb.log")
 		[ "$nok" = 4 ] && [ "$na" -ge 1 ] && [ "$nb" -ge 1 ] &&
-			ok "HAProxy send-proxy-v2: 4 logins over both replicas, one host key, client 127.0.0.2 seen by each ($na+$nb)" ||
+			ok "HAProxy send-proxy-v2: 4 logins over both replicas, one host key, one Redis registry, client 127.0.0.2 seen by each ($na+$nb)" ||
 			not_ok "HAProxy logins: $nok of 4, replica a $na, b $nb; $(tail -3 "$T/haproxy.log" | tr '\n' ' ')"
 		grep -q "event=connection.proxied conn=[0-9]* peer=127.0.0.1:[0-9]* via=127.0.0.1:" "$T/ra.log" &&
 			ok "HAProxy's health checks (v2 LOCAL) are admitted as the balancer's own connections" ||
 			not_ok "health checks: $(grep 'event=connection' "$T/ra.log" | head -3 | tr '\n' ' ')"
+		# Four stalled handshakes from 127.0.0.3, two on each replica:
+		# no replica alone reaches per_source_max_startups = 3, the
+		# count they share in Redis does.
+		python3 - "$HP" <<-'PY'
+		import socket, sys, time
+		held = []
+		for i in range(4):
+		    s = socket.socket()
+		    s.bind(("127.0.0.3", 0))
+		    s.connect(("127.0.0.1", int(sys.argv[1])))
+		    held.append(s)
+		    time.sleep(0.3)
+		time.sleep(1)
+		PY
+		nref=$(cat "$T/ra.log" "$T/rb.log" | grep -c "connection.refused .*peer=127.0.0.3:[0-9]* reason=per-source-max-startups")
+		sleep 1		# the held connections' workers end
+		left=$(redis-cli -p "$RDS_PORT" -a "$RDS_PASS" --no-auth-warning ZCARD connect-sshd:startups:7f000003)
+		out=$(gw_ssh "$HP" "$T/alice" alice@r1 -o BindAddress=127.0.0.3 'echo after-limit' 2>&1)
+		[ "$nref" = 1 ] && [ "$left" = 0 ] && [ "$out" = after-limit ] &&
+			ok "per_source_max_startups counts across replicas in Redis; entries go when connections end" ||
+			not_ok "shared per-source count: $nref refused, $left left in Redis, login '$out'"
 		# A long session on each replica, then replica a stops.
 		for i in 1 2; do
-			gw_ssh "$HP" "$T/alice" alice@s1 'sleep 6; echo survived' > "$T/long.$i" 2>&1 &
+			gw_ssh "$HP" "$T/alice" alice@r1 'sleep 6; echo survived' > "$T/long.$i" 2>&1 &
 			eval "long$i=\$!"
 			sleep 0.5
 		done
@@ -154,7 +183,7 @@ if command -v haproxy >/dev/null; then
 		sleep 2
 		nok=0
 		for i in 1 2 3; do
-			out=$(gw_ssh "$HP" "$T/alice" alice@s1 'echo after' 2>&1)
+			out=$(gw_ssh "$HP" "$T/alice" alice@r1 'echo after' 2>&1)
 			[ "$out" = after ] && nok=$((nok + 1))
 		done
 		wait "$long1" "$long2"

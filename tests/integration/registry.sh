@@ -1,4 +1,4 @@
-# Sourced by run.sh: the Redis registry, with a real redis-server on
+# Sourced by run.sh (before fleet.sh): the Redis registry, with a real redis-server on
 # loopback and connect-sshctl writing to it.
 #
 #   login via Redis data; a revoked key stops working within cache_ttl
@@ -224,4 +224,4 @@ PY
 else
 	not_ok "start a gateway with the Redis registry"
 fi
-stop_redis
+# Redis stays up for fleet.sh's replicas; run.sh's cleanup stops it.

@@ -120,9 +120,10 @@ rc=$?
 gw_ssh "$GW_PORT" "$T/bob" bob@s1 true &&
 	ok "keys_file keys log in" || not_ok "keys_file keys log in"
 
-# The Redis registry alone, for working on it.
+# The Redis registry and the fleet alone, for working on them.
 if [ "${CSSHD_IT_ONLY:-}" = registry ]; then
 	. "$HERE/registry.sh"
+	. "$HERE/fleet.sh"
 	echo "$PASS passed, $FAIL failed"
 	[ "$FAIL" = 0 ]
 	exit
@@ -706,10 +707,8 @@ else
 fi
 
 # ---- behind an L4 balancer: the PROXY protocol, HAProxy ----
-. "$HERE/fleet.sh"
-
-# ---- the Redis registry, written by connect-sshctl ----
 . "$HERE/registry.sh"
+. "$HERE/fleet.sh"
 
 # ---- Prometheus metrics on metrics_listen ----
 MX_PORT=$(free_port)
