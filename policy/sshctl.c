@@ -26,6 +26,7 @@
 
 #define CTL_LINE_MAX	8192	/* an authorized_keys line on stdin */
 #define CTL_MAX_USERS	128	/* as the daemon's studio users */
+#define CTL_MAX_KEYS	1024	/* keys per "key add -" */
 
 extern char **environ;
 
@@ -374,60 +375,82 @@ cmd_member(int argc, char **argv)
 
 /* --- user keys ------------------------------------------------------------ */
 
-/* One line: stored under its fingerprint.  Returns 1 if a key was added. */
+/* One checked line: its fingerprint and the line less surrounding blanks. */
+struct key_line {
+	char fp[AUTHKEY_FP_LEN + 8];
+	char *line;
+};
+
+/* Returns 1 with *out filled, 0 for a blank or comment line; dies on a
+ * line the daemon would refuse. */
 static int
-key_add_line(const char *key, const char *line, const char *where)
+check_key_line(const char *line, const char *where, struct key_line *out)
 {
 	struct authkey k;
 	const char *why;
-	char *norm = NULL, *end;
+	char *end;
 	int rcode;
 
 	memset(&k, 0, sizeof(k));
 	if ((rcode = authkey_parse_line(line, &k, &why)) == 1)
-		return 0;	/* blank or comment */
+		return 0;
 	if (rcode != 0)
 		die("%s: %s", where, why);
-	/* Stored as given, less surrounding blanks and the newline. */
+	snprintf(out->fp, sizeof(out->fp), "%s", k.fp);
+	authkey_free(&k);
 	while (*line == ' ' || *line == '\t')
 		line++;
-	if ((norm = strdup(line)) == NULL)
+	if ((out->line = strdup(line)) == NULL)
 		die("out of memory");
-	end = norm + strlen(norm);
-	while (end > norm && (end[-1] == '\n' || end[-1] == '\r' ||
+	end = out->line + strlen(out->line);
+	while (end > out->line && (end[-1] == '\n' || end[-1] == '\r' ||
 	    end[-1] == ' ' || end[-1] == '\t'))
 		*--end = '\0';
-	done(redisCommand(rc, "HSET %s %s %s", key, k.fp, norm));
-	printf("%s\n", k.fp);
-	free(norm);
-	authkey_free(&k);
 	return 1;
 }
 
-static void
-key_add(const char *user, const char *arg)
+/* Every line is checked before any is written: all or nothing. */
+static size_t
+read_key_lines(struct key_line *keys, size_t max)
 {
-	char key[REGISTRY_MAX_KEY], line[CTL_LINE_MAX], where[64];
+	char line[CTL_LINE_MAX], where[64];
 	unsigned lineno = 0;
-	int n = 0;
+	size_t n = 0;
 
-	key_or_die(registry_key_user_keys(key, sizeof(key), prefix,
-	    arg_user(user)));
-	if (strcmp(arg, "-") != 0) {
-		if (key_add_line(key, arg, "the key") == 0)
-			die("the key is empty");
-		return;
-	}
 	while (fgets(line, sizeof(line), stdin) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(stdin))
 			die("stdin line %u: longer than %d bytes", lineno,
 			    CTL_LINE_MAX - 2);
 		snprintf(where, sizeof(where), "stdin line %u", lineno);
-		n += key_add_line(key, line, where);
+		if (n == max)
+			die("%s: more than %zu keys", where, max);
+		n += (size_t)check_key_line(line, where, &keys[n]);
 	}
+	return n;
+}
+
+static void
+key_add(const char *user, const char *arg)
+{
+	static struct key_line keys[CTL_MAX_KEYS];
+	char key[REGISTRY_MAX_KEY];
+	size_t i, n;
+
+	key_or_die(registry_key_user_keys(key, sizeof(key), prefix,
+	    arg_user(user)));
+	if (strcmp(arg, "-") == 0)
+		n = read_key_lines(keys, CTL_MAX_KEYS);
+	else
+		n = (size_t)check_key_line(arg, "the key", &keys[0]);
 	if (n == 0)
-		die("no key on stdin");
+		die("no key given");
+	for (i = 0; i < n; i++) {
+		done(redisCommand(rc, "HSET %s %s %s", key, keys[i].fp,
+		    keys[i].line));
+		printf("%s\n", keys[i].fp);
+		free(keys[i].line);
+	}
 }
 
 static void

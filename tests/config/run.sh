@@ -8,7 +8,7 @@
 #     stdout, and that dump, loaded again the same way, must dump
 #     identically (the round trip).
 # If NAME.env exists, each of its lines ("VAR=value") is put in the
-# environment of both runs; the CONNECT_SSH_* variables of the caller are
+# environment of both runs; the CONNECT_SSH_* and CONNECT_REDIS_* variables of the caller are
 # always removed, so that the results depend on the files alone.
 #
 # Error messages name the file as given on the command line, so the tests

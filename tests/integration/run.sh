@@ -831,10 +831,17 @@ assert mount["readOnly"] is True and mount["mountPath"] == "/secrets"
 port = kinds["Service"]["spec"]["ports"][0]
 assert port["port"] == 2222 and port["protocol"] == "TCP"
 open(sys.argv[2], "w").write(kinds["ConfigMap"]["data"]["connect-sshd.conf"])
+# The container's environment, a Secret's value stood in for.
+env = pod["containers"][0]["env"]
+with open(sys.argv[2] + ".env", "w") as f:
+    for e in env:
+        f.write("%s=%s\n" % (e["name"], e.get("value", "from-a-secret")))
+assert any(e["name"] == "CONNECT_REDIS_PASSWORD" and "secretKeyRef" in e["valueFrom"] for e in env)
 print("ok")
 PY
-[ "$(cat "$T/k8s.out")" = ok ] && "$B/connect-sshd" -T -f "$T/k8s.conf" > /dev/null 2>"$T/k8s.err" &&
-	ok "conf/k8s/connect-sshd.yaml: 2 replicas, read-only key Secret, TCP 2222; its configuration loads" ||
+[ "$(cat "$T/k8s.out")" = ok ] && env -i $(cat "$T/k8s.conf.env") "$B/connect-sshd" -T -f "$T/k8s.conf" > "$T/k8s.dump" 2>"$T/k8s.err" &&
+	grep -q 'address = "redis.platform.svc.cluster.local:6379";' "$T/k8s.dump" &&
+	ok "conf/k8s/connect-sshd.yaml: 2 replicas, read-only key Secret, TCP 2222, Redis registry; its configuration loads" ||
 	not_ok "k8s example: $(cat "$T/k8s.out" "$T/k8s.err" | tail -5 | tr '\n' ' ')"
 
 # ---- no sanitizer report anywhere (make check SANITIZE=1) ----
