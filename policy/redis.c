@@ -38,6 +38,7 @@
 #define REDIS_BACKOFF_MAX_MS	5000
 #define REDIS_CACHE_MAX		1024	/* answers kept at once */
 #define REDIS_MAX_ELEMENTS	1024	/* fields of a hash, keys of a user */
+#define REDIS_MAX_ELEMS		(2 * REDIS_MAX_ELEMENTS)	/* and values */
 #define STUDIO_MAX_USERS	128
 #define STUDIO_USERS_TEXT	(STUDIO_MAX_USERS * (POLICY_MAX_USER + 1))
 
@@ -67,6 +68,8 @@ struct registry_redis {
 	struct cache_entry *cache;	/* REDIS_CACHE_MAX entries */
 	struct studio_copy studio;
 	struct registry_stats stats;
+	const char *elems[REDIS_MAX_ELEMS];	/* a reply, flat */
+	size_t lens[REDIS_MAX_ELEMS];
 };
 
 /* --- key names --------------------------------------------------------- */
@@ -388,19 +391,36 @@ ask_int(struct registry_redis *r, const char *verb, const char *key,
 	return v;
 }
 
-/* A hash (HGETALL): an array of field, value strings. */
+/* A hash (HGETALL): an array of field, value strings, as a flat list. */
 static int
-hash_ok(const redisReply *rep)
+hash_elems(const redisReply *rep, const char **elems, size_t *lens, size_t max,
+    size_t *n)
 {
 	size_t i;
 
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2 != 0 ||
-	    rep->elements > 2 * REDIS_MAX_ELEMENTS)
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements > max)
+		return -1;
+	for (i = 0; i < rep->elements; i++) {
+		if (rep->element[i]->type != REDIS_REPLY_STRING)
+			return -1;
+		elems[i] = rep->element[i]->str;
+		lens[i] = rep->element[i]->len;
+	}
+	*n = rep->elements;
+	return 0;
+}
+
+/* Pairs, and no NUL inside a value (it would cut it short for the
+ * checks). */
+static int
+hash_ok(const char *const *elems, const size_t *lens, size_t n)
+{
+	size_t i;
+
+	if (n % 2 != 0 || n > 2 * REDIS_MAX_ELEMENTS)
 		return 0;
-	/* A NUL inside a value would cut it short for the checks. */
-	for (i = 0; i < rep->elements; i++)
-		if (rep->element[i]->type != REDIS_REPLY_STRING ||
-		    strlen(rep->element[i]->str) != rep->element[i]->len)
+	for (i = 0; i < n; i++)
+		if (strlen(elems[i]) != lens[i])
 			return 0;
 	return 1;
 }
@@ -530,50 +550,64 @@ studio_field(struct registry_redis *r, const char *key, const char *f,
 	return 0;
 }
 
+int
+registry_parse_studio(struct registry_redis *r, const char *key,
+    const char *session, const char *const *elems, const size_t *lens,
+    size_t n, struct policy_studio *out)
+{
+	struct studio_copy *sc = &r->studio;
+	size_t i;
+	int have = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!hash_ok(elems, lens, n)) {
+		r->stats.bad_records++;
+		error("registry: %s: not a hash of strings", key);
+		return POLICY_BAD_RECORD;
+	}
+	if (n == 0)
+		return 1;
+	snprintf(sc->session, sizeof(sc->session), "%s", session);
+	out->session = sc->session;
+	for (i = 0; i < n; i += 2)
+		if (studio_field(r, key, elems[i], elems[i + 1], out,
+		    &have) != 0)
+			goto bad;
+	if (have != 3) {
+		bad_record(r, key, (have & 1) ? REGISTRY_F_UPSTREAM :
+		    REGISTRY_F_WORKSPACE, "", "missing");
+		goto bad;
+	}
+	out->upstream_host = sc->host;
+	out->upstream_port = sc->port;
+	return 0;
+ bad:
+	memset(out, 0, sizeof(*out));
+	return POLICY_BAD_RECORD;
+}
+
 static int
 redis_find_studio(void *ctx, const char *session, struct policy_studio *out)
 {
 	struct registry_redis *r = ctx;
-	struct studio_copy *sc = &r->studio;
 	char key[REGISTRY_MAX_KEY];
 	const redisReply *rep;
 	redisReply *owned;
-	size_t i;
-	int have = 0, rc = -1;
+	size_t n = 0;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (registry_key_studio(key, sizeof(key), r->prefix, session) != 0 ||
 	    (rep = ask(r, &owned, "HGETALL", key, NULL)) == NULL)
 		return -1;
-	if (!hash_ok(rep)) {
+	if (hash_elems(rep, r->elems, r->lens, REDIS_MAX_ELEMS, &n) != 0) {
 		r->stats.bad_records++;
 		error("registry: %s: not a hash of strings", key);
 		rc = POLICY_BAD_RECORD;
-		goto out;
-	}
-	if (rep->elements == 0) {
-		rc = 1;
-		goto out;
-	}
-	snprintf(sc->session, sizeof(sc->session), "%s", session);
-	out->session = sc->session;
-	rc = POLICY_BAD_RECORD;
-	for (i = 0; i < rep->elements; i += 2)
-		if (studio_field(r, key, rep->element[i]->str,
-		    rep->element[i + 1]->str, out, &have) != 0)
-			goto out;
-	if (have != 3) {
-		bad_record(r, key, (have & 1) ? REGISTRY_F_UPSTREAM :
-		    REGISTRY_F_WORKSPACE, "", "missing");
-		goto out;
-	}
-	out->upstream_host = sc->host;
-	out->upstream_port = sc->port;
-	rc = 0;
- out:
+	} else
+		rc = registry_parse_studio(r, key, session, r->elems, r->lens,
+		    n, out);
 	freeReplyObject(owned);
-	if (rc != 0)
-		memset(out, 0, sizeof(*out));
 	return rc;
 }
 
@@ -603,6 +637,27 @@ key_entry_matches(struct registry_redis *r, const char *key,
 	return match;
 }
 
+int
+registry_parse_keys(struct registry_redis *r, const char *key,
+    const char *const *elems, const size_t *lens, size_t n,
+    const uint8_t *blob, size_t len, int *has_key)
+{
+	size_t i;
+
+	*has_key = 0;
+	if (!hash_ok(elems, lens, n)) {
+		r->stats.bad_records++;
+		error("registry: %s: not a hash of strings", key);
+		return -1;
+	}
+	/* Every entry is checked, as the file backend compares every key. */
+	for (i = 0; i < n; i += 2)
+		if (key_entry_matches(r, key, elems[i], elems[i + 1], blob,
+		    len))
+			*has_key = 1;
+	return n > 0 ? 1 : 0;
+}
+
 static int
 redis_user_key(void *ctx, const char *user, const uint8_t *blob, size_t len,
     int *has_key)
@@ -611,24 +666,19 @@ redis_user_key(void *ctx, const char *user, const uint8_t *blob, size_t len,
 	char key[REGISTRY_MAX_KEY];
 	const redisReply *rep;
 	redisReply *owned;
-	size_t i;
+	size_t n = 0;
 	int rc = -1;
 
 	*has_key = 0;
 	if (registry_key_user_keys(key, sizeof(key), r->prefix, user) != 0 ||
 	    (rep = ask(r, &owned, "HGETALL", key, NULL)) == NULL)
 		return -1;
-	if (!hash_ok(rep)) {
+	if (hash_elems(rep, r->elems, r->lens, REDIS_MAX_ELEMS, &n) != 0) {
+		r->stats.bad_records++;
 		error("registry: %s: not a hash of strings", key);
-		goto out;
-	}
-	/* Every entry is checked, as the file backend compares every key. */
-	for (i = 0; i < rep->elements; i += 2)
-		if (key_entry_matches(r, key, rep->element[i]->str,
-		    rep->element[i + 1]->str, blob, len))
-			*has_key = 1;
-	rc = rep->elements > 0 ? 1 : 0;
- out:
+	} else
+		rc = registry_parse_keys(r, key, r->elems, r->lens, n, blob,
+		    len, has_key);
 	freeReplyObject(owned);
 	return rc;
 }
@@ -754,6 +804,17 @@ registry_redis_new(const struct cfg_registry *cfg)
 	r->cache_ttl = cfg->cache_ttl;
 	r->enabled = 1;
 	(void)connect_redis(r);
+	return r;
+}
+
+struct registry_redis *
+registry_redis_offline(void)
+{
+	struct registry_redis *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->enabled = 1;
 	return r;
 }
 

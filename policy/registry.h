@@ -93,6 +93,20 @@ void registry_redis_startup_release(struct registry_redis *r,
 int registry_key_startups(char *buf, size_t sz, const char *prefix,
     const char *source);
 
+/*
+ * The checks on what Redis returned, a hash as a flat list of n field,
+ * value strings (lens: their lengths as Redis sent them).  As the backend's
+ * find_studio and user_key; exposed for the unit and fuzz tests, which
+ * use a client from registry_redis_offline() that never connects.
+ */
+int registry_parse_studio(struct registry_redis *r, const char *key,
+    const char *session, const char *const *elems, const size_t *lens,
+    size_t n, struct policy_studio *out);
+int registry_parse_keys(struct registry_redis *r, const char *key,
+    const char *const *elems, const size_t *lens, size_t n,
+    const uint8_t *blob, size_t len, int *has_key);
+struct registry_redis *registry_redis_offline(void);
+
 const struct registry_stats *registry_redis_stats(
     const struct registry_redis *r);
 /* A reload's new client goes on counting where the old one stopped. */
