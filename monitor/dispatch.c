@@ -116,9 +116,9 @@ dispatch_worker_msg(struct monitor *m, struct worker *w)
 /* ---- replies ---- */
 
 static int
-reply_flag(struct monitor *m, struct worker *w, unsigned type, int ok)
+send_flag(struct monitor *m, struct worker *w, unsigned type, uint32_t value)
 {
-	struct ipc_flag f = { .ok = ok ? IPC_FLAG_YES : IPC_FLAG_NO };
+	struct ipc_flag f = { .ok = value };
 	struct buf b;
 	int rc;
 
@@ -129,22 +129,20 @@ reply_flag(struct monitor *m, struct worker *w, unsigned type, int ok)
 	return rc;
 }
 
+static int
+reply_flag(struct monitor *m, struct worker *w, unsigned type, int ok)
+{
+	return send_flag(m, w, type, ok ? IPC_FLAG_YES : IPC_FLAG_NO);
+}
+
 /* A login decision: yes, no, or "the registry could not answer", which
  * the worker tells the client instead of a bare "Permission denied". */
 static int
 reply_verdict(struct monitor *m, struct worker *w, unsigned type,
     enum policy_verdict v)
 {
-	struct ipc_flag f = { .ok = v == POLICY_ALLOW ? IPC_FLAG_YES :
-	    v == POLICY_DENY_BACKEND ? IPC_FLAG_UNAVAILABLE : IPC_FLAG_NO };
-	struct buf b;
-	int rc;
-
-	buf_init(&b, IPC_MAX_MSG);
-	rc = ipc_enc_flag(&b, type, &f) == 0 ?
-	    worker_send(m, w, &b, NULL, 0) : -1;
-	buf_free(&b);
-	return rc;
+	return send_flag(m, w, type, v == POLICY_ALLOW ? IPC_FLAG_YES :
+	    v == POLICY_DENY_BACKEND ? IPC_FLAG_UNAVAILABLE : IPC_FLAG_NO);
 }
 
 /* ---- handlers ---- */

@@ -266,6 +266,43 @@ ensure_connected(struct registry_redis *r)
 	return connect_redis(r);
 }
 
+/*
+ * One command, timed and counted, never cached (what names it in a log
+ * line).  NULL when the registry cannot answer: not connected, no answer
+ * in time (the connection is dropped), or an error reply.
+ */
+static redisReply *
+run_command(struct registry_redis *r, const char *what, const char *fmt, ...)
+{
+	redisReply *rep;
+	uint64_t t0;
+	va_list ap;
+
+	if (ensure_connected(r) != 0) {
+		r->stats.errors++;
+		return NULL;
+	}
+	t0 = now_us();
+	va_start(ap, fmt);
+	rep = redisvCommand(r->ctx, fmt, ap);
+	va_end(ap);
+	record_latency(r, now_us() - t0);
+	if (rep == NULL) {
+		r->stats.errors++;
+		mark_down(r, r->ctx->err == REDIS_ERR_IO && (errno == EAGAIN ||
+		    errno == EWOULDBLOCK) ? "no answer within "
+		    "registry.timeout_ms" : r->ctx->errstr);
+		return NULL;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		r->stats.errors++;
+		error("registry: %s: %.*s", what, (int)rep->len, rep->str);
+		freeReplyObject(rep);
+		return NULL;
+	}
+	return rep;
+}
+
 /* --- the cache ---------------------------------------------------------- */
 
 static struct cache_entry *
@@ -330,7 +367,7 @@ ask(struct registry_redis *r, redisReply **owned, const char *verb,
 	struct cache_entry *e;
 	redisReply *rep;
 	char cmd[sizeof(e->cmd)];
-	uint64_t t0, now = now_ms();
+	uint64_t now = now_ms();
 
 	*owned = NULL;
 	if (key_name(cmd, sizeof(cmd), "%s %s%s%s", verb, key,
@@ -340,27 +377,10 @@ ask(struct registry_redis *r, redisReply **owned, const char *verb,
 		r->stats.cache_hits++;
 		return e->reply;
 	}
-	if (ensure_connected(r) != 0) {
-		r->stats.errors++;
+	rep = arg != NULL ? run_command(r, cmd, "%s %s %s", verb, key, arg) :
+	    run_command(r, cmd, "%s %s", verb, key);
+	if (rep == NULL)
 		return NULL;
-	}
-	t0 = now_us();
-	rep = arg != NULL ? redisCommand(r->ctx, "%s %s %s", verb, key, arg) :
-	    redisCommand(r->ctx, "%s %s", verb, key);
-	record_latency(r, now_us() - t0);
-	if (rep == NULL) {
-		r->stats.errors++;
-		mark_down(r, r->ctx->err == REDIS_ERR_IO && (errno == EAGAIN ||
-		    errno == EWOULDBLOCK) ? "no answer within "
-		    "registry.timeout_ms" : r->ctx->errstr);
-		return NULL;
-	}
-	if (rep->type == REDIS_REPLY_ERROR) {
-		r->stats.errors++;
-		error("registry: %s: %.*s", cmd, (int)rep->len, rep->str);
-		freeReplyObject(rep);
-		return NULL;
-	}
 	if (r->cache_ttl == 0) {
 		*owned = rep;
 		return rep;
@@ -700,39 +720,6 @@ static const char startup_script[] =
     "redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3])) "
     "return n + 1";
 
-/* A command that is never cached; NULL when the registry cannot answer. */
-static redisReply *
-write_command(struct registry_redis *r, const char *fmt, ...)
-{
-	redisReply *rep;
-	uint64_t t0;
-	va_list ap;
-
-	if (ensure_connected(r) != 0) {
-		r->stats.errors++;
-		return NULL;
-	}
-	t0 = now_us();
-	va_start(ap, fmt);
-	rep = redisvCommand(r->ctx, fmt, ap);
-	va_end(ap);
-	record_latency(r, now_us() - t0);
-	if (rep == NULL) {
-		r->stats.errors++;
-		mark_down(r, r->ctx->err == REDIS_ERR_IO && (errno == EAGAIN ||
-		    errno == EWOULDBLOCK) ? "no answer within "
-		    "registry.timeout_ms" : r->ctx->errstr);
-		return NULL;
-	}
-	if (rep->type == REDIS_REPLY_ERROR) {
-		r->stats.errors++;
-		error("registry: %.*s", (int)rep->len, rep->str);
-		freeReplyObject(rep);
-		return NULL;
-	}
-	return rep;
-}
-
 int
 registry_redis_startup_take(struct registry_redis *r, const char *source,
     const char *member, int limit, int ttl_ms)
@@ -742,8 +729,8 @@ registry_redis_startup_take(struct registry_redis *r, const char *source,
 	int rc = -1;
 
 	if (registry_key_startups(key, sizeof(key), r->prefix, source) != 0 ||
-	    (rep = write_command(r, "EVAL %s 1 %s %s %d %d", startup_script,
-	    key, member, limit, ttl_ms)) == NULL)
+	    (rep = run_command(r, key, "EVAL %s 1 %s %s %d %d",
+	    startup_script, key, member, limit, ttl_ms)) == NULL)
 		return -1;
 	if (rep->type == REDIS_REPLY_INTEGER)
 		rc = rep->integer > 0 ? 1 : 0;
@@ -762,7 +749,7 @@ registry_redis_startup_release(struct registry_redis *r, const char *source,
 
 	/* Best effort: an entry left behind stops counting at its time. */
 	if (registry_key_startups(key, sizeof(key), r->prefix, source) == 0 &&
-	    (rep = write_command(r, "ZREM %s %s", key, member)) != NULL)
+	    (rep = run_command(r, key, "ZREM %s %s", key, member)) != NULL)
 		freeReplyObject(rep);
 }
 

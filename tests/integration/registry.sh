@@ -55,6 +55,17 @@ $*
 EOF
 }
 
+# Log in every 0.5 s until it works (at most 20 tries): out, n.
+login_again() {
+	n=0
+	until out=$(gw_ssh "$RG_PORT" "$T/alice" alice@r1 'echo back' 2>/dev/null) &&
+	    [ "$out" = back ]; do
+		n=$((n + 1))
+		[ $n -ge 20 ] && break
+		sleep 0.5
+	done
+}
+
 if ! command -v redis-server >/dev/null; then
 	not_ok "redis-server is not installed (scripts/deps.sh installs it)"
 	return 0 2>/dev/null || exit 1
@@ -162,13 +173,7 @@ if start_gateway rg "$T/rg.conf"; then
 
 	# Back: logins work again, without a restart, once the backoff ends.
 	start_redis
-	n=0
-	until out=$(gw_ssh "$RG_PORT" "$T/alice" alice@r1 'echo back' 2>/dev/null) &&
-	    [ "$out" = back ]; do
-		n=$((n + 1))
-		[ $n -ge 20 ] && break
-		sleep 0.5
-	done
+	login_again
 	[ "$out" = back ] && grep -q "registry: Redis at 127.0.0.1:$RDS_PORT is back" "$RG_LOG" &&
 		ok "Redis restarted: logins work again without restarting the gateway ($n retries)" ||
 		not_ok "Redis recovery (got '$out' after $n tries): $(grep -i registry "$RG_LOG" | tail -2 | tr '\n' ' ')"
@@ -183,13 +188,7 @@ if start_gateway rg "$T/rg.conf"; then
 		grep -q "no answer within registry.timeout_ms" "$RG_LOG" &&
 		ok "Redis stalled: the lookup gives up after timeout_ms and the login is told why" ||
 		not_ok "Redis stalled (rc=$rc): $(tr '\n' ' ' < "$T/rg.err"); $(grep -i registry "$RG_LOG" | tail -2 | tr '\n' ' ')"
-	n=0
-	until out=$(gw_ssh "$RG_PORT" "$T/alice" alice@r1 'echo back' 2>/dev/null) &&
-	    [ "$out" = back ]; do
-		n=$((n + 1))
-		[ $n -ge 20 ] && break
-		sleep 0.5
-	done
+	login_again
 	[ "$out" = back ] && ok "Redis resumed: logins work again" ||
 		not_ok "after the stall (got '$out')"
 
