@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -195,7 +196,16 @@ sandbox_enter(const struct ipc_init *in)
 	 * a report (its memory map) while it still can. */
 	__sanitizer_sandbox_on_notify(NULL);
 #endif
+	pid_t monitor = getppid();
+
 	drop_identity(in);
+	/* A worker outlives no monitor: without it nothing audits, limits
+	 * or drains its session.  Set after the uid change, which clears
+	 * it; a monitor gone before that shows as a new parent. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		fatal("PR_SET_PDEATHSIG: %s", strerror(errno));
+	if (getppid() != monitor)
+		fatal("the monitor is gone");
 	set_limits();
 	/* Nobody else of our uid may read our memory or attach. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)

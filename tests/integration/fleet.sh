@@ -179,8 +179,15 @@ if command -v haproxy >/dev/null; then
 			sleep 0.5
 		done
 		sleep 1
-		kill -TERM "$(cat "$T/ra.pid")"
+		# Killed outright, as by the OOM killer: its workers die with it
+		# (PR_SET_PDEATHSIG), so its session ends and nothing lingers.
+		ra_workers=$(pgrep -P "$(cat "$T/ra.pid")" | tr '\n' ' ')
+		kill -KILL "$(cat "$T/ra.pid")"
 		sleep 2
+		ra_left=0
+		for p in $ra_workers; do
+			kill -0 "$p" 2>/dev/null && ra_left=$((ra_left + 1))
+		done
 		nok=0
 		for i in 1 2 3; do
 			out=$(gw_ssh "$HP" "$T/alice" alice@r1 'echo after' 2>&1)
@@ -188,9 +195,9 @@ if command -v haproxy >/dev/null; then
 		done
 		wait "$long1" "$long2"
 		nsurv=$(cat "$T/long.1" "$T/long.2" | grep -c survived)
-		[ "$nok" = 3 ] && [ "$nsurv" = 1 ] &&
-			ok "replica a stops: only its session ends, the other survives, new logins go to b" ||
-			not_ok "replica stop: $nok of 3 new logins, $nsurv sessions survived ($(cat "$T/long.1" "$T/long.2" | tr '\n' ' '))"
+		[ "$nok" = 3 ] && [ "$nsurv" = 1 ] && [ -n "$ra_workers" ] && [ "$ra_left" = 0 ] &&
+			ok "replica a killed (SIGKILL): its workers die with it, only its session ends, new logins go to b" ||
+			not_ok "replica killed: $nok of 3 new logins, $nsurv sessions survived, $ra_left of its workers left ($(cat "$T/long.1" "$T/long.2" | tr '\n' ' '))"
 		kill "$hap" 2>/dev/null
 		wait "$hap" 2>/dev/null
 	else
