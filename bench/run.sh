@@ -18,6 +18,7 @@
 #   BENCH_PER_CLIENT   logins per client per rate round, default 8
 #   BENCH_SESSIONS     idle sessions for the scale test, default 1000
 #   BENCH_ONLY         space-separated subset of: bulk login rate scale cpu
+#                      registry (login latency with the Redis registry)
 #   BENCH_PATHS        subset of: gw direct pj (bulk and login), for profiling
 #   BENCH_CSV          default build/bench/results.csv
 set -u
@@ -32,7 +33,7 @@ LOGINS=${BENCH_LOGINS:-50}
 CLIENTS=${BENCH_CLIENTS:-16}
 PER_CLIENT=${BENCH_PER_CLIENT:-8}
 SESSIONS=${BENCH_SESSIONS:-1000}
-ONLY=${BENCH_ONLY:-bulk login rate scale cpu}
+ONLY=${BENCH_ONLY:-bulk login rate scale cpu registry}
 CSV=${BENCH_CSV:-$TOP/build/bench/results.csv}
 T=$(mktemp -d /tmp/csshd-bench.XXXXXX)
 chmod 755 "$T"
@@ -57,6 +58,8 @@ die() { echo "bench: $*" >&2; exit 1; }
 cleanup() {
 	pkill -f -- "-F $T/ssh_config" 2>/dev/null
 	[ -f "$T/gw.pid" ] && kill "$(cat "$T/gw.pid")" 2>/dev/null
+	[ -f "$T/gwr.pid" ] && kill "$(cat "$T/gwr.pid")" 2>/dev/null
+	[ -f "$T/redis.pid" ] && kill "$(cat "$T/redis.pid")" 2>/dev/null
 	for d in studio jump; do
 		[ -f "$T/$d/sshd.pid" ] && kill "$(cat "$T/$d/sshd.pid")" 2>/dev/null
 	done
@@ -301,6 +304,55 @@ if want scale; then
 	sleep 3
 fi
 
+# ---- 6. login latency with the Redis registry ----
+# A second gateway whose policy comes from a redis-server on loopback,
+# with cache_ttl = 0 so that every login asks Redis every question (the
+# worst case), alternated with the file-configured gateway.
+if want registry && command -v redis-server >/dev/null; then
+	echo "== registry: $LOGINS x 'ssh ... true', file vs Redis (cache_ttl 0)" >&2
+	RP=$(free_port); GRP=$(free_port); MP=$(free_port)
+	redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no \
+	    --daemonize yes --pidfile "$T/redis.pid" --logfile "$T/redis.log" >/dev/null
+	wait_port "$RP" || die "redis-server not listening"
+	ctl() { CONNECT_REDIS_ADDRESS=127.0.0.1:$RP "$B/connect-sshctl" "$@" >/dev/null; }
+	ctl workspace allow 1 && ctl member add 1 bench &&
+	    ctl key add bench "$(cat "$T/user.pub")" &&
+	    ctl studio add s1 1 "127.0.0.1:$SP" upstream_user="$ME" || die "connect-sshctl"
+	cat > "$T/gwr.conf" <<-EOF
+	listen = [ "127.0.0.1:$GRP" ];
+	metrics_listen = "127.0.0.1:$MP";
+	key = "$T/gw_key";
+	registry = { backend = "redis"; address = "127.0.0.1:$RP"; cache_ttl = 0; };
+	algorithms = { ciphers = [ "$CIPHER" ]; };
+	workers = { prefork = 16; chroot = "$T/empty"; program = "$B/connect-sshd-worker"; };
+	log = { level = "info"; };
+	EOF
+	"$B/connect-sshd" -f "$T/gwr.conf" > "$T/gwr.log" 2>&1 &
+	echo $! > "$T/gwr.pid"
+	wait_log "$T/gwr.log" "ready:" >/dev/null || { cat "$T/gwr.log"; die "connect-sshd (Redis) did not start"; }
+	printf 'Host gwr\n\tPort %s\n\tUser bench@s1\n' "$GRP" >> "$T/ssh_config"
+	for i in $(seq 1 "$LOGINS"); do
+		for p in gw gwr; do
+			t0=$(now)
+			S "$p" true 2>>"$T/ssh.err" || die "login via $p"
+			t1=$(now)
+			echo "$t0 $t1" | awk '{ print ($2 - $1) * 1000 }' >> "$T/reglogin.$p"
+		done
+	done
+	R[reg.file]=$(median < "$T/reglogin.gw")
+	R[reg.redis]=$(median < "$T/reglogin.gwr")
+	# The monitor's own account: commands per login, mean time per command.
+	curl -s --max-time 5 "http://127.0.0.1:$MP/metrics" > "$T/gwr.metrics"
+	R[reg.cmds]=$(awk -v n="$LOGINS" '$1 == "connect_sshd_registry_requests_total" { print $2 / (n + 1) }' "$T/gwr.metrics")
+	R[reg.mean]=$(awk '$1 == "connect_sshd_registry_request_seconds_sum" { s = $2 }
+	    $1 == "connect_sshd_registry_request_seconds_count" { c = $2 }
+	    END { if (c > 0) print s / c * 1000; else print "nan" }' "$T/gwr.metrics")
+	csv login_latency_registry file "${R[reg.file]}" ms "$LOGINS"
+	csv login_latency_registry redis "${R[reg.redis]}" ms "$LOGINS"
+	csv registry_commands_per_login redis "${R[reg.cmds]}" commands "$LOGINS"
+	csv registry_command_mean redis "${R[reg.mean]}" ms "$LOGINS"
+fi
+
 # ---- 5. the crypto floor ----
 if want cpu; then
 	case $CIPHER in
@@ -358,5 +410,11 @@ if want bulk && want cpu; then
 		    "$(ratio "$c" "$(v floor)")x floor $(fmt "$(v floor)" 2) (<= 2)" \
 		    "$(met "$(ratio "$c" "$(v floor)")" "<=" 2)"
 	done
+fi
+if want registry && [ -n "${R[reg.redis]:-}" ]; then
+	line "login ms, Redis registry" "$(fmt "$(v reg.redis)")" "-" "-" \
+	    "$(ratio "$(v reg.redis)" "$(v reg.file)")x file registry ($(fmt "$(v reg.file)"))" ""
+	line "Redis commands per login" "$(fmt "$(v reg.cmds)")" "-" "-" \
+	    "mean $(fmt "$(v reg.mean)" 3) ms each" ""
 fi
 echo "CSV: $CSV"
