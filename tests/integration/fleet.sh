@@ -114,6 +114,12 @@ if command -v haproxy >/dev/null; then
 	RA=$(free_port); RB=$(free_port); HP=$(free_port)
 	rp_conf "$T/ra.conf" "$RA"
 	rp_conf "$T/rb.conf" "$RB"
+	# Replica b logs in to Redis as an ACL user with only the commands
+	# connect-sshd.conf(5) lists, given by the CONNECT_REDIS_* variables.
+	sed -i 's|password_file = "[^"]*";||' "$T/rb.conf"
+	redis-cli -p "$RDS_PORT" -a "$RDS_PASS" --no-auth-warning ACL SETUSER gw reset on '>gw-pass' \
+	    '~connect-sshd:*' +select +scard +sismember +hgetall +eval +zrem \
+	    +zremrangebyscore +zcard +zadd +pexpire +time > /dev/null
 	echo "[127.0.0.1]:$HP $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
 	cat > "$T/haproxy.cfg" <<-EOF
 	global
@@ -133,7 +139,8 @@ if command -v haproxy >/dev/null; then
 	    server a 127.0.0.1:$RA send-proxy-v2 check check-send-proxy inter 1s fall 1 rise 1
 	    server b 127.0.0.1:$RB send-proxy-v2 check check-send-proxy inter 1s fall 1 rise 1
 	EOF
-	if start_gateway ra "$T/ra.conf" && start_gateway rb "$T/rb.conf"; then
+	if start_gateway ra "$T/ra.conf" && start_gateway rb "$T/rb.conf" \
+	    CONNECT_REDIS_USER=gw CONNECT_REDIS_PASSWORD=gw-pass; then
 		haproxy -db -f "$T/haproxy.cfg" > "$T/haproxy.log" 2>&1 &
 		hap=$!
 		wait_port "$HP"
@@ -146,7 +153,7 @@ if command -v haproxy >/dev/null; then
 		na=$(grep -c "event=auth.accepted .*peer=127.0.0.2:" "$T/ra.log")
 		nb=$(grep -c "event=auth.accepted .*peer=127.0.0.2:" "$T/rb.log")
 		[ "$nok" = 4 ] && [ "$na" -ge 1 ] && [ "$nb" -ge 1 ] &&
-			ok "HAProxy send-proxy-v2: 4 logins over both replicas, one host key, one Redis registry, client 127.0.0.2 seen by each ($na+$nb)" ||
+			ok "HAProxy send-proxy-v2: 4 logins over both replicas, one host key, one Redis registry (b as a least-privilege ACL user), client 127.0.0.2 seen by each ($na+$nb)" ||
 			not_ok "HAProxy logins: $nok of 4, replica a $na, b $nb; $(tail -3 "$T/haproxy.log" | tr '\n' ' ')"
 		grep -q "event=connection.proxied conn=[0-9]* peer=127.0.0.1:[0-9]* via=127.0.0.1:" "$T/ra.log" &&
 			ok "HAProxy's health checks (v2 LOCAL) are admitted as the balancer's own connections" ||
