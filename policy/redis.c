@@ -711,6 +711,8 @@ redis_user_key(void *ctx, const char *user, const uint8_t *blob, size_t len,
  * Returns the count including member, or minus the count when refused.
  */
 static const char startup_script[] =
+    /* Before Redis 5 a script that reads TIME may write only so. */
+    "redis.replicate_commands() "
     "local t = redis.call('TIME') "
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) "
