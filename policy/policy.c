@@ -121,7 +121,9 @@ check_user_key(const struct policy_backend *be,
 
 	rc = be->user_key(be->ctx, user, req->key_blob, req->key_len,
 	    &has_key);
-	if (rc < 0)
+	if (rc == POLICY_BAD_RECORD)
+		*verdict = POLICY_DENY_BAD_RECORD;
+	else if (rc < 0)
 		*verdict = POLICY_DENY_BACKEND;
 	else if (rc == 0)
 		*verdict = POLICY_DENY_UNKNOWN_USER;

@@ -69,7 +69,8 @@ struct policy_backend {
 	int (*workspace_allowed)(void *ctx, long long workspace);
 	int (*workspace_member)(void *ctx, long long workspace,
 	    const char *user);
-	/* 1 user exists, 0 unknown user, -1 error; *has_key says whether blob
+	/* 1 user exists, 0 unknown user, -1 or POLICY_BAD_RECORD; *has_key
+	 * says whether blob
 	 * is one of the user's keys; fp (optional) gets its fingerprint */
 	int (*user_key)(void *ctx, const char *user, const uint8_t *blob,
 	    size_t len, int *has_key);

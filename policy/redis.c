@@ -668,7 +668,7 @@ registry_parse_keys(struct registry_redis *r, const char *key,
 	if (!hash_ok(elems, lens, n)) {
 		r->stats.bad_records++;
 		error("registry: %s: not a hash of strings", key);
-		return -1;
+		return POLICY_BAD_RECORD;
 	}
 	/* Every entry is checked, as the file backend compares every key. */
 	for (i = 0; i < n; i += 2)
@@ -696,6 +696,7 @@ redis_user_key(void *ctx, const char *user, const uint8_t *blob, size_t len,
 	if (hash_elems(rep, r->elems, r->lens, REDIS_MAX_ELEMS, &n) != 0) {
 		r->stats.bad_records++;
 		error("registry: %s: not a hash of strings", key);
+		rc = POLICY_BAD_RECORD;
 	} else
 		rc = registry_parse_keys(r, key, r->elems, r->lens, n, blob,
 		    len, has_key);

@@ -393,7 +393,8 @@ enum fake_step {
 struct fake {
 	enum fake_step fail;
 	struct policy_studio studio;
-	int bad_record;		/* find_studio answers POLICY_BAD_RECORD */
+	int bad_record;		/* POLICY_BAD_RECORD from 1 find_studio,
+				 * 2 user_key */
 };
 
 static int
@@ -403,7 +404,7 @@ fake_find_studio(void *ctx, const char *session, struct policy_studio *out)
 
 	if (f->fail == FAIL_STUDIO)
 		return -1;
-	if (f->bad_record)
+	if (f->bad_record == 1)
 		return POLICY_BAD_RECORD;
 	*out = f->studio;
 	return 0;
@@ -431,8 +432,12 @@ static int
 fake_user_key(void *ctx, const char *user, const uint8_t *blob, size_t len,
     int *has_key)
 {
+	struct fake *f = ctx;
+
 	*has_key = 1;
-	return ((struct fake *)ctx)->fail == FAIL_USER_KEY ? -1 : 1;
+	if (f->bad_record == 2)
+		return POLICY_BAD_RECORD;
+	return f->fail == FAIL_USER_KEY ? -1 : 1;
 }
 
 static void
@@ -479,6 +484,9 @@ test_backend_errors(void)
 	CU_ASSERT_EQUAL(policy_check(&be, &req, &d), POLICY_DENY_BAD_RECORD);
 	CU_ASSERT_STRING_EQUAL(policy_reason(d.verdict), "bad-registry-record");
 	CU_ASSERT_PTR_NULL(d.studio.session);
+	/* Likewise a user's keys that fail the checks as a whole. */
+	f.bad_record = 2;
+	CU_ASSERT_EQUAL(policy_check(&be, &req, &d), POLICY_DENY_BAD_RECORD);
 }
 
 int

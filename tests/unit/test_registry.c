@@ -158,7 +158,7 @@ test_keys(void)
 	CU_ASSERT_EQUAL(has, 0);
 	/* No entries: no such user. */
 	CU_ASSERT_EQUAL(keys(both, 0, KEY_A, &has), 0);
-	CU_ASSERT_EQUAL(keys(both, 3, KEY_A, &has), -1);
+	CU_ASSERT_EQUAL(keys(both, 3, KEY_A, &has), POLICY_BAD_RECORD);
 }
 
 static void
