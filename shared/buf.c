@@ -1,6 +1,8 @@
 /*
  * buf.c - the one buffer API: bounded growable writer, failing reader.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,6 +132,69 @@ void
 buf_put_cstring(struct buf *b, const char *s)
 {
 	buf_put_string(b, s, strlen(s));
+}
+
+void
+buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	size_t room;
+	char *tmp;
+	int n, k;
+
+	if (b->failed)
+		return;
+	/* First into the room there is (under the maximum: the first
+	 * allocation may be larger); most text fits. */
+	room = (b->cap < b->max ? b->cap : b->max) - b->len;
+	va_copy(cp, ap);
+	n = vsnprintf(room > 0 ? (char *)b->data + b->len : NULL, room, fmt,
+	    cp);
+	va_end(cp);
+	if (n < 0) {
+		b->failed = 1;
+		return;
+	}
+	if ((size_t)n < room) {		/* all of it, and its NUL */
+		b->len += (size_t)n;
+		return;
+	}
+	/* Then again, with room for n bytes and vsnprintf's NUL. */
+	if ((size_t)n < b->max && b->len < b->max - (size_t)n) {
+		if (buf_reserve(b, (size_t)n + 1) != 0)
+			return;
+		k = vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+		if (k != n) {
+			b->failed = 1;
+			return;
+		}
+		b->len += (size_t)n;
+		return;
+	}
+	if (buf_reserve(b, (size_t)n) != 0)	/* over the maximum: fails */
+		return;
+	/* Exactly up to the maximum: no room for the NUL in place. */
+	if ((tmp = malloc((size_t)n + 1)) == NULL) {
+		b->failed = 1;
+		return;
+	}
+	k = vsnprintf(tmp, (size_t)n + 1, fmt, ap);
+	if (k == n)
+		buf_put(b, tmp, (size_t)n);
+	else
+		b->failed = 1;
+	OPENSSL_cleanse(tmp, (size_t)n + 1);
+	free(tmp);
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
 }
 
 void

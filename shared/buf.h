@@ -17,6 +17,7 @@
 #ifndef CSSHD_BUF_H
 #define CSSHD_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,16 @@ void buf_put_u64(struct buf *b, uint64_t v);
 /* SSH "string": u32 length then bytes. */
 void buf_put_string(struct buf *b, const void *p, size_t n);
 void buf_put_cstring(struct buf *b, const char *s);
+/*
+ * Formatted text, without its terminating NUL: all of it or, if it does
+ * not fit under the maximum or cannot be formatted, nothing, and the
+ * buffer fails.  Never truncated: the way to build text whose length is
+ * not known in advance, instead of snprintf into a fixed array.
+ */
+void buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 void cursor_init(struct cursor *c, const void *p, size_t n);
 int cursor_get(struct cursor *c, void *out, size_t n);

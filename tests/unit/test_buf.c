@@ -201,6 +201,70 @@ test_string_over_max_refused(void)
 	buf_free(&b);
 }
 
+/* Formatted text: all of it, growing as needed, or nothing and a failed
+ * buffer; never cut, whatever was already in the buffer. */
+static void
+test_printf(void)
+{
+	char big[MAX_BIG];
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, MAX_BIG);
+	buf_printf(&b, "%s=%llu\n", "n", 18446744073709551615ULL);
+	CU_ASSERT_EQUAL(buf_ok(&b), 0);
+	CU_ASSERT_EQUAL(b.len, 23);
+	CU_ASSERT_EQUAL(memcmp(b.data, "n=18446744073709551615\n", 23), 0);
+	/* Past the first allocation, many times over. */
+	for (i = 0; i < 100; i++)
+		buf_printf(&b, "%030zu", i);
+	CU_ASSERT_EQUAL(buf_ok(&b), 0);
+	CU_ASSERT_EQUAL(b.len, 23 + 100 * 30);
+	CU_ASSERT_EQUAL(memcmp(b.data + 23 + 99 * 30,
+	    "000000000000000000000000000099", 30), 0);
+	buf_printf(&b, "%s", "");
+	CU_ASSERT_EQUAL(buf_ok(&b), 0);
+	CU_ASSERT_EQUAL(b.len, 23 + 100 * 30);
+	buf_free(&b);
+
+	/* Up to the maximum exactly, then not one byte more. */
+	memset(big, 'y', sizeof(big));
+	big[sizeof(big) - 1] = '\0';
+	for (i = 0; i < 2; i++) {
+		buf_init(&b, MAX_BIG);
+		if (i == 1)
+			buf_put_u8(&b, 'x');	/* the text is not first */
+		buf_printf(&b, "%.*szz", (int)(MAX_BIG - 1 - b.len), big);
+		CU_ASSERT_EQUAL(buf_ok(&b), -1);
+		CU_ASSERT_EQUAL(b.len, i);
+		buf_free(&b);
+		buf_init(&b, MAX_BIG);
+		if (i == 1)
+			buf_put_u8(&b, 'x');
+		buf_printf(&b, "%.*sz", (int)(MAX_BIG - 1 - b.len), big);
+		CU_ASSERT_EQUAL(buf_ok(&b), 0);
+		CU_ASSERT_EQUAL(b.len, MAX_BIG);
+		CU_ASSERT_EQUAL(b.data[MAX_BIG - 1], 'z');
+		CU_ASSERT_EQUAL(b.data[MAX_BIG - 2], 'y');
+		buf_printf(&b, "%s", "");	/* nothing still fits */
+		CU_ASSERT_EQUAL(buf_ok(&b), 0);
+		buf_printf(&b, "a");
+		CU_ASSERT_EQUAL(buf_ok(&b), -1);
+		CU_ASSERT_EQUAL(b.len, MAX_BIG);
+		buf_free(&b);
+	}
+
+	/* Over the maximum: nothing is added, and the failure latches. */
+	buf_init(&b, MAX_SMALL);
+	buf_printf(&b, "%s", "0123456789");
+	buf_printf(&b, "%s", "0123456789");
+	CU_ASSERT_EQUAL(buf_ok(&b), -1);
+	CU_ASSERT_EQUAL(b.len, 10);
+	buf_printf(&b, "%d", 1);
+	CU_ASSERT_EQUAL(b.len, 10);
+	buf_free(&b);
+}
+
 static void
 test_bytes_equal(void)
 {
@@ -224,6 +288,7 @@ main(void)
 		{ "cursor_end leftover", test_end_leftover },
 		{ "cstring with NUL", test_cstring_nul_refused },
 		{ "string over max", test_string_over_max_refused },
+		{ "printf: whole or failed", test_printf },
 		{ "bytes_equal", test_bytes_equal },
 	};
 	CU_pSuite s;
