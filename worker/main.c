@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,13 @@ main(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	fixed_fds();
+#ifdef CSSHD_TEST_HOOKS
+	/* Test build: freed memory is overwritten at once, so that a use
+	 * after free -- by our code or by libssh through a pointer we gave
+	 * it -- fails every time instead of when the allocator happens to
+	 * reuse the block (the relay's multi-channel crash was such a case). */
+	(void)mallopt(M_PERTURB, 0xa5);
+#endif
 	/* libssh writes with send(); a vanished peer must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	{

@@ -133,6 +133,25 @@ relay_new(ssh_session down, ssh_session up, const char *studio,
 	return r;
 }
 
+/*
+ * Give a channel back to libssh.  libssh does not free a channel whose
+ * peer has not yet sent its CLOSE: it keeps it until that CLOSE comes and
+ * runs the channel's callbacks for whatever arrives meanwhile (EOF, a
+ * request, the CLOSE itself).  Those callbacks live in the pair, which is
+ * about to be freed, so they are taken off the channel first.  (Without
+ * this, a freed pair reused by another channel's allocation made libssh
+ * call through garbage: the multi-channel worker crash.)
+ */
+static void
+channel_release(ssh_channel ch, ssh_channel_callbacks cb)
+{
+	if (ch == NULL)
+		return;
+	if (cb->size != 0)
+		(void)ssh_remove_channel_callbacks(ch, cb);
+	ssh_channel_free(ch);
+}
+
 static void
 pair_free(struct pair *p)
 {
@@ -140,10 +159,8 @@ pair_free(struct pair *p)
 
 	for (i = 0; i < sizeof(p->pend) / sizeof(p->pend[0]); i++)
 		free(p->pend[i].data);
-	if (p->up != NULL)
-		ssh_channel_free(p->up);
-	if (p->down != NULL)
-		ssh_channel_free(p->down);
+	channel_release(p->up, &p->up_cb);
+	channel_release(p->down, &p->down_cb);
 	free(p);
 }
 
