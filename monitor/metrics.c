@@ -1,21 +1,16 @@
 /*
- * metrics.c - Prometheus metrics on metrics_listen.
+ * metrics.c - the Prometheus metrics: what is counted, and its text.
  *
- * The counters are kept from the audit records (audit_set_hook), so the
- * metrics and the audit log cannot disagree; the gauges are read from the
- * worker table when a scrape comes.  The monitor never parses HTTP, nor
- * anything else, from this socket: every connection gets the current
- * metrics as an HTTP/1.0 response at once, and what the scraper sent is
- * then read and dropped unread (monitor_linger), as for a refused SSH
- * client.  Anyone who can reach metrics_listen can read the metrics:
- * bind it to loopback or a private network.
+ * The counters are kept from the audit records (metrics_observe, the
+ * audit hook), so the metrics and the audit log cannot disagree; the
+ * gauges are read from the worker table when a scrape comes
+ * (metrics_gauges).  metrics_render writes them all from the values it is
+ * given; metrics_http.c serves the text on metrics_listen.  Nothing here
+ * touches a socket or another module's state, so the unit test links this
+ * file alone.
  */
-#include <sys/socket.h>
-
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "buf.h"
 #include "log.h"
@@ -23,7 +18,6 @@
 #include "registry.h"
 
 #define METRICS_MAX_LABELS	32	/* distinct label values per family */
-#define METRICS_MAX_TEXT	16384
 
 /* A counter with one label: fixed names from the code, counts by value. */
 struct labelled {
@@ -116,8 +110,8 @@ end_cause(const char *worker)
 	return "other";
 }
 
-static void
-observe(const char *event, const struct audit_field *f, size_t n)
+void
+metrics_observe(const char *event, const struct audit_field *f, size_t n)
 {
 	long long v;
 
@@ -170,17 +164,15 @@ put_metric(struct buf *b, const char *name, const char *type,
 
 /* With a Redis registry: its health, and how long it takes to answer. */
 static void
-render_registry(const struct monitor *m, struct buf *b)
+render_registry(const struct registry_stats *st, struct buf *b)
 {
 	static const unsigned long long le[] = REGISTRY_LATENCY_BUCKETS;
-	const struct registry_stats *st;
 	char line[256];
 	size_t i;
 	int k;
 
-	if (m->registry == NULL)
+	if (st == NULL)
 		return;
-	st = registry_redis_stats(m->registry);
 	put_metric(b, "connect_sshd_registry_up", "gauge",
 	    "1 while the Redis registry is connected.", "",
 	    (unsigned long long)st->up);
@@ -213,28 +205,41 @@ render_registry(const struct monitor *m, struct buf *b)
 	buf_put(b, line, (size_t)k);
 }
 
-static void
-render(struct monitor *m, struct buf *b)
+void
+metrics_gauges(const struct monitor *m, struct metrics_gauges *g)
 {
 	const struct worker *w;
-	unsigned long long idle = 0, starting = 0, unauth = 0, routed = 0,
-	    busy = 0;
+
+	memset(g, 0, sizeof(*g));
+	for (w = m->workers; w != NULL; w = w->next) {
+		if (w->state == WS_IDLE)
+			g->idle++;
+		else if (w->state == WS_STARTING && w->conn_id == 0)
+			g->starting++;
+		else
+			g->serving++;
+		if (w->state == WS_ROUTED)
+			g->routed++;
+		else if (w->conn_id != 0 && w->state != WS_AUTHED &&
+		    w->state != WS_ROUTING && w->state != WS_CLOSING)
+			g->unauth++;
+	}
+}
+
+void
+metrics_reset(void)
+{
+	connections = auth_accepted = bytes_in = bytes_out = 0;
+	refused.n = denied.n = channels.n = ends.n = 0;
+}
+
+void
+metrics_render(struct buf *b, const struct metrics_gauges *g,
+    const struct registry_stats *reg)
+{
 	char line[256];
 	int k;
 
-	for (w = m->workers; w != NULL; w = w->next) {
-		if (w->state == WS_IDLE)
-			idle++;
-		else if (w->state == WS_STARTING && w->conn_id == 0)
-			starting++;
-		else
-			busy++;
-		if (w->state == WS_ROUTED)
-			routed++;
-		else if (w->conn_id != 0 && w->state != WS_AUTHED &&
-		    w->state != WS_ROUTING && w->state != WS_CLOSING)
-			unauth++;
-	}
 	put_metric(b, "connect_sshd_connections_total", "counter",
 	    "TCP connections accepted.", "", connections);
 	put_labelled(b, &refused);
@@ -242,9 +247,9 @@ render(struct monitor *m, struct buf *b)
 	    "Logins the monitor verified and permitted.", "", auth_accepted);
 	put_labelled(b, &denied);
 	put_metric(b, "connect_sshd_sessions_active", "gauge",
-	    "Connections relaying to their Studio.", "", routed);
+	    "Connections relaying to their Studio.", "", g->routed);
 	put_metric(b, "connect_sshd_connections_unauthenticated", "gauge",
-	    "Connections not yet authenticated.", "", unauth);
+	    "Connections not yet authenticated.", "", g->unauth);
 	put_labelled(b, &channels);
 	k = snprintf(line, sizeof(line), "# HELP connect_sshd_bytes_relayed_total "
 	    "Channel data relayed, counted when a channel closes.\n"
@@ -258,59 +263,8 @@ render(struct monitor *m, struct buf *b)
 	    "connect_sshd_workers{state=\"idle\"} %llu\n"
 	    "connect_sshd_workers{state=\"starting\"} %llu\n"
 	    "connect_sshd_workers{state=\"serving\"} %llu\n",
-	    idle, starting, busy);
+	    g->idle, g->starting, g->serving);
 	buf_put(b, line, (size_t)k);
 	put_labelled(b, &ends);
-	render_registry(m, b);
-}
-
-int
-metrics_open(struct monitor *m)
-{
-	m->metrics_fd = -1;
-	audit_set_hook(observe);
-	if (m->cfg->metrics.host == NULL)
-		return 0;
-	if (monitor_listen_one(&m->cfg->metrics, &m->metrics_fd) != 0)
-		return -1;
-	logit("metrics on %s:%s", m->cfg->metrics.host[0] ?
-	    m->cfg->metrics.host : "*", m->cfg->metrics.port);
-	return 0;
-}
-
-/* A scrape: the response at once, whatever was asked. */
-void
-metrics_serve(struct monitor *m)
-{
-	static const char head[] = "HTTP/1.0 200 OK\r\n"
-	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-	    "Connection: close\r\n\r\n";
-	struct buf b;
-	int fd;
-
-	fd = accept4(m->metrics_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (fd == -1) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			error("metrics accept: %s", strerror(errno));
-		return;
-	}
-	buf_init(&b, METRICS_MAX_TEXT);
-	buf_put(&b, head, sizeof(head) - 1);
-	render(m, &b);
-	/* Small enough for an empty socket buffer: one send. */
-	if (buf_ok(&b) == 0)
-		(void)send(fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	else
-		error("metrics: over %d bytes", METRICS_MAX_TEXT);
-	buf_free(&b);
-	monitor_linger(m, fd);
-}
-
-void
-metrics_close(struct monitor *m)
-{
-	if (m->metrics_fd != -1)
-		close(m->metrics_fd);
-	m->metrics_fd = -1;
-	audit_set_hook(NULL);
+	render_registry(reg, b);
 }

@@ -136,6 +136,25 @@ struct monitor {
 };
 
 /* metrics.c: Prometheus text, counted from the audit records */
+#define METRICS_MAX_TEXT	16384	/* a whole response */
+struct audit_field;
+struct registry_stats;
+struct metrics_gauges {
+	unsigned long long idle, starting, serving;	/* workers, by state */
+	unsigned long long routed;	/* connections relaying */
+	unsigned long long unauth;	/* not yet authenticated */
+};
+/* The audit hook: counts the records that are metrics. */
+void metrics_observe(const char *event, const struct audit_field *f,
+    size_t n);
+void metrics_reset(void);	/* every counter back to 0 */
+void metrics_gauges(const struct monitor *m, struct metrics_gauges *g);
+/* The metrics as Prometheus text, appended to b; reg NULL without a
+ * Redis registry.  Check buf_ok(b) after. */
+void metrics_render(struct buf *b, const struct metrics_gauges *g,
+    const struct registry_stats *reg);
+
+/* metrics_http.c: the metrics_listen socket */
 int metrics_open(struct monitor *m);
 void metrics_serve(struct monitor *m);
 void metrics_close(struct monitor *m);
