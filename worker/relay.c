@@ -1012,6 +1012,23 @@ relay_run(struct relay *r)
 	return rc;
 }
 
+/*
+ * ssh_disconnect() frees every channel of the session it ends, so after
+ * the client's session is disconnected (with channels left open for the
+ * message's sake), the pairs must forget their client-side channels
+ * before relay_free() gives the rest back.
+ */
+void
+relay_client_disconnected(struct relay *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->npairs; i++)
+		r->pairs[i]->down = NULL;
+}
+
 const char *
 relay_end_message(const struct relay *r)
 {

@@ -584,8 +584,10 @@ session_serve(int fd, const struct ipc_client *cl)
 	}
 	alarm(0);	/* the login grace timer */
 	rc = relay_run(c.relay);
-	if (relay_end_message(c.relay) != NULL)
+	if (relay_end_message(c.relay) != NULL) {
 		disconnect_with(&c, relay_end_message(c.relay));
+		relay_client_disconnected(c.relay);
+	}
  out:
 	relay_free(c.relay);
 	ssh_disconnect(c.down);

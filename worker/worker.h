@@ -66,6 +66,8 @@ ssh_channel relay_open_session(struct relay *r);
 int relay_run(struct relay *r);
 /* What to tell the client about why the relay ended, or NULL. */
 const char *relay_end_message(const struct relay *r);
+/* ssh_disconnect() freed the client side's channels: forget them. */
+void relay_client_disconnected(struct relay *r);
 
 #ifdef CSSHD_TEST_HOOKS
 /* Test build only: misbehave on request (see tests/integration). */
