@@ -133,33 +133,29 @@ metrics_observe(const char *event, const struct audit_field *f, size_t n)
 		count(&ends, end_cause(str_field(f, n, "worker")), 1);
 }
 
+/*
+ * Every line is appended whole with buf_printf: never cut, whatever the
+ * length of a number or a value.  A response over METRICS_MAX_TEXT fails
+ * the buffer as a whole, and the caller sends nothing.
+ */
 static void
 put_labelled(struct buf *b, const struct labelled *l)
 {
-	char line[256];
 	size_t i;
-	int k;
 
-	k = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s counter\n",
-	    l->name, l->help, l->name);
-	buf_put(b, line, (size_t)k);
-	for (i = 0; i < l->n; i++) {
-		k = snprintf(line, sizeof(line), "%s{%s=\"%s\"} %llu\n",
-		    l->name, l->label, l->v[i].value, l->v[i].count);
-		buf_put(b, line, (size_t)k);
-	}
+	buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", l->name, l->help,
+	    l->name);
+	for (i = 0; i < l->n; i++)
+		buf_printf(b, "%s{%s=\"%s\"} %llu\n", l->name, l->label,
+		    l->v[i].value, l->v[i].count);
 }
 
 static void
 put_metric(struct buf *b, const char *name, const char *type,
-    const char *help, const char *labels, unsigned long long v)
+    const char *help, unsigned long long v)
 {
-	char line[512];
-	int k;
-
-	k = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n"
-	    "%s%s %llu\n", name, help, name, type, name, labels, v);
-	buf_put(b, line, (size_t)k);
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help,
+	    name, type, name, v);
 }
 
 /* With a Redis registry: its health, and how long it takes to answer. */
@@ -167,42 +163,36 @@ static void
 render_registry(const struct registry_stats *st, struct buf *b)
 {
 	static const unsigned long long le[] = REGISTRY_LATENCY_BUCKETS;
-	char line[256];
 	size_t i;
-	int k;
 
 	if (st == NULL)
 		return;
 	put_metric(b, "connect_sshd_registry_up", "gauge",
-	    "1 while the Redis registry is connected.", "",
+	    "1 while the Redis registry is connected.",
 	    (unsigned long long)st->up);
 	put_metric(b, "connect_sshd_registry_requests_total", "counter",
-	    "Commands sent to the Redis registry.", "", st->requests);
+	    "Commands sent to the Redis registry.", st->requests);
 	put_metric(b, "connect_sshd_registry_errors_total", "counter",
-	    "Registry lookups that failed: down, timed out or refused.", "",
+	    "Registry lookups that failed: down, timed out or refused.",
 	    st->errors);
 	put_metric(b, "connect_sshd_registry_cache_hits_total", "counter",
-	    "Registry lookups answered from the cache.", "", st->cache_hits);
+	    "Registry lookups answered from the cache.", st->cache_hits);
 	put_metric(b, "connect_sshd_registry_bad_records_total", "counter",
-	    "Registry values that failed the checks and were not used.", "",
+	    "Registry values that failed the checks and were not used.",
 	    st->bad_records);
-	k = snprintf(line, sizeof(line), "# HELP connect_sshd_registry_"
-	    "request_seconds Time the Redis registry took to answer.\n"
+	buf_printf(b, "# HELP connect_sshd_registry_request_seconds Time the "
+	    "Redis registry took to answer.\n"
 	    "# TYPE connect_sshd_registry_request_seconds histogram\n");
-	buf_put(b, line, (size_t)k);
-	for (i = 0; i < sizeof(le) / sizeof(le[0]); i++) {
-		k = snprintf(line, sizeof(line), "connect_sshd_registry_"
-		    "request_seconds_bucket{le=\"%llu.%06llu\"} %llu\n",
-		    le[i] / 1000000, le[i] % 1000000, st->latency_le[i]);
-		buf_put(b, line, (size_t)k);
-	}
-	k = snprintf(line, sizeof(line), "connect_sshd_registry_request_"
-	    "seconds_bucket{le=\"+Inf\"} %llu\n"
+	for (i = 0; i < sizeof(le) / sizeof(le[0]); i++)
+		buf_printf(b, "connect_sshd_registry_request_seconds_bucket"
+		    "{le=\"%llu.%06llu\"} %llu\n", le[i] / 1000000,
+		    le[i] % 1000000, st->latency_le[i]);
+	buf_printf(b, "connect_sshd_registry_request_seconds_bucket"
+	    "{le=\"+Inf\"} %llu\n"
 	    "connect_sshd_registry_request_seconds_sum %llu.%06llu\n"
 	    "connect_sshd_registry_request_seconds_count %llu\n",
 	    st->requests, st->latency_us / 1000000, st->latency_us % 1000000,
 	    st->requests);
-	buf_put(b, line, (size_t)k);
 }
 
 void
@@ -237,34 +227,29 @@ void
 metrics_render(struct buf *b, const struct metrics_gauges *g,
     const struct registry_stats *reg)
 {
-	char line[256];
-	int k;
-
 	put_metric(b, "connect_sshd_connections_total", "counter",
-	    "TCP connections accepted.", "", connections);
+	    "TCP connections accepted.", connections);
 	put_labelled(b, &refused);
 	put_metric(b, "connect_sshd_auth_accepted_total", "counter",
-	    "Logins the monitor verified and permitted.", "", auth_accepted);
+	    "Logins the monitor verified and permitted.", auth_accepted);
 	put_labelled(b, &denied);
 	put_metric(b, "connect_sshd_sessions_active", "gauge",
-	    "Connections relaying to their Studio.", "", g->routed);
+	    "Connections relaying to their Studio.", g->routed);
 	put_metric(b, "connect_sshd_connections_unauthenticated", "gauge",
-	    "Connections not yet authenticated.", "", g->unauth);
+	    "Connections not yet authenticated.", g->unauth);
 	put_labelled(b, &channels);
-	k = snprintf(line, sizeof(line), "# HELP connect_sshd_bytes_relayed_total "
-	    "Channel data relayed, counted when a channel closes.\n"
+	buf_printf(b, "# HELP connect_sshd_bytes_relayed_total Channel data "
+	    "relayed, counted when a channel closes.\n"
 	    "# TYPE connect_sshd_bytes_relayed_total counter\n"
 	    "connect_sshd_bytes_relayed_total{direction=\"in\"} %llu\n"
 	    "connect_sshd_bytes_relayed_total{direction=\"out\"} %llu\n",
 	    bytes_in, bytes_out);
-	buf_put(b, line, (size_t)k);
-	k = snprintf(line, sizeof(line), "# HELP connect_sshd_workers "
-	    "Worker processes, by state.\n# TYPE connect_sshd_workers gauge\n"
+	buf_printf(b, "# HELP connect_sshd_workers Worker processes, by "
+	    "state.\n# TYPE connect_sshd_workers gauge\n"
 	    "connect_sshd_workers{state=\"idle\"} %llu\n"
 	    "connect_sshd_workers{state=\"starting\"} %llu\n"
 	    "connect_sshd_workers{state=\"serving\"} %llu\n",
 	    g->idle, g->starting, g->serving);
-	buf_put(b, line, (size_t)k);
 	put_labelled(b, &ends);
 	render_registry(reg, b);
 }
