@@ -19,14 +19,21 @@
 
 #define METRICS_MAX_LABELS	32	/* distinct label values per family */
 
-/* A counter with one label: fixed names from the code, counts by value. */
+#define METRICS_MAX_VALUE	47	/* bytes of a label value */
+
+/*
+ * A counter with one label: fixed names from the code, counts by value.
+ * The last slot is kept for "other": values past the table's size, and
+ * values that are not a label value (below), all count there, in the one
+ * "other" series of the family.
+ */
 struct labelled {
 	const char *name;
 	const char *label;
 	const char *help;
 	size_t n;
 	struct {
-		char value[48];
+		char value[METRICS_MAX_VALUE + 1];
 		unsigned long long count;
 	} v[METRICS_MAX_LABELS];
 };
@@ -43,25 +50,50 @@ static struct labelled ends = { "connect_sshd_connection_ends_total",
     "cause", "Served connections ended, by how their worker ended.", 0,
     { { "", 0 } } };
 
+/*
+ * The values come from the code's fixed sets, but a channel type is what
+ * a worker reported: a label value is 1 to METRICS_MAX_VALUE letters,
+ * digits and "-_.@", kept whole, so that it never needs escaping, never
+ * adds a line and is never cut into the same series as another.
+ */
+static int
+label_value_ok(const char *v)
+{
+	size_t i;
+
+	for (i = 0; v[i] != '\0'; i++)
+		if (i == METRICS_MAX_VALUE ||
+		    !((v[i] >= 'a' && v[i] <= 'z') ||
+		    (v[i] >= 'A' && v[i] <= 'Z') ||
+		    (v[i] >= '0' && v[i] <= '9') || strchr("-_.@", v[i])))
+			return 0;
+	return i > 0;
+}
+
 static void
 count(struct labelled *l, const char *value, unsigned long long by)
 {
 	size_t i;
 
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->v[i].value, value) == 0) {
-			l->v[i].count += by;
-			return;
-		}
-	/* Values come from the code's fixed sets; a full table means a new
-	 * one appeared: count it as "other" rather than grow. */
-	if (l->n == METRICS_MAX_LABELS) {
-		l->v[METRICS_MAX_LABELS - 1].count += by;
-		snprintf(l->v[METRICS_MAX_LABELS - 1].value,
-		    sizeof(l->v[0].value), "other");
-		return;
+	if (!label_value_ok(value))
+		value = "other";
+	for (;;) {
+		for (i = 0; i < l->n; i++)
+			if (strcmp(l->v[i].value, value) == 0) {
+				l->v[i].count += by;
+				return;
+			}
+		/* Only "other" takes the last slot: a full table means
+		 * new values appeared, counted as "other" rather than
+		 * grow.  (With "other" in it, a full table finds it.) */
+		if (l->n < METRICS_MAX_LABELS - 1 ||
+		    strcmp(value, "other") == 0)
+			break;
+		value = "other";
 	}
-	snprintf(l->v[l->n].value, sizeof(l->v[0].value), "%s", value);
+	if (l->n == METRICS_MAX_LABELS)		/* cannot happen */
+		return;
+	memcpy(l->v[l->n].value, value, strlen(value) + 1);
 	l->v[l->n++].count = by;
 }
 
