@@ -42,7 +42,8 @@ metrics_serve(struct monitor *m)
 	    "Connection: close\r\n\r\n";
 	struct metrics_gauges g;
 	struct buf b;
-	int fd;
+	ssize_t n;
+	int fd, sndbuf;
 
 	fd = accept4(m->metrics_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd == -1) {
@@ -55,10 +56,19 @@ metrics_serve(struct monitor *m)
 	metrics_gauges(m, &g);
 	metrics_render(&b, &g, m->registry != NULL ?
 	    registry_redis_stats(m->registry) : NULL);
-	/* Small enough for an empty socket buffer: one send. */
-	if (buf_ok(&b) == 0)
-		(void)send(fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	else
+	/* One send into an empty socket buffer made large enough for all
+	 * of it (the kernel doubles the size asked, for its overhead): the
+	 * monitor never waits for a scraper, nor sends half a response
+	 * without saying so. */
+	if (buf_ok(&b) == 0) {
+		sndbuf = (int)b.len;
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+		    sizeof(sndbuf));
+		n = send(fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n != (ssize_t)b.len)
+			error("metrics: sent %zd of %zu bytes: %s", n, b.len,
+			    n < 0 ? strerror(errno) : "socket buffer full");
+	} else
 		error("metrics: over %d bytes", METRICS_MAX_TEXT);
 	buf_free(&b);
 	monitor_linger(m, fd);
