@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "log.h"
 
 #define LOG_LINE_MAX	2048
@@ -261,24 +262,29 @@ audit_set_hook(audit_hook_fn fn)
 	audit_hook = fn;
 }
 
+/* An audit record is written whole or not at all: its values are bounded
+ * (LOG_LINE_MAX each, escaped), so this is room for far more fields than
+ * any record has. */
+#define AUDIT_LINE_MAX	(64 * 1024)
+
 void
 audit_event(const char *event, const struct audit_field *f, size_t n)
 {
-	char line[LOG_LINE_MAX * 2], ts[40], val[LOG_LINE_MAX];
-	size_t i, o;
+	char ts[40], val[LOG_LINE_MAX];
+	struct buf b;
+	size_t i;
 
 	if (audit_hook != NULL)
 		audit_hook(event, f, n);
 	timestamp(ts, sizeof(ts));
+	buf_init(&b, AUDIT_LINE_MAX);
 	if (log_format == LOG_FMT_JSON)
-		o = (size_t)snprintf(line, sizeof(line),
-		    "{\"ts\":\"%s\",\"level\":\"info\",\"proc\":\"%s\","
-		    "\"event\":\"%s\"", ts, log_ident, event);
+		buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"info\",\"proc\":"
+		    "\"%s\",\"event\":\"%s\"", ts, log_ident, event);
 	else
-		o = (size_t)snprintf(line, sizeof(line),
-		    "%s %s[%ld] audit: event=%s", ts, log_ident,
+		buf_printf(&b, "%s %s[%ld] audit: event=%s", ts, log_ident,
 		    (long)getpid(), event);
-	for (i = 0; i < n && o < sizeof(line); i++) {
+	for (i = 0; i < n; i++) {
 		if (f[i].str == NULL)
 			snprintf(val, sizeof(val), "%lld", f[i].num);
 		else if (log_format == LOG_FMT_JSON)
@@ -286,15 +292,19 @@ audit_event(const char *event, const struct audit_field *f, size_t n)
 		else
 			text_escape(f[i].str, val, sizeof(val));
 		if (log_format == LOG_FMT_JSON)
-			o += (size_t)snprintf(line + o, sizeof(line) - o,
-			    f[i].str ? ",\"%s\":\"%s\"" : ",\"%s\":%s",
-			    f[i].key, val);
+			buf_printf(&b, f[i].str ? ",\"%s\":\"%s\"" :
+			    ",\"%s\":%s", f[i].key, val);
 		else
-			o += (size_t)snprintf(line + o, sizeof(line) - o,
-			    f[i].str && (strchr(val, ' ') || !*val) ?
+			buf_printf(&b, f[i].str && (strchr(val, ' ') || !*val) ?
 			    " %s=\"%s\"" : " %s=%s", f[i].key, val);
 	}
-	if (log_format == LOG_FMT_JSON && o < sizeof(line) - 1)
-		snprintf(line + o, sizeof(line) - o, "}");
-	emit(LOG_LVL_INFO, line);
+	if (log_format == LOG_FMT_JSON)
+		buf_put(&b, "}", 1);
+	buf_put(&b, "", 1);			/* a C string for emit() */
+	if (buf_ok(&b) == 0)
+		emit(LOG_LVL_INFO, (const char *)b.data);
+	else
+		log_msg(LOG_LVL_ERROR, NULL, "audit: %s record not written: "
+		    "out of memory", event);
+	buf_free(&b);
 }
