@@ -45,12 +45,15 @@ static char routed_user[IPC_MAX_NAME];
 static void
 say(const char *word, const char *arg)
 {
-	char line[256];
-	int n = snprintf(line, sizeof(line), "%s%s%s\n", word,
-	    arg[0] ? " " : "", arg);
+	struct buf b;
 
-	if (client != -1 && n > 0)
-		(void)send(client, line, (size_t)n, MSG_NOSIGNAL);
+	/* Whole or not at all: an attack name of any length never makes
+	 * this send more than the line it formatted. */
+	buf_init(&b, 4096);
+	buf_printf(&b, "%s%s%s\n", word, arg[0] ? " " : "", arg);
+	if (client != -1 && buf_ok(&b) == 0)
+		(void)send(client, b.data, b.len, MSG_NOSIGNAL);
+	buf_free(&b);
 }
 
 static void
