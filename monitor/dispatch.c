@@ -72,31 +72,14 @@ find_handler(unsigned type)
 	return NULL;
 }
 
-void
-dispatch_worker_msg(struct monitor *m, struct worker *w)
+/* Handle one message the table permits in the worker's state. */
+static void
+dispatch_one(struct monitor *m, struct worker *w, unsigned type,
+    const uint8_t *msg, size_t n)
 {
-	uint8_t msg[IPC_MAX_MSG];
 	const struct mon_handler *h;
 	struct cursor c;
-	unsigned type;
-	int fds[IPC_MAX_FDS], nfds;
-	long n;
 
-	n = ipc_recv(w->sock, msg, &type, fds, &nfds);
-	if (n == 0) {
-		/* The worker closed its end: it is exiting; the reaper
-		 * reports how. */
-		close(w->sock);
-		w->sock = -1;
-		return;
-	}
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		worker_kill(m, w, "malformed IPC message: %s",
-		    strerror(errno));
-		return;
-	}
 	h = find_handler(type);
 	if (h == NULL || !(h->states & WS_BIT(w->state))) {
 		worker_kill(m, w, "%s not permitted in state %s",
@@ -108,9 +91,72 @@ dispatch_worker_msg(struct monitor *m, struct worker *w)
 		return;
 	}
 	w->once_done |= 1u << type;
-	cursor_init(&c, msg + 2, (size_t)n - 2);
+	cursor_init(&c, msg + 2, n - 2);
 	if (h->fn(m, w, &c) != 0 && w->kill_reason[0] == '\0')
 		worker_kill(m, w, "bad %s", ipc_type_name(type));
+}
+
+/* Receive one message: its length, 0 when there is none (or the worker
+ * closed its end), -1 after killing the worker. */
+static long
+receive_one(struct monitor *m, struct worker *w, uint8_t *msg,
+    unsigned *type)
+{
+	int fds[IPC_MAX_FDS], nfds;
+	long n;
+
+	n = ipc_recv(w->sock, msg, type, fds, &nfds);
+	if (n == 0) {
+		/* The worker closed its end: it is exiting; the reaper
+		 * reports how. */
+		close(w->sock);
+		w->sock = -1;
+		return 0;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		worker_kill(m, w, "malformed IPC message: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return n;
+}
+
+void
+dispatch_worker_msg(struct monitor *m, struct worker *w)
+{
+	uint8_t msg[IPC_MAX_MSG];
+	unsigned type;
+	long n;
+
+	if ((n = receive_one(m, w, msg, &type)) > 0)
+		dispatch_one(m, w, type, msg, (size_t)n);
+}
+
+/*
+ * A worker has ended; what it sent just before -- the close records of a
+ * connection that ended, its last log lines -- may still be queued on its
+ * socket.  Take those in, under the same table; a request that would need
+ * an answer ends the drain (nobody is left to read the answer).  Bounded:
+ * a dead worker sends nothing more, and the socket holds a finite queue.
+ */
+void
+dispatch_drain(struct monitor *m, struct worker *w)
+{
+	uint8_t msg[IPC_MAX_MSG];
+	unsigned type;
+	long n;
+	int i;
+
+	for (i = 0; i < 4096 && w->sock != -1 && w->kill_reason[0] == '\0';
+	    i++) {
+		if ((n = receive_one(m, w, msg, &type)) <= 0)
+			return;
+		if (type != IPC_W_AUDIT && type != IPC_W_LOG)
+			return;
+		dispatch_one(m, w, type, msg, (size_t)n);
+	}
 }
 
 /* ---- replies ---- */
@@ -568,40 +614,5 @@ h_audit(struct monitor *m, struct worker *w, struct cursor *c)
 
 	if (ipc_dec_audit(c, &a) != 0)
 		return -1;
-	switch (a.event) {
-	case IPC_AUDIT_CHANNEL_OPEN:
-		AUDIT("channel.open", AF_N("conn", w->conn_id),
-		    AF_S("user", w->user), AF_S("session", w->session),
-		    AF_N("channel", a.channel), AF_S("type", a.kind));
-		break;
-	case IPC_AUDIT_REQUEST:
-		AUDIT("command", AF_N("conn", w->conn_id),
-		    AF_S("user", w->user), AF_S("session", w->session),
-		    AF_N("channel", a.channel), AF_S("request", a.kind),
-		    AF_S("command", a.detail));
-		break;
-	case IPC_AUDIT_CHANNEL_CLOSE:
-		w->bytes_in += a.bytes_in;
-		w->bytes_out += a.bytes_out;
-		/* The connection's status is its last session's, not that
-		 * of a forwarded connection that closed after it. */
-		if (strcmp(a.kind, "session") == 0) {
-			w->exit_status = a.exit_status;
-			snprintf(w->exit_signal, sizeof(w->exit_signal), "%s",
-			    a.exit_signal);
-		}
-		AUDIT("channel.close", AF_N("conn", w->conn_id),
-		    AF_S("user", w->user), AF_S("session", w->session),
-		    AF_N("channel", a.channel), AF_S("type", a.kind),
-		    AF_S("request", a.request), AF_S("detail", a.detail),
-		    AF_N("duration_ms", a.duration_ms),
-		    AF_N("bytes_in", a.bytes_in),
-		    AF_N("bytes_out", a.bytes_out),
-		    AF_N("exit_status", a.exit_status),
-		    AF_S("exit_signal", a.exit_signal));
-		break;
-	default:
-		return -1;
-	}
-	return 0;
+	return channels_report(m, w, &a);
 }

@@ -329,7 +329,9 @@ worker_kill(struct monitor *m, struct worker *w, const char *fmt, ...)
 	error("killing worker %ld (conn %llu, state %s): %s", (long)w->pid,
 	    (unsigned long long)w->conn_id, wstate_name(w->state),
 	    w->kill_reason);
-	kill(w->pid, SIGKILL);
+	/* Once reaped, the pid may belong to another process. */
+	if (!w->reaped)
+		kill(w->pid, SIGKILL);
 	close_worker_fds(w);
 	w->state = WS_CLOSING;
 }
@@ -364,7 +366,10 @@ worker_ended(struct monitor *m, struct worker *w, int status)
 	struct timespec now;
 	long long ms;
 
+	w->reaped = 1;
+	dispatch_drain(m, w);
 	describe_exit(w, status, how, sizeof(how));
+	channels_worker_ended(w);
 	monitor_shared_release(m, w);
 	if (w->conn_id != 0) {
 		mono_now(&now);

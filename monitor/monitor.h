@@ -92,6 +92,10 @@ struct worker {
 	long long workspace;
 	char key_fp[64];
 
+	struct wchan *chans;		/* channels reported open */
+	size_t nchans;
+	int reaped;			/* waited for: its pid may be reused */
+
 	struct buf agent_in;		/* partial agent requests */
 	uint64_t bytes_in, bytes_out;	/* as the worker reported them */
 	int exit_status;		/* last the worker reported, -1 none */
@@ -194,8 +198,17 @@ int monitor_set_backend(struct monitor *m, struct config *cfg);
 void monitor_free_backend(struct monitor *m);
 void monitor_log_backend(const struct monitor *m);
 
+/* channels.c: the channels a worker reported, for their audit records */
+struct wchan;
+int channels_report(struct monitor *m, struct worker *w,
+    const struct ipc_audit *a);
+/* Write the close records of the channels a dead worker left open. */
+void channels_worker_ended(struct worker *w);
+
 /* dispatch.c */
 void dispatch_worker_msg(struct monitor *m, struct worker *w);
+/* A worker that has ended: the audit and log records it sent before. */
+void dispatch_drain(struct monitor *m, struct worker *w);
 void dispatch_route_done(struct monitor *m, struct worker *w, int err);
 
 /* hostkey.c: the gateway key */

@@ -368,6 +368,7 @@ ipc_enc_audit(struct buf *b, const struct ipc_audit *m)
 	buf_put_u64(b, m->bytes_out);
 	buf_put_u32(b, (uint32_t)m->exit_status);
 	put_cstr(b, m->exit_signal, sizeof(m->exit_signal));
+	buf_put_u32(b, m->end);
 	return buf_ok(b);
 }
 
@@ -387,8 +388,11 @@ ipc_dec_audit(struct cursor *c, struct ipc_audit *m)
 	cursor_get_u64(c, &m->bytes_out);
 	cursor_get_u32(c, &status);
 	cursor_get_cstring(c, m->exit_signal, sizeof(m->exit_signal));
+	cursor_get_u32(c, &m->end);
 	m->exit_status = (int32_t)status;
-	if (m->event == 0 || m->event >= IPC_AUDIT_MAX)
+	if (m->event == 0 || m->event >= IPC_AUDIT_MAX ||
+	    m->end >= IPC_END_MAX ||
+	    (m->event == IPC_AUDIT_CHANNEL_CLOSE && m->end == IPC_END_NONE))
 		return -1;
 	return cursor_end(c);
 }

@@ -161,8 +161,23 @@ enum ipc_audit_event {
 	IPC_AUDIT_CHANNEL_OPEN = 1,
 	IPC_AUDIT_REQUEST,		/* exec, shell, subsystem, ... */
 	IPC_AUDIT_CHANNEL_CLOSE,
+	/* Bytes so far on an open channel, about once a second while
+	 * they change: not logged; what the monitor reports for a channel
+	 * whose worker dies before closing it. */
+	IPC_AUDIT_CHANNEL_PROGRESS,
 	IPC_AUDIT_MAX
 };
+
+/* How a channel ended (IPC_AUDIT_CHANNEL_CLOSE only; 0 otherwise). */
+enum ipc_channel_end {
+	IPC_END_NONE = 0,
+	IPC_END_CLOSED,			/* closed by the client or the Studio */
+	IPC_END_CONNECTION,		/* its connection ended with it open */
+	IPC_END_MAX
+};
+
+/* Channels one connection may have open at once (worker and monitor). */
+#define IPC_MAX_CHANNELS	128
 
 struct ipc_audit {
 	uint32_t event;
@@ -175,6 +190,7 @@ struct ipc_audit {
 	uint64_t bytes_out;		/* Studio -> client */
 	int32_t exit_status;		/* -1: none */
 	char exit_signal[IPC_MAX_NAME];
+	uint32_t end;			/* enum ipc_channel_end */
 };
 
 /*

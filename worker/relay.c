@@ -35,7 +35,7 @@
 #include "worker.h"
 
 #define RELAY_CHUNK	65536
-#define RELAY_MAX_PAIRS	128	/* concurrent channels per connection */
+#define RELAY_MAX_PAIRS	IPC_MAX_CHANNELS	/* open at once, per connection */
 #define RELAY_MAX_FWDS	16	/* remote forwardings per connection */
 
 enum chan_kind { CH_SESSION, CH_DIRECT, CH_FORWARDED, CH_AGENT };
@@ -70,6 +70,7 @@ struct pair {
 	char detail[IPC_MAX_TEXT];	/* command, subsystem, target */
 	struct timespec started;
 	uint64_t bytes_in, bytes_out;
+	uint64_t reported_in, reported_out;	/* in the last progress report */
 	/* Read but not yet written, per direction (see pump()). */
 	struct pending {
 		uint8_t *data;
@@ -95,6 +96,7 @@ struct relay {
 	uint32_t keepalive_count_max;
 	struct timespec last_data;	/* channel data moved either way */
 	struct timespec last_keepalive;
+	struct timespec last_progress;	/* channel byte counts reported */
 	int agent_requested;		/* the client asked for ssh -A */
 	struct rfwd fwds[RELAY_MAX_FWDS];
 	size_t nfwds;
@@ -125,6 +127,7 @@ relay_new(ssh_session down, ssh_session up, const char *studio,
 	r->keepalive_count_max = in->keepalive_count_max;
 	clock_gettime(CLOCK_MONOTONIC, &r->last_data);
 	r->last_keepalive = r->last_data;
+	r->last_progress = r->last_data;
 	snprintf(r->studio, sizeof(r->studio), "%s", studio);
 	/* What the channel and server callbacks do not take -- channel
 	 * opens other than "session", global requests -- arrives here. */
@@ -186,13 +189,16 @@ elapsed_ms(const struct timespec *since)
 	    (uint64_t)((now.tv_nsec - since->tv_nsec) / 1000000);
 }
 
+/* end: how a closed channel ended (IPC_END_*), IPC_END_NONE otherwise. */
 static void
-audit(struct pair *p, uint32_t event, const char *kind, const char *detail)
+audit(struct pair *p, uint32_t event, const char *kind, const char *detail,
+    uint32_t end)
 {
 	struct ipc_audit a;
 
 	memset(&a, 0, sizeof(a));
 	a.event = event;
+	a.end = end;
 	a.channel = p->id;
 	snprintf(a.kind, sizeof(a.kind), "%s", kind);
 	snprintf(a.detail, sizeof(a.detail), "%s", detail ? detail : "");
@@ -224,7 +230,7 @@ note_request(struct pair *p, const char *request, const char *detail)
 {
 	snprintf(p->request, sizeof(p->request), "%s", request);
 	snprintf(p->detail, sizeof(p->detail), "%s", detail ? detail : "");
-	audit(p, IPC_AUDIT_REQUEST, request, detail);
+	audit(p, IPC_AUDIT_REQUEST, request, detail, IPC_END_NONE);
 }
 
 /* ---- requests from the client, forwarded ---- */
@@ -362,7 +368,8 @@ add_pair(struct relay *r, struct pair *p)
 {
 	p->id = r->next_id++;
 	r->pairs[r->npairs++] = p;
-	audit(p, IPC_AUDIT_CHANNEL_OPEN, kind_names[p->kind], p->detail);
+	audit(p, IPC_AUDIT_CHANNEL_OPEN, kind_names[p->kind], p->detail,
+	    IPC_END_NONE);
 }
 
 ssh_channel
@@ -811,8 +818,15 @@ pair_step(struct pair *p)
 		(void)ssh_channel_close(p->down);
 		p->closed_down = 1;
 	}
-	/* Then the Studio's side, likewise. */
+	/* Then the Studio's side, likewise: once what the client sent
+	 * before its close has reached the Studio, followed by EOF. */
 	if (p->closed_down && !p->closed_up) {
+		if (!ssh_channel_is_closed(p->up) && !p->eof_to_up) {
+			if (p->pend[DIR_IN].len > 0)
+				return a + b + c;
+			(void)ssh_channel_send_eof(p->up);
+			p->eof_to_up = 1;
+		}
 		(void)ssh_channel_close(p->up);
 		p->closed_up = 1;
 	}
@@ -841,7 +855,8 @@ step_all(struct relay *r)
 	for (i = j = 0; i < r->npairs; i++) {
 		if (pair_done(r->pairs[i])) {
 			audit(r->pairs[i], IPC_AUDIT_CHANNEL_CLOSE,
-			    kind_names[r->pairs[i]->kind], r->pairs[i]->detail);
+			    kind_names[r->pairs[i]->kind], r->pairs[i]->detail,
+			    IPC_END_CLOSED);
 			pair_free(r->pairs[i]);
 		} else
 			r->pairs[j++] = r->pairs[i];
@@ -857,10 +872,37 @@ close_all(struct relay *r)
 
 	for (i = 0; i < r->npairs; i++) {
 		audit(r->pairs[i], IPC_AUDIT_CHANNEL_CLOSE,
-		    kind_names[r->pairs[i]->kind], r->pairs[i]->detail);
+		    kind_names[r->pairs[i]->kind], r->pairs[i]->detail,
+		    IPC_END_CONNECTION);
 		pair_free(r->pairs[i]);
 	}
 	r->npairs = 0;
+}
+
+/*
+ * About once a second, the byte counts of the channels that moved data,
+ * to the monitor: if this worker dies, the monitor closes their audit
+ * records with these counts.
+ */
+static void
+report_progress(struct relay *r)
+{
+	struct pair *p;
+	size_t i;
+
+	if (elapsed_ms(&r->last_progress) < 1000)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &r->last_progress);
+	for (i = 0; i < r->npairs; i++) {
+		p = r->pairs[i];
+		if (p->bytes_in == p->reported_in &&
+		    p->bytes_out == p->reported_out)
+			continue;
+		audit(p, IPC_AUDIT_CHANNEL_PROGRESS, kind_names[p->kind], "",
+		    IPC_END_NONE);
+		p->reported_in = p->bytes_in;
+		p->reported_out = p->bytes_out;
+	}
 }
 
 /*
@@ -984,6 +1026,7 @@ relay_run(struct relay *r)
 			rc = -1;
 			break;
 		}
+		report_progress(r);
 		if (check_liveness(r, progress) != 0) {
 			rc = -1;
 			break;

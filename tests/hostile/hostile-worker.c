@@ -367,6 +367,62 @@ agent_sign_userauth(const char *user)
 	buf_free(&d);
 }
 
+/* A channel record (W_AUDIT) as the relay sends it. */
+static void
+channel_event(uint32_t event, uint32_t id, const char *type, uint64_t bytes)
+{
+	struct ipc_audit a;
+	struct buf b;
+
+	memset(&a, 0, sizeof(a));
+	a.event = event;
+	a.channel = id;
+	snprintf(a.kind, sizeof(a.kind), "%s", type);
+	a.bytes_in = bytes;
+	a.exit_status = -1;
+	a.end = event == IPC_AUDIT_CHANNEL_CLOSE ? IPC_END_CLOSED :
+	    IPC_END_NONE;
+	buf_init(&b, IPC_MAX_MSG);
+	(void)ipc_enc_audit(&b, &a);
+	send_msg(&b);
+}
+
+/* Lies about the connection's channels, which the monitor records for
+ * the audit log; 0 if name is not one of them. */
+static int
+attack_channels(const char *name)
+{
+	int i;
+
+	if (strcmp(name, "channel-close-unknown") == 0)
+		channel_event(IPC_AUDIT_CHANNEL_CLOSE, 7, "session", 0);
+	else if (strcmp(name, "channel-open-twice") == 0) {
+		channel_event(IPC_AUDIT_CHANNEL_OPEN, 0, "session", 0);
+		channel_event(IPC_AUDIT_CHANNEL_OPEN, 0, "session", 0);
+	} else if (strcmp(name, "channel-bad-type") == 0)
+		channel_event(IPC_AUDIT_CHANNEL_OPEN, 0, "x11", 0);
+	else if (strcmp(name, "channel-backwards") == 0) {
+		channel_event(IPC_AUDIT_CHANNEL_OPEN, 0, "session", 0);
+		channel_event(IPC_AUDIT_CHANNEL_PROGRESS, 0, "session", 100);
+		channel_event(IPC_AUDIT_CHANNEL_PROGRESS, 0, "session", 50);
+	} else if (strcmp(name, "channel-too-many") == 0) {
+		for (i = 0; i <= IPC_MAX_CHANNELS; i++)
+			channel_event(IPC_AUDIT_CHANNEL_OPEN, (uint32_t)i,
+			    "direct-tcpip", 0);
+	} else if (strcmp(name, "channel-then-die") == 0) {
+		/* Not an attack: a worker that dies with a channel open.
+		 * The monitor closes its record with the bytes last
+		 * reported. */
+		channel_event(IPC_AUDIT_CHANNEL_OPEN, 5, "session", 0);
+		channel_event(IPC_AUDIT_CHANNEL_PROGRESS, 5, "session", 12345);
+		usleep(200000);
+		_exit(1);
+	} else
+		return 0;
+	await(3000);
+	return 1;
+}
+
 /* Attacks on the route and the monitor's agent, after a genuine login. */
 static void
 attack_routed(const char *name)
@@ -407,6 +463,8 @@ attack_routed(const char *name)
 		return;
 	}
 	say("attack", "");
+	if (attack_channels(name))
+		return;
 	if (strcmp(name, "route-twice") == 0) {
 		empty(IPC_W_ROUTE);
 		await(3000);
@@ -576,7 +634,8 @@ attack(const char *name)
 			}
 		}
 	} else if (strncmp(name, "agent-", 6) == 0 ||
-	    strncmp(name, "route-", 6) == 0) {
+	    strncmp(name, "route-", 6) == 0 ||
+	    strncmp(name, "channel-", 8) == 0) {
 		attack_routed(name);
 	} else
 		say("unknown attack", name);

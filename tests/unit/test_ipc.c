@@ -231,6 +231,8 @@ fill_audit(struct ipc_audit *m, int v)
 	    v == V_MAX ? UINT64_MAX - 1 : 0;
 	m->exit_status = v == V_TYPICAL ? 0 : v == V_MAX ? INT32_MIN : -1;
 	fill_str(m->exit_signal, sizeof(m->exit_signal), v, "TERM", 'g');
+	m->end = m->event == IPC_AUDIT_CHANNEL_CLOSE ? IPC_END_MAX - 1 :
+	    IPC_END_NONE;
 }
 
 /* ---- encoders of the samples, and decoders, for the generic tables ---- */
@@ -479,9 +481,10 @@ static const struct layout {
 	    { CSTR(IPC_MAX_NAME), BYTES(IPC_MAX_BLOB) } },
 	{ "W_VERIFY", IPC_W_VERIFY, enc_verify, dec_verify, 2,
 	    { BYTES(IPC_MAX_BLOB), BYTES(IPC_MAX_SIGNED) } },
-	{ "W_AUDIT", IPC_W_AUDIT, enc_audit, dec_audit, 10,
+	{ "W_AUDIT", IPC_W_AUDIT, enc_audit, dec_audit, 11,
 	    { U32, U32, CSTR(IPC_MAX_NAME), CSTR(IPC_MAX_NAME),
-	    CSTR(IPC_MAX_TEXT), U64, U64, U64, U32, CSTR(IPC_MAX_NAME) } },
+	    CSTR(IPC_MAX_TEXT), U64, U64, U64, U32, CSTR(IPC_MAX_NAME),
+	    U32 } },
 };
 
 /* ------------------------------------------------------------------ */
@@ -753,6 +756,7 @@ test_rt_audit(void)
 		/* signed through an unsigned wire field: -1, INT32_MIN */
 		CU_ASSERT_EQUAL(out.exit_status, in.exit_status);
 		CU_ASSERT_STRING_EQUAL(out.exit_signal, in.exit_signal);
+		CU_ASSERT_EQUAL(out.end, in.end);
 	}
 	CU_ASSERT_EQUAL(strlen(out.kind), IPC_MAX_NAME - 1);
 	CU_ASSERT_EQUAL(strlen(out.detail), IPC_MAX_TEXT - 1);
@@ -762,6 +766,8 @@ test_rt_audit(void)
 	for (in.event = IPC_AUDIT_CHANNEL_OPEN; in.event < IPC_AUDIT_MAX;
 	    in.event++) {
 		in.exit_status = INT32_MAX;
+		in.end = in.event == IPC_AUDIT_CHANNEL_CLOSE ? IPC_END_CLOSED :
+		    IPC_END_NONE;
 		open_msg(ipc_enc_audit(&b, &in), &b, IPC_W_AUDIT, &c);
 		CHECK(ipc_dec_audit(&c, &out) == 0, "W_AUDIT event %u",
 		    (unsigned)in.event);
@@ -967,6 +973,30 @@ test_refuse_verify(void)
 	buf_free(&b);
 }
 
+/* The decoder refuses a close without a cause, and a cause past the
+ * last. */
+static void
+test_refuse_audit_end(void)
+{
+	struct ipc_audit m, out;
+	struct buf b;
+	struct cursor c;
+
+	buf_init(&b, IPC_MAX_MSG);
+	fill_audit(&m, V_TYPICAL);
+	m.event = IPC_AUDIT_CHANNEL_CLOSE;
+	m.end = IPC_END_NONE;
+	open_msg(ipc_enc_audit(&b, &m), &b, IPC_W_AUDIT, &c);
+	CU_ASSERT_EQUAL(ipc_dec_audit(&c, &out), -1);
+	m.end = IPC_END_MAX;
+	open_msg(ipc_enc_audit(&b, &m), &b, IPC_W_AUDIT, &c);
+	CU_ASSERT_EQUAL(ipc_dec_audit(&c, &out), -1);
+	m.end = IPC_END_CONNECTION;
+	open_msg(ipc_enc_audit(&b, &m), &b, IPC_W_AUDIT, &c);
+	CU_ASSERT_EQUAL(ipc_dec_audit(&c, &out), 0);
+	buf_free(&b);
+}
+
 static void
 test_refuse_audit(void)
 {
@@ -987,6 +1017,7 @@ test_refuse_audit(void)
 	memset(m.exit_signal, 'g', sizeof(m.exit_signal));
 	refused(ipc_enc_audit(&b, &m), &b, "W_AUDIT exit_signal");
 	buf_free(&b);
+	test_refuse_audit_end();
 }
 
 /* ------------------------------------------------------------------ */
@@ -1249,6 +1280,7 @@ test_audit_events(void)
 		{ IPC_AUDIT_CHANNEL_OPEN, 0 },
 		{ IPC_AUDIT_REQUEST, 0 },
 		{ IPC_AUDIT_CHANNEL_CLOSE, 0 },
+		{ IPC_AUDIT_CHANNEL_PROGRESS, 0 },
 		{ IPC_AUDIT_MAX, -1 },
 		{ IPC_AUDIT_MAX + 1, -1 },
 		{ UINT32_MAX, -1 },
@@ -1262,6 +1294,8 @@ test_audit_events(void)
 	for (i = 0; i < NELEM(cases); i++) {
 		fill_audit(&in, V_TYPICAL);
 		in.event = cases[i].event;
+		in.end = in.event == IPC_AUDIT_CHANNEL_CLOSE ? IPC_END_CLOSED :
+		    IPC_END_NONE;
 		/* The encoder does not judge events; the monitor's decoder
 		 * does. */
 		open_msg(ipc_enc_audit(&b, &in), &b, IPC_W_AUDIT, &c);
