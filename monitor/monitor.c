@@ -1160,9 +1160,15 @@ monitor_run(struct monitor *m)
 			m->reload = 0;
 			notify_send("RELOADING=1\nMONOTONIC_USEC=%llu",
 			    mono_usec());
-			monitor_reload(m);
-			retire_idle(m);
-			notify_send("READY=1\nSTATUS=configuration reloaded");
+			/* A refused configuration changes nothing: the
+			 * workers starting or waiting keep serving. */
+			if (monitor_reload(m) == 0) {
+				retire_idle(m);
+				notify_send("READY=1\nSTATUS=configuration "
+				    "reloaded");
+			} else
+				notify_send("READY=1\nSTATUS=reload failed: "
+				    "running configuration kept");
 		}
 		check_drain(m);
 		if (!m->quit && !m->draining) {

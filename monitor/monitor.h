@@ -192,7 +192,9 @@ int worker_send(struct monitor *m, struct worker *w, const struct buf *b,
 const char *wstate_name(enum wstate s);
 
 /* reload.c */
-void monitor_reload(struct monitor *m);
+/* SIGHUP: 0 if the configuration was reloaded, -1 if it was refused and
+ * nothing changed. */
+int monitor_reload(struct monitor *m);
 /* The policy backend cfg asks for, in m->backend; -1 if out of memory. */
 int monitor_set_backend(struct monitor *m, struct config *cfg);
 void monitor_free_backend(struct monitor *m);

@@ -2,10 +2,11 @@
  * reload.c - SIGHUP: read the configuration again.
  *
  * A configuration that does not load changes nothing: its errors are
- * logged, file:line each, and the running one stays.  One that loads
+ * logged, file:line each, the running one stays, and monitor_reload()
+ * returns -1, so that the workers are left alone too.  One that loads
  * replaces the policy, the limits, the forwarding switches and the
- * algorithms for new connections; the caller then retires the idle
- * workers, which were started with the old settings.  Established
+ * algorithms for new connections; the caller then retires the idle and
+ * starting workers, which were started with the old settings.  Established
  * connections keep what they were given: their workers hold copies, never
  * pointers into a configuration.
  *
@@ -52,30 +53,34 @@ same_listen(const struct config *a, const struct config *b)
 	return 1;
 }
 
+/* A log line, unless keep_running() is undoing itself. */
+#define SAY(...) do { if (say) logit(__VA_ARGS__); } while (0)
+
 #define SWAP(a, b) do { __typeof__(a) t_ = (a); (a) = (b); (b) = t_; } \
 	while (0)
 
 /* Give loaded the running value of each setting that needs a restart;
- * loaded's own values move to running, which is freed. */
+ * loaded's own values move to running, which is freed.  Called again on
+ * the same pair, quietly (say 0), it swaps them back. */
 static void
-keep_running(struct config *loaded, struct config *running)
+keep_running(struct config *loaded, struct config *running, int say)
 {
 	const char *path = loaded->path;
 
 	if (!same_listen(loaded, running)) {
-		logit("%s: listen changed: takes effect at restart", path);
+		SAY("%s: listen changed: takes effect at restart", path);
 		SWAP(loaded->listen, running->listen);
 		SWAP(loaded->nlisten, running->nlisten);
 	}
 	if (!same_str(loaded->metrics.host, running->metrics.host) ||
 	    !same_str(loaded->metrics.port, running->metrics.port)) {
-		logit("%s: metrics_listen changed: takes effect at restart",
+		SAY("%s: metrics_listen changed: takes effect at restart",
 		    path);
 		SWAP(loaded->metrics, running->metrics);
 	}
 	if (!same_str(loaded->key_path, running->key_path) ||
 	    !same_str(loaded->key_fingerprint, running->key_fingerprint)) {
-		logit("%s: key or key_fingerprint changed: takes effect at "
+		SAY("%s: key or key_fingerprint changed: takes effect at "
 		    "restart", path);
 		SWAP(loaded->key_path, running->key_path);
 		SWAP(loaded->key_fingerprint, running->key_fingerprint);
@@ -83,18 +88,18 @@ keep_running(struct config *loaded, struct config *running)
 	if (!same_str(loaded->workers.user, running->workers.user) ||
 	    !same_str(loaded->workers.chroot, running->workers.chroot) ||
 	    !same_str(loaded->workers.program, running->workers.program)) {
-		logit("%s: workers.user, chroot or program changed: takes "
+		SAY("%s: workers.user, chroot or program changed: takes "
 		    "effect at restart", path);
 		SWAP(loaded->workers.user, running->workers.user);
 		SWAP(loaded->workers.chroot, running->workers.chroot);
 		SWAP(loaded->workers.program, running->workers.program);
 	}
 	if (loaded->enabled != running->enabled) {
-		logit("%s: enabled changed: takes effect at restart", path);
+		SAY("%s: enabled changed: takes effect at restart", path);
 		loaded->enabled = running->enabled;
 	}
 	if (loaded->log.format != running->log.format) {
-		logit("%s: log.format changed: takes effect at restart", path);
+		SAY("%s: log.format changed: takes effect at restart", path);
 		loaded->log.format = running->log.format;
 	}
 }
@@ -143,7 +148,7 @@ monitor_log_backend(const struct monitor *m)
 		    "will be refused");
 }
 
-void
+int
 monitor_reload(struct monitor *m)
 {
 	struct config_errors errs;
@@ -161,14 +166,17 @@ monitor_reload(struct monitor *m)
 			    errs.dropped);
 		error("reload failed: keeping the running configuration");
 		config_errors_free(&errs);
-		return;
+		return -1;
 	}
-	keep_running(new, old);
+	keep_running(new, old, 1);
 	if (monitor_set_backend(m, new) != 0) {
 		error("reload failed: out of memory: keeping the running "
 		    "configuration");
+		/* Give the running configuration back what keep_running()
+		 * moved out of it. */
+		keep_running(new, old, 0);
 		config_free(new);
-		return;
+		return -1;
 	}
 	m->cfg = new;
 	if (!m->debug)
@@ -176,4 +184,5 @@ monitor_reload(struct monitor *m)
 	config_free(old);
 	monitor_log_backend(m);
 	logit("configuration reloaded: applies to new connections");
+	return 0;
 }

@@ -568,6 +568,19 @@ fi
 rm -f "$T"/ft.out.* "$T/ft.blob"
 
 # ---- SIGHUP: a new configuration for new connections only ----
+# live_workers PID: the monitor's children still running, sorted.
+live_workers() {
+	ps -o pid=,stat= --ppid "$1" | awk '$2 !~ /^Z/ { print $1 }' | sort -n |
+		tr '\n' ' '
+}
+# settled_workers PID N: wait up to 5 s for exactly N of them, then list.
+settled_workers() {
+	for _ in $(seq 1 50); do
+		[ "$(live_workers "$1" | wc -w)" = "$2" ] && break
+		sleep 0.1
+	done
+	live_workers "$1"
+}
 RL_PORT=$(free_port)
 write_conf "$T/rl.conf" "$RL_PORT"
 echo "[127.0.0.1]:$RL_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
@@ -591,18 +604,57 @@ if start_gateway rl "$T/rl.conf"; then
 		not_ok "SIGHUP: established session ($(cat "$T/rl.bob"))"
 	check "SIGHUP: other users still log in" gw_ssh "$RL_PORT" "$T/alice" alice@s1 true
 	printf 'users = ( { name = "alice"; keys = [ 42 ]; } );\nthis is not libconfig\n' >> "$T/rl.conf"
+	before=$(settled_workers "$rlpid" 2)
 	kill -HUP "$rlpid"
 	wait_log "$T/rl.log" "reload failed: keeping the running configuration" &&
 		grep -q "error: $T/rl.conf:[0-9]*: " "$T/rl.log" &&
 		ok "SIGHUP with an invalid file: file:line errors logged, the old configuration stays" ||
 		not_ok "SIGHUP invalid: $(tail -3 "$T/rl.log")"
+	after=$(live_workers "$rlpid")
+	[ -n "$before" ] && [ "$before" = "$after" ] &&
+		ok "SIGHUP invalid: the pre-forked workers are left alone" ||
+		not_ok "SIGHUP invalid: workers before [$before] after [$after]"
 	check "SIGHUP invalid: logins still work" gw_ssh "$RL_PORT" "$T/alice" alice@s1 true
+	! grep -q "not permitted" "$T/rl.log" &&
+		ok "SIGHUP invalid: no worker is judged a protocol violation" ||
+		not_ok "SIGHUP invalid: $(grep "not permitted" "$T/rl.log" | head -1)"
 	kill -0 "$rlpid" 2>/dev/null && ok "SIGHUP: the monitor keeps running" || not_ok "SIGHUP: the monitor died"
 	stop_gateway rl
 else
 	not_ok "start the gateway for reload tests"
 fi
 cp "$T/keys/bob.saved" "$T/keys/bob"
+
+# An invalid file while the pool is still starting (a worker that takes
+# 2 s): the starting workers are not retired, and when their W_READY
+# comes it is welcome; the first login is theirs.
+printf '#!/bin/sh\n/bin/sleep 2\nexec %s\n' "$B/connect-sshd-worker" > "$T/rf-worker"
+chmod 755 "$T/rf-worker"
+RF_PORT=$(free_port)
+write_conf "$T/rf.conf" "$RF_PORT"
+sed -i "s|program = \"$B/connect-sshd-worker\"|program = \"$T/rf-worker\"|" "$T/rf.conf"
+echo "[127.0.0.1]:$RF_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+if start_gateway rf "$T/rf.conf"; then
+	rfpid=$(cat "$T/rf.pid")
+	before=$(settled_workers "$rfpid" 2)
+	echo 'this is not libconfig' >> "$T/rf.conf"
+	kill -HUP "$rfpid"
+	wait_log "$T/rf.log" "reload failed: keeping the running configuration" ||
+		not_ok "SIGHUP invalid while starting: no refusal logged"
+	after=$(live_workers "$rfpid")
+	[ -n "$before" ] && [ "$before" = "$after" ] &&
+		ok "SIGHUP invalid while workers start: they are left alone" ||
+		not_ok "SIGHUP invalid while starting: workers before [$before] after [$after]"
+	check "SIGHUP invalid while workers start: a login right after works" \
+		gw_ssh "$RF_PORT" "$T/alice" alice@s1 true
+	sleep 0.5
+	! grep -q "not permitted\|killing worker" "$T/rf.log" &&
+		ok "SIGHUP invalid while workers start: their W_READY is no protocol violation" ||
+		not_ok "SIGHUP invalid while starting: $(grep "not permitted\|killing worker" "$T/rf.log" | head -1)"
+	stop_gateway rf
+else
+	not_ok "start the gateway for the reload-while-starting test"
+fi
 
 # ---- SIGTERM: drain, tell the rest why, exit 0 ----
 DR_PORT=$(free_port)
