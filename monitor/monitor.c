@@ -479,8 +479,11 @@ refill_pool(struct monitor *m)
 	}
 }
 
-/* Stop the idle workers: after a reload they hold old settings, during a
- * drain they are not needed.  They have no client, so SIGKILL is quiet. */
+/* Stop the idle and starting workers: after a reload they hold old
+ * settings, during a drain they are not needed.  They have no client, so
+ * SIGKILL is quiet, and nothing they still have to say matters: their
+ * IPC is closed at once, so that a W_READY already on its way is never
+ * read in the state that forbids it. */
 static void
 retire_idle(struct monitor *m)
 {
@@ -491,6 +494,7 @@ retire_idle(struct monitor *m)
 			w->retired = 1;
 			w->state = WS_CLOSING;
 			kill(w->pid, SIGKILL);
+			close_worker_fds(w);
 		}
 }
 

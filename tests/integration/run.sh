@@ -129,6 +129,10 @@ if [ "${CSSHD_IT_ONLY:-}" = registry ]; then
 	exit
 fi
 
+# ---- several channels on one connection; every way a channel ends ----
+. "$HERE/channels.sh"
+[ "${CSSHD_IT_ONLY:-}" = channels ] && { echo "$PASS passed, $FAIL failed"; [ "$FAIL" = 0 ]; exit; }
+
 # ---- everything else a real user does (pty, sftp, forwarding, ...) ----
 . "$HERE/relay.sh"
 [ "${CSSHD_IT_ONLY:-}" = relay ] && { echo "$PASS passed, $FAIL failed"; [ "$FAIL" = 0 ]; exit; }
@@ -656,6 +660,43 @@ else
 	not_ok "start the gateway for the reload-while-starting test"
 fi
 
+# Valid reloads, one after another, while the pool refills: each retires
+# the workers that were starting, some with their W_READY already sent
+# while the monitor was parsing (3000 users make that take a while).
+HS_PORT=$(free_port)
+write_conf "$T/hs.conf" "$HS_PORT"
+sed -i 's/prefork = 2;/prefork = 8;/' "$T/hs.conf"
+python3 - "$T/hs.conf" "$T/alice.pub" <<'PY'
+import sys
+conf, key = sys.argv[1], open(sys.argv[2]).read().strip()
+s = open(conf).read()
+more = "".join('{ name = "u%d"; keys = [ "%s" ]; },\n' % (i, key) for i in range(3000))
+open(conf, "w").write(s.replace("users = ( ", "users = ( " + more, 1))
+PY
+echo "[127.0.0.1]:$HS_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+if start_gateway hs "$T/hs.conf"; then
+	hspid=$(cat "$T/hs.pid")
+	for i in $(seq 1 25); do
+		kill -HUP "$hspid"
+		sleep "0.$((i % 4))$((i % 10))"
+	done
+	# (Signals that come during a reload make one more reload.)
+	n=-1
+	for _ in $(seq 1 50); do
+		m=$(grep -c "configuration reloaded" "$T/hs.log")
+		[ "$m" = "$n" ] && break
+		n=$m
+		sleep 0.3
+	done
+	check "SIGHUP storm: a login right after works" gw_ssh "$HS_PORT" "$T/alice" alice@s1 true
+	! grep -q "not permitted" "$T/hs.log" && [ "$n" -ge 3 ] &&
+		ok "SIGHUP storm: $n reloads retire starting workers, no W_READY judged a violation" ||
+		not_ok "SIGHUP storm ($n reloads): $(grep -c "not permitted" "$T/hs.log") violations: $(grep -m1 "not permitted" "$T/hs.log")"
+	stop_gateway hs
+else
+	not_ok "start the gateway for the SIGHUP storm"
+fi
+
 # ---- SIGTERM: drain, tell the rest why, exit 0 ----
 DR_PORT=$(free_port)
 write_conf "$T/dr.conf" "$DR_PORT" 'limits = { drain_timeout = 3; };'
@@ -900,6 +941,21 @@ PY
 for p in "$T"/*.pid; do
 	[ -e "$p" ] && stop_gateway "$(basename "$p" .pid)"
 done
+
+# ---- every channel opened in the whole run was closed exactly once ----
+# (per gateway log; the hostile and fault tests' workers included)
+unmatched=$(for log in "$T"/*.log; do
+	grep -ohE "event=channel\.(open|close) conn=[0-9]+ .* channel=[0-9]+" "$log" |
+	sed -E 's/event=channel\.(open|close) (conn=[0-9]+) .* (channel=[0-9]+)/\1 \2 \3/' |
+	awk -v log="$(basename "$log")" '
+		$1 == "open" { o[$2" "$3]++ } $1 == "close" { c[$2" "$3]++ }
+		END { for (k in o) if (c[k] != 1) print log": "k" opened "o[k]", closed "c[k]+0
+		      for (k in c) if (!(k in o)) print log": "k" closed, never opened" }'
+done)
+nopen=$(cat "$T"/*.log | grep -c "event=channel.open")
+[ -z "$unmatched" ] && [ "$nopen" -gt 100 ] &&
+	ok "all $nopen channels opened in this run have exactly one channel.close" ||
+	{ not_ok "channel.close records: $nopen opened"; echo "$unmatched" | head -10 | sed 's/^/#   /'; }
 reports=$(grep -lE "ERROR: (Address|Leak)Sanitizer|Sanitizer: CHECK failed|runtime error:" "$T"/*.log 2>/dev/null)
 [ -z "$reports" ] && ok "no sanitizer report in any gateway log" ||
 	{ not_ok "sanitizer reports in: $reports"
