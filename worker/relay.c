@@ -818,15 +818,14 @@ pair_step(struct pair *p)
 		(void)ssh_channel_close(p->down);
 		p->closed_down = 1;
 	}
-	/* Then the Studio's side, likewise: once what the client sent
-	 * before its close has reached the Studio, followed by EOF. */
+	/* Then the Studio's side, likewise, once what the client sent
+	 * before its close has reached the Studio.  No EOF unless the
+	 * client sent one: a close without EOF aborts the command on the
+	 * Studio, as it would without a gateway. */
 	if (p->closed_down && !p->closed_up) {
-		if (!ssh_channel_is_closed(p->up) && !p->eof_to_up) {
-			if (p->pend[DIR_IN].len > 0)
-				return a + b + c;
-			(void)ssh_channel_send_eof(p->up);
-			p->eof_to_up = 1;
-		}
+		if (!ssh_channel_is_closed(p->up) && !p->eof_to_up &&
+		    p->pend[DIR_IN].len > 0)
+			return a + b + c;
 		(void)ssh_channel_close(p->up);
 		p->closed_up = 1;
 	}
