@@ -142,16 +142,17 @@ rm -f "$T"/sd.*
 
 # ---- a worker killed mid-transfer: the monitor closes its channels ----
 ( gw_ssh "$GW_PORT" "$T/alice" alice@s1 "cat $T/mc.blob $T/mc.blob; sleep 60" 2>/dev/null |
-    slow_sink /dev/null ) &
+    slow_sink "$T/wk.out" ) &
 wk_pid=$!
 victim=""
-for _ in $(seq 1 100); do
+# Until data reaches the client, then a little over a progress report.
+for _ in $(seq 1 300); do
 	victim=$(ss -tnpH "dport = :$STUDIO_PORT" 2>/dev/null |
 		grep -o 'connect-sshd-wo",pid=[0-9]*' | grep -o '[0-9]*$' | head -1)
-	[ -n "$victim" ] && grep -q 'command="cat .*mc.blob; sleep 60"' "$GW_LOG" && break
+	[ -n "$victim" ] && [ "$(stat -c %s "$T/wk.out" 2>/dev/null || echo 0)" -gt 100000 ] && break
 	sleep 0.1
 done
-sleep 2.5		# at least two progress reports
+sleep 1.5
 [ -n "$victim" ] && kill -9 "$victim"
 wait $wk_pid
 wait_log "$GW_LOG" 'channel.close .*detail="cat .*mc.blob; sleep 60".*end=worker-ended' &&
