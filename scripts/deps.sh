@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential pkg-config
 libssh-dev libssl-dev libseccomp-dev libconfig-dev libcunit1-dev
 openssh-client openssh-server mandoc
-procps psmisc python3 python3-yaml coreutils iproute2 openssl systemd haproxy
+procps psmisc python3 python3-yaml python3-paramiko coreutils iproute2 openssl systemd haproxy
 rsync curl openssh-sftp-server
 libhiredis-dev redis-server redis-tools
 clang libclang-rt-14-dev"
