@@ -28,7 +28,8 @@ agent_reply(struct monitor *m, struct worker *w, const struct buf *body)
 	buf_init(&out, MON_AGENT_MAX_MSG);
 	buf_put_string(&out, body->data, body->len);
 	/* Replies are small and the worker waits for each: a full socket
-	 * means the worker is not playing by the protocol. */
+	 * (the socket is non-blocking, so the monitor never waits on it)
+	 * means the worker is not reading its answers. */
 	n = buf_ok(&out) == 0 ? write(w->agent_fd, out.data, out.len) : -1;
 	if (n < 0 || (size_t)n != out.len) {
 		worker_kill(m, w, "agent reply failed: %s",
@@ -136,8 +137,15 @@ agent_request(struct monitor *m, struct worker *w, const uint8_t *msg,
 		worker_kill(m, w, "agent request refused: %s", why);
 		return -1;
 	}
-	if (r.type == AGENTC_REQUEST_IDENTITIES)
+	if (r.type == AGENTC_REQUEST_IDENTITIES) {
+		/* libssh lists the identities once per login attempt. */
+		if (++w->nagent_ids > MON_MAX_AGENT_IDS) {
+			worker_kill(m, w, "agent request refused: more than "
+			    "%d identity listings", MON_MAX_AGENT_IDS);
+			return -1;
+		}
 		return agent_identities(m, w);
+	}
 	return agent_sign(m, w, &r);
 }
 

@@ -10,6 +10,7 @@
  * M_ROUTE_FAIL) gets exactly one; W_READY, W_LOG and W_AUDIT get none.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -598,6 +599,9 @@ dispatch_route_done(struct monitor *m, struct worker *w, int err)
 		return;
 	}
 	w->agent_fd = sv[0];
+	/* Never wait on the worker: a reply it does not read fills the
+	 * socket, and a full socket kills it (agent_reply()). */
+	(void)fcntl(w->agent_fd, F_SETFL, O_NONBLOCK);
 	buf_init(&w->agent_in, MON_AGENT_MAX_MSG + 4);
 	w->state = WS_ROUTED;
 	AUDIT("upstream.opened", AF_N("conn", w->conn_id),

@@ -41,6 +41,7 @@ enum wstate {
 #define MON_MAX_KEY_QUERIES	64	/* keys a client may offer */
 #define MON_MAX_VERIFIES	16	/* signed userauth attempts */
 #define MON_MAX_AGENT_SIGNS	4	/* upstream publickey signatures */
+#define MON_MAX_AGENT_IDS	4	/* agent identity listings */
 #define MON_AGENT_MAX_MSG	8192	/* one agent protocol message */
 #define MON_LOG_BURST		200	/* worker log lines per second */
 #define MON_MAX_LINGER		64	/* refused sockets held open briefly */
@@ -77,7 +78,7 @@ struct worker {
 
 	uint8_t session_id[IPC_MAX_HASH];
 	size_t session_id_len;
-	unsigned nsign, nkeyq, nverify, nagent_sign;
+	unsigned nsign, nkeyq, nverify, nagent_sign, nagent_ids;
 	unsigned nauthfail;		/* refused keys and signatures */
 	unsigned max_auth_tries;	/* enforced from the hand-over */
 	unsigned init_max_auth_tries;	/* as sent in M_INIT */

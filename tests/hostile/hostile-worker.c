@@ -495,6 +495,17 @@ attack_routed(const char *name)
 			if (agent_await(3000) < 0)
 				break;
 		}
+	} else if (strcmp(name, "agent-flood") == 0) {
+		/* Thousands of identity requests, never reading an answer:
+		 * once froze the monitor in write() on a blocking socket. */
+		buf_init(&b, 5 * 5000);
+		for (i = 0; i < 5000; i++) {
+			buf_put_u32(&b, 1);
+			buf_put_u8(&b, 11);
+		}
+		(void)send(agent_fd, b.data, b.len, MSG_NOSIGNAL);
+		buf_free(&b);
+		await(3000);
 	} else if (strcmp(name, "agent-wrong-type") == 0) {
 		buf_init(&b, 16);
 		buf_put_u8(&b, 17);		/* ADD_IDENTITY */

@@ -160,6 +160,12 @@ expect "agent-too-many $SEED" "agent sign refused: too many upstream signatures"
 [ "$(echo "$LAST" | grep -c "^agent answered 14")" = 4 ] &&
 	ok "agent: the first 4 upstream signatures were answered" ||
 	not_ok "agent bound (worker saw: $(echo "$LAST" | tr '\n' ' '))"
+expect "agent-flood $SEED" "agent request refused: more than 4 identity listings" \
+	"agent: 5000 identity requests whose answers are never read"
+out=$(attack "agent-ok $SEED")
+echo "$out" | grep -q "^answered M_ROUTE" && echo "$out" | grep -q "^agent answered 14" &&
+	ok "agent flood: the next login is verified, routed and its upstream signature answered" ||
+	not_ok "login after the agent flood (worker saw: $(echo "$out" | tr '\n' ' '))"
 expect "agent-wrong-type $SEED" "agent request refused: request type not permitted" \
 	"agent: a request type the monitor's agent does not serve (add identity)"
 expect "agent-oversized $SEED" "agent request of 100000 bytes" \
