@@ -599,6 +599,7 @@ dispatch_route_done(struct monitor *m, struct worker *w, int err)
 		return;
 	}
 	w->agent_fd = sv[0];
+	w->has_grace = 0;
 	/* Never wait on the worker: a reply it does not read fills the
 	 * socket, and a full socket kills it (agent_reply()). */
 	(void)fcntl(w->agent_fd, F_SETFL, O_NONBLOCK);

@@ -791,6 +791,13 @@ monitor_send_client(struct monitor *m, struct worker *w, int fd)
 	if (rc == 0) {
 		w->state = w->proxied ? WS_PROXY : WS_PREAUTH;
 		mono_now(&w->t_connect);
+		/* The worker's own alarm covers the PROXY header wait and
+		 * the login; a worker that ignores it is killed here. */
+		w->t_grace = w->t_connect;
+		w->t_grace.tv_sec += m->cfg->limits.login_grace_time +
+		    (w->proxied ? m->cfg->limits.proxy_header_timeout : 0) +
+		    MON_GRACE_SLACK;
+		w->has_grace = 1;
 	}
 	return rc;
 }
@@ -948,6 +955,12 @@ build_pollset(struct monitor *m, struct pollset *ps, int *timeout)
 			if (*timeout < 0 || ms < *timeout)
 				*timeout = (int)ms;
 		}
+		if (w->has_grace && w->kill_reason[0] == '\0') {
+			ms = ms_until(&w->t_grace);
+			ms = ms < 0 ? 0 : ms;
+			if (*timeout < 0 || ms < *timeout)
+				*timeout = (int)ms;
+		}
 	}
 	for (i = 0; i < m->nlinger; i++) {
 		if (ps_add(ps, m->linger[i].fd, POLLIN, NULL, 3) != 0)
@@ -967,10 +980,16 @@ check_deadlines(struct monitor *m)
 {
 	struct worker *w;
 
-	for (w = m->workers; w != NULL; w = w->next)
+	for (w = m->workers; w != NULL; w = w->next) {
 		if (w->has_deadline && w->state == WS_ROUTING &&
 		    ms_until(&w->t_deadline) <= 0)
 			dispatch_route_done(m, w, ETIMEDOUT);
+		if (w->has_grace && w->state != WS_ROUTED &&
+		    w->kill_reason[0] == '\0' && ms_until(&w->t_grace) <= 0)
+			worker_kill(m, w, "login grace time exceeded (%d s): "
+			    "the worker did not end the login itself",
+			    m->cfg->limits.login_grace_time);
+	}
 }
 
 static size_t

@@ -46,6 +46,7 @@ enum wstate {
 #define MON_LOG_BURST		200	/* worker log lines per second */
 #define MON_MAX_LINGER		64	/* refused sockets held open briefly */
 #define MON_LINGER_MS		2000
+#define MON_GRACE_SLACK		2	/* s after a worker's own grace timer */
 
 /* The ASan/UBSan test build (make SANITIZE=1) passes workers' stderr on. */
 #ifdef CSSHD_SANITIZE
@@ -75,6 +76,10 @@ struct worker {
 	struct timespec t_connect;	/* client handed over */
 	struct timespec t_deadline;	/* upstream connect deadline */
 	int has_deadline;
+	/* Until routed: the login must be done by then, whatever the
+	 * worker does (its own timer fires first). */
+	struct timespec t_grace;
+	int has_grace;
 
 	uint8_t session_id[IPC_MAX_HASH];
 	size_t session_id_len;

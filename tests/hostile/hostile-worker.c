@@ -631,6 +631,9 @@ attack(const char *name)
 		/* Still served after the flood: a legal request. */
 		sign(32);
 		await(10000);
+	} else if (strcmp(name, "stall") == 0) {
+		/* Never finish the login, and never time out by itself. */
+		sleep(60);
 	} else if (strcmp(name, "hold") == 0) {
 		/* Stay connected; on "sign" from the client, make one legal
 		 * request, to show the monitor still serves this worker. */

@@ -52,6 +52,8 @@ users = ( { name = "alice"; keys = [ "$ALICE_PUB" ]; } );
 studios = ( { session = "s1"; workspace = 1; upstream = "127.0.0.1:$STUDIO"; } );
 workers = { prefork = 2; chroot = "$T/empty"; program = "$B/tests/hostile-worker"; };
 log = { level = "info"; };
+# Longer than the whole run: the held connection must outlive the attacks.
+limits = { login_grace_time = 600; };
 EOF
 chmod 600 "$T/gw_key"
 start_gateway hg "$T/hg.conf" || { echo "not ok - start the gateway"; exit 1; }
@@ -220,6 +222,26 @@ kill -0 "$MON" 2>/dev/null && [ "$(pgrep -P "$MON" | wc -l)" -ge 2 ] &&
 	not_ok "monitor or pool gone"
 
 stop_gateway hg
+
+# A worker that never finishes the login and ignores its own grace timer:
+# the monitor kills it once login_grace_time (+2 s) has passed.
+PORT2=$(free_port)
+sed -e "s/127.0.0.1:$PORT/127.0.0.1:$PORT2/" -e "s/login_grace_time = 600/login_grace_time = 2/" \
+	"$T/hg.conf" > "$T/hg2.conf"
+if start_gateway hg2 "$T/hg2.conf"; then
+	exec 6<>"/dev/tcp/127.0.0.1/$PORT2"
+	printf 'stall\n' >&6
+	t0=$(date +%s)
+	wait_log "$T/hg2.log" "state preauth): login grace time exceeded (2 s)" &&
+		[ $(( $(date +%s) - t0 )) -le 8 ] &&
+		ok "a worker stalling before authentication is killed by the monitor at the grace time" ||
+		not_ok "stalled worker: $(grep killing "$T/hg2.log" | tail -1)"
+	exec 6>&-
+	stop_gateway hg2
+	cat "$T/hg2.log" >> "$LOG"
+else
+	not_ok "start the second hostile gateway"
+fi
 grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$LOG" &&
 	{ not_ok "sanitizer report in the monitor's log"
 	  grep -E -A12 "ERROR: (Address|Leak)Sanitizer|runtime error:" "$LOG" | head -40 | sed 's/^/#   /'; } ||
