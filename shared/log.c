@@ -79,42 +79,104 @@ log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
+/*
+ * The length of the well-formed UTF-8 sequence that starts at s (RFC 3629,
+ * table 3-7 of Unicode): 1 to 4, or 0 when the byte at s starts none --
+ * a continuation byte, an overlong form (C0, C1, E0 80-9F, F0 80-8F), a
+ * surrogate (ED A0-BF), a code point above U+10FFFF (F4 90-BF, F5-FF), or
+ * a sequence cut short.  Never reads past a NUL: a NUL is no continuation
+ * byte, so the check stops there.
+ */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;		/* overlong */
+		else if (s[0] == 0xed)
+			hi = 0x9f;		/* surrogates */
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;		/* overlong */
+		else if (s[0] == 0xf4)
+			hi = 0x8f;		/* above U+10FFFF */
+	} else
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/*
+ * A JSON string body that is always valid UTF-8, whatever the bytes: '"'
+ * and '\' backslashed; the controls U+0000-U+001F, U+007F and U+0080-U+009F
+ * (C1, which terminals obey as they do ESC) written \u00XX; every other
+ * well-formed UTF-8 sequence copied as it is; and each byte that is not
+ * part of a well-formed sequence written \u00XX too, so that an invalid
+ * byte 0xXX reads as the character U+00XX.  Only whole characters and
+ * whole escapes are written: when out is full the string ends before the
+ * one that does not fit.
+ */
 void
-json_escape(const char *s, char *out, size_t outsz)
+json_escape(const char *str, char *out, size_t outsz)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	unsigned char ch;
+	const unsigned char *s = (const unsigned char *)str;
+	size_t o = 0, n;
+	int esc;
 
 	if (outsz == 0)
 		return;
-	for (; *s != '\0'; s++) {
-		ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\') {
-			if (o + 2 >= outsz)
-				break;
-			out[o++] = '\\';
-			out[o++] = (char)ch;
-		} else if (ch < 0x20 || ch == 0x7f) {
+	for (; *s != '\0'; s += n) {
+		n = utf8_len(s);
+		if (n == 0) {
+			n = 1;		/* a byte of no well-formed sequence */
+			esc = s[0];
+		} else if (n == 1 && (s[0] < 0x20 || s[0] == 0x7f))
+			esc = s[0];
+		else if (n == 2 && s[0] == 0xc2 && s[1] < 0xa0)
+			esc = s[1];	/* C2 80-9F: U+0080-U+009F */
+		else
+			esc = -1;
+		if (esc >= 0) {
 			if (o + 6 >= outsz)
 				break;
 			out[o++] = '\\';
 			out[o++] = 'u';
 			out[o++] = '0';
 			out[o++] = '0';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 0xf];
-		} else {
-			if (o + 1 >= outsz)
+			out[o++] = hex[esc >> 4];
+			out[o++] = hex[esc & 0xf];
+		} else if (*s == '"' || *s == '\\') {
+			if (o + 2 >= outsz)
 				break;
-			out[o++] = (char)ch;
+			out[o++] = '\\';
+			out[o++] = (char)*s;
+		} else {
+			if (o + n >= outsz)
+				break;
+			memcpy(out + o, s, n);
+			o += n;
 		}
 	}
 	out[o] = '\0';
 }
 
-/* Text values: printable ASCII kept, anything else (and quotes) escaped, so
- * that a hostile user name cannot forge a second log line or field. */
+/* Text values: printable ASCII kept; every other byte, '"' and '\' written
+ * \xHH, so that the line stays ASCII and a hostile user name can forge
+ * neither a second log line nor a field. */
 static void
 text_escape(const char *s, char *out, size_t outsz)
 {

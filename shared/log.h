@@ -81,7 +81,9 @@ void audit_set_hook(audit_hook_fn fn);
 	audit_event((ev), audit_f_, sizeof(audit_f_) / sizeof(audit_f_[0])); \
 } while (0)
 
-/* Escape s into out for a JSON string body; always NUL-terminates. */
+/* Escape s into out for a JSON string body, valid UTF-8 whatever s holds
+ * (an invalid byte 0xXX becomes \u00XX, read as U+00XX); never cuts a
+ * character or an escape in two; always NUL-terminates. */
 void json_escape(const char *s, char *out, size_t outsz);
 
 #endif
