@@ -370,6 +370,31 @@ h_sign(struct monitor *m, struct worker *w, struct cursor *c)
 	return rc;
 }
 
+/*
+ * A user name that is not "<user>@<session>" (bad-username) shows whole in
+ * the audit record's user field: at most POLICY_MAX_USER bytes, a longer
+ * one cut between two characters and ended with "..." (the worker sends a
+ * name too long for the IPC so cut too).  The log escapes it.
+ */
+static void
+show_bad_name(struct policy_decision *d, const char *ssh_user)
+{
+	size_t n = strlen(ssh_user), i;
+
+	if (d->verdict != POLICY_DENY_BAD_USERNAME)
+		return;
+	if (n < sizeof(d->user)) {
+		memcpy(d->user, ssh_user, n + 1);
+		return;
+	}
+	n = sizeof(d->user) - sizeof("...");
+	for (i = 0; i < 3 && n > 0 &&
+	    ((unsigned char)ssh_user[n] & 0xc0) == 0x80; i++)
+		n--;
+	memcpy(d->user, ssh_user, n);
+	memcpy(d->user + n, "...", sizeof("..."));
+}
+
 static void
 audit_denied(struct worker *w, const struct policy_decision *d,
     const char *fp, const char *reason)
@@ -419,6 +444,7 @@ h_key_query(struct monitor *m, struct worker *w, struct cursor *c)
 	req.key_blob = q.key_blob;
 	req.key_len = q.key_blob_len;
 	v = policy_check(&m->backend, &req, &d);
+	show_bad_name(&d, q.user);
 	sshwire_fingerprint(q.key_blob, q.key_blob_len, fp, sizeof(fp));
 	if (v != POLICY_ALLOW) {
 		audit_denied(w, &d, fp, policy_reason(v));
@@ -498,6 +524,7 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 	req.key_blob = r.key_blob;
 	req.key_len = r.key_blob_len;
 	verdict = policy_check(&m->backend, &req, &d);
+	show_bad_name(&d, r.user);
 	if (good != 1) {
 		audit_denied(w, &d, fp, "bad-signature");
 		w->nauthfail++;

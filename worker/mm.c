@@ -163,8 +163,31 @@ mm_sign(const uint8_t *hash, size_t len, uint8_t *sig, size_t *siglen)
 	return 0;
 }
 
-int
-mm_key_query(const char *user, const uint8_t *blob, size_t len)
+/*
+ * A user name of IPC_MAX_NAME bytes or more does not fit the IPC.  It is
+ * asked about as a stand-in: its first bytes, cut between two UTF-8
+ * characters, and "...".  A stand-in is never a valid login name (the
+ * session id after the last '@' holds no '.'), so the monitor refuses it
+ * as bad-username and its auth.denied event shows the name, cut.
+ */
+static void
+stand_in_name(const char *user, size_t len, char *out, size_t outsz)
+{
+	size_t n = outsz - sizeof("..."), i;
+
+	if (n > len)
+		n = len;
+	for (i = 0; i < 3 && n > 0 && ((unsigned char)user[n] & 0xc0) == 0x80;
+	    i++)
+		n--;
+	memcpy(out, user, n);
+	memcpy(out + n, "...", sizeof("..."));
+}
+
+/* The monitor's verdict on a user name (userlen bytes, no NUL) and key:
+ * IPC_FLAG_*, or -1 for a malformed answer. */
+static int
+key_query(const char *user, size_t userlen, const uint8_t *blob, size_t len)
 {
 	uint8_t msg[IPC_MAX_MSG];
 	struct ipc_key_query q;
@@ -174,9 +197,12 @@ mm_key_query(const char *user, const uint8_t *blob, size_t len)
 	size_t n;
 
 	memset(&q, 0, sizeof(q));
-	if (strlen(user) >= sizeof(q.user) || len > IPC_MAX_BLOB)
+	if (len > IPC_MAX_BLOB)
 		return 0;	/* cannot be a permitted login */
-	snprintf(q.user, sizeof(q.user), "%s", user);
+	if (userlen >= sizeof(q.user))
+		stand_in_name(user, userlen, q.user, sizeof(q.user));
+	else
+		memcpy(q.user, user, userlen);
 	q.key_blob = blob;
 	q.key_blob_len = len;
 	buf_init(&b, IPC_MAX_MSG);
@@ -189,6 +215,35 @@ mm_key_query(const char *user, const uint8_t *blob, size_t len)
 	return (int)f.ok;
 }
 
+int
+mm_key_query(const char *user, const uint8_t *blob, size_t len)
+{
+	return key_query(user, strlen(user), blob, len);
+}
+
+/* The user name and key blob of signed userauth data (RFC 4252, section
+ * 7), as pointers into it; 0, or -1 if it does not parse. */
+static int
+signed_user(const uint8_t *data, size_t len, const uint8_t **user,
+    size_t *userlen, const uint8_t **blob, size_t *bloblen)
+{
+	const uint8_t *p;
+	struct cursor c;
+	uint8_t u8;
+	size_t n;
+
+	cursor_init(&c, data, len);
+	cursor_get_string(&c, &p, &n, len);		/* session id */
+	cursor_get_u8(&c, &u8);
+	cursor_get_string(&c, user, userlen, len);
+	cursor_get_string(&c, &p, &n, len);		/* service */
+	cursor_get_string(&c, &p, &n, len);		/* method */
+	cursor_get_u8(&c, &u8);
+	cursor_get_string(&c, &p, &n, len);		/* algorithm */
+	cursor_get_string(&c, blob, bloblen, len);
+	return cursor_end(&c);
+}
+
 /* The provider's verify hook: the monitor checks the client's signature
  * and decides the login. */
 int
@@ -196,11 +251,22 @@ mm_verify(const uint8_t *sig, size_t siglen, const uint8_t *data, size_t len)
 {
 	uint8_t msg[IPC_MAX_MSG];
 	struct ipc_verify v = { sig, siglen, data, len };
+	const uint8_t *user, *blob;
+	size_t userlen, bloblen;
 	struct ipc_flag f;
 	struct cursor c;
 	struct buf b;
 	size_t n;
 
+	/* A user name too long for the monitor's parser, which would take
+	 * the request for a malformed one: ask about its stand-in instead,
+	 * which the monitor refuses and audits, and refuse. */
+	if (signed_user(data, len, &user, &userlen, &blob, &bloblen) == 0 &&
+	    userlen >= IPC_MAX_NAME) {
+		(void)key_query((const char *)user, userlen, blob, bloblen);
+		verify_result = 0;
+		return 0;
+	}
 	if (siglen > IPC_MAX_BLOB || len > IPC_MAX_SIGNED) {
 		verify_result = 0;
 		return 0;

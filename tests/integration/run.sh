@@ -178,6 +178,47 @@ deny "not a member of the workspace" "$T/eve" eve@s1 not-a-member
 deny "not listed for the studio" "$T/dave" dave@s4 not-listed-for-studio
 deny "unknown user" "$T/mallory" mallory@s1 unknown-user
 deny "malformed user name" "$T/alice" 'alice' bad-username
+# A user name of 128 bytes or more does not fit the IPC: the worker asks
+# about it cut, and the monitor refuses it as bad-username, showing it cut,
+# without taking the worker for a compromised one.  OpenSSH asks about the
+# key first; paramiko signs at once (the worker's verify path).
+long_user=$(printf '%*s' 197 '' | tr ' ' a)@s1		# 200 bytes
+gw_ssh "$GW_PORT" "$T/alice" "$long_user" true 2>"$T/deny.err"
+rc=$?
+if [ $rc = 255 ] && grep -q "Permission denied (publickey)" "$T/deny.err" &&
+    wait_log "$GW_LOG" "event=auth.denied .* user=a\{61\}\.\.\. session=\"\" .*reason=bad-username"; then
+	ok "denied: a 200-byte user name, audited (reason=bad-username)"
+else
+	not_ok "denied: a 200-byte user name, audited (rc=$rc)"
+	sed 's/^/#   /' "$T/deny.err"; grep 'auth.denied' "$GW_LOG" | tail -2 | sed 's/^/#   /'
+fi
+if /usr/bin/python3 -c 'import paramiko' 2>/dev/null; then
+	long_user=$(printf '%*s' 197 '' | tr ' ' b)@s1
+	out=$(/usr/bin/python3 - "$GW_PORT" "$T/alice" "$long_user" 2>&1 <<'EOP'
+import sys, paramiko
+port, key, user = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+c = paramiko.SSHClient()
+c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+try:
+    c.connect("127.0.0.1", port=port, username=user, look_for_keys=False,
+              allow_agent=False, timeout=10,
+              pkey=paramiko.Ed25519Key.from_private_key_file(key))
+    print("logged in")
+except paramiko.AuthenticationException:
+    print("refused")
+EOP
+)
+	if [ "$out" = refused ] &&
+	    wait_log "$GW_LOG" "event=auth.denied .* user=b\{61\}\.\.\. session=\"\" .*reason=bad-username" &&
+	    ! grep -q "killing worker .*malformed userauth data" "$GW_LOG"; then
+		ok "denied: a 200-byte user name signed at once, audited, worker not killed"
+	else
+		not_ok "denied: a 200-byte user name signed at once ($out)"
+		grep 'auth.denied\|killing' "$GW_LOG" | tail -2 | sed 's/^/#   /'
+	fi
+else
+	skip "a 200-byte user name signed at once: /usr/bin/python3 has no paramiko"
+fi
 
 # ---- host key ----
 check "host key accepted with StrictHostKeyChecking=yes" \
