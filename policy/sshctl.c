@@ -6,7 +6,8 @@
  * config_valid_fingerprint), so what this tool writes is what the daemon
  * accepts.  Key names come from registry.h, the one description of the
  * schema.  A studio is written in one MULTI/EXEC, so a gateway never sees
- * half of it.
+ * half of it.  What it prints from Redis or an argument is escaped
+ * (put_safe), so that no value can drive the admin's terminal.
  */
 #include <sys/time.h>
 
@@ -21,6 +22,7 @@
 
 #include "authkeys.h"
 #include "config.h"
+#include "log.h"
 #include "policy.h"
 #include "registry.h"
 
@@ -37,15 +39,64 @@ static redisContext *rc;
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
     noreturn));
 
+/*
+ * Print len bytes of s (NUL-terminated after them, as hiredis's strings
+ * and C strings are) for a terminal: a value in Redis may hold anything,
+ * and no escape sequence may reach the admin's terminal.  Well-formed UTF-8
+ * is printed as it is, but for the controls: C0, DEL and C1 (U+0080 to
+ * U+009F) are written \xHH a byte, and so is every byte that is part of
+ * no well-formed UTF-8 character, a NUL included; a backslash is written
+ * \\, so that what is printed is never ambiguous.
+ */
+static void
+put_safe(FILE *f, const char *s, size_t len)
+{
+	const unsigned char *u;
+	size_t i, j, n;
+
+	for (i = 0; i < len; i += n) {
+		u = (const unsigned char *)s + i;
+		n = utf8_char_len(s + i);
+		if (n == 0 || (n == 1 && (u[0] < 0x20 || u[0] == 0x7f)) ||
+		    (n == 2 && u[0] == 0xc2 && u[1] < 0xa0)) {
+			if (n == 0)
+				n = 1;
+			for (j = 0; j < n; j++)
+				fprintf(f, "\\x%02x", u[j]);
+		} else if (u[0] == '\\')
+			fputs("\\\\", f);
+		else
+			fwrite(u, 1, n, f);
+	}
+}
+
+static void
+put_str(FILE *f, const char *s)
+{
+	put_safe(f, s, strlen(s));
+}
+
+/* A string reply, escaped. */
+static void
+put_reply(FILE *f, const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
+	    r->type == REDIS_REPLY_ERROR)
+		put_safe(f, r->str, r->len);
+}
+
+/* Its messages quote arguments and Redis's errors: escaped too. */
 static void
 die(const char *fmt, ...)
 {
+	char msg[4096];
 	va_list ap;
 
-	fprintf(stderr, "%s: ", progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	fprintf(stderr, "%s: ", progname);
+	put_str(stderr, msg);
 	fputc('\n', stderr);
 	exit(1);
 }
@@ -77,8 +128,11 @@ open_registry(const char *path)
 	size_t i;
 
 	if ((cfg = config_load_registry(path, environ, &errs)) == NULL) {
-		for (i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s: %s\n", progname, errs.msg[i]);
+		for (i = 0; i < errs.n; i++) {
+			fprintf(stderr, "%s: ", progname);
+			put_str(stderr, errs.msg[i]);
+			fputc('\n', stderr);
+		}
 		exit(1);
 	}
 	tv.tv_sec = cfg->registry.timeout_ms / 1000;
@@ -134,8 +188,10 @@ print_strings(const redisReply *rep)
 	size_t i;
 
 	for (i = 0; i < rep->elements; i++)
-		if (rep->element[i]->type == REDIS_REPLY_STRING)
-			printf("%s\n", rep->element[i]->str);
+		if (rep->element[i]->type == REDIS_REPLY_STRING) {
+			put_reply(stdout, rep->element[i]);
+			putchar('\n');
+		}
 }
 
 /* --- checked values ----------------------------------------------------- */
@@ -280,9 +336,12 @@ studio_show(const char *session)
 	rep = must(redisCommand(rc, "HGETALL %s", key));
 	if (rep->elements == 0)
 		die("no studio %s", session);
-	for (i = 0; i + 1 < rep->elements; i += 2)
-		printf("%s=%s\n", rep->element[i]->str,
-		    rep->element[i + 1]->str);
+	for (i = 0; i + 1 < rep->elements; i += 2) {
+		put_reply(stdout, rep->element[i]);
+		putchar('=');
+		put_reply(stdout, rep->element[i + 1]);
+		putchar('\n');
+	}
 	freeReplyObject(rep);
 }
 
@@ -303,8 +362,13 @@ studio_list(void)
 		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
 			die("Redis: unexpected SCAN reply");
 		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
-		for (i = 0; i < rep->element[1]->elements; i++)
-			printf("%s\n", rep->element[1]->element[i]->str + skip);
+		for (i = 0; i < rep->element[1]->elements; i++) {
+			const redisReply *k = rep->element[1]->element[i];
+
+			if (k->type == REDIS_REPLY_STRING && k->len >= skip)
+				put_safe(stdout, k->str + skip, k->len - skip);
+			putchar('\n');
+		}
 		freeReplyObject(rep);
 	} while (strcmp(cursor, "0") != 0);
 }
@@ -478,9 +542,12 @@ cmd_key(int argc, char **argv)
 		freeReplyObject(rep);
 	} else if (argc == 2 && strcmp(argv[0], "list") == 0) {
 		rep = must(redisCommand(rc, "HGETALL %s", key));
-		for (i = 0; i + 1 < rep->elements; i += 2)
-			printf("%s %s\n", rep->element[i]->str,
-			    rep->element[i + 1]->str);
+		for (i = 0; i + 1 < rep->elements; i += 2) {
+			put_reply(stdout, rep->element[i]);
+			putchar(' ');
+			put_reply(stdout, rep->element[i + 1]);
+			putchar('\n');
+		}
 		freeReplyObject(rep);
 	} else
 		usage();

@@ -87,9 +87,10 @@ log_level_parse(const char *s, enum log_level *out)
  * a sequence cut short.  Never reads past a NUL: a NUL is no continuation
  * byte, so the check stops there.
  */
-static size_t
-utf8_len(const unsigned char *s)
+size_t
+utf8_char_len(const char *str)
 {
+	const unsigned char *s = (const unsigned char *)str;
 	unsigned char lo = 0x80, hi = 0xbf;
 	size_t n, i;
 
@@ -140,7 +141,7 @@ json_escape(const char *str, char *out, size_t outsz)
 	if (outsz == 0)
 		return;
 	for (; *s != '\0'; s += n) {
-		n = utf8_len(s);
+		n = utf8_char_len((const char *)s);
 		if (n == 0) {
 			n = 1;		/* a byte of no well-formed sequence */
 			esc = s[0];

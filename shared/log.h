@@ -81,6 +81,10 @@ void audit_set_hook(audit_hook_fn fn);
 	audit_event((ev), audit_f_, sizeof(audit_f_) / sizeof(audit_f_[0])); \
 } while (0)
 
+/* The length of the well-formed UTF-8 character at s (RFC 3629): 1 to 4,
+ * or 0 when the byte at s starts none.  Reads no further than a NUL. */
+size_t utf8_char_len(const char *s);
+
 /* Escape s into out for a JSON string body, valid UTF-8 whatever s holds
  * (an invalid byte 0xXX becomes \u00XX, read as U+00XX); never cuts a
  * character or an escape in two; always NUL-terminates. */

@@ -100,6 +100,32 @@ ctl workspace allow x1 2>>"$T/ctl.err" && bad=1
 [ $bad = 0 ] && ok "connect-sshctl refuses what the daemon would refuse, and says why" ||
 	not_ok "connect-sshctl validation: $(cat "$T/ctl.err" | tr '\n' ' ')"
 
+# What connect-sshctl prints reaches an admin's terminal: values written
+# straight into Redis with an ESC, other controls, a C1 control or invalid
+# UTF-8 come out escaped (\xHH, a backslash as \\); valid UTF-8 stays.
+rcli() { redis-cli -p "$RDS_PORT" -a "$RDS_PASS" --no-auth-warning "$@" > /dev/null; }
+esc=$(printf '\033[2J\033]0;x\007')
+rcli HSET connect-sshd:studio:esc workspace 100 upstream "$esc" \
+    users "$(printf 'a\\b\302\233c\200\303\251')"
+rcli HSET "connect-sshd:studio:$(printf 'e\033[31m')" workspace 100
+rcli SADD connect-sshd:workspace:100:members "$(printf 'm\033[1m')"
+rcli HSET connect-sshd:user:alice:keys SHA256:esc "$(printf 'ssh-ed25519 AAAA \033[5m')"
+{ ctl studio show esc; ctl studio list; ctl member list 100; ctl key list alice
+  ctl member add 100 "$esc"; } > "$T/ctl.out" 2>&1
+if [ "$(LC_ALL=C tr -d '\040-\176\n' < "$T/ctl.out")" = "$(printf '\303\251')" ] &&
+    grep -qxF 'upstream=\x1b[2J\x1b]0;x\x07' "$T/ctl.out" &&
+    grep -qxF 'users=a\\b\xc2\x9bc\x80'"$(printf '\303\251')" "$T/ctl.out" &&
+    grep -qxF 'e\x1b[31m' "$T/ctl.out" && grep -qxF 'm\x1b[1m' "$T/ctl.out" &&
+    grep -qxF 'SHA256:esc ssh-ed25519 AAAA \x1b[5m' "$T/ctl.out" &&
+    grep -qF '"\x1b[2J\x1b]0;x\x07" is not a valid user name' "$T/ctl.out"; then
+	ok "connect-sshctl escapes controls and invalid UTF-8 in what it prints"
+else
+	not_ok "connect-sshctl escaping: $(LC_ALL=C cat -v "$T/ctl.out" | tr '\n' ' ')"
+fi
+rcli DEL connect-sshd:studio:esc "connect-sshd:studio:$(printf 'e\033[31m')"
+rcli SREM connect-sshd:workspace:100:members "$(printf 'm\033[1m')"
+rcli HDEL connect-sshd:user:alice:keys SHA256:esc
+
 RG_PORT=$(free_port)
 RG_METRICS=$(free_port)
 write_redis_conf "$T/rg.conf" "$RG_PORT" "metrics_listen = \"127.0.0.1:$RG_METRICS\";"

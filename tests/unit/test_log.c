@@ -263,6 +263,29 @@ test_json_full_buffer(void)
 	    "\xdf\xbf\xef\xbf\xbf\xf4\x8f\xbf\xbf");
 }
 
+/* utf8_char_len, which connect-sshctl's escaping uses too. */
+static void
+test_utf8_char_len(void)
+{
+	CU_ASSERT_EQUAL(utf8_char_len("a"), 1);
+	CU_ASSERT_EQUAL(utf8_char_len("\x1b"), 1);
+	CU_ASSERT_EQUAL(utf8_char_len("\xc3\xa9"), 2);
+	CU_ASSERT_EQUAL(utf8_char_len("\xc2\x9b"), 2);
+	CU_ASSERT_EQUAL(utf8_char_len("\xe2\x9c\x93"), 3);
+	CU_ASSERT_EQUAL(utf8_char_len("\xf0\x9f\x98\x80"), 4);
+	CU_ASSERT_EQUAL(utf8_char_len("\xf4\x8f\xbf\xbf"), 4);
+	CU_ASSERT_EQUAL(utf8_char_len("\x80"), 0);
+	CU_ASSERT_EQUAL(utf8_char_len("\xc0\x80"), 0);
+	CU_ASSERT_EQUAL(utf8_char_len("\xe0\x9f\xbf"), 0);
+	CU_ASSERT_EQUAL(utf8_char_len("\xed\xa0\x80"), 0);
+	CU_ASSERT_EQUAL(utf8_char_len("\xf4\x90\x80\x80"), 0);
+	CU_ASSERT_EQUAL(utf8_char_len("\xf8\x88\x80\x80\x80"), 0);
+	/* cut short by the end of the string, or by another byte */
+	CU_ASSERT_EQUAL(utf8_char_len("\xe2\x82"), 0);
+	CU_ASSERT_EQUAL(utf8_char_len("\xf0\x9f\x98"), 0);
+	CU_ASSERT_EQUAL(utf8_char_len("\xf0\x9f\x98z"), 0);
+}
+
 /* ---- whole lines, through a sink ---- */
 
 static char captured[70000];
@@ -373,6 +396,7 @@ main(void)
 		    test_json_controls_quotes },
 		{ "JSON: a full buffer cuts no character in two",
 		    test_json_full_buffer },
+		{ "utf8_char_len", test_utf8_char_len },
 		{ "JSON: audit and log lines are valid JSON and UTF-8",
 		    test_json_lines },
 		{ "text: lines stay printable ASCII", test_text_lines },
