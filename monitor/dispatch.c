@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "ipc.h"
+#include "keytypes.h"
 #include "log.h"
 #include "monitor.h"
 #include "policy.h"
@@ -422,6 +423,42 @@ too_many_failures(struct monitor *m, struct worker *w)
 	return 1;
 }
 
+/*
+ * A key the gateway never accepts (keytypes.h: a type it does not take, a
+ * malformed blob, an RSA key out of bounds) is refused before the policy
+ * and before any signature check: a client's refusal, audited with
+ * "key-too-weak" or "bad-key" and counted as a failure, not the worker's
+ * fault.  Returns 1 if refused.
+ */
+static int
+key_refused(struct monitor *m, struct worker *w, const char *ssh_user,
+    const uint8_t *blob, size_t len, const char *fp)
+{
+	unsigned min_bits = (unsigned)m->cfg->limits.rsa_min_bits;
+	struct policy_decision d;
+	struct keytype_key k;
+	enum keytype_verdict v;
+	char why[256];
+
+	if ((v = keytype_check_blob(blob, len, min_bits, &k)) == KEYTYPE_OK)
+		return 0;
+	/* The audit record names the user and session as the policy's
+	 * would (the name as sent when it is not "<user>@<session>"). */
+	memset(&d, 0, sizeof(d));
+	d.workspace = -1;
+	if (policy_split_username(ssh_user, d.user, sizeof(d.user),
+	    d.session, sizeof(d.session)) != 0) {
+		d.verdict = POLICY_DENY_BAD_USERNAME;
+		show_bad_name(&d, ssh_user);
+	}
+	logit("conn %llu: client key %s refused: %s",
+	    (unsigned long long)w->conn_id, fp,
+	    keytype_explain(v, &k, min_bits, why, sizeof(why)));
+	audit_denied(w, &d, fp, keytype_reason(v));
+	w->nauthfail++;
+	return 1;
+}
+
 static int
 h_key_query(struct monitor *m, struct worker *w, struct cursor *c)
 {
@@ -440,12 +477,14 @@ h_key_query(struct monitor *m, struct worker *w, struct cursor *c)
 		    MON_MAX_KEY_QUERIES);
 		return -1;
 	}
+	sshwire_fingerprint(q.key_blob, q.key_blob_len, fp, sizeof(fp));
+	if (key_refused(m, w, q.user, q.key_blob, q.key_blob_len, fp))
+		return reply_flag(m, w, IPC_M_KEY_REPLY, 0);
 	req.ssh_user = q.user;
 	req.key_blob = q.key_blob;
 	req.key_len = q.key_blob_len;
 	v = policy_check(&m->backend, &req, &d);
 	show_bad_name(&d, q.user);
-	sshwire_fingerprint(q.key_blob, q.key_blob_len, fp, sizeof(fp));
 	if (v != POLICY_ALLOW) {
 		audit_denied(w, &d, fp, policy_reason(v));
 		w->nauthfail++;
@@ -518,8 +557,11 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 		return -1;
 	}
 	sshwire_fingerprint(r.key_blob, r.key_blob_len, fp, sizeof(fp));
+	if (key_refused(m, w, r.user, r.key_blob, r.key_blob_len, fp))
+		return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
 	good = userauth_verify(r.algo, r.key_blob, r.key_blob_len, v.sig,
-	    v.sig_len, v.data, v.data_len);
+	    v.sig_len, v.data, v.data_len,
+	    (unsigned)m->cfg->limits.rsa_min_bits);
 	req.ssh_user = r.user;
 	req.key_blob = r.key_blob;
 	req.key_len = r.key_blob_len;

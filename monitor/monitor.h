@@ -244,9 +244,12 @@ int userauth_parse(const uint8_t *data, size_t len, struct userauth_req *r,
     const char **why);
 /* Is algo a signature algorithm we accept for this key blob: 0 or -1. */
 int userauth_algo_ok(const char *algo, const uint8_t *blob, size_t len);
-/* 1 valid, 0 invalid, -1 unusable key. */
+/* 1 valid, 0 invalid, -1 a key or algorithm the table of keytypes.h
+ * refuses (rsa_min_bits: limits.rsa_min_bits), checked before any
+ * arithmetic. */
 int userauth_verify(const char *algo, const uint8_t *blob, size_t bloblen,
-    const uint8_t *sig, size_t siglen, const uint8_t *data, size_t datalen);
+    const uint8_t *sig, size_t siglen, const uint8_t *data, size_t datalen,
+    unsigned rsa_min_bits);
 
 /* userauth.c: one ssh-agent request, parsed without acting on it */
 #define AGENTC_REQUEST_IDENTITIES	11

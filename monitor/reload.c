@@ -114,6 +114,9 @@ monitor_set_backend(struct monitor *m, struct config *cfg)
 	if (cfg->registry.backend == CFG_REGISTRY_REDIS &&
 	    (r = registry_redis_new(&cfg->registry)) == NULL)
 		return -1;
+	if (r != NULL)
+		registry_redis_set_rsa_min_bits(r,
+		    (unsigned)cfg->limits.rsa_min_bits);
 	if (r != NULL && m->registry != NULL)
 		registry_redis_carry_stats(r, m->registry);
 	registry_redis_free(m->registry);

@@ -4,7 +4,8 @@
  * The worker forwards the signature and the signed data of a publickey
  * userauth request.  The monitor parses the data (RFC 4252, section 7),
  * takes the key and the algorithm from it -- never from the worker's word --
- * and verifies the signature with its own OpenSSL.
+ * and verifies the signature with its own OpenSSL, for a key and algorithm
+ * the table of keytypes.h accepts only.
  */
 #include <string.h>
 
@@ -15,11 +16,11 @@
 
 #include "buf.h"
 #include "ipc.h"
+#include "keytypes.h"
 #include "monitor.h"
 #include "sshwire.h"
 
 #define SSH2_MSG_USERAUTH_REQUEST	50
-#define RSA_MIN_BITS			1024	/* as OpenSSH */
 
 int
 userauth_parse(const uint8_t *data, size_t len, struct userauth_req *r,
@@ -86,21 +87,13 @@ agent_parse(const uint8_t *msg, size_t len, struct agent_req *r,
 	return userauth_parse(r->data, r->data_len, &r->ua, why);
 }
 
-/* The algorithms a key type may sign with; SHA-1 "ssh-rsa" is refused. */
+/* The algorithms a key type may sign with (keytypes.h); SHA-1 "ssh-rsa"
+ * is not one of them. */
 int
 userauth_algo_ok(const char *algo, const uint8_t *blob, size_t len)
 {
-	char type[64];
-
-	if (sshwire_blob_type(blob, len, type, sizeof(type)) != 0)
-		return -1;
-	if (strcmp(type, "ssh-rsa") == 0)
-		return (strcmp(algo, "rsa-sha2-256") == 0 ||
-		    strcmp(algo, "rsa-sha2-512") == 0) ? 0 : -1;
-	if (strcmp(type, "ssh-ed25519") == 0 ||
-	    strncmp(type, "ecdsa-sha2-nistp", 16) == 0)
-		return strcmp(algo, type) == 0 ? 0 : -1;
-	return -1;
+	return keytype_sigalg(keytype_of_blob(blob, len), algo) != NULL ?
+	    0 : -1;
 }
 
 static EVP_PKEY *
@@ -121,21 +114,14 @@ pkey_from_params(const char *name, OSSL_PARAM_BLD *bld)
 }
 
 static EVP_PKEY *
-rsa_pkey(struct cursor *c)
+rsa_pkey(const struct keytype_key *k)
 {
-	const uint8_t *e, *n;
-	size_t elen, nlen;
 	BIGNUM *be = NULL, *bn = NULL;
 	OSSL_PARAM_BLD *bld = NULL;
 	EVP_PKEY *pkey = NULL;
 
-	cursor_get_string(c, &e, &elen, 16);
-	cursor_get_string(c, &n, &nlen, 2048);
-	if (cursor_end(c) != 0 || elen == 0 || nlen == 0)
-		return NULL;
-	if ((be = BN_bin2bn(e, (int)elen, NULL)) == NULL ||
-	    (bn = BN_bin2bn(n, (int)nlen, NULL)) == NULL ||
-	    BN_num_bits(bn) < RSA_MIN_BITS ||
+	if ((be = BN_bin2bn(k->rsa_e, (int)k->rsa_elen, NULL)) == NULL ||
+	    (bn = BN_bin2bn(k->rsa_n, (int)k->rsa_nlen, NULL)) == NULL ||
 	    (bld = OSSL_PARAM_BLD_new()) == NULL ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be))
@@ -149,84 +135,59 @@ rsa_pkey(struct cursor *c)
 }
 
 static EVP_PKEY *
-ecdsa_pkey(struct cursor *c, const char *type)
+ecdsa_pkey(const struct keytype_key *k)
 {
-	static const struct {
-		const char *curve, *group;
-	} curves[] = {
-		{ "nistp256", "P-256" },
-		{ "nistp384", "P-384" },
-		{ "nistp521", "P-521" },
-	};
-	char curve[16];
-	const uint8_t *q;
-	size_t qlen, i;
 	OSSL_PARAM_BLD *bld;
 	EVP_PKEY *pkey = NULL;
 
-	cursor_get_cstring(c, curve, sizeof(curve));
-	cursor_get_string(c, &q, &qlen, 256);
-	if (cursor_end(c) != 0 || strcmp(type + 11, curve) != 0)
-		return NULL;
-	for (i = 0; i < sizeof(curves) / sizeof(curves[0]); i++)
-		if (strcmp(curve, curves[i].curve) == 0)
-			break;
-	if (i == sizeof(curves) / sizeof(curves[0]) ||
-	    (bld = OSSL_PARAM_BLD_new()) == NULL)
+	if ((bld = OSSL_PARAM_BLD_new()) == NULL)
 		return NULL;
 	if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-	    curves[i].group, 0) &&
+	    k->kt->group, 0) &&
 	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
-	    q, qlen))
+	    k->pub, k->publen))
 		pkey = pkey_from_params("EC", bld);
 	OSSL_PARAM_BLD_free(bld);
 	return pkey;
 }
 
+/* The key of a blob that passes the table's check, as OpenSSL's. */
 static EVP_PKEY *
-pkey_from_blob(const uint8_t *blob, size_t len, const EVP_MD **md,
-    const char *algo)
+pkey_from_key(const struct keytype_key *k)
 {
-	uint8_t pub[ED25519_PUB_LEN];
-	char type[64];
-	struct cursor c;
-
-	*md = NULL;
-	if (sshwire_blob_type(blob, len, type, sizeof(type)) != 0)
-		return NULL;
-	if (strcmp(type, "ssh-ed25519") == 0) {
-		if (sshwire_ed25519_pub(blob, len, pub) != 0)
-			return NULL;
+	switch (k->kt->kind) {
+	case KEYTYPE_ED25519:
 		return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
-		    pub, sizeof(pub));
+		    k->pub, k->publen);
+	case KEYTYPE_RSA:
+		return rsa_pkey(k);
+	case KEYTYPE_ECDSA:
+		return ecdsa_pkey(k);
+	default:
+		return NULL;
 	}
-	cursor_init(&c, blob, len);
-	cursor_get_cstring(&c, type, sizeof(type));
-	if (strcmp(type, "ssh-rsa") == 0) {
-		*md = strcmp(algo, "rsa-sha2-512") == 0 ? EVP_sha512() :
-		    EVP_sha256();
-		return rsa_pkey(&c);
-	}
-	if (strncmp(type, "ecdsa-sha2-", 11) == 0) {
-		*md = strcmp(type, "ecdsa-sha2-nistp256") == 0 ? EVP_sha256() :
-		    strcmp(type, "ecdsa-sha2-nistp384") == 0 ? EVP_sha384() :
-		    EVP_sha512();
-		return ecdsa_pkey(&c, type);
-	}
-	return NULL;
 }
 
 int
 userauth_verify(const char *algo, const uint8_t *blob, size_t bloblen,
-    const uint8_t *sig, size_t siglen, const uint8_t *data, size_t datalen)
+    const uint8_t *sig, size_t siglen, const uint8_t *data, size_t datalen,
+    unsigned rsa_min_bits)
 {
+	const struct keytype_sigalg *sa;
+	struct keytype_key k;
 	EVP_PKEY *pkey;
 	EVP_MD_CTX *ctx = NULL;
-	const EVP_MD *md;
+	const EVP_MD *md = NULL;
 	int rc = -1;
 
-	if (userauth_algo_ok(algo, blob, bloblen) != 0 ||
-	    (pkey = pkey_from_blob(blob, bloblen, &md, algo)) == NULL)
+	/* Nothing is computed for a key outside the table's bounds. */
+	if (keytype_check_blob(blob, bloblen, rsa_min_bits, &k) !=
+	    KEYTYPE_OK || (sa = keytype_sigalg(k.kt, algo)) == NULL)
+		return -1;
+	if (sa->digest != NULL && (md = EVP_get_digestbyname(sa->digest)) ==
+	    NULL)
+		return -1;
+	if ((pkey = pkey_from_key(&k)) == NULL)
 		return -1;
 	if ((ctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestVerifyInit(ctx, NULL, md, NULL, pkey) != 1)

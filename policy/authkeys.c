@@ -11,34 +11,8 @@
 
 #include "authkeys.h"
 #include "buf.h"
+#include "keytypes.h"
 #include "sshwire.h"
-
-#define RSA_MIN_BITS	1024	/* OpenSSH's own floor */
-#define EC_POINT_UNCOMPRESSED	0x04
-#define MPINT_SIGN_BIT	0x80
-
-enum key_kind {
-	KIND_ED25519,
-	KIND_RSA,
-	KIND_ECDSA,
-};
-
-struct key_type {
-	const char *name;
-	enum key_kind kind;
-	const char *curve;	/* ECDSA: the blob's curve identifier */
-	size_t pointlen;	/* ECDSA: uncompressed point length */
-};
-
-static const struct key_type key_types[] = {
-	{ "ssh-ed25519", KIND_ED25519, NULL, 0 },
-	{ "ssh-rsa", KIND_RSA, NULL, 0 },
-	{ "ecdsa-sha2-nistp256", KIND_ECDSA, "nistp256", 1 + 2 * 32 },
-	{ "ecdsa-sha2-nistp384", KIND_ECDSA, "nistp384", 1 + 2 * 48 },
-	{ "ecdsa-sha2-nistp521", KIND_ECDSA, "nistp521", 1 + 2 * 66 },
-};
-
-#define NKEY_TYPES	(sizeof(key_types) / sizeof(key_types[0]))
 
 /* Known key types we refuse, each with the reason the user will see. */
 static const char *
@@ -55,18 +29,6 @@ refused_type(const char *type)
 		    "use ssh-ed25519, ecdsa or rsa";
 	if (strcmp(type, "ssh-dss") == 0)
 		return "DSA keys are not supported; use ssh-ed25519";
-	return NULL;
-}
-
-static const struct key_type *
-find_type(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < NKEY_TYPES; i++)
-		if (strlen(key_types[i].name) == n &&
-		    memcmp(key_types[i].name, s, n) == 0)
-			return &key_types[i];
 	return NULL;
 }
 
@@ -108,13 +70,32 @@ is_type_name(const char *p, size_t n)
 {
 	char type[64];
 
-	if (find_type(p, n) != NULL)
+	if (keytype_find(p, n) != NULL)
 		return 1;
 	if (n == 0 || n >= sizeof(type))
 		return 0;
 	memcpy(type, p, n);
 	type[n] = '\0';
 	return refused_type(type) != NULL;
+}
+
+/* "unknown key type: expected ..." and the table's names. */
+static const char *
+unknown_type_message(void)
+{
+	static char msg[256];
+	const struct keytype *kt;
+	size_t i, len;
+
+	if (msg[0] != '\0')
+		return msg;
+	len = (size_t)snprintf(msg, sizeof(msg), "unknown key type: "
+	    "expected");
+	for (i = 0; (kt = keytype_at(i)) != NULL && len < sizeof(msg); i++)
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s %s",
+		    i == 0 ? "" : keytype_at(i + 1) == NULL ? " or" : ",",
+		    kt->name);
+	return msg;
 }
 
 /*
@@ -137,107 +118,30 @@ explain_first_token(const char *tok, size_t n)
 	if (is_type_name(next, (size_t)(token_end(next) - next)) ||
 	    memchr(tok, '=', n) != NULL || memchr(tok, ',', n) != NULL)
 		return "key options are not supported; remove them";
-	return "unknown key type: expected ssh-ed25519, ssh-rsa or "
-	    "ecdsa-sha2-nistp256/384/521";
+	return unknown_type_message();
 }
 
-/* An SSH mpint that is positive, minimally encoded; its size in bits. */
-static int
-get_positive_mpint(struct cursor *c, size_t *bits)
-{
-	const uint8_t *p;
-	size_t n;
-	uint8_t top;
-
-	if (cursor_get_string(c, &p, &n, AUTHKEY_MAX_BLOB) != 0 || n == 0)
-		return -1;
-	if (p[0] & MPINT_SIGN_BIT)
-		return -1;	/* negative */
-	if (p[0] == 0) {
-		/* A leading zero only to clear the sign bit of the next. */
-		if (n == 1 || !(p[1] & MPINT_SIGN_BIT))
-			return -1;
-		p++;
-		n--;
-	}
-	*bits = (n - 1) * 8;
-	for (top = p[0]; top != 0; top >>= 1)
-		(*bits)++;
-	return 0;
-}
-
+/*
+ * The whole blob, by the table's one check (keytypes.h): its inner type
+ * the one named on the line, the type's fields, nothing after, and an RSA
+ * key within the bounds.
+ */
 static const char *
-check_ed25519(struct cursor *c)
+check_blob(const struct keytype *kt, const uint8_t *blob, size_t n,
+    unsigned rsa_min_bits)
 {
-	const uint8_t *p;
-	size_t n;
-
-	if (cursor_get_string(c, &p, &n, ED25519_PUB_LEN) != 0 ||
-	    n != ED25519_PUB_LEN)
-		return "malformed ssh-ed25519 key: public key is not 32 bytes";
-	return NULL;
-}
-
-static const char *
-check_rsa(struct cursor *c)
-{
-	size_t ebits, nbits;
-
-	if (get_positive_mpint(c, &ebits) != 0 ||
-	    get_positive_mpint(c, &nbits) != 0)
-		return "malformed ssh-rsa key: bad exponent or modulus";
-	if (nbits < RSA_MIN_BITS)
-		return "ssh-rsa key is too small (under 1024 bits); use "
-		    "ssh-ed25519 or a 3072-bit RSA key";
-	return NULL;
-}
-
-static const char *
-check_ecdsa(struct cursor *c, const struct key_type *kt)
-{
-	char curve[16];
-	const uint8_t *p;
-	size_t n;
-
-	if (cursor_get_cstring(c, curve, sizeof(curve)) != 0 ||
-	    strcmp(curve, kt->curve) != 0)
-		return "malformed ecdsa key: curve does not match the key type";
-	if (cursor_get_string(c, &p, &n, AUTHKEY_MAX_BLOB) != 0 ||
-	    n != kt->pointlen || p[0] != EC_POINT_UNCOMPRESSED)
-		return "malformed ecdsa key: bad public point";
-	return NULL;
-}
-
-/* The whole blob: its inner type, the type's fields, nothing after. */
-static const char *
-check_blob(const struct key_type *kt, const uint8_t *blob, size_t n)
-{
-	struct cursor c;
+	static char msg[256];
+	struct keytype_key k;
+	enum keytype_verdict v;
 	char type[sizeof(((struct authkey *)0)->type)];
-	const char *why;
 
-	cursor_init(&c, blob, n);
-	if (cursor_get_cstring(&c, type, sizeof(type)) != 0)
+	if (sshwire_blob_type(blob, n, type, sizeof(type)) != 0)
 		return "malformed key data: no key type inside";
 	if (strcmp(type, kt->name) != 0)
 		return "key data does not match the key type named on the line";
-	switch (kt->kind) {
-	case KIND_ED25519:
-		why = check_ed25519(&c);
-		break;
-	case KIND_RSA:
-		why = check_rsa(&c);
-		break;
-	case KIND_ECDSA:
-		why = check_ecdsa(&c, kt);
-		break;
-	default:
-		why = "unsupported key type";
-		break;
-	}
-	if (why == NULL && cursor_end(&c) != 0)
-		why = "malformed key data: truncated or trailing bytes";
-	return why;
+	if ((v = keytype_check_blob(blob, n, rsa_min_bits, &k)) == KEYTYPE_OK)
+		return NULL;
+	return keytype_explain(v, &k, rsa_min_bits, msg, sizeof(msg));
 }
 
 /* Decode the base64 field into a fresh blob. */
@@ -246,6 +150,7 @@ decode_blob(const char *b64, size_t n, struct authkey *out)
 {
 	/* Base64 of AUTHKEY_MAX_BLOB bytes, with padding. */
 	const size_t maxtext = (AUTHKEY_MAX_BLOB + 2) / 3 * 4;
+	uint8_t *shrunk;
 
 	if (n == 0)
 		return "missing key data after the key type";
@@ -256,6 +161,10 @@ decode_blob(const char *b64, size_t n, struct authkey *out)
 	if (b64_decode(b64, n, out->blob, AUTHKEY_MAX_BLOB,
 	    &out->bloblen) != 0)
 		return "key data is not valid base64";
+	/* Kept for as long as the configuration: no bigger than it is. */
+	if (out->bloblen > 0 &&
+	    (shrunk = realloc(out->blob, out->bloblen)) != NULL)
+		out->blob = shrunk;
 	return NULL;
 }
 
@@ -278,20 +187,21 @@ set_comment(const char *p, struct authkey *out)
 }
 
 static const char *
-parse_key(const char *p, struct authkey *out)
+parse_key(const char *p, unsigned rsa_min_bits, struct authkey *out)
 {
-	const struct key_type *kt;
+	const struct keytype *kt;
 	const char *end, *why;
 
 	end = token_end(p);
-	if ((kt = find_type(p, (size_t)(end - p))) == NULL)
+	if ((kt = keytype_find(p, (size_t)(end - p))) == NULL)
 		return explain_first_token(p, (size_t)(end - p));
 	snprintf(out->type, sizeof(out->type), "%s", kt->name);
 	p = skip_space(end);
 	for (end = p; !is_end(*end) && !is_space(*end); end++)
 		;
 	if ((why = decode_blob(p, (size_t)(end - p), out)) != NULL ||
-	    (why = check_blob(kt, out->blob, out->bloblen)) != NULL ||
+	    (why = check_blob(kt, out->blob, out->bloblen,
+	    rsa_min_bits)) != NULL ||
 	    (why = set_comment(end, out)) != NULL)
 		return why;
 	authkey_fingerprint(out->blob, out->bloblen, out->fp, sizeof(out->fp));
@@ -301,6 +211,14 @@ parse_key(const char *p, struct authkey *out)
 int
 authkey_parse_line(const char *line, struct authkey *out, const char **why)
 {
+	return authkey_parse_line_min(line, KEYTYPE_RSA_MIN_BITS_DEFAULT, out,
+	    why);
+}
+
+int
+authkey_parse_line_min(const char *line, unsigned rsa_min_bits,
+    struct authkey *out, const char **why)
+{
 	const char *p;
 
 	memset(out, 0, sizeof(*out));
@@ -308,7 +226,7 @@ authkey_parse_line(const char *line, struct authkey *out, const char **why)
 	p = skip_space(line);
 	if (is_end(*p) || *p == '#')
 		return 1;
-	if ((*why = parse_key(p, out)) != NULL) {
+	if ((*why = parse_key(p, rsa_min_bits, out)) != NULL) {
 		authkey_free(out);
 		return -1;
 	}

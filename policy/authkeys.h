@@ -8,7 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AUTHKEY_MAX_BLOB	2048
+/* Room to decode, and so to name, a key too large to accept: a 16384-bit
+ * RSA key is told it is over the bound, not that its text is too long.
+ * What is accepted is at most KEYTYPE_MAX_BLOB (keytypes.h). */
+#define AUTHKEY_MAX_BLOB	4096
 #define AUTHKEY_FP_LEN		51	/* "SHA256:" + 43 base64 + NUL */
 
 struct authkey {
@@ -24,8 +27,14 @@ struct authkey {
  * key).  Returns 0 with *out filled, or -1 with *why set to a static
  * message.  Key options (from="...", etc.) are refused: the gateway cannot
  * honour them, and silently ignoring a restriction would widen access.
- * The blob's inner type must match the named type.
+ * The blob's inner type must match the named type, and the key must pass
+ * keytype_check_blob() (keytypes.h): an accepted type, well formed, an
+ * RSA key within the bounds, with rsa_min_bits (limits.rsa_min_bits) as
+ * the least modulus.  *why may point to a buffer the next call reuses.
  */
+int authkey_parse_line_min(const char *line, unsigned rsa_min_bits,
+    struct authkey *out, const char **why);
+/* The same with the default minimum, KEYTYPE_RSA_MIN_BITS_DEFAULT. */
 int authkey_parse_line(const char *line, struct authkey *out, const char **why);
 void authkey_free(struct authkey *k);
 

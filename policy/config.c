@@ -30,6 +30,7 @@
 
 #include "authkeys.h"
 #include "config.h"
+#include "keytypes.h"
 #include "log.h"
 #include "policy.h"
 #include "sshwire.h"
@@ -197,7 +198,8 @@ static const char *const limits_names[] = {
 	"login_grace_time", "upstream_connect_timeout", "max_auth_tries",
 	"max_sessions", "idle_timeout", "keepalive_interval",
 	"keepalive_count_max", "drain_timeout", "max_startups",
-	"per_source_max_startups", "proxy_header_timeout", NULL,
+	"per_source_max_startups", "proxy_header_timeout", "rsa_min_bits",
+	NULL,
 };
 
 /* --- errors ----------------------------------------------------------- */
@@ -1145,7 +1147,8 @@ load_inline_keys(struct loader *l, const config_setting_t *s,
 		snprintf(elem, sizeof(elem), "%s[%d]", what, i);
 		if (want_type(l, e, elem, CONFIG_TYPE_STRING) != 0)
 			return bad + 1;
-		rc = authkey_parse_line(config_setting_get_string(e), &k, &why);
+		rc = authkey_parse_line_min(config_setting_get_string(e),
+		    (unsigned)l->cfg->limits.rsa_min_bits, &k, &why);
 		if (rc == 1)
 			serr(l, e, "%s[%d] holds no key", what, i);
 		else if (rc != 0)
@@ -1186,7 +1189,8 @@ keys_file_line(struct loader *l, const char *path, unsigned lineno,
 		kerr(l, path, lineno, "line holds a NUL byte");
 		return 1;
 	}
-	if ((rc = authkey_parse_line(line, &k, &why)) == 1)
+	if ((rc = authkey_parse_line_min(line,
+	    (unsigned)l->cfg->limits.rsa_min_bits, &k, &why)) == 1)
 		return 0;
 	if (rc != 0) {
 		kerr(l, path, lineno, "%s", why);
@@ -1483,6 +1487,25 @@ load_max_startups(struct loader *l, const config_setting_t *g,
 	lim->startups_begin = b;
 	lim->startups_rate = r;
 	lim->startups_full = f;
+}
+
+/*
+ * limits.rsa_min_bits, before the users whose keys it bounds (an error in
+ * the group itself is reported by load_limits).  The bounds it moves are
+ * keytypes.h's; the monitor applies the same value to every offered key.
+ */
+static void
+load_key_limits(struct loader *l, const config_setting_t *root)
+{
+	const config_setting_t *g;
+
+	l->cfg->limits.rsa_min_bits = KEYTYPE_RSA_MIN_BITS_DEFAULT;
+	if (root == NULL ||
+	    (g = config_setting_get_member(root, "limits")) == NULL ||
+	    config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return;
+	member_int(l, g, "rsa_min_bits", "limits", KEYTYPE_RSA_MIN_BITS_LOWEST,
+	    KEYTYPE_RSA_MAX_BITS, &l->cfg->limits.rsa_min_bits);
 }
 
 static void
@@ -2096,6 +2119,7 @@ load_root(struct loader *l, const config_setting_t *root)
 	load_enabled(l, root);
 	load_allowed(l, root);
 	load_workspaces(l, root);
+	load_key_limits(l, root);
 	load_users(l, root);
 	load_studios(l, root);
 	load_workers(l, root);
@@ -2215,6 +2239,8 @@ config_load_registry(const char *path, char *const *env,
 	config_init(&lc);
 	if (init_loader(&l, path != NULL ? path : "(environment)", env, NULL,
 	    errs) == 0 && (path == NULL || read_file(&l, &lc) == 0)) {
+		load_key_limits(&l, path != NULL ? config_root_setting(&lc) :
+		    NULL);
 		load_registry(&l, path != NULL ? config_root_setting(&lc) :
 		    NULL);
 		env_registry(&l);
@@ -2654,6 +2680,7 @@ dump_groups(const struct config *cfg, FILE *out)
 	    cfg->limits.per_source_max_startups);
 	dump_int(out, 1, "proxy_header_timeout",
 	    cfg->limits.proxy_header_timeout);
+	dump_int(out, 1, "rsa_min_bits", cfg->limits.rsa_min_bits);
 	fputs("};\n", out);
 	fputs("forwarding = {\n", out);
 	dump_bool(out, 1, "local", cfg->forwarding.local);

@@ -87,6 +87,7 @@ struct cfg_limits {
 	int startups_begin, startups_rate, startups_full;
 	int per_source_max_startups;	/* 0 off; IPv6 counted per /64 */
 	int proxy_header_timeout;	/* seconds for a PROXY header */
+	int rsa_min_bits;		/* least modulus of a client RSA key */
 };
 
 struct cfg_forwarding {		/* what the gateway relays; 1 on */

@@ -30,6 +30,7 @@
 #include "authkeys.h"
 #include "buf.h"
 #include "config.h"
+#include "keytypes.h"
 #include "log.h"
 #include "policy.h"
 #include "registry.h"
@@ -61,6 +62,7 @@ struct studio_copy {
 struct registry_redis {
 	char *host, *port, *user, *password, *prefix;
 	int db, timeout_ms, cache_ttl, enabled;
+	unsigned rsa_min_bits;		/* limits.rsa_min_bits */
 	redisContext *ctx;
 	uint64_t retry_at_ms;		/* no reconnect before this */
 	int backoff_ms;
@@ -641,7 +643,7 @@ key_entry_matches(struct registry_redis *r, const char *key,
 	int match;
 
 	memset(&k, 0, sizeof(k));
-	if (authkey_parse_line(line, &k, &why) != 0) {
+	if (authkey_parse_line_min(line, r->rsa_min_bits, &k, &why) != 0) {
 		bad_record(r, key, field, line, why);
 		return 0;
 	}
@@ -793,8 +795,15 @@ registry_redis_new(const struct cfg_registry *cfg)
 	r->timeout_ms = cfg->timeout_ms;
 	r->cache_ttl = cfg->cache_ttl;
 	r->enabled = 1;
+	r->rsa_min_bits = KEYTYPE_RSA_MIN_BITS_DEFAULT;
 	(void)connect_redis(r);
 	return r;
+}
+
+void
+registry_redis_set_rsa_min_bits(struct registry_redis *r, unsigned bits)
+{
+	r->rsa_min_bits = bits;
 }
 
 struct registry_redis *
@@ -805,6 +814,7 @@ registry_redis_offline(void)
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
 	r->enabled = 1;
+	r->rsa_min_bits = KEYTYPE_RSA_MIN_BITS_DEFAULT;
 	return r;
 }
 

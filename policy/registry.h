@@ -75,6 +75,10 @@ struct registry_redis;
  * it is back.  NULL only when out of memory. */
 struct registry_redis *registry_redis_new(const struct cfg_registry *cfg);
 void registry_redis_free(struct registry_redis *r);
+/* The least RSA modulus of a stored key (limits.rsa_min_bits; default
+ * KEYTYPE_RSA_MIN_BITS_DEFAULT): a key under it is a bad record. */
+void registry_redis_set_rsa_min_bits(struct registry_redis *r,
+    unsigned bits);
 /* The policy backend over r; enabled is the config's enabled switch. */
 void policy_redis_backend(struct policy_backend *be, struct registry_redis *r,
     int enabled);

@@ -35,6 +35,9 @@ extern char **environ;
 static const char *progname = "connect-sshctl";
 static const char *prefix;
 static redisContext *rc;
+/* limits.rsa_min_bits of the configuration: keys under it are refused
+ * here as the daemon would. */
+static unsigned rsa_min_bits;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
     noreturn));
@@ -161,6 +164,7 @@ open_registry(const char *path)
 	freeReplyObject(rep);
 	if ((prefix = strdup(cfg->registry.prefix)) == NULL)
 		die("out of memory");
+	rsa_min_bits = (unsigned)cfg->limits.rsa_min_bits;
 	config_free(cfg);
 }
 
@@ -456,7 +460,8 @@ check_key_line(const char *line, const char *where, struct key_line *out)
 	int rcode;
 
 	memset(&k, 0, sizeof(k));
-	if ((rcode = authkey_parse_line(line, &k, &why)) == 1)
+	if ((rcode = authkey_parse_line_min(line, rsa_min_bits, &k,
+	    &why)) == 1)
 		return 0;
 	if (rcode != 0)
 		die("%s: %s", where, why);

@@ -365,6 +365,128 @@ test_rsa_bad(void)
 	expect_refused(line, "too small");
 }
 
+/* "ssh-rsa" line of an odd modulus of bits bits (no key behind it) and
+ * exponent e as an mpint. */
+static void
+rsa_bits_line(int bits, const uint8_t *e, size_t elen, char *line,
+    size_t linesz)
+{
+	uint8_t n[1 + 2048 + 8];
+	size_t nlen = (size_t)(bits + 7) / 8;
+
+	CU_ASSERT_FATAL(nlen < sizeof(n));
+	memset(n, 0xc5, sizeof(n));
+	n[0] = 0;
+	n[1] = (uint8_t)(bits % 8 == 0 ? 0xc5 : (1u << (bits % 8)) - 1);
+	if (n[1] & 0x80)
+		rsa_line(e, elen, n, nlen + 1, line, linesz);
+	else
+		rsa_line(e, elen, n + 1, nlen, line, linesz);
+}
+
+static const uint8_t e_65537[] = { 0x01, 0x00, 0x01 };
+
+/* e odd, 3 <= e < 2^32: e = 1 lets anyone forge signatures. */
+static void
+test_rsa_exponent(void)
+{
+	static const struct {
+		uint8_t e[5];
+		size_t len;
+		int ok;
+	} cases[] = {
+		{ { 0x01 }, 1, 0 },				/* 1 */
+		{ { 0x02 }, 1, 0 },				/* 2 */
+		{ { 0x01, 0x00, 0x00, 0x00, 0x00 }, 5, 0 },	/* 2^32 */
+		{ { 0x01, 0x00, 0x00, 0x00, 0x01 }, 5, 0 },	/* 2^32 + 1 */
+		{ { 0x01, 0x00, 0x00 }, 3, 0 },			/* even */
+		{ { 0x03 }, 1, 1 },
+		{ { 0x01, 0x00, 0x01 }, 3, 1 },
+		{ { 0x00, 0xff, 0xff, 0xff, 0xff }, 5, 1 },	/* 2^32 - 1 */
+	};
+	char line[TEXT_MAX];
+	struct authkey k;
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rsa_bits_line(2048, cases[i].e, cases[i].len, line,
+		    sizeof(line));
+		if (!cases[i].ok) {
+			expect_refused(line, "exponent must be odd, at least 3 "
+			    "and under 2^32");
+			continue;
+		}
+		CU_ASSERT_EQUAL(authkey_parse_line(line, &k, &why), 0);
+		authkey_free(&k);
+	}
+	rsa_bits_line(2048, (const uint8_t *)"\x01", 1, line, sizeof(line));
+	expect_refused(line, "ssh-rsa key with public exponent e = 1 is "
+	    "refused");
+}
+
+/* 2048 bits by default; limits.rsa_min_bits lowers it, not under 1024. */
+static void
+test_rsa_min_bits(void)
+{
+	char line[TEXT_MAX];
+	struct authkey k;
+	const char *why;
+
+	rsa_bits_line(1024, e_65537, sizeof(e_65537), line, sizeof(line));
+	expect_refused(line, "ssh-rsa key of 1024 bits is too small: "
+	    "limits.rsa_min_bits is 2048; use ssh-ed25519 or a 3072-bit RSA "
+	    "key, or lower limits.rsa_min_bits to 1024");
+	CU_ASSERT_EQUAL(authkey_parse_line_min(line, 1024, &k, &why), 0);
+	CU_ASSERT_STRING_EQUAL(k.type, "ssh-rsa");
+	authkey_free(&k);
+	CU_ASSERT_EQUAL(authkey_parse_line_min(line, 1025, &k, &why), -1);
+
+	rsa_bits_line(2047, e_65537, sizeof(e_65537), line, sizeof(line));
+	expect_refused(line, "2047 bits is too small");
+	rsa_bits_line(1023, e_65537, sizeof(e_65537), line, sizeof(line));
+	CU_ASSERT_EQUAL(authkey_parse_line_min(line, 1024, &k, &why), -1);
+	CU_ASSERT_PTR_NOT_NULL(why != NULL ? strstr(why,
+	    "no setting allows under 1024 bits") : NULL);
+
+	rsa_bits_line(4095, e_65537, sizeof(e_65537), line, sizeof(line));
+	CU_ASSERT_EQUAL(authkey_parse_line(line, &k, &why), 0);
+	authkey_free(&k);
+	CU_ASSERT_EQUAL(authkey_parse_line_min(line, 4096, &k, &why), -1);
+	CU_ASSERT_PTR_NOT_NULL(why != NULL ? strstr(why,
+	    "limits.rsa_min_bits is 4096") : NULL);
+
+	/* Ed25519 and ECDSA keys know no such bound. */
+	CU_ASSERT_EQUAL(authkey_parse_line_min(key_ed25519, 8192, &k, &why),
+	    0);
+	authkey_free(&k);
+	CU_ASSERT_EQUAL(authkey_parse_line_min(key_p521, 8192, &k, &why), 0);
+	authkey_free(&k);
+}
+
+/* At most 8192 bits, whatever rsa_min_bits says; a 16384-bit key is
+ * told it is too large (not that its text is too long). */
+static void
+test_rsa_max_bits(void)
+{
+	char line[TEXT_MAX];
+	struct authkey k;
+	const char *why;
+
+	rsa_bits_line(8192, e_65537, sizeof(e_65537), line, sizeof(line));
+	CU_ASSERT_EQUAL(authkey_parse_line(line, &k, &why), 0);
+	authkey_free(&k);
+	CU_ASSERT_EQUAL(authkey_parse_line_min(line, 8192, &k, &why), 0);
+	authkey_free(&k);
+	rsa_bits_line(8193, e_65537, sizeof(e_65537), line, sizeof(line));
+	expect_refused(line, "ssh-rsa key of 8193 bits is too large: at most "
+	    "8192 bits are accepted");
+	rsa_bits_line(12000, e_65537, sizeof(e_65537), line, sizeof(line));
+	expect_refused(line, "12000 bits is too large");
+	rsa_bits_line(16384, e_65537, sizeof(e_65537), line, sizeof(line));
+	expect_refused(line, "16384 bits is too large");
+}
+
 static void
 test_ecdsa_bad(void)
 {
@@ -508,6 +630,10 @@ main(void)
 		{ "trailing junk in blob", test_trailing_junk },
 		{ "rsa structure", test_rsa_structure },
 		{ "rsa malformed", test_rsa_bad },
+		{ "rsa exponent bounds", test_rsa_exponent },
+		{ "rsa modulus minimum, limits.rsa_min_bits",
+		    test_rsa_min_bits },
+		{ "rsa modulus maximum", test_rsa_max_bits },
 		{ "ecdsa malformed", test_ecdsa_bad },
 		{ "strict base64 decode", test_b64_strict },
 		{ "base64 encode", test_b64_encode },

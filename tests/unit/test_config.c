@@ -227,6 +227,7 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->limits.idle_timeout, 0);
 	CU_ASSERT_EQUAL(cfg->limits.keepalive_interval, 60);
 	CU_ASSERT_EQUAL(cfg->limits.keepalive_count_max, 3);
+	CU_ASSERT_EQUAL(cfg->limits.rsa_min_bits, 2048);
 	CU_ASSERT_EQUAL(cfg->forwarding.local, 1);
 	CU_ASSERT_EQUAL(cfg->forwarding.remote, 1);
 	CU_ASSERT_EQUAL(cfg->forwarding.agent, 1);
@@ -675,6 +676,73 @@ test_keys_file_errors(void)
 	fx_done(&fx);
 }
 
+/* A 1024-bit RSA key, as ssh-keygen -t rsa -b 1024 made it. */
+static const char rsa1024_key[] =
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDpeO7pQaLqMJSqYiMwNekK9dMJUKpmOsRnsD5YsIJYKYV5540ShrSMaNsd8DjT72mnUjd1XtrKWJcOV63ShEBh2RO8+/KI2BN80N7hV3pfHFhlPnv4/VrrpAYint3pTQ+CLY5dKoBtCVyMwguuFTYA2Q4kPfQzGOjJy/0yROdbHQ== weak@test";
+
+/*
+ * limits.rsa_min_bits bounds the users' RSA keys, inline and in a
+ * keys_file, wherever the limits group is in the file: 2048 bits by
+ * default, down to 1024.
+ */
+static void
+test_rsa_min_bits(void)
+{
+	struct fx fx;
+	struct config *cfg;
+	char *file, *text;
+
+	fx_init(&fx);
+	fx_write(&fx, "keys/dave", rsa1024_key);
+	text = fmt("listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "users = ( { name = \"carol\"; keys = [ \"%s\" ]; },\n"
+	    "  { name = \"dave\"; keys_file = \"keys/dave\"; } );\n",
+	    rsa1024_key);
+	cfg = fx_load(&fx, text);
+	CU_ASSERT_PTR_NULL(cfg);
+	config_free(cfg);
+	CU_ASSERT_EQUAL(fx.errs.n, 2);
+	CU_ASSERT(has_error(&fx, NULL, ":3: user carol: keys[0]: ssh-rsa key "
+	    "of 1024 bits is too small: limits.rsa_min_bits is 2048; use "
+	    "ssh-ed25519 or a 3072-bit RSA key, or lower limits.rsa_min_bits "
+	    "to 1024"));
+	file = fmt("%s/keys/dave", fx.dir);
+	CU_ASSERT(has_error(&fx, file, ":1: ssh-rsa key of 1024 bits is too "
+	    "small: limits.rsa_min_bits is 2048; use ssh-ed25519 or a "
+	    "3072-bit RSA key, or lower limits.rsa_min_bits to 1024"));
+	free(file);
+	free(text);
+
+	/* Lowered, after the users in the file: both load. */
+	text = fmt("listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "users = ( { name = \"carol\"; keys = [ \"%s\" ]; },\n"
+	    "  { name = \"dave\"; keys_file = \"keys/dave\"; } );\n"
+	    "limits = { rsa_min_bits = 1024; };\n", rsa1024_key);
+	cfg = fx_load(&fx, text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->limits.rsa_min_bits, 1024);
+	CU_ASSERT_EQUAL(cfg->users[0].nkeys, 1);
+	CU_ASSERT_EQUAL(cfg->users[1].nkeys, 1);
+	CU_ASSERT_STRING_EQUAL(cfg->users[1].keys[0].type, "ssh-rsa");
+	config_free(cfg);
+	free(text);
+
+	/* Raised: the 2048-bit key of the base config no longer loads. */
+	text = fmt("listen = [ \":22\" ];\nkey = \"/k\";\n"
+	    "limits = { rsa_min_bits = 3072; };\n"
+	    "users = ( { name = \"bob\"; keys = [ \"%s\" ]; } );\n",
+	    rsa_key);
+	cfg = fx_load(&fx, text);
+	CU_ASSERT_PTR_NULL(cfg);
+	config_free(cfg);
+	CU_ASSERT(has_error(&fx, NULL, ":4: user bob: keys[0]: ssh-rsa key "
+	    "of 2048 bits is too small: limits.rsa_min_bits is 3072; use "
+	    "ssh-ed25519 or a 3072-bit RSA key, or lower limits.rsa_min_bits "
+	    "to 2048"));
+	free(text);
+	fx_done(&fx);
+}
+
 /* All keys revoked: an empty keys_file loads, and the user has none. */
 static void
 test_keys_file_empty(void)
@@ -720,6 +788,10 @@ test_ranges_and_paths(void)
 	expect_base_error("limits = { max_sessions = 100001; };\n",
 	    ":9: limits.max_sessions = 100001 is out of range: use 1 to "
 	    "100000");
+	expect_base_error("limits = { rsa_min_bits = 1023; };\n",
+	    ":9: limits.rsa_min_bits = 1023 is out of range: use 1024 to 8192");
+	expect_base_error("limits = { rsa_min_bits = 8193; };\n",
+	    ":9: limits.rsa_min_bits = 8193 is out of range: use 1024 to 8192");
 	expect_base_error("workers = { chroot = \"var/empty\"; };\n",
 	    ":9: workers.chroot \"var/empty\" must be an absolute path");
 	expect_base_error("workers = { program = \"worker\"; };\n",
@@ -959,6 +1031,7 @@ test_dump_defaults(void)
 	    "  max_startups = \"10:30:100\";\n"
 	    "  per_source_max_startups = 0;\n"
 	    "  proxy_header_timeout = 5;\n"
+	    "  rsa_min_bits = 2048;\n"
 	    "};\n"
 	    "forwarding = {\n"
 	    "  local = true;\n"
@@ -1143,6 +1216,7 @@ main(void)
 		{ "user keys", test_user_keys },
 		{ "keys_file errors", test_keys_file_errors },
 		{ "empty keys_file", test_keys_file_empty },
+		{ "limits.rsa_min_bits and user keys", test_rsa_min_bits },
 		{ "syntax error", test_syntax_error },
 		{ "ranges and paths", test_ranges_and_paths },
 		{ "required settings, listen", test_required_and_listen },

@@ -17,6 +17,10 @@
 #define KEY_B	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHMRppjwEjrv61aqCR0SxY4iDSaUE5QI3BjfklqZJ+U2 b@t"
 #define FP_B	"SHA256:YC78HDkM+zKRF2uAA9Q14nQHhmztE17i5sKU/VTQFTE"
 
+/* A 1024-bit RSA key (ssh-keygen -t rsa -b 1024). */
+#define KEY_W	"ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDpeO7pQaLqMJSqYiMwNekK9dMJUKpmOsRnsD5YsIJYKYV5540ShrSMaNsd8DjT72mnUjd1XtrKWJcOV63ShEBh2RO8+/KI2BN80N7hV3pfHFhlPnv4/VrrpAYint3pTQ+CLY5dKoBtCVyMwguuFTYA2Q4kPfQzGOjJy/0yROdbHQ== weak@test"
+#define FP_W	"SHA256:u3BPeVjeV1FiKUOWKuc+SVpkepKh9B4pMOh+hauV5+0"
+
 static struct registry_redis *reg;
 
 /* n strings as Redis would send them: each length its own. */
@@ -161,6 +165,36 @@ test_keys(void)
 	CU_ASSERT_EQUAL(keys(both, 3, KEY_A, &has), POLICY_BAD_RECORD);
 }
 
+/* A stored RSA key under limits.rsa_min_bits is a bad record, not a
+ * key; lowered to 1024, the same entry matches. */
+static void
+test_keys_rsa_min_bits(void)
+{
+	const char *e[] = { FP_W, KEY_W, FP_A, KEY_A };
+	size_t lens[4], i;
+	unsigned long long bad;
+	struct authkey k;
+	const char *why;
+	int has;
+
+	for (i = 0; i < 4; i++)
+		lens[i] = strlen(e[i]);
+	CU_ASSERT_EQUAL_FATAL(authkey_parse_line_min(KEY_W, 1024, &k, &why),
+	    0);
+	bad = registry_redis_stats(reg)->bad_records;
+	CU_ASSERT_EQUAL(registry_parse_keys(reg, "connect-sshd:user:dave:keys",
+	    e, lens, 4, k.blob, k.bloblen, &has), 1);
+	CU_ASSERT_EQUAL(has, 0);
+	CU_ASSERT_EQUAL(registry_redis_stats(reg)->bad_records, bad + 1);
+	registry_redis_set_rsa_min_bits(reg, 1024);
+	CU_ASSERT_EQUAL(registry_parse_keys(reg, "connect-sshd:user:dave:keys",
+	    e, lens, 4, k.blob, k.bloblen, &has), 1);
+	CU_ASSERT_EQUAL(has, 1);
+	CU_ASSERT_EQUAL(registry_redis_stats(reg)->bad_records, bad + 1);
+	registry_redis_set_rsa_min_bits(reg, 2048);
+	authkey_free(&k);
+}
+
 static void
 test_key_names(void)
 {
@@ -192,6 +226,7 @@ main(void)
 		{ "studio records that fail the checks", test_studio_bad },
 		{ "odd hashes and NUL bytes", test_studio_shape },
 		{ "user keys", test_keys },
+		{ "user keys under limits.rsa_min_bits", test_keys_rsa_min_bits },
 		{ "key names", test_key_names },
 	};
 	CU_pSuite s;

@@ -1,0 +1,304 @@
+/*
+ * keytypes.c - the table of accepted client key types and the check of a
+ * public key blob against it; see keytypes.h.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "keytypes.h"
+#include "sshwire.h"
+
+#define TYPE_MAX		64	/* longest key type name looked at */
+#define CURVE_MAX		16
+#define EC_POINT_UNCOMPRESSED	0x04
+#define MPINT_SIGN_BIT		0x80
+
+static const struct keytype table[] = {
+	{ "ssh-ed25519", KEYTYPE_ED25519, NULL, NULL, 0,
+	    { { "ssh-ed25519", NULL } } },
+	/* SHA-1 "ssh-rsa" signatures are refused: only the RFC 8332 ones. */
+	{ "ssh-rsa", KEYTYPE_RSA, NULL, NULL, 0,
+	    { { "rsa-sha2-256", "SHA256" }, { "rsa-sha2-512", "SHA512" } } },
+	{ "ecdsa-sha2-nistp256", KEYTYPE_ECDSA, "nistp256", "P-256",
+	    1 + 2 * 32, { { "ecdsa-sha2-nistp256", "SHA256" } } },
+	{ "ecdsa-sha2-nistp384", KEYTYPE_ECDSA, "nistp384", "P-384",
+	    1 + 2 * 48, { { "ecdsa-sha2-nistp384", "SHA384" } } },
+	{ "ecdsa-sha2-nistp521", KEYTYPE_ECDSA, "nistp521", "P-521",
+	    1 + 2 * 66, { { "ecdsa-sha2-nistp521", "SHA512" } } },
+};
+
+#define NTABLE	(sizeof(table) / sizeof(table[0]))
+
+const struct keytype *
+keytype_at(size_t i)
+{
+	return i < NTABLE ? &table[i] : NULL;
+}
+
+const struct keytype *
+keytype_find(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < NTABLE; i++)
+		if (strlen(table[i].name) == n &&
+		    memcmp(table[i].name, s, n) == 0)
+			return &table[i];
+	return NULL;
+}
+
+const struct keytype *
+keytype_of_blob(const uint8_t *blob, size_t len)
+{
+	char type[TYPE_MAX];
+
+	if (sshwire_blob_type(blob, len, type, sizeof(type)) != 0)
+		return NULL;
+	return keytype_find(type, strlen(type));
+}
+
+const struct keytype_sigalg *
+keytype_sigalg(const struct keytype *kt, const char *algo)
+{
+	size_t i;
+
+	if (kt == NULL || algo == NULL)
+		return NULL;
+	for (i = 0; i < KEYTYPE_MAX_SIGALGS && kt->sigalgs[i].name != NULL;
+	    i++)
+		if (strcmp(kt->sigalgs[i].name, algo) == 0)
+			return &kt->sigalgs[i];
+	return NULL;
+}
+
+/* An SSH mpint that is positive and minimally encoded: its magnitude
+ * (without the sign byte) and its size in bits. */
+static int
+get_positive_mpint(struct cursor *c, const uint8_t **mag, size_t *maglen,
+    unsigned *bits)
+{
+	const uint8_t *p;
+	size_t n;
+	uint8_t top;
+
+	if (cursor_get_string(c, &p, &n, SIZE_MAX) != 0 || n == 0)
+		return -1;
+	if (p[0] & MPINT_SIGN_BIT)
+		return -1;	/* negative */
+	if (p[0] == 0) {
+		/* A leading zero only to clear the sign bit of the next. */
+		if (n == 1 || !(p[1] & MPINT_SIGN_BIT))
+			return -1;
+		p++;
+		n--;
+	}
+	if (n > UINT32_MAX / 8)
+		return -1;
+	*mag = p;
+	*maglen = n;
+	*bits = (unsigned)(n - 1) * 8;
+	for (top = p[0]; top != 0; top >>= 1)
+		(*bits)++;
+	return 0;
+}
+
+static enum keytype_verdict
+malformed(struct keytype_key *k, const char *detail)
+{
+	k->detail = detail;
+	return KEYTYPE_MALFORMED;
+}
+
+static enum keytype_verdict
+check_ed25519(struct cursor *c, struct keytype_key *k)
+{
+	if (cursor_get_string(c, &k->pub, &k->publen, ED25519_PUB_LEN) != 0 ||
+	    k->publen != ED25519_PUB_LEN)
+		return malformed(k, "malformed ssh-ed25519 key: public key "
+		    "is not 32 bytes");
+	return KEYTYPE_OK;
+}
+
+static enum keytype_verdict
+check_rsa(struct cursor *c, struct keytype_key *k)
+{
+	if (get_positive_mpint(c, &k->rsa_e, &k->rsa_elen,
+	    &k->rsa_e_bits) != 0 ||
+	    get_positive_mpint(c, &k->rsa_n, &k->rsa_nlen,
+	    &k->rsa_bits) != 0)
+		return malformed(k, "malformed ssh-rsa key: bad exponent or "
+		    "modulus");
+	if (!(k->rsa_n[k->rsa_nlen - 1] & 1))
+		return malformed(k, "malformed ssh-rsa key: the modulus is "
+		    "even");
+	return KEYTYPE_OK;
+}
+
+static enum keytype_verdict
+check_ecdsa(struct cursor *c, struct keytype_key *k)
+{
+	char curve[CURVE_MAX];
+
+	if (cursor_get_cstring(c, curve, sizeof(curve)) != 0 ||
+	    strcmp(curve, k->kt->curve) != 0)
+		return malformed(k, "malformed ecdsa key: curve does not "
+		    "match the key type");
+	if (cursor_get_string(c, &k->pub, &k->publen, k->kt->pointlen) != 0 ||
+	    k->publen != k->kt->pointlen ||
+	    k->pub[0] != EC_POINT_UNCOMPRESSED)
+		return malformed(k, "malformed ecdsa key: bad public point");
+	return KEYTYPE_OK;
+}
+
+/* e odd and KEYTYPE_RSA_MIN_E <= e < 2^KEYTYPE_RSA_E_MAX_BITS. */
+static int
+rsa_exponent_ok(const struct keytype_key *k)
+{
+	uint32_t e = 0;
+	size_t i;
+
+	if (k->rsa_e_bits > KEYTYPE_RSA_E_MAX_BITS)
+		return 0;
+	for (i = 0; i < k->rsa_elen; i++)
+		e = e << 8 | k->rsa_e[i];
+	return (e & 1) && e >= KEYTYPE_RSA_MIN_E;
+}
+
+static enum keytype_verdict
+rsa_bounds(const struct keytype_key *k, unsigned rsa_min_bits)
+{
+	if (rsa_min_bits < KEYTYPE_RSA_MIN_BITS_LOWEST)
+		rsa_min_bits = KEYTYPE_RSA_MIN_BITS_LOWEST;
+	if (!rsa_exponent_ok(k))
+		return KEYTYPE_RSA_BAD_EXPONENT;
+	if (k->rsa_bits < rsa_min_bits)
+		return KEYTYPE_RSA_TOO_SMALL;
+	if (k->rsa_bits > KEYTYPE_RSA_MAX_BITS)
+		return KEYTYPE_RSA_TOO_LARGE;
+	return KEYTYPE_OK;
+}
+
+enum keytype_verdict
+keytype_check_blob(const uint8_t *blob, size_t len, unsigned rsa_min_bits,
+    struct keytype_key *kout)
+{
+	struct keytype_key local, *k = kout != NULL ? kout : &local;
+	char type[TYPE_MAX];
+	struct cursor c;
+	enum keytype_verdict v;
+
+	memset(k, 0, sizeof(*k));
+	if (blob == NULL)
+		return malformed(k, "malformed key data: no key type inside");
+	cursor_init(&c, blob, len);
+	if (cursor_get_cstring(&c, type, sizeof(type)) != 0 ||
+	    type[0] == '\0') {
+		k->detail = "malformed key data: no key type inside";
+		return KEYTYPE_UNKNOWN;
+	}
+	if ((k->kt = keytype_find(type, strlen(type))) == NULL) {
+		k->detail = "unsupported key type";
+		return KEYTYPE_UNKNOWN;
+	}
+	switch (k->kt->kind) {
+	case KEYTYPE_ED25519:
+		v = check_ed25519(&c, k);
+		break;
+	case KEYTYPE_RSA:
+		v = check_rsa(&c, k);
+		break;
+	case KEYTYPE_ECDSA:
+		v = check_ecdsa(&c, k);
+		break;
+	default:
+		v = malformed(k, "unsupported key type");
+		break;
+	}
+	if (v == KEYTYPE_OK && cursor_end(&c) != 0)
+		v = malformed(k, "malformed key data: truncated or trailing "
+		    "bytes");
+	if (v == KEYTYPE_OK && k->kt->kind == KEYTYPE_RSA)
+		v = rsa_bounds(k, rsa_min_bits);
+	return v;
+}
+
+const char *
+keytype_reason(enum keytype_verdict v)
+{
+	switch (v) {
+	case KEYTYPE_OK:
+		return NULL;
+	case KEYTYPE_RSA_TOO_SMALL:
+		return "key-too-weak";
+	default:
+		return "bad-key";
+	}
+}
+
+/* "e = 65537", or "a 40-bit e" when it does not fit in 64 bits. */
+static void
+describe_e(const struct keytype_key *k, char *buf, size_t bufsz)
+{
+	uint64_t e = 0;
+	size_t i;
+
+	if (k->rsa_e_bits > 64) {
+		snprintf(buf, bufsz, "a %u-bit public exponent",
+		    k->rsa_e_bits);
+		return;
+	}
+	for (i = 0; i < k->rsa_elen; i++)
+		e = e << 8 | k->rsa_e[i];
+	snprintf(buf, bufsz, "public exponent e = %" PRIu64, e);
+}
+
+const char *
+keytype_explain(enum keytype_verdict v, const struct keytype_key *k,
+    unsigned rsa_min_bits, char *buf, size_t bufsz)
+{
+	char e[48];
+
+	if (rsa_min_bits < KEYTYPE_RSA_MIN_BITS_LOWEST)
+		rsa_min_bits = KEYTYPE_RSA_MIN_BITS_LOWEST;
+	switch (v) {
+	case KEYTYPE_OK:
+		snprintf(buf, bufsz, "key accepted");
+		break;
+	case KEYTYPE_UNKNOWN:
+	case KEYTYPE_MALFORMED:
+		snprintf(buf, bufsz, "%s", k->detail != NULL ? k->detail :
+		    "malformed key data");
+		break;
+	case KEYTYPE_RSA_TOO_SMALL:
+		if (k->rsa_bits < KEYTYPE_RSA_MIN_BITS_LOWEST)
+			snprintf(buf, bufsz, "ssh-rsa key of %u bits is too "
+			    "small: no setting allows under %d bits; use "
+			    "ssh-ed25519 or a 3072-bit RSA key", k->rsa_bits,
+			    KEYTYPE_RSA_MIN_BITS_LOWEST);
+		else
+			snprintf(buf, bufsz, "ssh-rsa key of %u bits is too "
+			    "small: limits.rsa_min_bits is %u; use "
+			    "ssh-ed25519 or a 3072-bit RSA key, or lower "
+			    "limits.rsa_min_bits to %u", k->rsa_bits,
+			    rsa_min_bits, k->rsa_bits);
+		break;
+	case KEYTYPE_RSA_TOO_LARGE:
+		snprintf(buf, bufsz, "ssh-rsa key of %u bits is too large: "
+		    "at most %d bits are accepted; use ssh-ed25519 or a "
+		    "3072-bit RSA key", k->rsa_bits, KEYTYPE_RSA_MAX_BITS);
+		break;
+	case KEYTYPE_RSA_BAD_EXPONENT:
+		describe_e(k, e, sizeof(e));
+		snprintf(buf, bufsz, "ssh-rsa key with %s is refused: the "
+		    "exponent must be odd, at least %d and under 2^%d "
+		    "(ssh-keygen uses 65537); make a new key", e,
+		    KEYTYPE_RSA_MIN_E, KEYTYPE_RSA_E_MAX_BITS);
+		break;
+	default:
+		snprintf(buf, bufsz, "key refused");
+		break;
+	}
+	return buf;
+}
