@@ -26,6 +26,7 @@
 
 #include "buf.h"
 #include "ipc.h"
+#include "keytypes.h"
 #include "log.h"
 #include "provider.h"
 #include "proxy.h"
@@ -185,16 +186,28 @@ session_prepare(const struct wsettings *ws)
 
 /* ---- the Studio leg ---- */
 
-/* A public key's blob (libssh 0.10 exports it only as base64). */
+/*
+ * A public key's blob (libssh 0.10 exports it only as base64): 0, -1 if
+ * it cannot be had, or 1 if it is longer than blobsz, as a 16384-bit RSA
+ * key's is than IPC_MAX_BLOB.
+ */
 static int
 key_blob(ssh_key key, uint8_t *blob, size_t blobsz, size_t *bloblen)
 {
 	char *b64 = NULL;
+	size_t n, pad = 0;
 	int rc;
 
 	if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK)
 		return -1;
-	rc = b64_decode(b64, strlen(b64), blob, blobsz, bloblen);
+	/* Each 4 characters are 3 bytes, less one per '=' of padding. */
+	n = strlen(b64);
+	while (pad < 2 && pad < n && b64[n - 1 - pad] == '=')
+		pad++;
+	if ((n + 3) / 4 * 3 - pad > blobsz)
+		rc = 1;
+	else
+		rc = b64_decode(b64, n, blob, blobsz, bloblen);
 	ssh_string_free_char(b64);
 	return rc;
 }
@@ -320,6 +333,69 @@ auth_failed(struct conn *c)
 	}
 }
 
+/* A signature refused by verify_signed(), never sent to the monitor. */
+static int sig_refused;
+
+/*
+ * The algorithm and key blob of the signed userauth data (RFC 4252 section
+ * 7: session id, byte, user, service, method, bool, algorithm, key), if
+ * the monitor could not take them: a key blob over IPC_MAX_BLOB (a
+ * 16384-bit RSA key, larger than any the gateway accepts) or an algorithm
+ * the key's type may not sign with (keytypes.h: SHA-1 "ssh-rsa" is not
+ * one) are what the monitor kills a worker for.  NULL, or why not.
+ */
+static const char *
+signed_key_refusal(const uint8_t *data, size_t len, char *why, size_t whysz)
+{
+	char algo[64];
+	const uint8_t *p, *key;
+	size_t n, keylen;
+	struct cursor c;
+	uint8_t u8;
+
+	cursor_init(&c, data, len);
+	cursor_get_string(&c, &p, &n, len);	/* session id */
+	cursor_get_u8(&c, &u8);
+	cursor_get_string(&c, &p, &n, len);	/* user */
+	cursor_get_string(&c, &p, &n, len);	/* service */
+	cursor_get_string(&c, &p, &n, len);	/* method */
+	cursor_get_u8(&c, &u8);
+	if (cursor_get_cstring(&c, algo, sizeof(algo)) != 0)
+		snprintf(algo, sizeof(algo), "(too long)");
+	if (cursor_get_string(&c, &key, &keylen, len) != 0)
+		return NULL;	/* libssh built it: the monitor decides */
+	if (keylen > IPC_MAX_BLOB)
+		snprintf(why, whysz, "a key of %zu bytes is larger than any "
+		    "the gateway accepts (RSA keys may have at most %d bits)",
+		    keylen, KEYTYPE_RSA_MAX_BITS);
+	else if (keytype_sigalg(keytype_of_blob(key, keylen), algo) == NULL)
+		snprintf(why, whysz, "signature algorithm %s is not accepted "
+		    "for this key type", algo);
+	else
+		return NULL;
+	return why;
+}
+
+/*
+ * The provider's verify hook: the monitor checks the client's signature
+ * and decides (mm_verify), unless the request is one it could not take,
+ * which is refused here as a failed login: libssh sends nothing for a
+ * signature that fails, so authenticate() ends the attempt.
+ */
+static int
+verify_signed(const uint8_t *sig, size_t siglen, const uint8_t *data,
+    size_t len)
+{
+	char why[160];
+
+	if (signed_key_refusal(data, len, why, sizeof(why)) != NULL) {
+		logit("client signature refused: %s", why);
+		sig_refused = 1;
+		return 0;
+	}
+	return mm_verify(sig, siglen, data, len);
+}
+
 static int
 auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
     char state, void *userdata)
@@ -327,7 +403,7 @@ auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	struct conn *c = userdata;
 	uint8_t blob[IPC_MAX_BLOB];
 	size_t bloblen;
-	int ok;
+	int ok, rc;
 
 	if (c->authenticated || c->fatal_msg[0] != '\0')
 		return SSH_AUTH_DENIED;
@@ -335,8 +411,17 @@ auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 	testhook_user(user);
 #endif
 	if (state == SSH_PUBLICKEY_STATE_NONE) {
-		ok = key_blob(key, blob, sizeof(blob), &bloblen) == 0 ?
-		    mm_key_query(user, blob, bloblen) : 0;
+		/* A key too large for the IPC is larger than any the
+		 * gateway accepts (keytypes.h): refused here, an ordinary
+		 * failure, rather than sent to the monitor. */
+		rc = key_blob(key, blob, sizeof(blob), &bloblen);
+		if (rc == 1)
+			logit("client key refused: a %s key larger than the "
+			    "%d bytes the gateway passes on (RSA keys may have "
+			    "at most %d bits)",
+			    ssh_key_type_to_char(ssh_key_type(key)),
+			    IPC_MAX_BLOB, KEYTYPE_RSA_MAX_BITS);
+		ok = rc == 0 ? mm_key_query(user, blob, bloblen) : 0;
 		if (ok == IPC_FLAG_YES)
 			return SSH_AUTH_SUCCESS;
 		if (ok == IPC_FLAG_UNAVAILABLE) {
@@ -407,7 +492,7 @@ authenticate(struct conn *c)
 		}
 		/* libssh sends no failure for a signature the monitor
 		 * refused; end the attempt ourselves. */
-		if (mm_verify_result() == IPC_FLAG_NO) {
+		if (mm_verify_result() == IPC_FLAG_NO || sig_refused) {
 			disconnect_with(c, "Permission denied (publickey)");
 			goto out;
 		}
@@ -566,7 +651,7 @@ session_serve(int fd, const struct ipc_client *cl)
 	ssh_callbacks_init(&cb);
 	ssh_set_server_callbacks(c.down, &cb);
 	ssh_set_auth_methods(c.down, SSH_AUTH_METHOD_PUBLICKEY);
-	csshd_provider_set_verify_hook(mm_verify);
+	csshd_provider_set_verify_hook(verify_signed);
 	if (ssh_handle_key_exchange(c.down) != SSH_OK) {
 		logit("key exchange with %s failed: %s", cl->peer,
 		    ssh_get_error(c.down));
