@@ -192,6 +192,59 @@ verify(uint8_t sid_byte)
 	buf_free(&d);
 }
 
+/* An RSA key blob of 16384 bits (2071 bytes): over IPC_MAX_BLOB, and
+ * larger than any key the gateway accepts. */
+static void
+rsa16384_blob(struct buf *b)
+{
+	static uint8_t n[1 + 2048];
+	static const uint8_t e[] = { 1, 0, 1 };
+
+	memset(n, 0xc5, sizeof(n));
+	n[0] = 0;
+	buf_put_cstring(b, "ssh-rsa");
+	buf_put_string(b, e, sizeof(e));
+	buf_put_string(b, n, sizeof(n));
+}
+
+/* A key query, or a signed request, holding that blob: an honest worker
+ * refuses such a key itself and never sends it. */
+static void
+oversized_key(int signed_request)
+{
+	uint8_t sig[256], sid[32];
+	struct buf k, d, b;
+
+	buf_init(&k, IPC_MAX_SIGNED);
+	rsa16384_blob(&k);
+	buf_init(&b, IPC_MAX_MSG);
+	buf_put_u8(&b, 0);
+	if (!signed_request) {
+		/* By hand: the encoder refuses a blob over its bound. */
+		buf_put_u8(&b, IPC_W_KEY_QUERY);
+		buf_put_cstring(&b, "alice@s1");
+		buf_put_string(&b, k.data, k.len);
+	} else {
+		memcpy(sid, first_hash, sizeof(sid));
+		buf_init(&d, IPC_MAX_SIGNED);
+		buf_put_string(&d, sid, sizeof(sid));
+		buf_put_u8(&d, 50);
+		buf_put_cstring(&d, "alice@s1");
+		buf_put_cstring(&d, "ssh-connection");
+		buf_put_cstring(&d, "publickey");
+		buf_put_u8(&d, 1);
+		buf_put_cstring(&d, "rsa-sha2-256");
+		buf_put_string(&d, k.data, k.len);
+		memset(sig, 0x11, sizeof(sig));
+		buf_put_u8(&b, IPC_W_VERIFY);
+		buf_put_string(&b, sig, sizeof(sig));
+		buf_put_string(&b, d.data, d.len);
+		buf_free(&d);
+	}
+	send_msg(&b);
+	buf_free(&k);
+}
+
 static void
 empty(unsigned type)
 {
@@ -556,6 +609,13 @@ attack(const char *name)
 		await(3000);
 		say("attack", "");
 		verify(0x77);			/* bound to another id */
+		await(3000);
+	} else if (strcmp(name, "key-query-oversized-key") == 0 ||
+	    strcmp(name, "verify-oversized-key") == 0) {
+		sign(32);
+		await(3000);
+		say("attack", "");
+		oversized_key(name[0] == 'v');
 		await(3000);
 	} else if (strcmp(name, "verify-forged") == 0) {
 		sign(32);

@@ -125,6 +125,12 @@ grep -q "auth.denied .*reason=bad-signature" "$LOG" &&
 attack replay-session-id1 >/dev/null
 expect replay-session-id2 "session id already used by another connection" \
 	"a second connection reusing a session id (login signature replay)"
+# A key too large for the protocol is refused by an honest worker itself;
+# one that sends it anyway is killed, as before.
+expect key-query-oversized-key "bad W_KEY_QUERY" \
+	"a key query with a 16384-bit RSA key (a blob over 2048 bytes)"
+expect verify-oversized-key "verify request refused: malformed userauth data" \
+	"a signed login with a 16384-bit RSA key (a blob over 2048 bytes)"
 expect truncated "bad W_SIGN" "a truncated message"
 expect oversized "malformed IPC message" "an oversized datagram"
 expect wrong-type "malformed IPC message" "an unknown message type"
