@@ -325,6 +325,53 @@ stop_gateway fakestudio
 gw_ssh "$GW_PORT" "$T/carol" carol@s1 true 2>"$T/rsa.err" &&
 	ok "an RSA client key (rsa-sha2) logs in" ||
 	not_ok "an RSA client key logs in ($(cat "$T/rsa.err"))"
+# RSA bounds (keytypes.h): a 1024-bit key is under limits.rsa_min_bits
+# (2048), refused by the monitor before it verifies anything.
+ssh-keygen -q -t rsa -b 1024 -N '' -f "$T/weak1024" -C weak@test
+deny "a 1024-bit RSA key" "$T/weak1024" alice@s1 key-too-weak
+# A 16384-bit RSA key does not fit the monitor protocol: the worker refuses
+# it itself, as a failed login, and is not taken for a compromised one.
+# paramiko signs at once (the verify path); the key is a made-up modulus.
+if /usr/bin/python3 -c 'import paramiko' 2>/dev/null; then
+	out=$(/usr/bin/python3 - "$GW_PORT" alice@s1 2>&1 <<'EOP'
+import sys, struct, paramiko
+port, user = int(sys.argv[1]), sys.argv[2]
+def s(b): return struct.pack(">I", len(b)) + b
+n = (1 << 16383) | 0xC5C5C5C5 | 1
+blob = s(b"ssh-rsa") + s(b"\x01\x00\x01") + s(b"\0" + n.to_bytes(2048, "big"))
+class Big(paramiko.PKey):
+    public_blob = None
+    def asbytes(self): return blob
+    def __str__(self): return self.asbytes()
+    def get_name(self): return "ssh-rsa"
+    def get_bits(self): return 16384
+    def can_sign(self): return True
+    def sign_ssh_data(self, data, algorithm=None):
+        m = paramiko.Message()
+        m.add_string(algorithm or "rsa-sha2-256")
+        m.add_string(b"\x01" * 2048)
+        return m
+t = paramiko.Transport(("127.0.0.1", port))
+t.start_client(timeout=10)
+try:
+    t.auth_publickey(user, Big())
+    print("logged in")
+except paramiko.AuthenticationException:
+    print("refused")
+t.close()
+EOP
+)
+	if [ "$out" = refused ] &&
+	    wait_log "$GW_LOG" "client signature refused: a key of 2071 bytes" &&
+	    ! grep -q "killing worker .*malformed userauth data" "$GW_LOG"; then
+		ok "refused: a 16384-bit RSA key signed at once, by the worker, not killed"
+	else
+		not_ok "refused: a 16384-bit RSA key signed at once ($out)"
+		grep 'client signature refused\|killing' "$GW_LOG" | tail -2 | sed 's/^/#   /'
+	fi
+else
+	skip "a 16384-bit RSA key signed at once: /usr/bin/python3 has no paramiko"
+fi
 
 # ---- audit events ----
 for ev in "event=connection conn=[0-9]* peer=127.0.0.1:" \
