@@ -738,6 +738,22 @@ send_exit(struct pair *p)
 		    p->exit_status);
 }
 
+/*
+ * May EOF go to the client yet?  For a session, only once the Studio's
+ * exit status (or signal) is here, or the Studio closed without one: a
+ * client whose input is done answers EOF with its CLOSE at once, after
+ * which no status can be delivered.  sshd sends its EOF and the status
+ * close together, but the gateway can read them apart: a ControlMaster
+ * client then reported exit 255 for a command that exited 7.  The status
+ * follows the EOF in the same step (send_exit()).
+ */
+static int
+status_known(const struct pair *p)
+{
+	return p->kind != CH_SESSION || p->have_status ||
+	    ssh_channel_is_closed(p->up);
+}
+
 /* Has this side's connection ended (closed, reset, or errored)?  (Not
  * ssh_get_error_code(): libssh leaves "fatal" codes behind on requests
  * that merely failed.) */
@@ -801,7 +817,7 @@ pair_step(struct pair *p)
 	}
 	if (writable(p->down, p->eof_to_down, p->closed_down) &&
 	    p->pend[DIR_OUT].len == 0 && p->pend[DIR_ERR].len == 0 &&
-	    ssh_channel_is_eof(p->up)) {
+	    ssh_channel_is_eof(p->up) && status_known(p)) {
 		(void)ssh_channel_send_eof(p->down);
 		p->eof_to_down = 1;
 	}

@@ -77,6 +77,24 @@ probs=$(mux_round "$GW_PORT" 4)
 [ -z "$probs" ] && ok "ControlMaster with 3 slow sessions + 1 short on the production worker: every byte and status" ||
 	not_ok "multiplexed sessions (production worker): $probs"
 
+# Quick commands one after another through one master: each exit status
+# must arrive before the client, whose input is already done, answers the
+# gateway's EOF with its CLOSE (1 in 10 came back as 255 before the relay
+# held EOF until the status).
+cp="$T/mq.sock"
+gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlMaster=yes -o ControlPath="$cp" \
+    -o ControlPersist=no -fN
+bad=""
+for k in $(seq 1 40); do
+	out=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$cp" \
+	    "echo tok-$k; exit $k" </dev/null 2>/dev/null)
+	rc=$?
+	[ "$rc" = "$k" ] && [ "$out" = "tok-$k" ] || bad="$bad $k:$rc"
+done
+gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$cp" -O exit 2>/dev/null
+[ -z "$bad" ] && ok "40 quick commands through one ControlMaster: every exit status arrives" ||
+	not_ok "quick multiplexed commands, wrong status (command:status):$bad"
+
 # ---- order on the wire: data, EOF, exit-status, close ----
 # The client's own trace of one channel whose data the gateway must hold
 # while a slow reader drains it: EOF and the status come only after the
