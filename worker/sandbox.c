@@ -7,8 +7,14 @@
  * rlimits, no_new_privs, then a seccomp filter whose default action kills
  * the process.  The allowlist below is flat, in one place, with the reason
  * for each entry; libseccomp adds the architecture check first and kills
- * on a foreign architecture.
+ * on a foreign architecture.  Where a call is harmful with some arguments
+ * and the worker needs only a few values (fcntl, getsockopt, setsockopt,
+ * mmap, mprotect, futex), an entry allows only those values and anything
+ * else kills, like a call that is not listed.
  */
+#include <linux/futex.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -38,11 +44,25 @@
 struct sc_rule {
 	int nr;
 	int errno_ret;		/* 0: allow; else fail with this errno */
+	unsigned int nargs;	/* argument checks, all of which must hold */
+	struct scmp_arg_cmp arg[2];
 	const char *why;
 };
 
-#define ALLOW(name, why)	{ SCMP_SYS(name), 0, why }
-#define DENY(name, err, why)	{ SCMP_SYS(name), err, why }
+#define ALLOW(name, why)	{ SCMP_SYS(name), 0, 0, { { 0 } }, why }
+#define DENY(name, err, why)	{ SCMP_SYS(name), err, 0, { { 0 } }, why }
+/* Allowed only when one or two argument checks hold; the same call may
+ * have several such entries, any one of which allows it. */
+#define ALLOW_IF(name, a, why)	{ SCMP_SYS(name), 0, 1, { a }, why }
+#define ALLOW_IF2(name, a, b, why) { SCMP_SYS(name), 0, 2, { a, b }, why }
+/* Argument n equals v; (argument n & m) equals v.  All 64 bits are
+ * compared: a value with stray high bits is refused, never let through. */
+#define ARG_EQ(n, v)		{ (n), SCMP_CMP_EQ, (scmp_datum_t)(v), 0 }
+#define ARG_MASKED(n, m, v)	{ (n), SCMP_CMP_MASKED_EQ, \
+				  (scmp_datum_t)(m), (scmp_datum_t)(v) }
+/* futex operations, with or without the private and realtime flags */
+#define FUTEX_FLAGS		(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
+#define FUTEX_CMD(op)		ARG_MASKED(1, ~(scmp_datum_t)FUTEX_FLAGS, op)
 
 static const struct sc_rule rules[] = {
 	/* I/O on the client socket, the Studio socket, the agent socket
@@ -58,10 +78,29 @@ static const struct sc_rule rules[] = {
 	ALLOW(poll, "libssh event loop"),
 	ALLOW(ppoll, "poll() on some architectures"),
 	ALLOW(close, "closing channels' and sessions' sockets"),
-	ALLOW(fcntl, "libssh toggles O_NONBLOCK on its sockets"),
+	/* fcntl: flags of the worker's own descriptors only.  F_SETOWN,
+	 * F_SETOWN_EX, F_SETSIG and O_ASYNC (which F_SETFL must not set)
+	 * would make the kernel signal another process -- another worker,
+	 * or the monitor when it does not run as root; leases, F_NOTIFY,
+	 * locks, F_DUPFD and the rest are never used, and kill. */
+	ALLOW_IF(fcntl, ARG_EQ(1, F_GETFL), "file status flags, read"),
+	ALLOW_IF2(fcntl, ARG_EQ(1, F_SETFL), ARG_MASKED(2, O_ASYNC, 0),
+	    "libssh sets or clears O_NONBLOCK on the Studio socket; "
+	    "never O_ASYNC"),
+	ALLOW_IF(fcntl, ARG_EQ(1, F_GETFD), "close-on-exec flag, read"),
+	ALLOW_IF(fcntl, ARG_EQ(1, F_SETFD),
+	    "libssh marks sockets close-on-exec"),
 	ALLOW(shutdown, "libssh shuts down a socket on disconnect"),
-	ALLOW(getsockopt, "libssh checks socket errors"),
-	ALLOW(setsockopt, "libssh sets TCP_NODELAY"),
+	/* Socket options: only these; others (TCP_ULP, SO_ATTACH_FILTER,
+	 * TCP_ZEROCOPY_RECEIVE, SO_PEERCRED, ...) are kernel attack surface
+	 * or information the worker does not need, and kill. */
+	ALLOW_IF2(getsockopt, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_ERROR),
+	    "libssh reads the error of the Studio socket it waits on"),
+	ALLOW_IF2(getsockopt, ARG_EQ(1, IPPROTO_TCP), ARG_EQ(2, TCP_INFO),
+	    "the relay asks when the client last sent anything"),
+	ALLOW_IF2(setsockopt, ARG_EQ(1, IPPROTO_TCP), ARG_EQ(2, TCP_NODELAY),
+	    "the one option libssh sets (on a socket it connects itself; "
+	    "the monitor sets it on the Studio socket)"),
 	ALLOW(getpeername, "libssh looks up the peer for its logs"),
 	ALLOW(getsockname, "libssh looks up the local address"),
 	/* memory */
@@ -69,9 +108,25 @@ static const struct sc_rule rules[] = {
 	ALLOW(munmap, "free of large blocks"),
 	ALLOW(mremap, "realloc of large blocks"),
 	ALLOW(madvise, "malloc trims freed memory"),
-	/* mmap and mprotect are allowed only without PROT_EXEC: below */
-	/* threads' and OpenSSL's locks, time, randomness */
-	ALLOW(futex, "glibc and OpenSSL locks"),
+	/* Anonymous memory only, never executable: a worker has no business
+	 * making new code, nor mapping a socket (TCP zero-copy receive) or
+	 * any other descriptor. */
+	ALLOW_IF2(mmap, ARG_MASKED(2, PROT_EXEC, 0),
+	    ARG_MASKED(3, MAP_ANONYMOUS, MAP_ANONYMOUS),
+	    "malloc of large blocks; anonymous, not executable"),
+	ALLOW_IF(mprotect, ARG_MASKED(2, PROT_EXEC, 0),
+	    "glibc's malloc and the sanitizer runtime; never executable"),
+	/* threads' and OpenSSL's locks, time, randomness.  futex: the
+	 * operations of glibc's and OpenSSL's locks, the set OpenSSH's
+	 * sandbox allows; the priority-inheritance ones, with their history
+	 * of kernel flaws, and the rest kill. */
+	ALLOW_IF(futex, FUTEX_CMD(FUTEX_WAIT), "glibc locks and once"),
+	ALLOW_IF(futex, FUTEX_CMD(FUTEX_WAIT_BITSET), "glibc locks, timed"),
+	ALLOW_IF(futex, FUTEX_CMD(FUTEX_WAKE), "glibc locks and once"),
+	ALLOW_IF(futex, FUTEX_CMD(FUTEX_WAKE_BITSET), "glibc locks"),
+	ALLOW_IF(futex, FUTEX_CMD(FUTEX_REQUEUE), "glibc condition variables"),
+	ALLOW_IF(futex, FUTEX_CMD(FUTEX_CMP_REQUEUE),
+	    "glibc condition variables"),
 	ALLOW(getrandom, "OpenSSL's DRBG and libssh's nonces"),
 	ALLOW(clock_gettime, "timeouts (when the vDSO is not used)"),
 	ALLOW(gettimeofday, "timeouts (when the vDSO is not used)"),
@@ -88,6 +143,9 @@ static const struct sc_rule rules[] = {
 	/* Harmless probes, denied with an error rather than killing. */
 	DENY(newfstatat, EACCES, "glibc stdio probes a stream"),
 	DENY(fstat, EACCES, "glibc stdio probes a stream"),
+	/* Every request fails without reaching a driver: FIOASYNC,
+	 * FIOSETOWN and SIOCSPGRP (the ioctl way to O_ASYNC and F_SETOWN)
+	 * included. */
 	DENY(ioctl, ENOTTY, "glibc isatty() probes"),
 	DENY(readlink, EACCES, "the sanitizer runtime names the binary in a report"),
 #ifndef CSSHD_SANITIZE
@@ -104,6 +162,11 @@ static const struct sc_rule rules[] = {
 	DENY(open, EACCES, "the sanitizer runtime, while reporting"),
 #endif
 };
+
+#ifdef CSSHD_TEST_HOOKS
+/* The monitor, as a target for the test hooks' signal attempts. */
+static pid_t testhook_monitor;
+#endif
 
 static void
 drop_identity(const struct ipc_init *in)
@@ -169,20 +232,13 @@ install_filter(void)
 	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		if (rules[i].nr < 0)
 			continue;	/* not on this architecture */
-		rc = seccomp_rule_add(ctx, rules[i].errno_ret ?
+		rc = seccomp_rule_add_array(ctx, rules[i].errno_ret ?
 		    SCMP_ACT_ERRNO((uint32_t)rules[i].errno_ret) :
-		    SCMP_ACT_ALLOW, rules[i].nr, 0);
+		    SCMP_ACT_ALLOW, rules[i].nr, rules[i].nargs, rules[i].arg);
 		if (rc != 0)
 			fatal("seccomp rule %zu (%s): %s", i, rules[i].why,
 			    strerror(-rc));
 	}
-	/* Memory maps, never executable: a worker has no business making
-	 * new code. */
-	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) != 0 ||
-	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) != 0)
-		fatal("seccomp mmap rules failed");
 	if ((rc = seccomp_load(ctx)) != 0)
 		fatal("seccomp_load: %s", strerror(-rc));
 	seccomp_release(ctx);
@@ -198,6 +254,9 @@ sandbox_enter(const struct ipc_init *in)
 #endif
 	pid_t monitor = getppid();
 
+#ifdef CSSHD_TEST_HOOKS
+	testhook_monitor = monitor;
+#endif
 	drop_identity(in);
 	/* A worker outlives no monitor: without it nothing audits, limits
 	 * or drains its session.  Set after the uid change, which clears
@@ -219,7 +278,6 @@ sandbox_enter(const struct ipc_init *in)
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 /*
@@ -228,7 +286,9 @@ sandbox_enter(const struct ipc_init *in)
  * forbidden system call after the sandbox is on, which the filter must
  * punish with death.  The integration tests run every class and check
  * that the monitor logs the kill.  Raw syscall(2), so that no libc
- * wrapper substitutes another call.
+ * wrapper substitutes another call.  The argument classes aim at the IPC
+ * socket (always descriptor 3) and at the monitor, as an attacker would;
+ * without the filter each call would return, and the worker say so.
  */
 static void
 attempt(const char *class)
@@ -236,6 +296,11 @@ attempt(const char *class)
 	struct sockaddr_in sin = { .sin_family = AF_INET,
 	    .sin_port = htons(9), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	char *const argv[] = { "/bin/sh", NULL };
+	struct f_owner_ex owner = { F_OWNER_PID, testhook_monitor };
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	static uint32_t futex_word;
+	static char page[8192] __attribute__((aligned(4096)));
 
 	if (strcmp(class, "open") == 0)
 		(void)syscall(SYS_openat, AT_FDCWD, "/tmp/csshd-escape",
@@ -254,12 +319,55 @@ attempt(const char *class)
 		(void)syscall(SYS_ptrace, PTRACE_ATTACH, 1, 0, 0);
 	else if (strcmp(class, "kill") == 0)
 		(void)syscall(SYS_kill, 1, 0);
+	else if (strcmp(class, "tgkill") == 0)
+		(void)syscall(SYS_tgkill, testhook_monitor, testhook_monitor,
+		    0);
 	else if (strcmp(class, "setuid") == 0)
 		(void)syscall(SYS_setuid, 0);
 	else if (strcmp(class, "mount") == 0)
 		(void)syscall(SYS_mount, "none", "/", "tmpfs", 0, NULL);
 	else if (strcmp(class, "chroot") == 0)
 		(void)syscall(SYS_chroot, "/");
+	else if (strcmp(class, "prctl") == 0)
+		(void)syscall(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0);
+	/* fcntl: the ways to have the kernel signal another process, and
+	 * commands the worker never uses. */
+	else if (strcmp(class, "fcntl-setown") == 0)
+		(void)syscall(SYS_fcntl, IPC_WORKER_FD, F_SETOWN,
+		    testhook_monitor);
+	else if (strcmp(class, "fcntl-setown-ex") == 0)
+		(void)syscall(SYS_fcntl, IPC_WORKER_FD, F_SETOWN_EX, &owner);
+	else if (strcmp(class, "fcntl-setsig") == 0)
+		(void)syscall(SYS_fcntl, IPC_WORKER_FD, F_SETSIG, SIGKILL);
+	else if (strcmp(class, "fcntl-async") == 0)
+		(void)syscall(SYS_fcntl, IPC_WORKER_FD, F_SETFL,
+		    O_ASYNC | O_NONBLOCK);
+	else if (strcmp(class, "fcntl-setlease") == 0)
+		(void)syscall(SYS_fcntl, IPC_WORKER_FD, F_SETLEASE, F_RDLCK);
+	else if (strcmp(class, "fcntl-notify") == 0)
+		(void)syscall(SYS_fcntl, IPC_WORKER_FD, F_NOTIFY, DN_MODIFY);
+	else if (strcmp(class, "fcntl-dupfd") == 0)
+		(void)syscall(SYS_fcntl, IPC_WORKER_FD, F_DUPFD_CLOEXEC, 0);
+	/* socket options the worker never uses */
+	else if (strcmp(class, "setsockopt-other") == 0)
+		(void)syscall(SYS_setsockopt, IPC_WORKER_FD, IPPROTO_TCP,
+		    TCP_ULP, "tls", 4);
+	else if (strcmp(class, "getsockopt-other") == 0)
+		(void)syscall(SYS_getsockopt, IPC_WORKER_FD, SOL_SOCKET,
+		    SO_PEERCRED, &cred, &len);
+	/* memory: executable, or backed by a descriptor */
+	else if (strcmp(class, "mmap-exec") == 0)
+		(void)syscall(SYS_mmap, NULL, 4096, PROT_READ | PROT_EXEC,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	else if (strcmp(class, "mprotect-exec") == 0)
+		(void)syscall(SYS_mprotect, page, 4096, PROT_READ | PROT_EXEC);
+	else if (strcmp(class, "mmap-fd") == 0)
+		(void)syscall(SYS_mmap, NULL, 4096, PROT_READ, MAP_SHARED,
+		    IPC_WORKER_FD, 0);
+	/* futex: a priority-inheritance lock */
+	else if (strcmp(class, "futex-pi") == 0)
+		(void)syscall(SYS_futex, &futex_word, FUTEX_LOCK_PI_PRIVATE,
+		    0, NULL, NULL, 0);
 #ifdef CSSHD_SANITIZE
 	else if (strcmp(class, "asan") == 0) {
 		/* Not a syscall: a use after free, to show that a sanitizer

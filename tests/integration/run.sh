@@ -419,8 +419,17 @@ if start_gateway th "$T/th.conf"; then
 	wait_log "$T/th.log" "killed by the sandbox (SIGSYS" &&
 		ok "a worker calling socket() is killed by seccomp and logged" ||
 		{ not_ok "a worker calling socket() is killed by seccomp and logged"; tail -5 "$T/th.log" | sed 's/^/#   /'; }
-	# Every forbidden class, each in a fresh worker after sandboxing.
-	for class in open socket connect bind execve fork ptrace kill setuid mount chroot; do
+	# Every forbidden class, each in a fresh worker after sandboxing:
+	# forbidden calls, then calls allowed only with some arguments, tried
+	# with others (fcntl's ways to signal another process and commands
+	# never used, socket options, executable or descriptor-backed memory,
+	# a priority-inheritance futex).
+	for class in open socket connect bind execve fork ptrace kill tgkill \
+	    setuid mount chroot prctl \
+	    fcntl-setown fcntl-setown-ex fcntl-setsig fcntl-async \
+	    fcntl-setlease fcntl-notify fcntl-dupfd \
+	    setsockopt-other getsockopt-other \
+	    mmap-exec mprotect-exec mmap-fd futex-pi; do
 		before=$(grep -c "killed by the sandbox (SIGSYS" "$T/th.log")
 		gw_ssh "$TH_PORT" "$T/alice" "testhook-$class@s1" true 2>/dev/null
 		for _ in $(seq 1 50); do
