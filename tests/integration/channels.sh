@@ -136,7 +136,8 @@ for i in 1 2 3 4 5 6; do
 	    >"$T/sd.out.$i" 2>"$T/sd.err.$i"; echo $? > "$T/sd.rc.$i" ) &
 	sd_pids="$sd_pids $!"
 done
-for _ in $(seq 1 100); do
+# (a loaded machine may take a while to log six clients in)
+for _ in $(seq 1 600); do
 	[ "$(cat "$T"/sd.out.* 2>/dev/null | grep -c started)" = 6 ] && break
 	sleep 0.1
 done
