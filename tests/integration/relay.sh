@@ -42,9 +42,21 @@ direct_rc=$?
 	ok "kill -9 \$\$: exit code $gw_rc and message as without the gateway" ||
 	not_ok "kill -9: gateway rc=$gw_rc '$(cat "$T/k9.gw")', direct rc=$direct_rc '$(cat "$T/k9.direct")'"
 
-# Ctrl-C on a pty is a byte the remote pty turns into SIGINT.
-out=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 -tt 'trap "echo got-INT; exit 3" INT; echo armed; sleep 20' 2>/dev/null < <(sleep 1; printf '\003'; sleep 3))
+# Ctrl-C on a pty is a byte the remote pty turns into SIGINT.  It is
+# typed once the trap is armed (on a loaded machine the login alone can
+# take longer than any fixed wait).
+rm -f "$T/cc.in" "$T/cc.out"
+mkfifo "$T/cc.in"
+gw_ssh "$GW_PORT" "$T/alice" alice@s1 -tt 'trap "echo got-INT; exit 3" INT; echo armed; sleep 20' \
+    <"$T/cc.in" >"$T/cc.out" 2>/dev/null &
+ccpid=$!
+exec 7>"$T/cc.in"
+for _ in $(seq 1 300); do grep -q armed "$T/cc.out" && break; sleep 0.1; done
+printf '\003' >&7
+wait $ccpid
 rc=$?
+exec 7>&-
+out=$(cat "$T/cc.out")
 echo "$out" | grep -q got-INT && [ $rc = 3 ] &&
 	ok "Ctrl-C on a pty exec reaches the remote trap (exit 3)" ||
 	not_ok "Ctrl-C on a pty exec (rc=$rc out='$out')"

@@ -805,7 +805,12 @@ if wait_log "$T/dr.log" "ready:"; then
 	shp=$!
 	GW_SSH_LOGLEVEL=INFO gw_ssh "$DR_PORT" "$T/alice" alice@s1 'sleep 60' > /dev/null 2>"$T/dr.long" &
 	lgp=$!
-	sleep 1
+	# Both sessions running (their commands audited), however slow the
+	# logins on a loaded machine.
+	for _ in $(seq 1 300); do
+		[ "$(grep -c 'event=command .*command="sleep' "$T/dr.log")" = 2 ] && break
+		sleep 0.1
+	done
 	kill -TERM $drpid
 	sleep 0.5
 	if (exec 3<>"/dev/tcp/127.0.0.1/$DR_PORT") 2>/dev/null; then
