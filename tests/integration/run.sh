@@ -801,14 +801,15 @@ echo "[127.0.0.1]:$DR_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_host
 "$B/connect-sshd" -f "$T/dr.conf" >"$T/dr.log" 2>&1 &
 drpid=$!
 if wait_log "$T/dr.log" "ready:"; then
-	gw_ssh "$DR_PORT" "$T/alice" alice@s1 'sleep 2; echo short-done' > "$T/dr.short" 2>&1 &
+	gw_ssh "$DR_PORT" "$T/alice" alice@s1 'echo short-started; sleep 2; echo short-done' > "$T/dr.short" 2>&1 &
 	shp=$!
-	GW_SSH_LOGLEVEL=INFO gw_ssh "$DR_PORT" "$T/alice" alice@s1 'sleep 60' > /dev/null 2>"$T/dr.long" &
+	GW_SSH_LOGLEVEL=INFO gw_ssh "$DR_PORT" "$T/alice" alice@s1 'echo long-started; sleep 60' > "$T/dr.longout" 2>"$T/dr.long" &
 	lgp=$!
-	# Both sessions running (their commands audited), however slow the
-	# logins on a loaded machine.
-	for _ in $(seq 1 300); do
-		[ "$(grep -c 'event=command .*command="sleep' "$T/dr.log")" = 2 ] && break
+	# Both commands running on the Studio, however slow the logins and
+	# the Studio's shells on a loaded machine: the short one then needs
+	# 2 of the 3 s drain_timeout.
+	for _ in $(seq 1 600); do
+		grep -q short-started "$T/dr.short" && grep -q long-started "$T/dr.longout" && break
 		sleep 0.1
 	done
 	kill -TERM $drpid
@@ -819,7 +820,8 @@ if wait_log "$T/dr.log" "ready:"; then
 		ok "SIGTERM: the listener is closed at once"
 	fi
 	wait $shp
-	[ "$(cat "$T/dr.short")" = short-done ] && ok "SIGTERM: a session that ends within drain_timeout completes" ||
+	[ "$(cat "$T/dr.short")" = "$(printf 'short-started\nshort-done')" ] &&
+		ok "SIGTERM: a session that ends within drain_timeout completes" ||
 		not_ok "SIGTERM: short session ($(cat "$T/dr.short"))"
 	wait $lgp
 	grep -q "The gateway is shutting down; reconnect to continue" "$T/dr.long" &&
