@@ -19,6 +19,11 @@
 #   BENCH_SESSIONS     idle sessions for the scale test, default 1000
 #   BENCH_ONLY         space-separated subset of: bulk login rate scale cpu
 #                      registry (login latency with the Redis registry)
+#                      wan (all three paths over emulated latency)
+#   BENCH_DELAYS       one-way delays per leg for wan, ms, default "0 5 25 50"
+#   BENCH_WAN_SIZE     bytes per wan transfer, default 67108864 (64 MiB)
+#   BENCH_WAN_ROUNDS   wan transfer rounds per path and delay, default 2
+#   BENCH_WAN_LOGINS   wan logins per path and delay, default 10
 #   BENCH_PATHS        subset of: gw direct pj (bulk and login), for profiling
 #   BENCH_CSV          default build/bench/results.csv
 set -u
@@ -33,7 +38,11 @@ LOGINS=${BENCH_LOGINS:-50}
 CLIENTS=${BENCH_CLIENTS:-16}
 PER_CLIENT=${BENCH_PER_CLIENT:-8}
 SESSIONS=${BENCH_SESSIONS:-1000}
-ONLY=${BENCH_ONLY:-bulk login rate scale cpu registry}
+ONLY=${BENCH_ONLY:-bulk login rate scale cpu registry wan}
+DELAYS=${BENCH_DELAYS:-0 5 25 50}
+WAN_SIZE=${BENCH_WAN_SIZE:-67108864}
+WAN_ROUNDS=${BENCH_WAN_ROUNDS:-2}
+WAN_LOGINS=${BENCH_WAN_LOGINS:-10}
 CSV=${BENCH_CSV:-$TOP/build/bench/results.csv}
 T=$(mktemp -d /tmp/csshd-bench.XXXXXX)
 chmod 755 "$T"
@@ -57,6 +66,7 @@ die() { echo "bench: $*" >&2; exit 1; }
 
 cleanup() {
 	pkill -f -- "-F $T/ssh_config" 2>/dev/null
+	wan_stop
 	[ -f "$T/gw.pid" ] && kill "$(cat "$T/gw.pid")" 2>/dev/null
 	[ -f "$T/gwr.pid" ] && kill "$(cat "$T/gwr.pid")" 2>/dev/null
 	[ -f "$T/redis.pid" ] && kill "$(cat "$T/redis.pid")" 2>/dev/null
@@ -64,7 +74,13 @@ cleanup() {
 		[ -f "$T/$d/sshd.pid" ] && kill "$(cat "$T/$d/sshd.pid")" 2>/dev/null
 	done
 	sleep 0.5
-	rm -rf "$T"
+	[ -n "${BENCH_KEEP:-}" ] && echo "bench: kept $T" >&2 || rm -rf "$T"
+}
+# The delay proxies of the wan scenario (bench/delayproxy.c).
+WAN_PIDS=""
+wan_stop() {
+	[ -n "$WAN_PIDS" ] && kill $WAN_PIDS 2>/dev/null && wait $WAN_PIDS 2>/dev/null
+	WAN_PIDS=""
 }
 trap cleanup EXIT
 
@@ -79,6 +95,10 @@ ulimit -n 65536 2>/dev/null || ulimit -n 8192
 ssh-keygen -q -t ed25519 -N '' -f "$T/gw_key" -C connect-sshd-bench
 ssh-keygen -q -t ed25519 -N '' -f "$T/user" -C bench-user
 SP=$(free_port); JP=$(free_port); GP=$(free_port)
+# wan: client->gateway, gateway->Studio, client->Studio, client->jump,
+# jump->Studio; a delay proxy listens on each.
+WPCG=$(free_port); WPGS=$(free_port); WPCS=$(free_port); WPCJ=$(free_port)
+WPJS=$(free_port)
 mkdir -p /run/sshd && chmod 755 /run/sshd
 
 # start_sshd NAME PORT AUTHORIZED_KEYS...: an OpenSSH sshd of its own.
@@ -102,6 +122,7 @@ start_sshd() {
 	AllowTcpForwarding yes
 	MaxStartups 2000
 	MaxSessions 16
+	Subsystem sftp internal-sftp
 	LogLevel ERROR
 	EOF
 	/usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log" || die "sshd $name"
@@ -121,6 +142,9 @@ allowed_workspaces = [ 1 ];
 workspaces = ( { id = 1; members = [ "bench" ]; } );
 users = ( { name = "bench"; keys = [ "$(cat "$T/user.pub")" ]; } );
 studios = ( { session = "s1"; workspace = 1; upstream = "127.0.0.1:$SP";
+              upstream_user = "$ME"; },
+            # The wan scenario's: the same Studio through a delay proxy.
+            { session = "w1"; workspace = 1; upstream = "127.0.0.1:$WPGS";
               upstream_user = "$ME"; } );
 algorithms = { ciphers = [ "$CIPHER" ]; };
 workers = { prefork = 16; chroot = "$T/empty"; program = "$B/connect-sshd-worker"; };
@@ -160,6 +184,19 @@ Host pj
 	Port $SP
 	User $ME
 	ProxyJump jump
+Host gww
+	Port $WPCG
+	User bench@w1
+Host directw
+	Port $WPCS
+	User $ME
+Host jumpw
+	Port $WPCJ
+	User $ME
+Host pjw
+	Port $WPJS
+	User $ME
+	ProxyJump jumpw
 EOF
 S() { ssh -F "$T/ssh_config" "$@"; }
 for p in gw direct pj; do
@@ -353,6 +390,71 @@ if want registry && command -v redis-server >/dev/null; then
 	csv registry_command_mean redis "${R[reg.mean]}" ms "$LOGINS"
 fi
 
+# ---- 7. wan: every path over emulated latency ----
+# A delay proxy (bench/delayproxy.c) on every leg of every path holds each
+# chunk for D ms in each direction: client -> gateway -> Studio,
+# client -> Studio, client -> jump -> Studio.  bench/README explains.
+wan_start() {
+	local d=$1 spec
+	for spec in "$WPCG:$GP" "$WPGS:$SP" "$WPCS:$SP" "$WPCJ:$JP" "$WPJS:$SP"; do
+		"$DPROXY" "${spec%%:*}" "${spec##*:}" "$d" &
+		WAN_PIDS="$WAN_PIDS $!"
+	done
+	for spec in "$WPCG" "$WPGS" "$WPCS" "$WPCJ" "$WPJS"; do
+		wait_port "$spec" || die "delay proxy on $spec not listening"
+	done
+}
+if want wan; then
+	DPROXY=$B/bench/delayproxy
+	[ -x "$DPROXY" ] || die "build first: make bench (builds $DPROXY)"
+	WMIB=$(awk -v s="$WAN_SIZE" 'BEGIN { print s / 1048576 }')
+	R[wan.cap1]=$("$DPROXY" -c 1 1024)
+	R[wan.cap2]=$("$DPROXY" -c 2 1024)
+	csv delayproxy_capacity "1 hop" "${R[wan.cap1]}" MiB/s 1
+	csv delayproxy_capacity "2 hops" "${R[wan.cap2]}" MiB/s 1
+	echo "== wan: delay proxy capacity ${R[wan.cap1]} MiB/s one hop, ${R[wan.cap2]} two" >&2
+	head -c "$WAN_SIZE" /dev/zero > "$T/wan.bin"; chmod 644 "$T/wan.bin"
+	for D in $DELAYS; do
+		wan_start "$D"
+		echo "== wan D=$D ms per leg: $WAN_ROUNDS x $WMIB MiB, stream and sftp, each way" >&2
+		for r in $(seq 1 "$WAN_ROUNDS"); do
+			for p in gw direct pj; do
+				h=${p}w
+				for k in down up get put; do
+					rm -f "$T/wan.up"
+					t0=$(now)
+					case $k in
+					down) S "$h" "head -c $WAN_SIZE /dev/zero" > /dev/null ;;
+					up) head -c "$WAN_SIZE" /dev/zero | S "$h" "cat > /dev/null" ;;
+					get) echo "get $T/wan.bin /dev/null" | sftp -q -F "$T/ssh_config" -b - "$h" > /dev/null ;;
+					put) echo "put $T/wan.bin $T/wan.up" | sftp -q -F "$T/ssh_config" -b - "$h" > /dev/null ;;
+					esac || die "wan $k via $p at D=$D"
+					t1=$(now)
+					echo "$t0 $t1" | awk -v m="$WMIB" '{ print m / ($2 - $1) }' >> "$T/wan.$D.$k.$p"
+				done
+				echo "   D=$D round $r $p: down $(tail -1 "$T/wan.$D.down.$p") up $(tail -1 "$T/wan.$D.up.$p") get $(tail -1 "$T/wan.$D.get.$p") put $(tail -1 "$T/wan.$D.put.$p") MiB/s" >&2
+			done
+		done
+		for i in $(seq 1 "$WAN_LOGINS"); do
+			for p in gw direct pj; do
+				t0=$(now)
+				S "${p}w" true 2>>"$T/ssh.err" || die "wan login via $p at D=$D"
+				t1=$(now)
+				echo "$t0 $t1" | awk '{ print ($2 - $1) * 1000 }' >> "$T/wan.$D.login.$p"
+			done
+		done
+		wan_stop
+		for p in gw direct pj; do
+			for k in down up get put; do
+				R[wan.$D.$k.$p]=$(median < "$T/wan.$D.$k.$p")
+				csv "wan${D}ms_$k" "$(label "$p")" "${R[wan.$D.$k.$p]}" MiB/s "$WAN_ROUNDS"
+			done
+			R[wan.$D.login.$p]=$(median < "$T/wan.$D.login.$p")
+			csv "wan${D}ms_login" "$(label "$p")" "${R[wan.$D.login.$p]}" ms "$WAN_LOGINS"
+		done
+	done
+fi
+
 # ---- 5. the crypto floor ----
 if want cpu; then
 	case $CIPHER in
@@ -416,5 +518,22 @@ if want registry && [ -n "${R[reg.redis]:-}" ]; then
 	    "$(ratio "$(v reg.redis)" "$(v reg.file)")x file registry ($(fmt "$(v reg.file)"))" ""
 	line "Redis commands per login" "$(fmt "$(v reg.cmds)")" "-" "-" \
 	    "mean $(fmt "$(v reg.mean)" 3) ms each" ""
+fi
+if want wan; then
+	echo
+	echo "wan: D ms one way on every leg (gateway and ProxyJump paths have two legs, direct one);"
+	echo "delay proxy capacity $(v wan.cap1) MiB/s per hop, $(v wan.cap2) through two"
+	for D in $DELAYS; do
+		for k in down up get put; do
+			g=$(v "wan.$D.$k.gw"); dr=$(v "wan.$D.$k.direct"); pj=$(v "wan.$D.$k.pj")
+			line "D=$D $k (MiB/s)" "$(fmt "$g")" "$(fmt "$dr")" "$(fmt "$pj")" \
+			    "$(ratio "$g" "$dr")x direct, $(ratio "$g" "$pj")x PJ" \
+			    "$([ "$D" -ge 25 ] && echo "$(met "$(ratio "$g" "$dr")" ">=" 0.9)/$(met "$(ratio "$g" "$pj")" ">=" 1.5)")"
+		done
+		g=$(v "wan.$D.login.gw"); dr=$(v "wan.$D.login.direct"); pj=$(v "wan.$D.login.pj")
+		line "D=$D login (ms, median)" "$(fmt "$g")" "$(fmt "$dr")" "$(fmt "$pj")" \
+		    "$(ratio "$g" "$dr")x direct (<= 1.2 at 50)" \
+		    "$([ "$D" = 50 ] && met "$(ratio "$g" "$dr")" "<=" 1.2)"
+	done
 fi
 echo "CSV: $CSV"
