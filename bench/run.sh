@@ -100,6 +100,7 @@ SP=$(free_port); JP=$(free_port); GP=$(free_port)
 WPCG=$(free_port); WPGS=$(free_port); WPCS=$(free_port); WPCJ=$(free_port)
 WPJS=$(free_port)
 mkdir -p /run/sshd && chmod 755 /run/sshd
+mkdir -p "$T/home"
 
 # start_sshd NAME PORT AUTHORIZED_KEYS...: an OpenSSH sshd of its own.
 start_sshd() {
@@ -123,6 +124,10 @@ start_sshd() {
 	MaxStartups 2000
 	MaxSessions 16
 	Subsystem sftp internal-sftp
+	# The sessions' HOME is the bench's: the user's own dotfiles (a
+	# pyenv init in ~/.bashrc, say, that every remote command would run)
+	# stay out of the measurement, alike for every path.
+	SetEnv HOME=$T/home
 	LogLevel ERROR
 	EOF
 	/usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log" || die "sshd $name"
