@@ -40,6 +40,7 @@ mkdir -p "$T/keys"
 cp "$T/bob.pub" "$T/keys/bob"
 
 STUDIO_PORT=$(free_port)
+KEY_STUDIO_PORT=$(free_port)	# a Studio that still takes the gateway key
 DEAD_PORT=$(free_port)		# nothing listens there
 GW_PORT=$(free_port)
 echo "[127.0.0.1]:$GW_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" > "$T/known_hosts"
@@ -69,7 +70,11 @@ studios = ( { session = "s1"; workspace = 100; upstream = "127.0.0.1:$STUDIO_POR
             { session = "s3"; workspace = 100; upstream = "127.0.0.1:$DEAD_PORT";
               upstream_user = "$STUDIO_USER"; },
             { session = "s4"; workspace = 100; upstream = "127.0.0.1:$STUDIO_PORT";
-              upstream_user = "$STUDIO_USER"; users = [ "alice" ]; } );
+              upstream_user = "$STUDIO_USER"; users = [ "alice" ]; },
+            { session = "s5"; workspace = 100; upstream = "127.0.0.1:$KEY_STUDIO_PORT";
+              upstream_user = "$STUDIO_USER"; upstream_auth = "key"; },
+            { session = "s6"; workspace = 100; upstream = "127.0.0.1:$STUDIO_PORT";
+              upstream_user = "$STUDIO_USER"; } );
 workers = { prefork = 2; chroot = "$T/empty"; program = "$B/connect-sshd-worker"; };
 log = { level = "info"; format = "text"; };
 $*
@@ -77,6 +82,9 @@ EOF
 }
 
 start_studio "$STUDIO_PORT" || { echo "not ok - cannot start the Studio sshd"; exit 1; }
+# s5's Studio is in upstream_auth "key" mode: the gateway key, no CA line.
+start_studio "$KEY_STUDIO_PORT" "$T/keystudio" key ||
+	{ echo "not ok - cannot start the key-mode Studio sshd"; exit 1; }
 write_conf "$T/gw.conf" "$GW_PORT"
 chmod 600 "$T/gw_key"
 if ! start_gateway gw "$T/gw.conf"; then
@@ -119,6 +127,13 @@ rc=$?
 
 gw_ssh "$GW_PORT" "$T/bob" bob@s1 true &&
 	ok "keys_file keys log in" || not_ok "keys_file keys log in"
+
+. "$HERE/cert.sh"
+if [ "${CSSHD_IT_ONLY:-}" = cert ]; then
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" = 0 ]
+	exit
+fi
 
 # The Redis registry and the fleet alone, for working on them.
 if [ "${CSSHD_IT_ONLY:-}" = registry ]; then
