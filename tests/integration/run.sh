@@ -254,14 +254,20 @@ fp=$("$B/connect-sshd" -F -f "$T/gw.conf")
 	not_ok "-F prints '$fp', ssh-keygen -lf '$(ssh-keygen -lf "$T/gw_key")'"
 
 # ---- the Studio accepts only the gateway key ----
-studio_ssh() {
-	ssh -F /dev/null -p "$STUDIO_PORT" -i "$1" -o IdentitiesOnly=yes -o BatchMode=yes \
+studio_ssh() {	# studio_ssh KEY [PORT]
+	ssh -F /dev/null -p "${2:-$STUDIO_PORT}" -i "$1" -o IdentitiesOnly=yes -o BatchMode=yes \
 	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
 	    "$STUDIO_USER@127.0.0.1" true
 }
 studio_ssh "$T/alice" 2>/dev/null && not_ok "the Studio refuses a user's own key" ||
 	ok "the Studio refuses a user's own key"
-check "the Studio accepts the gateway key" studio_ssh "$T/gw_key"
+# A certificate-mode Studio trusts the gateway key only as a CA: the key
+# itself does not log in there.  The key-mode Studio accepts it.
+studio_ssh "$T/gw_key" 2>/dev/null && not_ok "the certificate Studio refuses the bare gateway key" ||
+	ok "the certificate Studio refuses the bare gateway key"
+studio_ssh "$T/alice" "$KEY_STUDIO_PORT" 2>/dev/null && not_ok "the key-mode Studio refuses a user's own key" ||
+	ok "the key-mode Studio refuses a user's own key"
+check "the key-mode Studio accepts the gateway key" studio_ssh "$T/gw_key" "$KEY_STUDIO_PORT"
 
 # ---- Studio unreachable ----
 # (OpenSSH prints a disconnect message at LogLevel INFO.)
