@@ -135,7 +135,10 @@ start_sshd() {
 }
 # The Studio accepts the gateway's key (gateway path) and the user's
 # (direct and ProxyJump paths); the jump host only the user's.
-start_sshd studio "$SP" "$T/gw_key.pub" "$T/user.pub"
+# The gateway logs in by certificate (upstream_auth "certificate"): the
+# Studio trusts the gateway key as CA for s1; direct logins use user.pub.
+printf 'cert-authority,principals="s1" %s\n' "$(cat "$T/gw_key.pub")" > "$T/gw_ca.line"
+start_sshd studio "$SP" "$T/gw_ca.line" "$T/user.pub"
 start_sshd jump "$JP" "$T/user.pub"
 
 mkdir -p "$T/empty"; chmod 755 "$T/empty"

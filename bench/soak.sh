@@ -155,7 +155,9 @@ studio_conf() {
 	local dir=$T/studio-$1
 	mkdir -p "$dir"; chmod 755 "$dir"
 	ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key" -C "studio-$1"
-	cp "$T/gw_key.pub" "$dir/authorized_keys"
+	# Certificates from the gateway key (upstream_auth "certificate")
+	# for this Studio's session, sa or sb.
+	printf 'cert-authority,principals="s%s" %s\n' "$1" "$(cat "$T/gw_key.pub")" > "$dir/authorized_keys"
 	chmod 644 "$dir/authorized_keys"
 	cat > "$dir/sshd_config" <<-EOF
 	ListenAddress 127.0.0.1:$2

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "ipc.h"
 #include "log.h"
 #include "monitor.h"
@@ -223,6 +224,33 @@ chan_closed(struct monitor *m, struct worker *w, const struct ipc_audit *a)
 }
 
 /* W_AUDIT: one channel event.  0, or -1 with the worker killed. */
+/*
+ * The worker says the Studio refused its login: once, with the mode the
+ * monitor chose (the worker's own word is only the detail).  As
+ * trustworthy as the worker; the Studio's sshd log has the truth.
+ */
+static int
+upstream_refused(struct monitor *m, struct worker *w, const struct ipc_audit *a)
+{
+	const char *mode = w->upstream_auth == CFG_UPSTREAM_CERTIFICATE ?
+	    "certificate" : "key";
+
+	if (w->upstream_refused || strcmp(a->kind, mode) != 0) {
+		worker_kill(m, w, "bad upstream refusal report");
+		return -1;
+	}
+	w->upstream_refused = 1;
+	AUDIT("upstream.refused", AF_N("conn", w->conn_id),
+	    AF_S("user", w->user), AF_S("session", w->session),
+	    AF_S("upstream", w->upstream_host),
+	    AF_S("port", w->upstream_port),
+	    AF_S("upstream_user", w->upstream_user), AF_S("auth", mode),
+	    AF_S("reason", w->upstream_auth == CFG_UPSTREAM_CERTIFICATE ?
+	    "studio-refused-certificate" : "studio-refused-key"),
+	    AF_S("detail", a->detail));
+	return 0;
+}
+
 int
 channels_report(struct monitor *m, struct worker *w, const struct ipc_audit *a)
 {
@@ -239,6 +267,8 @@ channels_report(struct monitor *m, struct worker *w, const struct ipc_audit *a)
 		return chan_progress(m, w, a);
 	case IPC_AUDIT_CHANNEL_CLOSE:
 		return chan_closed(m, w, a);
+	case IPC_AUDIT_UPSTREAM_REFUSED:
+		return upstream_refused(m, w, a);
 	}
 	return -1;
 }

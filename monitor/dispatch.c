@@ -17,7 +17,11 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include <openssl/rand.h>
+
 #include "buf.h"
+#include "cert.h"
+#include "config.h"
 #include "ipc.h"
 #include "keytypes.h"
 #include "log.h"
@@ -524,6 +528,14 @@ record_login(struct worker *w, const struct policy_decision *d,
 	w->workspace = d->workspace;
 }
 
+/* The Studio's upstream_auth, or the global one. */
+static int
+resolve_upstream_auth(const struct monitor *m, const struct policy_decision *d)
+{
+	return d->studio.upstream_auth != CFG_UPSTREAM_UNSET ?
+	    d->studio.upstream_auth : m->cfg->upstream_auth;
+}
+
 /*
  * The client's userauth signature.  The monitor parses what was signed,
  * checks it is bound to this connection, verifies the signature itself,
@@ -578,6 +590,7 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 		return reply_verdict(m, w, IPC_M_VERIFY_REPLY, verdict);
 	}
 	record_login(w, &d, fp);
+	w->upstream_auth = resolve_upstream_auth(m, &d);
 	w->state = WS_AUTHED;
 	monitor_shared_release(m, w);
 	AUDIT("auth.accepted", AF_N("conn", w->conn_id), AF_S("peer", w->peer),
@@ -608,15 +621,34 @@ route_fail(struct monitor *m, struct worker *w, const char *reason)
 	return rc;
 }
 
-/* Connect to the authenticated login's Studio; dispatch_route_done
- * answers when the connect finishes. */
+/* The length of an Ed25519 public key blob: string "ssh-ed25519" and
+ * string of 32 bytes. */
+#define ED25519_BLOB_LEN	(4 + 11 + 4 + ED25519_PUB_LEN)
+
+/*
+ * Connect to the authenticated login's Studio; dispatch_route_done
+ * answers when the connect finishes.  The request carries the public key
+ * the worker made for the Studio login: exactly an Ed25519 public key
+ * blob, or the worker is killed, whatever the Studio's upstream_auth (a
+ * worker cannot tell the modes apart before the answer).
+ */
 static int
 h_route(struct monitor *m, struct worker *w, struct cursor *c)
 {
+	struct ipc_route_req req;
+	uint8_t pub[ED25519_PUB_LEN];
 	int err;
 
-	if (cursor_end(c) != 0)
+	if (ipc_dec_route_req(c, &req) != 0)
 		return -1;
+	if (req.key_blob_len != ED25519_BLOB_LEN ||
+	    sshwire_ed25519_pub(req.key_blob, req.key_blob_len, pub) != 0) {
+		worker_kill(m, w, "route request: the login key is not an "
+		    "Ed25519 public key");
+		return -1;
+	}
+	memcpy(w->login_key, req.key_blob, req.key_blob_len);
+	w->login_key_len = req.key_blob_len;
 	w->state = WS_ROUTING;
 	err = upstream_connect(w->upstream_host, w->upstream_port,
 	    &w->upstream_fd);
@@ -628,6 +660,113 @@ h_route(struct monitor *m, struct worker *w, struct cursor *c)
 	return 0;
 }
 
+static int
+cert_sign(void *ctx, const uint8_t *data, size_t len, uint8_t sig[64])
+{
+	return hostkey_sign(ctx, data, len, sig);
+}
+
+/*
+ * The certificate for the worker's login key: the Studio's session as
+ * its only principal, CERT_LIFETIME seconds, the extensions the
+ * forwarding switches allow.  0 or -1.
+ */
+static int
+issue_cert(struct monitor *m, struct worker *w, uint8_t *out, size_t outsz,
+    size_t *outlen)
+{
+	const struct cfg_forwarding *fw = &m->cfg->forwarding;
+	struct cert_req req;
+	const uint8_t *ca;
+	size_t calen;
+	uint64_t now = (uint64_t)time(NULL);
+
+	if (RAND_bytes((uint8_t *)&w->cert_serial,
+	    sizeof(w->cert_serial)) != 1)
+		return -1;
+	snprintf(w->cert_key_id, sizeof(w->cert_key_id),
+	    "connect-sshd conn=%llu user=%s studio=%s",
+	    (unsigned long long)w->conn_id, w->user, w->session);
+	w->extensions = CERT_EXT_PTY;
+	if (fw->local || fw->remote)
+		w->extensions |= CERT_EXT_PORT_FWD;
+	if (fw->agent)
+		w->extensions |= CERT_EXT_AGENT_FWD;
+	memset(&req, 0, sizeof(req));
+	req.key_blob = w->login_key;
+	req.key_blob_len = w->login_key_len;
+	req.serial = w->cert_serial;
+	req.key_id = w->cert_key_id;
+	req.principal = w->session;
+	req.valid_after = now - CERT_BACKDATE;
+	req.valid_before = now + CERT_LIFETIME;
+	req.extensions = w->extensions;
+	ca = hostkey_blob(m->key, &calen);
+	return cert_build(&req, ca, calen, cert_sign, m->key, out, outsz,
+	    outlen);
+}
+
+static void
+audit_opened(struct worker *w)
+{
+	char serial[24];
+
+	if (w->upstream_auth != CFG_UPSTREAM_CERTIFICATE) {
+		AUDIT("upstream.opened", AF_N("conn", w->conn_id),
+		    AF_S("user", w->user), AF_S("session", w->session),
+		    AF_S("upstream", w->upstream_host),
+		    AF_S("port", w->upstream_port),
+		    AF_S("upstream_user", w->upstream_user),
+		    AF_S("auth", "key"));
+		return;
+	}
+	snprintf(serial, sizeof(serial), "%llu",
+	    (unsigned long long)w->cert_serial);
+	AUDIT("upstream.opened", AF_N("conn", w->conn_id),
+	    AF_S("user", w->user), AF_S("session", w->session),
+	    AF_S("upstream", w->upstream_host),
+	    AF_S("port", w->upstream_port),
+	    AF_S("upstream_user", w->upstream_user),
+	    AF_S("auth", "certificate"), AF_S("cert_serial", serial),
+	    AF_S("cert_key_id", w->cert_key_id));
+}
+
+/* upstream_auth "certificate": the socket and the certificate, and no
+ * agent: nothing the worker can ask to have signed. */
+static void
+route_done_cert(struct monitor *m, struct worker *w, const struct ipc_route *r)
+{
+	struct ipc_route_cert rc;
+	uint8_t cert[CERT_MAX_BLOB];
+	size_t certlen;
+	struct buf b;
+	int ok;
+
+	if (issue_cert(m, w, cert, sizeof(cert), &certlen) != 0) {
+		close(w->upstream_fd);
+		w->upstream_fd = -1;
+		if (route_fail(m, w, "cannot issue the login certificate") != 0)
+			worker_kill(m, w, "cannot send route failure");
+		return;
+	}
+	rc.route = *r;
+	rc.cert = cert;
+	rc.cert_len = certlen;
+	buf_init(&b, IPC_MAX_MSG);
+	ok = ipc_enc_route_cert(&b, &rc) == 0 &&
+	    worker_send(m, w, &b, &w->upstream_fd, 1) == 0;
+	buf_free(&b);
+	close(w->upstream_fd);
+	w->upstream_fd = -1;
+	if (!ok) {
+		worker_kill(m, w, "cannot send route");
+		return;
+	}
+	w->has_grace = 0;
+	w->state = WS_ROUTED;
+	audit_opened(w);
+}
+
 void
 dispatch_route_done(struct monitor *m, struct worker *w, int err)
 {
@@ -636,6 +775,16 @@ dispatch_route_done(struct monitor *m, struct worker *w, int err)
 	int sv[2], fds[2], rc;
 
 	w->has_deadline = 0;
+	if (err == 0 && w->upstream_auth == CFG_UPSTREAM_CERTIFICATE) {
+		memset(&r, 0, sizeof(r));
+		snprintf(r.upstream_user, sizeof(r.upstream_user), "%s",
+		    w->upstream_user);
+		snprintf(r.host_key_pin, sizeof(r.host_key_pin), "%s",
+		    w->host_key_pin);
+		snprintf(r.session, sizeof(r.session), "%s", w->session);
+		route_done_cert(m, w, &r);
+		return;
+	}
 	if (err == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
 	    sv) == -1)
 		err = errno;
@@ -674,11 +823,7 @@ dispatch_route_done(struct monitor *m, struct worker *w, int err)
 	(void)fcntl(w->agent_fd, F_SETFL, O_NONBLOCK);
 	buf_init(&w->agent_in, MON_AGENT_MAX_MSG + 4);
 	w->state = WS_ROUTED;
-	AUDIT("upstream.opened", AF_N("conn", w->conn_id),
-	    AF_S("user", w->user), AF_S("session", w->session),
-	    AF_S("upstream", w->upstream_host),
-	    AF_S("port", w->upstream_port),
-	    AF_S("upstream_user", w->upstream_user));
+	audit_opened(w);
 }
 
 static int

@@ -13,13 +13,16 @@
 #include "config.h"
 #include "log.h"
 #include "monitor.h"
+#include "policy.h"
+#include "sshwire.h"
 
 extern char **environ;
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: connect-sshd [-dFTtV] [-f config_file]\n");
+	fprintf(stderr, "usage: connect-sshd [-dFTtV] [-f config_file] "
+	    "[-S session]\n");
 	exit(1);
 }
 
@@ -87,6 +90,47 @@ worker_identity(struct monitor *m)
 	return 0;
 }
 
+/*
+ * -S session: what a Studio needs to accept the gateway's certificates
+ * for that session (upstream_auth "certificate"), from the loaded key: the
+ * authorized_keys line, and the sshd_config settings as comments, so that
+ * the whole output may be appended to authorized_keys.
+ */
+static int
+print_studio_setup(const struct monitor *m, const char *session)
+{
+	const uint8_t *blob;
+	size_t bloblen;
+	char b64[256];
+
+	if (policy_valid_session(session) != 0) {
+		fprintf(stderr, "connect-sshd: -S \"%s\": not a session id "
+		    "([A-Za-z0-9_-])\n", session);
+		return -1;
+	}
+	blob = hostkey_blob(m->key, &bloblen);
+	if (b64_encode(blob, bloblen, b64, sizeof(b64)) == 0)
+		return -1;
+	printf("# Studio session %s: the gateway key %s as a certificate\n"
+	    "# authority for this session only (upstream_auth "
+	    "\"certificate\").\n"
+	    "# Append to the authorized_keys of the Studio's login user:\n",
+	    session, hostkey_fingerprint(m->key));
+	printf("cert-authority,principals=\"%s\" ssh-ed25519 %s%s%s\n",
+	    session, b64, hostkey_comment(m->key)[0] ? " " : "",
+	    hostkey_comment(m->key));
+	printf("# sshd_config on the Studio (OpenSSH 8.2 or later; these are "
+	    "its defaults\n"
+	    "# except LogLevel, which makes sshd log each certificate's key "
+	    "id and serial):\n"
+	    "#   PubkeyAuthentication yes\n"
+	    "#   PubkeyAcceptedAlgorithms "
+	    "+ssh-ed25519-cert-v01@openssh.com\n"
+	    "#   CASignatureAlgorithms +ssh-ed25519\n"
+	    "#   LogLevel VERBOSE\n");
+	return 0;
+}
+
 static int
 check_worker_program(const struct config *cfg)
 {
@@ -104,10 +148,11 @@ main(int argc, char **argv)
 {
 	const char *path = CSSHD_CONFIG_PATH;
 	int opt, test = 0, dump = 0, fingerprint = 0, debug_mode = 0, rc = 0;
+	const char *setup = NULL;
 	struct monitor m;
 	char err[512];
 
-	while ((opt = getopt(argc, argv, "dFf:TtV")) != -1) {
+	while ((opt = getopt(argc, argv, "dFf:S:TtV")) != -1) {
 		switch (opt) {
 		case 'd':
 			debug_mode = 1;
@@ -117,6 +162,9 @@ main(int argc, char **argv)
 			break;
 		case 'f':
 			path = optarg;
+			break;
+		case 'S':
+			setup = optarg;
 			break;
 		case 'T':
 			dump = 1;
@@ -147,6 +195,8 @@ main(int argc, char **argv)
 	log_init("connect-sshd", debug_mode ? LOG_LVL_DEBUG :
 	    (enum log_level)m.cfg->log.level, (enum log_format)m.cfg->log.format);
 	m.debug = debug_mode;
+	if (setup != NULL)
+		fingerprint = 1;	/* like -F: needs the key only */
 	if (!m.cfg->enabled && !test && !fingerprint) {
 		/* Off means off: no key, listener or worker is needed. */
 		warnx_("SSH access is disabled (enabled = false or "
@@ -162,6 +212,10 @@ main(int argc, char **argv)
 	}
 	if (test)
 		goto out;	/* the configuration and the key are good */
+	if (setup != NULL) {
+		rc = print_studio_setup(&m, setup) == 0 ? 0 : 1;
+		goto out;
+	}
 	if (fingerprint) {
 		printf("256 %s %s (ED25519)\n", hostkey_fingerprint(m.key),
 		    hostkey_comment(m.key)[0] ? hostkey_comment(m.key) :

@@ -97,6 +97,15 @@ struct worker {
 	char host_key_pin[IPC_MAX_NAME];
 	long long workspace;
 	char key_fp[64];
+	int upstream_auth;		/* enum cfg_upstream_auth, resolved */
+	/* upstream_auth "certificate": the worker's login key (an Ed25519
+	 * public key blob, from W_ROUTE) and the certificate issued. */
+	uint8_t login_key[64];
+	size_t login_key_len;
+	uint64_t cert_serial;
+	char cert_key_id[IPC_MAX_TEXT];
+	unsigned extensions;		/* CERT_EXT_* granted */
+	int upstream_refused;		/* IPC_AUDIT_UPSTREAM_REFUSED seen */
 
 	struct wchan *chans;		/* channels reported open */
 	size_t nchans;

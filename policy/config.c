@@ -123,6 +123,35 @@ static const struct name_value log_levels[] = {
 	{ NULL, 0 },
 };
 
+static const struct name_value upstream_auths[] = {
+	{ "certificate", CFG_UPSTREAM_CERTIFICATE },
+	{ "key", CFG_UPSTREAM_KEY },
+	{ NULL, 0 },
+};
+#define UPSTREAM_AUTH_CHOICES	"certificate, key"
+
+int
+config_upstream_auth_parse(const char *s)
+{
+	const struct name_value *t;
+
+	for (t = upstream_auths; t->name != NULL; t++)
+		if (strcmp(t->name, s) == 0)
+			return t->value;
+	return CFG_UPSTREAM_UNSET;
+}
+
+const char *
+config_upstream_auth_name(int v)
+{
+	const struct name_value *t;
+
+	for (t = upstream_auths; t->name != NULL; t++)
+		if (t->value == v)
+			return t->name;
+	return "?";
+}
+
 static const struct name_value log_formats[] = {
 	{ "text", LOG_FMT_TEXT },
 	{ "json", LOG_FMT_JSON },
@@ -132,7 +161,8 @@ static const struct name_value log_formats[] = {
 static const char *const root_names[] = {
 	"listen", "key", "key_fingerprint", "enabled", "allowed_workspaces",
 	"workspaces", "users", "studios", "workers", "log", "limits",
-	"forwarding", "algorithms", "metrics_listen", "registry", NULL,
+	"forwarding", "algorithms", "metrics_listen", "registry",
+	"upstream_auth", NULL,
 };
 static const char *const registry_names[] = {
 	"backend", "address", "db", "user", "password_file", "prefix",
@@ -154,7 +184,7 @@ static const char *const workspace_names[] = { "id", "members", NULL };
 static const char *const user_names[] = { "name", "keys", "keys_file", NULL };
 static const char *const studio_names[] = {
 	"session", "workspace", "upstream", "upstream_user", "users",
-	"host_key_fingerprint", NULL,
+	"host_key_fingerprint", "upstream_auth", NULL,
 };
 static const char *const workers_names[] = {
 	"prefork", "user", "chroot", "program", NULL,
@@ -929,6 +959,25 @@ load_enabled(struct loader *l, const config_setting_t *root)
 		l->cfg->enabled = config_setting_get_bool(s) ? 1 : 0;
 }
 
+/* upstream_auth: certificate (the default) or key. */
+static void
+load_upstream_auth(struct loader *l, const config_setting_t *root)
+{
+	const config_setting_t *s;
+	const char *v;
+
+	l->cfg->upstream_auth = CFG_UPSTREAM_CERTIFICATE;
+	if ((s = config_setting_get_member(root, "upstream_auth")) == NULL ||
+	    get_string(l, s, "upstream_auth", &v) != 0)
+		return;
+	if ((l->cfg->upstream_auth = config_upstream_auth_parse(v)) ==
+	    CFG_UPSTREAM_UNSET) {
+		l->cfg->upstream_auth = CFG_UPSTREAM_CERTIFICATE;
+		serr(l, s, "upstream_auth \"%.*s\" is not one of %s", SHOW_MAX,
+		    v, UPSTREAM_AUTH_CHOICES);
+	}
+}
+
 /* Line of the earlier array element equal to e[i], or 0. */
 static unsigned
 earlier_id(const config_setting_t *arr, int i, long long v)
@@ -1380,6 +1429,13 @@ studio_optional(struct loader *l, const config_setting_t *e,
 	snprintf(what, sizeof(what), "%s: host_key_fingerprint", label);
 	if ((m = config_setting_get_member(e, "host_key_fingerprint")) != NULL)
 		get_fingerprint(l, m, what, &st->host_key_fingerprint);
+	snprintf(what, sizeof(what), "%s: upstream_auth", label);
+	if ((m = config_setting_get_member(e, "upstream_auth")) != NULL &&
+	    get_string(l, m, what, &v) == 0 &&
+	    (st->upstream_auth = config_upstream_auth_parse(v)) ==
+	    CFG_UPSTREAM_UNSET)
+		serr(l, m, "%s \"%.*s\" is not one of %s", what, SHOW_MAX, v,
+		    UPSTREAM_AUTH_CHOICES);
 }
 
 static void
@@ -2117,6 +2173,7 @@ load_root(struct loader *l, const config_setting_t *root)
 	load_metrics(l, root);
 	load_keys_settings(l, root);
 	load_enabled(l, root);
+	load_upstream_auth(l, root);
 	load_allowed(l, root);
 	load_workspaces(l, root);
 	load_key_limits(l, root);
@@ -2607,6 +2664,9 @@ dump_studio(const struct cfg_studio *s, FILE *out)
 	if (s->host_key_fingerprint != NULL)
 		dump_str(out, 2, "host_key_fingerprint",
 		    s->host_key_fingerprint);
+	if (s->upstream_auth != CFG_UPSTREAM_UNSET)
+		dump_str(out, 2, "upstream_auth",
+		    config_upstream_auth_name(s->upstream_auth));
 }
 
 static void
@@ -2713,6 +2773,8 @@ config_dump(const struct config *cfg, FILE *out)
 	if (cfg->key_fingerprint != NULL)
 		dump_str(out, 0, "key_fingerprint", cfg->key_fingerprint);
 	fprintf(out, "enabled = %s;\n", cfg->enabled ? "true" : "false");
+	dump_str(out, 0, "upstream_auth",
+	    config_upstream_auth_name(cfg->upstream_auth));
 	if (cfg->registry.backend == CFG_REGISTRY_FILE) {
 		dump_allowed(cfg, out);
 		dump_workspaces(cfg, out);

@@ -50,6 +50,22 @@ struct cfg_user {
 	char *keys_file;	/* NULL if none */
 };
 
+/*
+ * upstream_auth: how the gateway logs in to a Studio.  CERTIFICATE: a
+ * short-lived user certificate for a key the worker made, signed by the
+ * gateway key as CA, with the Studio's session as the only principal.
+ * KEY: the gateway key itself through the monitor's agent (the older,
+ * weaker mode).  A studio's UNSET takes the global setting.
+ */
+enum cfg_upstream_auth {
+	CFG_UPSTREAM_UNSET = 0,
+	CFG_UPSTREAM_CERTIFICATE,
+	CFG_UPSTREAM_KEY,
+};
+/* Parse "certificate" / "key": the value, or CFG_UPSTREAM_UNSET. */
+int config_upstream_auth_parse(const char *s);
+const char *config_upstream_auth_name(int v);
+
 struct cfg_studio {
 	char *session;
 	long long workspace;
@@ -60,6 +76,7 @@ struct cfg_studio {
 	size_t nusers;
 	int users_set;		/* "users" present (even if empty) */
 	char *host_key_fingerprint;	/* NULL if not pinned */
+	int upstream_auth;	/* enum cfg_upstream_auth; UNSET: global */
 };
 
 struct cfg_workers {
@@ -140,6 +157,7 @@ struct config {
 	char *key_fingerprint;	/* NULL if not pinned */
 	struct cfg_listen metrics;	/* metrics_listen; host NULL if unset */
 	int enabled;
+	int upstream_auth;	/* enum cfg_upstream_auth, never UNSET */
 	long long *allowed_workspaces;
 	size_t nallowed_workspaces;
 	struct cfg_workspace *workspaces;

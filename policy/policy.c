@@ -230,6 +230,7 @@ file_find_studio(void *ctx, const char *session, struct policy_studio *out)
 		out->upstream_port = s->upstream_port;
 		out->upstream_user = s->upstream_user;
 		out->host_key_fingerprint = s->host_key_fingerprint;
+		out->upstream_auth = s->upstream_auth;
 		out->users = (const char *const *)s->users;
 		out->nusers = s->nusers;
 		out->users_set = s->users_set;

@@ -44,6 +44,7 @@ struct policy_studio {
 	const char *upstream_port;
 	const char *upstream_user;	/* NULL: the client's user name */
 	const char *host_key_fingerprint;	/* NULL: not pinned */
+	int upstream_auth;	/* enum cfg_upstream_auth; 0: the global one */
 	const char *const *users;	/* NULL: no further restriction */
 	size_t nusers;
 	int users_set;

@@ -567,6 +567,13 @@ studio_field(struct registry_redis *r, const char *key, const char *f,
 		}
 		snprintf(sc->fingerprint, sizeof(sc->fingerprint), "%s", v);
 		out->host_key_fingerprint = sc->fingerprint;
+	} else if (strcmp(f, REGISTRY_F_UPSTREAM_AUTH) == 0) {
+		if ((out->upstream_auth = config_upstream_auth_parse(v)) ==
+		    CFG_UPSTREAM_UNSET) {
+			bad_record(r, key, f, v, "not \"certificate\" or "
+			    "\"key\"");
+			return -1;
+		}
 	} else if (strcmp(f, REGISTRY_F_USERS) == 0)
 		return studio_users(r, key, v, out);
 	return 0;

@@ -9,7 +9,8 @@
  *   <prefix>studio:<session>          HASH: workspace, upstream, and the
  *                                     optional upstream_user,
  *                                     host_key_fingerprint, users
- *                                     ("alice bob": only they may log in)
+ *                                     ("alice bob": only they may log in),
+ *                                     upstream_auth ("certificate", "key")
  *   <prefix>user:<name>:keys          HASH: "SHA256:<fp>" -> the key as an
  *                                     authorized_keys line, no options
  *
@@ -53,6 +54,7 @@ int registry_key_user_keys(char *buf, size_t sz, const char *prefix,
 #define REGISTRY_F_UPSTREAM_USER "upstream_user"
 #define REGISTRY_F_FINGERPRINT	"host_key_fingerprint"
 #define REGISTRY_F_USERS	"users"
+#define REGISTRY_F_UPSTREAM_AUTH "upstream_auth"
 
 /* What the metrics report about the registry. */
 struct registry_stats {

@@ -111,6 +111,7 @@ usage(void)
 	    "usage: %s [-f config] command [argument ...]\n"
 	    "  studio add SESSION WORKSPACE HOST:PORT [upstream_user=USER]\n"
 	    "      [host_key_fingerprint=SHA256:...] [users=USER,...]\n"
+	    "      [upstream_auth=certificate|key]\n"
 	    "  studio remove SESSION | studio show SESSION | studio list\n"
 	    "  workspace allow ID | workspace disallow ID | workspace list\n"
 	    "  member add ID USER | member remove ID USER | member list ID\n"
@@ -269,7 +270,8 @@ static void
 studio_add(int argc, char **argv)
 {
 	char key[REGISTRY_MAX_KEY], users[CTL_MAX_USERS * (POLICY_MAX_USER + 1)];
-	const char *ustr = NULL, *fp = NULL, *uu = NULL, *why, *eq;
+	const char *ustr = NULL, *fp = NULL, *uu = NULL, *ua = NULL, *why;
+	const char *eq;
 	char *host, *port;
 	int i;
 
@@ -297,9 +299,16 @@ studio_add(int argc, char **argv)
 		} else if (strncmp(argv[i], "users=", 6) == 0) {
 			studio_users(eq + 1, users, sizeof(users));
 			ustr = users;
+		} else if (strncmp(argv[i], "upstream_auth=", 14) == 0) {
+			ua = eq + 1;
+			if (config_upstream_auth_parse(ua) ==
+			    CFG_UPSTREAM_UNSET)
+				die("upstream_auth \"%s\" is not one of "
+				    "certificate, key", ua);
 		} else
 			die("unknown studio setting \"%.*s\": use "
-			    "upstream_user, host_key_fingerprint or users",
+			    "upstream_user, host_key_fingerprint, users or "
+			    "upstream_auth",
 			    (int)(eq - argv[i]), argv[i]);
 	}
 	key_or_die(registry_key_studio(key, sizeof(key), prefix, argv[0]));
@@ -317,6 +326,9 @@ studio_add(int argc, char **argv)
 	if (ustr != NULL)
 		redisAppendCommand(rc, "HSET %s " REGISTRY_F_USERS " %s", key,
 		    ustr);
+	if (ua != NULL)
+		redisAppendCommand(rc, "HSET %s " REGISTRY_F_UPSTREAM_AUTH
+		    " %s", key, ua);
 	redisAppendCommand(rc, "EXEC");
 	for (i = 0; i < 4 + (uu != NULL) + (fp != NULL) + (ustr != NULL);
 	    i++) {

@@ -15,8 +15,6 @@ chmod 755 "$D" "$D/studio" "$D/empty"
 [ -f "$D/user_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$D/user_key" -C demo-user
 [ -f "$D/studio/host_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$D/studio/host_key" -C demo-studio
 chmod 600 "$D/gateway_key" "$D/user_key"
-# The Studio accepts only the gateway's key.
-cp "$D/gateway_key.pub" "$D/studio/authorized_keys"
 STUDIO_USER=$(id -un)
 
 cat > "$D/studio/sshd_config" <<CONF
@@ -29,6 +27,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 Subsystem sftp internal-sftp
+LogLevel VERBOSE
 CONF
 
 cat > "$D/connect-sshd.conf" <<CONF
@@ -44,6 +43,10 @@ workers = { prefork = 2; chroot = "$D/empty"; program = "$B/connect-sshd-worker"
 log = { level = "info"; format = "text"; };
 CONF
 
+# The Studio accepts only certificates from the gateway key (as CA) for
+# its own session (upstream_auth "certificate", the default): the line
+# connect-sshd -S prints.
+"$B/connect-sshd" -f "$D/connect-sshd.conf" -S a1b2c3 > "$D/studio/authorized_keys"
 [ "$(id -u)" = 0 ] && mkdir -p /run/sshd
 /usr/sbin/sshd -f "$D/studio/sshd_config" -E "$D/studio/sshd.log"
 "$B/connect-sshd" -f "$D/connect-sshd.conf" &

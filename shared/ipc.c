@@ -33,6 +33,7 @@ static const char *const type_names[IPC_TYPE_MAX] = {
 	[IPC_W_AUDIT] = "W_AUDIT",
 	[IPC_M_PROXY_REPLY] = "M_PROXY_REPLY",
 	[IPC_W_PROXY] = "W_PROXY",
+	[IPC_M_ROUTE_CERT] = "M_ROUTE_CERT",
 };
 
 const char *
@@ -51,6 +52,8 @@ ipc_type_nfds(unsigned type)
 		return 1;	/* the client's socket */
 	case IPC_M_ROUTE:
 		return 2;	/* upstream socket, agent socket */
+	case IPC_M_ROUTE_CERT:
+		return 1;	/* upstream socket */
 	default:
 		return 0;
 	}
@@ -271,6 +274,56 @@ ipc_dec_route(struct cursor *c, struct ipc_route *m)
 	cursor_get_cstring(c, m->upstream_user, sizeof(m->upstream_user));
 	cursor_get_cstring(c, m->host_key_pin, sizeof(m->host_key_pin));
 	cursor_get_cstring(c, m->session, sizeof(m->session));
+	return cursor_end(c);
+}
+
+/* ---- IPC_W_ROUTE: the worker's login key ---- */
+
+int
+ipc_enc_route_req(struct buf *b, const struct ipc_route_req *m)
+{
+	put_header(b, IPC_W_ROUTE);
+	put_bytes(b, m->key_blob, m->key_blob_len, IPC_MAX_BLOB);
+	return buf_ok(b);
+}
+
+int
+ipc_dec_route_req(struct cursor *c, struct ipc_route_req *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_string(c, &m->key_blob, &m->key_blob_len, IPC_MAX_BLOB);
+	return cursor_end(c);
+}
+
+/* ---- IPC_M_ROUTE_CERT: the route and the login certificate ---- */
+
+int
+ipc_enc_route_cert(struct buf *b, const struct ipc_route_cert *m)
+{
+	const struct ipc_route *r = &m->route;
+
+	put_header(b, IPC_M_ROUTE_CERT);
+	put_cstr(b, r->upstream_user, sizeof(r->upstream_user));
+	put_cstr(b, r->host_key_pin, sizeof(r->host_key_pin));
+	put_cstr(b, r->session, sizeof(r->session));
+	if (m->cert_len == 0)
+		b->failed = 1;
+	put_bytes(b, m->cert, m->cert_len, IPC_MAX_BLOB);
+	return buf_ok(b);
+}
+
+int
+ipc_dec_route_cert(struct cursor *c, struct ipc_route_cert *m)
+{
+	struct ipc_route *r = &m->route;
+
+	memset(m, 0, sizeof(*m));
+	cursor_get_cstring(c, r->upstream_user, sizeof(r->upstream_user));
+	cursor_get_cstring(c, r->host_key_pin, sizeof(r->host_key_pin));
+	cursor_get_cstring(c, r->session, sizeof(r->session));
+	cursor_get_string(c, &m->cert, &m->cert_len, IPC_MAX_BLOB);
+	if (m->cert_len == 0)
+		return -1;
 	return cursor_end(c);
 }
 

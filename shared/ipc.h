@@ -45,7 +45,8 @@ enum ipc_type {
 	IPC_M_SIGN_REPLY,	/* host-key signature of an exchange hash */
 	IPC_M_KEY_REPLY,	/* is this key acceptable for this login */
 	IPC_M_VERIFY_REPLY,	/* was this userauth signature good */
-	IPC_M_ROUTE,		/* fds: upstream TCP socket, agent socket */
+	IPC_M_ROUTE,		/* fds: upstream TCP socket, agent socket
+				 * (upstream_auth "key") */
 	IPC_M_ROUTE_FAIL,	/* no route: a message for the client */
 	/* worker -> monitor */
 	IPC_W_READY,		/* sandboxed, waiting for a client */
@@ -53,11 +54,12 @@ enum ipc_type {
 	IPC_W_SIGN,		/* sign this exchange hash with the host key */
 	IPC_W_KEY_QUERY,	/* may <user> log in with <key>? */
 	IPC_W_VERIFY,		/* check this userauth signature */
-	IPC_W_ROUTE,		/* connect me to my Studio */
+	IPC_W_ROUTE,		/* connect me to my Studio; my login key */
 	IPC_W_AUDIT,		/* a channel event for the audit log */
 	/* (added later; kept last so that the numbers above stay) */
 	IPC_M_PROXY_REPLY,	/* go on with this proxied client, or refuse */
 	IPC_W_PROXY,		/* the PROXY header named this client */
+	IPC_M_ROUTE_CERT,	/* fd: upstream TCP socket; the certificate */
 	IPC_TYPE_MAX
 };
 
@@ -135,6 +137,23 @@ struct ipc_route {
 	char session[IPC_MAX_NAME];
 };
 
+/* IPC_W_ROUTE: the public half of the key the worker made for its Studio
+ * login (an Ed25519 public key blob; its meaning is checked by the
+ * monitor, which certifies it when the Studio uses certificates). */
+struct ipc_route_req {
+	const uint8_t *key_blob;
+	size_t key_blob_len;
+};
+
+/* IPC_M_ROUTE_CERT (upstream_auth "certificate"): the route, and an
+ * OpenSSH user certificate (ssh-ed25519-cert-v01@openssh.com blob) for
+ * the worker's key; no agent socket. */
+struct ipc_route_cert {
+	struct ipc_route route;
+	const uint8_t *cert;		/* 1..IPC_MAX_BLOB bytes */
+	size_t cert_len;
+};
+
 struct ipc_text {		/* IPC_M_ROUTE_FAIL */
 	char text[IPC_MAX_TEXT];
 };
@@ -165,6 +184,9 @@ enum ipc_audit_event {
 	 * they change: not logged; what the monitor reports for a channel
 	 * whose worker dies before closing it. */
 	IPC_AUDIT_CHANNEL_PROGRESS,
+	/* The Studio refused the gateway's login (kind: "certificate" or
+	 * "key", detail: libssh's error); once, then the worker exits. */
+	IPC_AUDIT_UPSTREAM_REFUSED,
 	IPC_AUDIT_MAX
 };
 
@@ -210,6 +232,10 @@ int ipc_enc_flag(struct buf *b, unsigned type, const struct ipc_flag *m);
 int ipc_dec_flag(struct cursor *c, struct ipc_flag *m);
 int ipc_enc_route(struct buf *b, const struct ipc_route *m);
 int ipc_dec_route(struct cursor *c, struct ipc_route *m);
+int ipc_enc_route_req(struct buf *b, const struct ipc_route_req *m);
+int ipc_dec_route_req(struct cursor *c, struct ipc_route_req *m);
+int ipc_enc_route_cert(struct buf *b, const struct ipc_route_cert *m);
+int ipc_dec_route_cert(struct cursor *c, struct ipc_route_cert *m);
 int ipc_enc_text(struct buf *b, unsigned type, const struct ipc_text *m);
 int ipc_dec_text(struct cursor *c, struct ipc_text *m);
 int ipc_enc_log(struct buf *b, const struct ipc_log *m);
@@ -223,7 +249,7 @@ int ipc_dec_audit(struct cursor *c, struct ipc_audit *m);
 int ipc_enc_proxy(struct buf *b, const struct ipc_proxy *m);
 int ipc_dec_proxy(struct cursor *c, struct ipc_proxy *m);
 int ipc_dec_audit(struct cursor *c, struct ipc_audit *m);
-/* A message with no body (IPC_W_READY, IPC_W_ROUTE). */
+/* A message with no body (IPC_W_READY). */
 int ipc_enc_empty(struct buf *b, unsigned type);
 
 /* How many fds each type must carry (exactly). */

@@ -295,10 +295,13 @@ mm_verify_reset(void)
 }
 
 int
-mm_route(struct ipc_route *r, int *upstream_fd, int *agent_fd, char *text,
-    size_t textsz)
+mm_route(const uint8_t *key_blob, size_t key_blob_len, struct ipc_route *r,
+    int *upstream_fd, int *agent_fd, uint8_t *cert, size_t certsz,
+    size_t *cert_len, char *text, size_t textsz)
 {
 	uint8_t msg[IPC_MAX_MSG];
+	struct ipc_route_req req;
+	struct ipc_route_cert rc;
 	struct ipc_text t;
 	struct cursor c;
 	struct buf b;
@@ -306,18 +309,31 @@ mm_route(struct ipc_route *r, int *upstream_fd, int *agent_fd, char *text,
 	int fds[IPC_MAX_FDS], nfds;
 	long n;
 
+	req.key_blob = key_blob;
+	req.key_blob_len = key_blob_len;
 	buf_init(&b, IPC_MAX_MSG);
-	mm_send(&b, ipc_enc_empty(&b, IPC_W_ROUTE));
+	mm_send(&b, ipc_enc_route_req(&b, &req));
 	buf_free(&b);
 	n = ipc_recv(mm_sock, msg, &type, fds, &nfds);
 	if (n <= 0)
 		mm_die("route");
 	cursor_init(&c, msg + 2, (size_t)n - 2);
+	*cert_len = 0;
+	*agent_fd = -1;
 	if (type == IPC_M_ROUTE_FAIL) {
 		if (ipc_dec_text(&c, &t) != 0)
 			return -1;
 		snprintf(text, textsz, "%s", t.text);
 		return 1;
+	}
+	if (type == IPC_M_ROUTE_CERT) {
+		if (ipc_dec_route_cert(&c, &rc) != 0 || rc.cert_len > certsz)
+			mm_die("route reply");
+		*r = rc.route;
+		memcpy(cert, rc.cert, rc.cert_len);
+		*cert_len = rc.cert_len;
+		*upstream_fd = fds[0];
+		return 0;
 	}
 	if (type != IPC_M_ROUTE || ipc_dec_route(&c, r) != 0)
 		mm_die("route reply");

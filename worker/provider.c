@@ -1262,6 +1262,15 @@ prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 }
 
 int
+csshd_provider_local(int on)
+{
+	if (prov_self == NULL)
+		return 0;
+	return EVP_set_default_properties(NULL, on ? "provider=default" :
+	    "?" PROV_PROPS) == 1 ? 0 : -1;
+}
+
+int
 csshd_provider_init(void)
 {
 	if (prov_self != NULL)

@@ -37,6 +37,13 @@ typedef int (*csshd_verify_hook)(const uint8_t *sig, size_t siglen,
  * property query.  Reads openssl.cnf: call before the sandbox.  0 or -1. */
 int csshd_provider_init(void);
 void csshd_provider_set_sign_hook(csshd_sign_hook fn);
+/*
+ * on: until called with 0, every fetch goes to OpenSSL's default
+ * provider, which holds real private keys: for the worker's own Studio
+ * login key (upstream_auth "certificate"), made and used only between
+ * the two calls; nothing is delegated to the monitor meanwhile.  0 or -1.
+ */
+int csshd_provider_local(int on);
 void csshd_provider_set_verify_hook(csshd_verify_hook fn);
 
 #endif

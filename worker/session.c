@@ -178,7 +178,7 @@ session_prepare(const struct wsettings *ws)
 	    ssh_options_set(up_session, SSH_OPTIONS_HMAC_C_S, ws->init.macs) ||
 	    ssh_options_set(up_session, SSH_OPTIONS_HMAC_S_C, ws->init.macs) ||
 	    ssh_options_set(up_session, SSH_OPTIONS_PUBLICKEY_ACCEPTED_TYPES,
-	    "ssh-ed25519"))
+	    "ssh-ed25519-cert-v01@openssh.com,ssh-ed25519"))
 		return -1;
 	/* The bind owns the stub key now (SSH_BIND_OPTIONS_IMPORT_KEY). */
 	return 0;
@@ -237,47 +237,137 @@ check_pin(struct conn *c, const char *pin)
 	return rc;
 }
 
-/* Connect to the Studio over the socket the monitor opened, and log in
- * with the gateway key through the monitor's agent. */
+/*
+ * The Studio login key: a fresh Ed25519 key pair, made by OpenSSL's
+ * default provider (provider.h: csshd_provider_local), for this
+ * connection only.  Its public blob goes with the route request; with
+ * upstream_auth "certificate" the monitor certifies it for this Studio.
+ */
+static int
+make_login_key(ssh_key *key, uint8_t *blob, size_t blobsz, size_t *bloblen)
+{
+	int rc = -1;
+
+	*key = NULL;
+	if (csshd_provider_local(1) != 0)
+		return -1;
+	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, key) == SSH_OK &&
+	    key_blob(*key, blob, blobsz, bloblen) == 0)
+		rc = 0;
+	if (csshd_provider_local(0) != 0)
+		rc = -1;
+	if (rc != 0) {
+		ssh_key_free(*key);
+		*key = NULL;
+	}
+	return rc;
+}
+
+/* Log in with the login key and its certificate (upstream_auth
+ * "certificate"): SSH_AUTH_SUCCESS or libssh's failure. */
+static int
+login_with_cert(struct conn *c, ssh_key key, const uint8_t *cert,
+    size_t certlen)
+{
+	char b64[IPC_MAX_BLOB * 4 / 3 + 8];
+	ssh_key certkey = NULL;
+	int rc = SSH_AUTH_ERROR;
+
+	if (b64_encode(cert, certlen, b64, sizeof(b64)) == 0 ||
+	    ssh_pki_import_cert_base64(b64, SSH_KEYTYPE_ED25519_CERT01,
+	    &certkey) != SSH_OK ||
+	    ssh_pki_copy_cert_to_privkey(certkey, key) != SSH_OK) {
+		error("the login certificate from the monitor does not load");
+		goto out;
+	}
+	if (csshd_provider_local(1) != 0)
+		goto out;
+	rc = ssh_userauth_publickey(c->up, NULL, key);
+	if (csshd_provider_local(0) != 0)
+		rc = SSH_AUTH_ERROR;
+ out:
+	ssh_key_free(certkey);
+	return rc;
+}
+
+/* Tell the monitor's audit log that the Studio refused the login. */
+static void
+report_refusal(struct conn *c, const char *mode)
+{
+	struct ipc_audit a;
+
+	memset(&a, 0, sizeof(a));
+	a.event = IPC_AUDIT_UPSTREAM_REFUSED;
+	a.exit_status = -1;
+	snprintf(a.kind, sizeof(a.kind), "%s", mode);
+	snprintf(a.detail, sizeof(a.detail), "%s", ssh_get_error(c->up));
+	mm_audit(&a);
+}
+
+/*
+ * Connect to the Studio over the socket the monitor opened, and log in:
+ * with the certificate the monitor issued for this connection's login
+ * key, or (upstream_auth "key") with the gateway key through the
+ * monitor's agent.
+ */
 static int
 open_upstream(struct conn *c)
 {
 	struct ipc_route r;
-	int upfd = -1, agentfd = -1, rc;
+	int upfd = -1, agentfd = -1, rc, auth;
+	uint8_t pub[IPC_MAX_BLOB], cert[IPC_MAX_BLOB];
+	size_t publen, certlen = 0;
+	ssh_key key = NULL;
 	long timeout;
 
-	rc = mm_route(&r, &upfd, &agentfd, c->fatal_msg, sizeof(c->fatal_msg));
+	memset(&r, 0, sizeof(r));
+	if (make_login_key(&key, pub, sizeof(pub), &publen) != 0) {
+		error("cannot make the Studio login key");
+		goto unreachable;
+	}
+	rc = mm_route(pub, publen, &r, &upfd, &agentfd, cert, sizeof(cert),
+	    &certlen, c->fatal_msg, sizeof(c->fatal_msg));
 	if (rc != 0)
-		return -1;
+		goto fail;
 	c->up = up_session;
 	timeout = (long)settings->init.upstream_timeout;
 	if (ssh_options_set(c->up, SSH_OPTIONS_FD, &upfd) ||
 	    ssh_options_set(c->up, SSH_OPTIONS_USER, r.upstream_user) ||
 	    ssh_options_set(c->up, SSH_OPTIONS_TIMEOUT, &timeout)) {
 		close(upfd);
-		close(agentfd);
 		goto unreachable;
 	}
 	if (ssh_connect(c->up) != SSH_OK) {
 		error("Studio %s: %s", r.session, ssh_get_error(c->up));
-		close(agentfd);
 		goto unreachable;
 	}
-	if (check_pin(c, r.host_key_pin) != 0) {
-		close(agentfd);
+	if (check_pin(c, r.host_key_pin) != 0)
 		goto unreachable;
+	if (certlen > 0) {
+		auth = login_with_cert(c, key, cert, certlen);
+	} else {
+		/* libssh owns the agent socket from here (ssh_free closes
+		 * it). */
+		auth = ssh_set_agent_socket(c->up, agentfd) != SSH_OK ?
+		    SSH_AUTH_ERROR : ssh_userauth_agent(c->up, NULL);
+		agentfd = -1;
 	}
-	/* libssh owns the agent socket from here (ssh_free closes it). */
-	if (ssh_set_agent_socket(c->up, agentfd) != SSH_OK ||
-	    ssh_userauth_agent(c->up, NULL) != SSH_AUTH_SUCCESS) {
-		error("Studio %s refused the gateway key for user %s: %s",
-		    r.session, r.upstream_user, ssh_get_error(c->up));
+	if (auth != SSH_AUTH_SUCCESS) {
+		report_refusal(c, certlen > 0 ? "certificate" : "key");
+		error("Studio %s refused the gateway's %s for user %s: %s",
+		    r.session, certlen > 0 ? "certificate" : "key",
+		    r.upstream_user, ssh_get_error(c->up));
 		snprintf(c->fatal_msg, sizeof(c->fatal_msg), "Studio session "
-		    "%s refused the gateway's login; check the Studio's SSH "
-		    "settings", r.session);
-		return -1;
+		    "%s refused the gateway's login%s; check the Studio's SSH "
+		    "settings", r.session, certlen > 0 ? " certificate (its "
+		    "authorized_keys needs the cert-authority line for this "
+		    "session)" : "");
+		goto fail;
 	}
-	logit("logged in to Studio %s as %s", r.session, r.upstream_user);
+	ssh_key_free(key);
+	key = NULL;
+	logit("logged in to Studio %s as %s with the gateway's %s", r.session,
+	    r.upstream_user, certlen > 0 ? "certificate" : "key");
 	/* From here the client may open channels: the relay takes them. */
 	if ((c->relay = relay_new(c->down, c->up, r.session,
 	    &settings->init)) == NULL)
@@ -286,6 +376,10 @@ open_upstream(struct conn *c)
  unreachable:
 	snprintf(c->fatal_msg, sizeof(c->fatal_msg), "Studio session %s is "
 	    "not reachable; try again later or restart the Studio", r.session);
+ fail:
+	if (agentfd != -1)
+		close(agentfd);
+	ssh_key_free(key);
 	return -1;
 }
 

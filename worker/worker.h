@@ -42,9 +42,15 @@ int mm_verify(const uint8_t *sig, size_t siglen, const uint8_t *data,
  * or none checked yet (-1)?  Reset by mm_verify_reset(). */
 int mm_verify_result(void);
 void mm_verify_reset(void);
-/* 0 routed (fds set), 1 refused (msg set), -1 IPC failure. */
-int mm_route(struct ipc_route *r, int *upstream_fd, int *agent_fd,
-    char *msg, size_t msgsz);
+/*
+ * Ask for the route, sending the public key blob of the Studio login key.
+ * 0 routed: *upstream_fd set, and either *agent_fd (upstream_auth "key";
+ * *cert_len 0) or the certificate in cert (*agent_fd -1); 1 refused (msg
+ * set).
+ */
+int mm_route(const uint8_t *key_blob, size_t key_blob_len,
+    struct ipc_route *r, int *upstream_fd, int *agent_fd, uint8_t *cert,
+    size_t certsz, size_t *cert_len, char *msg, size_t msgsz);
 void mm_audit(const struct ipc_audit *a);
 
 /* sandbox.c */

@@ -21,6 +21,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct ipc_bytes bytes;
 		struct ipc_flag flag;
 		struct ipc_route route;
+		struct ipc_route_req route_req;
+		struct ipc_route_cert route_cert;
 		struct ipc_text text;
 		struct ipc_log log;
 		struct ipc_key_query kq;
@@ -52,6 +54,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case IPC_M_ROUTE:
 		(void)ipc_dec_route(&c, &u.route);
+		break;
+	case IPC_M_ROUTE_CERT:
+		(void)ipc_dec_route_cert(&c, &u.route_cert);
+		break;
+	case IPC_W_ROUTE:
+		(void)ipc_dec_route_req(&c, &u.route_req);
 		break;
 	case IPC_M_ROUTE_FAIL:
 		(void)ipc_dec_text(&c, &u.text);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "buf.h"
 #include "ipc.h"
@@ -40,6 +41,14 @@ static uint8_t gw_blob[IPC_MAX_BLOB];	/* the gateway's key, from M_INIT */
 static size_t gw_blob_len;
 static int agent_fd = -1;		/* from M_ROUTE */
 static char routed_user[IPC_MAX_NAME];
+/* upstream_auth "certificate": the session to log in to, the login key
+ * (public half from the attack line, else random bytes) and the
+ * certificate M_ROUTE_CERT brought. */
+static char login_session[IPC_MAX_NAME] = "s1";
+static uint8_t login_pub[32];
+static int have_login_pub;
+static uint8_t route_cert[IPC_MAX_BLOB];
+static size_t route_cert_len;
 
 /* One line to the client: word, then the argument if any. */
 static void
@@ -98,6 +107,7 @@ await(int ms)
 	unsigned type;
 	int fds[IPC_MAX_FDS], nfds;
 	struct ipc_route r;
+	struct ipc_route_cert rc;
 	struct cursor c;
 	long n;
 
@@ -114,6 +124,15 @@ await(int ms)
 			snprintf(routed_user, sizeof(routed_user), "%s",
 			    r.upstream_user);
 		agent_fd = fds[1];
+	}
+	if (type == IPC_M_ROUTE_CERT) {
+		cursor_init(&c, msg + 2, (size_t)n - 2);
+		if (ipc_dec_route_cert(&c, &rc) == 0) {
+			snprintf(routed_user, sizeof(routed_user), "%s",
+			    rc.route.upstream_user);
+			memcpy(route_cert, rc.cert, rc.cert_len);
+			route_cert_len = rc.cert_len;
+		}
 	}
 	if ((type == IPC_M_KEY_REPLY || type == IPC_M_VERIFY_REPLY) &&
 	    n >= 6 && msg[5] == 0)
@@ -306,8 +325,33 @@ signed_request(struct buf *d, const uint8_t *sid, size_t sidlen,
 	buf_put_string(d, blob, bloblen);
 }
 
-/* Log in as alice@s1 for real and, if route, ask for the route: returns
- * 0 once authenticated (and M_ROUTE has brought the agent socket). */
+/* W_ROUTE with a login key blob whose key is publen bytes (32: a
+ * well-formed Ed25519 blob) of the attack line's key, or random. */
+static void
+route_with_key(size_t publen)
+{
+	struct ipc_route_req q;
+	uint8_t pub[64];
+	struct buf blob, b;
+
+	if (have_login_pub)
+		memcpy(pub, login_pub, 32);
+	else
+		(void)RAND_bytes(pub, sizeof(pub));
+	buf_init(&blob, 256);
+	buf_put_cstring(&blob, "ssh-ed25519");
+	buf_put_string(&blob, pub, publen);
+	q.key_blob = blob.data;
+	q.key_blob_len = blob.len;
+	buf_init(&b, IPC_MAX_MSG);
+	(void)ipc_enc_route_req(&b, &q);
+	send_msg(&b);
+	buf_free(&blob);
+}
+
+/* Log in as alice@<login_session> for real and, if route, ask for the
+ * route: returns 0 once authenticated and routed (M_ROUTE with the agent
+ * socket, or M_ROUTE_CERT with a certificate). */
 static int
 genuine_login(int route)
 {
@@ -326,8 +370,13 @@ genuine_login(int route)
 	buf_init(&d, IPC_MAX_SIGNED);
 	/* The blob inside the request is the key itself, without the outer
 	 * length ed25519_blob() put in front. */
-	signed_request(&d, first_hash, 32, "alice@s1", blob.data + 4,
-	    blob.len - 4);
+	{
+		char login[IPC_MAX_NAME + 8];
+
+		snprintf(login, sizeof(login), "alice@%s", login_session);
+		signed_request(&d, first_hash, 32, login, blob.data + 4,
+		    blob.len - 4);
+	}
 	ctx = EVP_MD_CTX_new();
 	ok = ctx != NULL &&
 	    EVP_DigestSignInit(ctx, NULL, NULL, NULL, user_key) == 1 &&
@@ -350,8 +399,8 @@ genuine_login(int route)
 		return -1;
 	if (!route)
 		return 0;
-	empty(IPC_W_ROUTE);
-	if (await(5000) != 1 || agent_fd == -1)
+	route_with_key(32);
+	if (await(5000) != 1 || (agent_fd == -1 && route_cert_len == 0))
 		return -1;
 	return 0;
 }
@@ -500,8 +549,32 @@ attack_routed(const char *name)
 		await(3000);
 		return;
 	}
+	if (strcmp(name, "route-bad-key") == 0) {
+		/* A login key that is not an Ed25519 public key: here a
+		 * 31-byte "key" in an ssh-ed25519 blob. */
+		if (genuine_login(0) != 0) {
+			say("genuine login failed", "");
+			return;
+		}
+		say("attack", "");
+		route_with_key(31);
+		await(3000);
+		return;
+	}
 	if (genuine_login(1) != 0) {
 		say("genuine login failed", "");
+		return;
+	}
+	if (strcmp(name, "route-cert-steal") == 0) {
+		/* What a compromised worker holds after a certificate-mode
+		 * route: the certificate (and its own key), no agent.  The
+		 * harness tries them on another Studio. */
+		char b64[IPC_MAX_BLOB * 2];
+
+		say("agent", agent_fd == -1 ? "none" : "given");
+		if (route_cert_len > 0 && EVP_EncodeBlock((unsigned char *)b64,
+		    route_cert, (int)route_cert_len) > 0)
+			say("cert", b64);
 		return;
 	}
 	if (strcmp(name, "agent-ok") == 0) {
@@ -721,7 +794,7 @@ main(void)
 	uint8_t msg[IPC_MAX_MSG];
 	unsigned type;
 	int fds[IPC_MAX_FDS], nfds;
-	char name[160], *key;
+	char name[256], *key;
 	struct ipc_init init;
 	struct cursor c;
 	long n;
@@ -749,7 +822,30 @@ main(void)
 		len++;
 	name[len] = '\0';
 	if ((key = strchr(name, ' ')) != NULL) {
+		char *pub, *sess;
+		unsigned v;
+		size_t i;
+
 		*key++ = '\0';
+		/* "NAME SEED [LOGINPUB SESSION]": the login key's public half
+		 * (64 hex digits) and the Studio session to log in to. */
+		if ((pub = strchr(key, ' ')) != NULL) {
+			*pub++ = '\0';
+			if ((sess = strchr(pub, ' ')) == NULL ||
+			    (size_t)(sess - pub) != 64) {
+				say("bad login key", "");
+				return 2;
+			}
+			*sess++ = '\0';
+			for (i = 0; i < 32; i++) {
+				if (sscanf(pub + 2 * i, "%2x", &v) != 1)
+					return 2;
+				login_pub[i] = (uint8_t)v;
+			}
+			have_login_pub = 1;
+			snprintf(login_session, sizeof(login_session), "%s",
+			    sess);
+		}
 		if (load_user_key(key) != 0) {
 			say("bad key", "");
 			return 2;

@@ -16,6 +16,9 @@ chmod 755 "$T"
 cleanup() {
 	stop_gateway hg
 	[ -n "${STUDIO_PID:-}" ] && kill "$STUDIO_PID" 2>/dev/null
+	for d in "$T/studio_a" "$T/studio_b"; do
+		[ -f "$d/sshd.pid" ] && kill "$(cat "$d/sshd.pid")" 2>/dev/null
+	done
 	[ -z "${KEEP:-}" ] && rm -rf "$T"
 }
 trap cleanup EXIT
@@ -43,13 +46,30 @@ while True:
     held.append(s.accept()[0])
 ' "$STUDIO" &
 STUDIO_PID=$!
+# Two real OpenSSH Studios in certificate mode: A (session "ca", alice's
+# workspace 1) and B (session "cb", workspace 2, which alice may not
+# reach).  Each sshd's authorized_keys is the cert-authority line
+# connect-sshd -S prints for its own session.
+STUDIO_USER=$(id -un)
+SA=$(free_port)
+SB=$(free_port)
+chmod 600 "$T/gw_key"
+start_studio "$SA" "$T/studio_a" cert ca || { echo "not ok - start Studio A"; exit 1; }
+start_studio "$SB" "$T/studio_b" cert cb || { echo "not ok - start Studio B"; exit 1; }
+# s1 stays in upstream_auth "key" mode: the agent attacks below need the
+# monitor's agent, which certificate mode does not give a worker.
 cat > "$T/hg.conf" <<EOF
 listen = [ "127.0.0.1:$PORT" ];
 key = "$T/gw_key";
-allowed_workspaces = [ 1 ];
-workspaces = ( { id = 1; members = [ "alice" ]; } );
+allowed_workspaces = [ 1, 2 ];
+workspaces = ( { id = 1; members = [ "alice" ]; }, { id = 2; members = [ "bob" ]; } );
 users = ( { name = "alice"; keys = [ "$ALICE_PUB" ]; } );
-studios = ( { session = "s1"; workspace = 1; upstream = "127.0.0.1:$STUDIO"; } );
+studios = ( { session = "s1"; workspace = 1; upstream = "127.0.0.1:$STUDIO";
+              upstream_auth = "key"; },
+            { session = "ca"; workspace = 1; upstream = "127.0.0.1:$SA";
+              upstream_user = "$STUDIO_USER"; },
+            { session = "cb"; workspace = 2; upstream = "127.0.0.1:$SB";
+              upstream_user = "$STUDIO_USER"; } );
 workers = { prefork = 2; chroot = "$T/empty"; program = "$B/tests/hostile-worker"; };
 log = { level = "info"; };
 # Longer than the whole run: the held connection must outlive the attacks.
@@ -231,6 +251,52 @@ rss_bound=2048
 kill -0 "$MON" 2>/dev/null && [ "$(pgrep -P "$MON" | wc -l)" -ge 2 ] &&
 	ok "the monitor is up and its pool refilled" ||
 	not_ok "monitor or pool gone"
+
+# ---- upstream_auth "certificate": the cross-Studio attack ----
+# A worker routed to Studio A holds a certificate for its own login key
+# and no agent.  The harness plays the compromised worker's next step:
+# log in with what it holds to Studio B (here straight to B's port; a real
+# worker would reach it through its own Studio).  B's sshd accepts the
+# gateway key as CA for session "cb" only, so the certificate (principal
+# "ca") is refused; the same certificate opens A, which shows it is valid.
+# In key mode the agent signs (up to 4 times) a login as the routed
+# upstream user with the gateway key over any session id the worker
+# chooses, which any Studio accepting the gateway key for that user
+# accepts: the attack this mode leaves open (connect-sshd(8)).
+ssh-keygen -q -t ed25519 -N '' -f "$T/login" -C stolen-login-key
+LOGINPUB=$(cut -d' ' -f2 "$T/login.pub" | base64 -d | tail -c 32 | od -An -tx1 | tr -d ' \n')
+out=$(attack "route-cert-steal $SEED $LOGINPUB ca")
+echo "$out" | grep -q "^agent none$" &&
+	ok "certificate mode: the routed worker gets no agent socket" ||
+	not_ok "certificate mode: the routed worker gets no agent socket ($out)"
+cert=$(echo "$out" | sed -n 's/^cert //p')
+echo "ssh-ed25519-cert-v01@openssh.com $cert" > "$T/login-cert.pub"
+studio_login() {	# studio_login PORT: ssh with the stolen key and certificate
+	ssh -F /dev/null -p "$1" -i "$T/login" -o CertificateFile="$T/login-cert.pub" \
+	    -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
+	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+	    -o LogLevel=ERROR "$STUDIO_USER@127.0.0.1" 'echo in-studio'
+}
+if ssh-keygen -L -f "$T/login-cert.pub" | grep -A1 'Principals:' | grep -qx ' *ca' &&
+    [ "$(studio_login "$SA" 2>/dev/null)" = in-studio ]; then
+	ok "the worker's certificate names only its Studio (ca) and opens it"
+else
+	not_ok "the worker's certificate opens its own Studio A"
+	ssh-keygen -L -f "$T/login-cert.pub" 2>&1 | sed 's/^/#   /'
+fi
+if out=$(studio_login "$SB" 2>&1); then
+	not_ok "cross-Studio: Studio B ACCEPTED the certificate for Studio A ($out)"
+elif wait_log "$T/studio_b/sshd.log" "principal"; then
+	ok "cross-Studio: Studio B's sshd refuses the certificate for Studio A (no authorized principal)"
+else
+	not_ok "cross-Studio: refused, but B's sshd log does not say why"
+	tail -n 5 "$T/studio_b/sshd.log" | sed 's/^/#   /'
+fi
+wait_log "$LOG" "event=upstream.opened .*session=ca .*auth=certificate cert_serial=[0-9]* cert_key_id=\"connect-sshd conn=[0-9]* user=alice studio=ca\"" &&
+	ok "upstream.opened: certificate mode, serial and key id" ||
+	not_ok "upstream.opened: certificate mode, serial and key id"
+expect "route-bad-key $SEED" "route request: the login key is not an Ed25519 public key" \
+	"a route request whose login key is not an Ed25519 public key"
 
 stop_gateway hg
 

@@ -61,12 +61,34 @@ wait_log() {
 
 # ---- the Studio: a real OpenSSH sshd that accepts only the gateway key ----
 
+# studio_authkeys MODE [SESSION...]: the authorized_keys of a Studio.
+# cert: for each session, the cert-authority line connect-sshd -S prints
+# (the gateway key as CA, that session as the only principal); key: the
+# gateway public key itself (upstream_auth "key").
+studio_authkeys() {
+	local mode=$1 s; shift
+	if [ "$mode" = key ]; then
+		cat "$T/gw_key.pub"
+		return
+	fi
+	printf 'listen = [ ":1" ];\nkey = "%s";\n' "$T/gw_key" > "$T/setup.conf"
+	for s in "$@"; do
+		"$B/connect-sshd" -f "$T/setup.conf" -S "$s" || return 1
+	done
+}
+
+# start_studio PORT [DIR [MODE SESSION...]]: the default is the main
+# Studio, $T/studio, with certificates for every session the tests route
+# to it.
 start_studio() {
-	local port=$1 dir=$T/studio
+	local port=$1 dir=${2:-$T/studio}
+	shift; [ $# -gt 0 ] && shift
+	[ $# -gt 0 ] || set -- cert s1 s2 s4 r1 r2 r9 sa sb
 	mkdir -p "$dir"
 	chmod 755 "$dir"
-	ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key" -C studio-host
-	cp "$T/gw_key.pub" "$dir/authorized_keys"
+	[ -f "$dir/host_key" ] ||
+		ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key" -C studio-host
+	studio_authkeys "$@" > "$dir/authorized_keys" || return 1
 	chmod 644 "$dir/authorized_keys"
 	cat > "$dir/sshd_config" <<-EOF
 	ListenAddress 127.0.0.1:$port
@@ -94,8 +116,11 @@ start_studio() {
 }
 
 stop_studio() {
-	[ -f "$T/studio/sshd.pid" ] && kill "$(cat "$T/studio/sshd.pid")" 2>/dev/null
-	rm -f "$T/studio/sshd.pid"
+	local d
+	for d in "$T/studio" "$T/keystudio"; do
+		[ -f "$d/sshd.pid" ] && kill "$(cat "$d/sshd.pid")" 2>/dev/null
+		rm -f "$d/sshd.pid"
+	done
 }
 
 # ---- connect-sshd instances ----

@@ -4,9 +4,10 @@
 # ("gw", on $GW_PORT) and the Studio are up; uses lib.sh's helpers.
 
 # direct_ssh [ssh args...]: the same client straight to the Studio, for
-# side-by-side comparisons (the Studio accepts only the gateway key).
+# side-by-side comparisons: the key-mode Studio, which accepts the gateway
+# key itself (the main one takes only certificates); same sshd settings.
 direct_ssh() {
-	ssh -F /dev/null -p "$STUDIO_PORT" -i "$T/gw_key" -o IdentitiesOnly=yes \
+	ssh -F /dev/null -p "$KEY_STUDIO_PORT" -i "$T/gw_key" -o IdentitiesOnly=yes \
 	    -o IdentityAgent=none -o BatchMode=yes -o StrictHostKeyChecking=no \
 	    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
 	    "$STUDIO_USER@127.0.0.1" "$@"

@@ -40,6 +40,7 @@ mkdir -p "$T/keys"
 cp "$T/bob.pub" "$T/keys/bob"
 
 STUDIO_PORT=$(free_port)
+KEY_STUDIO_PORT=$(free_port)	# a Studio that still takes the gateway key
 DEAD_PORT=$(free_port)		# nothing listens there
 GW_PORT=$(free_port)
 echo "[127.0.0.1]:$GW_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" > "$T/known_hosts"
@@ -69,7 +70,11 @@ studios = ( { session = "s1"; workspace = 100; upstream = "127.0.0.1:$STUDIO_POR
             { session = "s3"; workspace = 100; upstream = "127.0.0.1:$DEAD_PORT";
               upstream_user = "$STUDIO_USER"; },
             { session = "s4"; workspace = 100; upstream = "127.0.0.1:$STUDIO_PORT";
-              upstream_user = "$STUDIO_USER"; users = [ "alice" ]; } );
+              upstream_user = "$STUDIO_USER"; users = [ "alice" ]; },
+            { session = "s5"; workspace = 100; upstream = "127.0.0.1:$KEY_STUDIO_PORT";
+              upstream_user = "$STUDIO_USER"; upstream_auth = "key"; },
+            { session = "s6"; workspace = 100; upstream = "127.0.0.1:$STUDIO_PORT";
+              upstream_user = "$STUDIO_USER"; } );
 workers = { prefork = 2; chroot = "$T/empty"; program = "$B/connect-sshd-worker"; };
 log = { level = "info"; format = "text"; };
 $*
@@ -77,6 +82,9 @@ EOF
 }
 
 start_studio "$STUDIO_PORT" || { echo "not ok - cannot start the Studio sshd"; exit 1; }
+# s5's Studio is in upstream_auth "key" mode: the gateway key, no CA line.
+start_studio "$KEY_STUDIO_PORT" "$T/keystudio" key ||
+	{ echo "not ok - cannot start the key-mode Studio sshd"; exit 1; }
 write_conf "$T/gw.conf" "$GW_PORT"
 chmod 600 "$T/gw_key"
 if ! start_gateway gw "$T/gw.conf"; then
@@ -119,6 +127,13 @@ rc=$?
 
 gw_ssh "$GW_PORT" "$T/bob" bob@s1 true &&
 	ok "keys_file keys log in" || not_ok "keys_file keys log in"
+
+. "$HERE/cert.sh"
+if [ "${CSSHD_IT_ONLY:-}" = cert ]; then
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" = 0 ]
+	exit
+fi
 
 # The Redis registry and the fleet alone, for working on them.
 if [ "${CSSHD_IT_ONLY:-}" = registry ]; then
@@ -239,14 +254,20 @@ fp=$("$B/connect-sshd" -F -f "$T/gw.conf")
 	not_ok "-F prints '$fp', ssh-keygen -lf '$(ssh-keygen -lf "$T/gw_key")'"
 
 # ---- the Studio accepts only the gateway key ----
-studio_ssh() {
-	ssh -F /dev/null -p "$STUDIO_PORT" -i "$1" -o IdentitiesOnly=yes -o BatchMode=yes \
+studio_ssh() {	# studio_ssh KEY [PORT]
+	ssh -F /dev/null -p "${2:-$STUDIO_PORT}" -i "$1" -o IdentitiesOnly=yes -o BatchMode=yes \
 	    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
 	    "$STUDIO_USER@127.0.0.1" true
 }
 studio_ssh "$T/alice" 2>/dev/null && not_ok "the Studio refuses a user's own key" ||
 	ok "the Studio refuses a user's own key"
-check "the Studio accepts the gateway key" studio_ssh "$T/gw_key"
+# A certificate-mode Studio trusts the gateway key only as a CA: the key
+# itself does not log in there.  The key-mode Studio accepts it.
+studio_ssh "$T/gw_key" 2>/dev/null && not_ok "the certificate Studio refuses the bare gateway key" ||
+	ok "the certificate Studio refuses the bare gateway key"
+studio_ssh "$T/alice" "$KEY_STUDIO_PORT" 2>/dev/null && not_ok "the key-mode Studio refuses a user's own key" ||
+	ok "the key-mode Studio refuses a user's own key"
+check "the key-mode Studio accepts the gateway key" studio_ssh "$T/gw_key" "$KEY_STUDIO_PORT"
 
 # ---- Studio unreachable ----
 # (OpenSSH prints a disconnect message at LogLevel INFO.)

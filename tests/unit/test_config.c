@@ -1005,6 +1005,7 @@ test_dump_defaults(void)
 	    "listen = [ \":2222\", \"127.0.0.1:22\", \"[::1]:22\" ];\n"
 	    "key = \"/k\";\n"
 	    "enabled = true;\n"
+	    "upstream_auth = \"certificate\";\n"
 	    "allowed_workspaces = [ ];\n"
 	    "workspaces = ( );\n"
 	    "users = ( );\n"

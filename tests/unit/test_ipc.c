@@ -299,6 +299,30 @@ enc_route(struct buf *b, int v)
 }
 
 static int
+enc_route_req(struct buf *b, int v)
+{
+	struct ipc_route_req m;
+
+	fill_blob(&m.key_blob, &m.key_blob_len, v, 51, IPC_MAX_BLOB, 9);
+	return ipc_enc_route_req(b, &m);
+}
+
+/* A certificate is never empty: the empty variant has one byte. */
+static int
+enc_route_cert(struct buf *b, int v)
+{
+	struct ipc_route_cert m;
+
+	fill_route(&m.route, v);
+	fill_blob(&m.cert, &m.cert_len, v, 400, IPC_MAX_BLOB, 11);
+	if (m.cert_len == 0) {
+		m.cert = pat;
+		m.cert_len = 1;
+	}
+	return ipc_enc_route_cert(b, &m);
+}
+
+static int
 enc_route_fail(struct buf *b, int v)
 {
 	struct ipc_text m;
@@ -392,6 +416,22 @@ dec_route(struct cursor *c)
 }
 
 static int
+dec_route_req(struct cursor *c)
+{
+	struct ipc_route_req m;
+
+	return ipc_dec_route_req(c, &m);
+}
+
+static int
+dec_route_cert(struct cursor *c)
+{
+	struct ipc_route_cert m;
+
+	return ipc_dec_route_cert(c, &m);
+}
+
+static int
 dec_text(struct cursor *c)
 {
 	struct ipc_text m;
@@ -471,8 +511,13 @@ static const struct layout {
 	    1, { U32 } },
 	{ "M_ROUTE", IPC_M_ROUTE, enc_route, dec_route, 3,
 	    { CSTR(IPC_MAX_NAME), CSTR(IPC_MAX_NAME), CSTR(IPC_MAX_NAME) } },
+	{ "M_ROUTE_CERT", IPC_M_ROUTE_CERT, enc_route_cert, dec_route_cert,
+	    4, { CSTR(IPC_MAX_NAME), CSTR(IPC_MAX_NAME), CSTR(IPC_MAX_NAME),
+	    BYTES(IPC_MAX_BLOB) } },
 	{ "M_ROUTE_FAIL", IPC_M_ROUTE_FAIL, enc_route_fail, dec_text, 1,
 	    { CSTR(IPC_MAX_TEXT) } },
+	{ "W_ROUTE", IPC_W_ROUTE, enc_route_req, dec_route_req, 1,
+	    { BYTES(IPC_MAX_BLOB) } },
 	{ "W_LOG", IPC_W_LOG, enc_log, dec_log, 2,
 	    { U32, CSTR(IPC_MAX_TEXT) } },
 	{ "W_SIGN", IPC_W_SIGN, enc_w_sign, dec_w_sign, 1,
@@ -642,6 +687,58 @@ test_rt_route(void)
 }
 
 static void
+test_rt_route_cert(void)
+{
+	struct ipc_route_cert in, out;
+	struct ipc_route_req rin, rout;
+	struct buf b;
+	struct cursor c;
+	int v;
+
+	buf_init(&b, IPC_MAX_MSG);
+	for (v = 0; v < NVARIANTS; v++) {
+		fill_route(&in.route, v);
+		fill_blob(&in.cert, &in.cert_len, v, 400, IPC_MAX_BLOB, 11);
+		if (v == V_EMPTY) {
+			/* No certificate is no certificate message. */
+			CU_ASSERT_EQUAL(ipc_enc_route_cert(&b, &in), -1);
+			continue;
+		}
+		open_msg(ipc_enc_route_cert(&b, &in), &b, IPC_M_ROUTE_CERT,
+		    &c);
+		CHECK(ipc_dec_route_cert(&c, &out) == 0, "M_ROUTE_CERT %s",
+		    vname[v]);
+		CU_ASSERT_STRING_EQUAL(out.route.upstream_user,
+		    in.route.upstream_user);
+		CU_ASSERT_STRING_EQUAL(out.route.host_key_pin,
+		    in.route.host_key_pin);
+		CU_ASSERT_STRING_EQUAL(out.route.session, in.route.session);
+		CU_ASSERT(same_bytes(out.cert, out.cert_len, in.cert,
+		    in.cert_len));
+		CU_ASSERT(inside(out.cert, out.cert_len, b.data, b.len));
+	}
+	CU_ASSERT_EQUAL(out.cert_len, IPC_MAX_BLOB);
+	/* An empty certificate on the wire is refused by the decoder. */
+	buf_reset(&b);
+	buf_put_string(&b, "u", 1);
+	buf_put_string(&b, "", 0);
+	buf_put_string(&b, "s", 1);
+	buf_put_string(&b, "", 0);
+	cursor_init(&c, b.data, b.len);
+	CU_ASSERT_EQUAL(ipc_dec_route_cert(&c, &out), -1);
+	for (v = 0; v < NVARIANTS; v++) {
+		fill_blob(&rin.key_blob, &rin.key_blob_len, v, 51,
+		    IPC_MAX_BLOB, 9);
+		open_msg(ipc_enc_route_req(&b, &rin), &b, IPC_W_ROUTE, &c);
+		CHECK(ipc_dec_route_req(&c, &rout) == 0, "W_ROUTE %s",
+		    vname[v]);
+		CU_ASSERT(same_bytes(rout.key_blob, rout.key_blob_len,
+		    rin.key_blob, rin.key_blob_len));
+	}
+	buf_free(&b);
+}
+
+static void
 test_rt_text(void)
 {
 	struct ipc_text in, out;
@@ -780,7 +877,7 @@ test_rt_audit(void)
 static void
 test_rt_empty(void)
 {
-	static const unsigned types[] = { IPC_W_READY, IPC_W_ROUTE };
+	static const unsigned types[] = { IPC_W_READY };
 	struct buf b;
 	struct cursor c;
 	size_t i;
@@ -1281,6 +1378,7 @@ test_audit_events(void)
 		{ IPC_AUDIT_REQUEST, 0 },
 		{ IPC_AUDIT_CHANNEL_CLOSE, 0 },
 		{ IPC_AUDIT_CHANNEL_PROGRESS, 0 },
+		{ IPC_AUDIT_UPSTREAM_REFUSED, 0 },
 		{ IPC_AUDIT_MAX, -1 },
 		{ IPC_AUDIT_MAX + 1, -1 },
 		{ UINT32_MAX, -1 },
@@ -1624,6 +1722,8 @@ test_bad_datagrams(void)
 		{ "M_ROUTE with 4 fds", IPC_M_ROUTE, 2, 4 },
 		{ "M_ROUTE with 5 fds", IPC_M_ROUTE, 2, 5 },
 		{ "M_ROUTE with 8 fds", IPC_M_ROUTE, 2, RAW_MAX_FDS },
+		{ "M_ROUTE_CERT with no fd", IPC_M_ROUTE_CERT, 2, 0 },
+		{ "M_ROUTE_CERT with 2 fds", IPC_M_ROUTE_CERT, 2, 2 },
 		{ "1-byte datagram", IPC_W_READY, 1, 0 },
 		{ "1-byte datagram with 1 fd", IPC_M_CLIENT, 1, 1 },
 		{ "type 0", IPC_NONE, 2, 0 },
@@ -1852,6 +1952,7 @@ test_type_names(void)
 		{ IPC_W_AUDIT, "W_AUDIT", 0 },
 		{ IPC_M_PROXY_REPLY, "M_PROXY_REPLY", 0 },
 		{ IPC_W_PROXY, "W_PROXY", 0 },
+		{ IPC_M_ROUTE_CERT, "M_ROUTE_CERT", 1 },
 		{ IPC_TYPE_MAX, "UNKNOWN", 0 },
 		{ IPC_TYPE_MAX + 1, "UNKNOWN", 0 },
 		{ 0xffff, "UNKNOWN", 0 },
@@ -1860,7 +1961,7 @@ test_type_names(void)
 	size_t i;
 
 	/* The table above lists every type. */
-	CU_ASSERT_EQUAL(IPC_TYPE_MAX, 17);
+	CU_ASSERT_EQUAL(IPC_TYPE_MAX, 18);
 	for (i = 0; i < NELEM(types); i++) {
 		CHECK(strcmp(ipc_type_name(types[i].type), types[i].name) == 0,
 		    "ipc_type_name(%u) = \"%s\", want \"%s\"", types[i].type,
@@ -1958,12 +2059,13 @@ static const struct test rt_tests[] = {
 	{ "M_SIGN_REPLY, W_SIGN", test_rt_bytes },
 	{ "M_KEY_REPLY, M_VERIFY_REPLY", test_rt_flag },
 	{ "M_ROUTE", test_rt_route },
+	{ "M_ROUTE_CERT, W_ROUTE", test_rt_route_cert },
 	{ "M_ROUTE_FAIL", test_rt_text },
 	{ "W_LOG", test_rt_log },
 	{ "W_KEY_QUERY", test_rt_key_query },
 	{ "W_VERIFY", test_rt_verify },
 	{ "W_AUDIT", test_rt_audit },
-	{ "W_READY, W_ROUTE", test_rt_empty },
+	{ "W_READY", test_rt_empty },
 	{ "encoder resets the buffer", test_enc_resets_buf },
 	{ "maximal messages fit IPC_MAX_MSG", test_max_messages_fit },
 	{ NULL, NULL },

@@ -9,6 +9,7 @@
 #include <CUnit/Basic.h>
 
 #include "authkeys.h"
+#include "config.h"
 #include "policy.h"
 #include "registry.h"
 
@@ -42,10 +43,12 @@ test_studio_good(void)
 		"workspace", "100", "upstream", "10.1.2.3:22",
 		"upstream_user", "root", "host_key_fingerprint", FP_A,
 		"users", "alice bob", "owner", "the platform's own field",
+		"upstream_auth", "key",
 	};
 	struct policy_studio s;
 
-	CU_ASSERT_EQUAL_FATAL(studio(e, 12, &s), 0);
+	CU_ASSERT_EQUAL_FATAL(studio(e, 14, &s), 0);
+	CU_ASSERT_EQUAL(s.upstream_auth, CFG_UPSTREAM_KEY);
 	CU_ASSERT_STRING_EQUAL(s.session, "s1");
 	CU_ASSERT_EQUAL(s.workspace, 100);
 	CU_ASSERT_STRING_EQUAL(s.upstream_host, "10.1.2.3");
@@ -70,6 +73,7 @@ test_studio_minimal_and_absent(void)
 	CU_ASSERT_PTR_NULL(s.upstream_user);
 	CU_ASSERT_PTR_NULL(s.host_key_fingerprint);
 	CU_ASSERT_EQUAL(s.users_set, 0);
+	CU_ASSERT_EQUAL(s.upstream_auth, CFG_UPSTREAM_UNSET);
 	/* An empty hash is a studio that does not exist. */
 	CU_ASSERT_EQUAL(studio(e, 0, &s), 1);
 }
@@ -87,11 +91,13 @@ test_studio_bad(void)
 		{ "workspace", "100", "upstream_user", "root" },
 		{ "upstream", "10.1.2.3:22", "users", "alice" },
 		{ "workspace", "100", "upstream", "10.1.2.3:22" },
+		{ "workspace", "100", "upstream", "10.1.2.3:22" },
 	};
 	const char *extra[][2] = {
 		{ "x", "" }, { "x", "" }, { "x", "" }, { "x", "" }, { "x", "" },
 		{ "x", "" }, { "x", "" }, { "x", "" },
 		{ "users", "alice -bob" },
+		{ "upstream_auth", "agent" },
 	};
 	const char *e[6];
 	struct policy_studio s;

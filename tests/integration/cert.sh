@@ -1,0 +1,96 @@
+# cert.sh - upstream_auth: the Studio login by certificate (the default)
+# and by the gateway key.  Sourced by run.sh after the exec tests, with
+# the gateway "gw" running: s1 is a certificate-mode Studio whose sshd
+# has a cert-authority line per session (connect-sshd -S), s5 a key-mode
+# Studio (the gateway public key alone), s6 routes to s1's sshd, which has
+# no line for session s6.
+
+# serial_of CONN: the certificate serial the gateway audited for CONN.
+audit_field() {	# audit_field LOGFILE CONN FIELD
+	grep "event=upstream.opened conn=$2 " "$1" | tail -n 1 |
+	    sed -n "s/.* $3=\([^ ]*\).*/\1/p"
+}
+
+# ---- a certificate login: exec, the Studio's log, the audit ----
+before=$(grep -c 'event=upstream.opened' "$GW_LOG")
+out=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 'echo cert-login-ok' 2>"$T/err")
+if [ "$out" = cert-login-ok ]; then
+	ok "certificate mode: exec through s1"
+else
+	not_ok "certificate mode: exec through s1 (got '$out')"
+	sed 's/^/#   /' "$T/err"
+fi
+wait_log "$GW_LOG" "event=upstream.opened .*session=s1 .*auth=certificate"
+conn=$(grep 'event=upstream.opened .*user=alice session=s1' "$GW_LOG" |
+    tail -n 1 | sed -n 's/.* conn=\([0-9]*\) .*/\1/p')
+serial=$(audit_field "$GW_LOG" "$conn" cert_serial)
+if [ -n "$serial" ] && grep 'event=upstream.opened' "$GW_LOG" | tail -n 1 |
+    grep -q "auth=certificate cert_serial=$serial cert_key_id=\"connect-sshd conn=$conn user=alice studio=s1\""; then
+	ok "upstream.opened names the mode, the serial and the key id"
+else
+	not_ok "upstream.opened names the mode, the serial and the key id"
+	grep 'event=upstream.opened' "$GW_LOG" | tail -n 2 | sed 's/^/#   /'
+fi
+# The Studio's sshd logs the certificate it accepted: the same serial
+# and key id, signed by the gateway key as CA.
+gwfp=$(ssh-keygen -lf "$T/gw_key.pub" | cut -d' ' -f2)
+if wait_log "$T/studio/sshd.log" "Accepted publickey for $STUDIO_USER .*ED25519-CERT .* ID connect-sshd conn=$conn user=alice studio=s1 (serial $serial) CA ED25519 $gwfp"; then
+	ok "the Studio's sshd accepted the certificate (key id, serial, CA)"
+else
+	not_ok "the Studio's sshd accepted the certificate (conn $conn serial $serial)"
+	grep -i 'accepted\|cert' "$T/studio/sshd.log" | tail -n 3 | sed 's/^/#   /'
+fi
+
+# sftp through a certificate-mode Studio.
+head -c 300000 /dev/urandom > "$T/cert-up.bin"
+rm -f "$T/cert-down.bin"
+printf 'put %s %s\nget %s %s\nrm %s\n' "$T/cert-up.bin" "$T/cert-sftp.bin" \
+    "$T/cert-sftp.bin" "$T/cert-down.bin" "$T/cert-sftp.bin" > "$T/cert.batch"
+if sftp -F /dev/null -P "$GW_PORT" -i "$T/alice" -o IdentitiesOnly=yes \
+    -o IdentityAgent=none -o BatchMode=yes -o StrictHostKeyChecking=yes \
+    -o UserKnownHostsFile="$T/known_hosts" -b "$T/cert.batch" \
+    alice@s1@127.0.0.1 >"$T/err" 2>&1 &&
+    cmp -s "$T/cert-up.bin" "$T/cert-down.bin"; then
+	ok "certificate mode: sftp put and get, same bytes"
+else
+	not_ok "certificate mode: sftp put and get"
+	tail -n 5 "$T/err" | sed 's/^/#   /'
+fi
+
+# ---- a Studio without a line for the session refuses the certificate ----
+out=$(gw_ssh "$GW_PORT" "$T/alice" alice@s6 'echo should-not-run' 2>&1)
+rc=$?
+if [ $rc != 0 ] && ! echo "$out" | grep -q should-not-run &&
+    echo "$out" | grep -q "Studio session s6 refused the gateway's login certificate"; then
+	ok "a Studio with no principal for the session refuses, and the client is told"
+else
+	not_ok "a Studio with no principal for the session refuses (rc=$rc: $out)"
+fi
+if wait_log "$GW_LOG" "event=upstream.refused .*session=s6 .*auth=certificate reason=studio-refused-certificate"; then
+	ok "upstream.refused names the mode and the reason"
+else
+	not_ok "upstream.refused names the mode and the reason"
+	grep 'upstream\.' "$GW_LOG" | tail -n 3 | sed 's/^/#   /'
+fi
+if grep -q "Certificate does not contain an authorized principal\|not in authorized principals\|principal" "$T/studio/sshd.log"; then
+	ok "the Studio's sshd says why: no authorized principal"
+else
+	not_ok "the Studio's sshd says why: no authorized principal"
+	tail -n 5 "$T/studio/sshd.log" | sed 's/^/#   /'
+fi
+
+# ---- upstream_auth = "key": the older mode still works ----
+out=$(gw_ssh "$GW_PORT" "$T/alice" alice@s5 'echo key-login-ok' 2>"$T/err")
+if [ "$out" = key-login-ok ]; then
+	ok "key mode: exec through s5 with the gateway key"
+else
+	not_ok "key mode: exec through s5 (got '$out')"
+	sed 's/^/#   /' "$T/err"
+fi
+if wait_log "$GW_LOG" "event=upstream.opened .*session=s5 .*auth=key" &&
+    ! grep 'event=upstream.opened .*session=s5' "$GW_LOG" | grep -q cert_serial &&
+    wait_log "$T/keystudio/sshd.log" "Accepted publickey for $STUDIO_USER .* ED25519 $gwfp"; then
+	ok "key mode: audited as auth=key; the Studio saw the gateway key"
+else
+	not_ok "key mode: audited as auth=key; the Studio saw the gateway key"
+fi
