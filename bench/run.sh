@@ -137,7 +137,8 @@ start_sshd() {
 # (direct and ProxyJump paths); the jump host only the user's.
 # The gateway logs in by certificate (upstream_auth "certificate"): the
 # Studio trusts the gateway key as CA for s1; direct logins use user.pub.
-printf 'cert-authority,principals="s1" %s\n' "$(cat "$T/gw_key.pub")" > "$T/gw_ca.line"
+# (w1 is the same Studio behind the wan scenario's delay proxy.)
+printf 'cert-authority,principals="s1,w1" %s\n' "$(cat "$T/gw_key.pub")" > "$T/gw_ca.line"
 start_sshd studio "$SP" "$T/gw_ca.line" "$T/user.pub"
 start_sshd jump "$JP" "$T/user.pub"
 
