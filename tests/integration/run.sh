@@ -321,12 +321,12 @@ while True:
 echo $! > "$T/fakestudio.pid"
 UP_PORT=$(free_port)
 write_conf "$T/up.conf" "$UP_PORT" 'limits = { upstream_connect_timeout = 2; };'
-sed -i "s|^studios = ( |studios = ( { session = \"s5\"; workspace = 100; upstream = \"127.0.0.1:$SILENT_PORT\"; },\n            { session = \"s6\"; workspace = 100; upstream = \"127.0.0.1:$STUDIO_PORT\"; upstream_user = \"nosuchuser-csshd\"; },\n            { session = \"s7\"; workspace = 100; upstream = \"127.0.0.1:$HANGUP_PORT\"; },\n            |" "$T/up.conf"
+sed -i "s|^studios = ( |studios = ( { session = \"u5\"; workspace = 100; upstream = \"127.0.0.1:$SILENT_PORT\"; },\n            { session = \"u6\"; workspace = 100; upstream = \"127.0.0.1:$STUDIO_PORT\"; upstream_user = \"nosuchuser-csshd\"; },\n            { session = \"u7\"; workspace = 100; upstream = \"127.0.0.1:$HANGUP_PORT\"; },\n            |" "$T/up.conf"
 echo "[127.0.0.1]:$UP_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
 if wait_port "$SILENT_PORT" && start_gateway up "$T/up.conf"; then
-	for c in "s5:is not reachable:a Studio that accepts TCP but never speaks SSH (timeout)" \
-	    "s6:refused the gateway's login:a Studio that refuses the gateway key" \
-	    "s7:is not reachable:a Studio that hangs up during the login"; do
+	for c in "u5:is not reachable:a Studio that accepts TCP but never speaks SSH (timeout)" \
+	    "u6:refused the gateway's login:a Studio that refuses the gateway key" \
+	    "u7:is not reachable:a Studio that hangs up during the login"; do
 		sess=${c%%:*}; rest=${c#*:}; want=${rest%%:*}; what=${rest#*:}
 		start=$(date +%s)
 		GW_SSH_LOGLEVEL=INFO gw_ssh "$UP_PORT" "$T/alice" "alice@$sess" true 2>"$T/up.err"
