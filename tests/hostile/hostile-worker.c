@@ -633,6 +633,30 @@ attack(const char *name)
 			say("attack", "");
 		sign(32);
 		await(3000);
+	} else if (strncmp(name, "replay-evict-", 13) == 0) {
+		/*
+		 * Evict, then replay: "login" logs in for real over session
+		 * id X and so captures a login signature bound to X;
+		 * "collide" uses an id Y with X's first two bytes (the old
+		 * table kept one id per 16-bit prefix, so Y pushed X out);
+		 * "replay" claims X again and re-sends the captured login
+		 * (Ed25519 signs deterministically: the same signature).
+		 */
+		memset(first_hash, 0x61, sizeof(first_hash));
+		if (strcmp(name + 13, "collide") == 0) {
+			first_hash[2] = 0x62;
+			sign(32);
+			await(3000);
+		} else if (user_key == NULL) {
+			say("no key", "");
+		} else {
+			if (strcmp(name + 13, "replay") == 0)
+				say("attack", "");
+			if (genuine_login(0) != 0)
+				say("login refused", "");
+			else
+				say("logged in", "");
+		}
 	} else if (strcmp(name, "truncated") == 0) {
 		buf_init(&b, IPC_MAX_MSG);
 		buf_put_u8(&b, IPC_W_SIGN >> 8);

@@ -125,6 +125,16 @@ grep -q "auth.denied .*reason=bad-signature" "$LOG" &&
 attack replay-session-id1 >/dev/null
 expect replay-session-id2 "session id already used by another connection" \
 	"a second connection reusing a session id (login signature replay)"
+# Evict, then replay: a genuine login over session id X, a connection
+# whose id shares X's prefix (which pushed X out of the old lossy table),
+# then X again with the captured login signature.
+out=$(attack "replay-evict-login $SEED")
+echo "$out" | grep -q "^logged in" &&
+	ok "replay set: the genuine login over session id X is accepted" ||
+	not_ok "replay set: genuine login over X (worker saw: $(echo "$out" | tr '\n' ' '))"
+attack replay-evict-collide >/dev/null
+expect "replay-evict-replay $SEED" "session id already used by another connection" \
+	"a captured login re-sent over X after an id with X's prefix (evict, then replay)"
 # A key too large for the protocol is refused by an honest worker itself;
 # one that sends it anyway is killed, as before.
 expect key-query-oversized-key "bad W_KEY_QUERY" \

@@ -119,7 +119,7 @@ if command -v haproxy >/dev/null; then
 	sed -i 's|password_file = "[^"]*";||' "$T/rb.conf"
 	redis-cli -p "$RDS_PORT" -a "$RDS_PASS" --no-auth-warning ACL SETUSER gw reset on '>gw-pass' \
 	    '~connect-sshd:*' +select +scard +sismember +hgetall +eval +zrem \
-	    +zremrangebyscore +zcard +zadd +pexpire +time > /dev/null
+	    +zremrangebyscore +zcard +zadd +pexpire +time +set > /dev/null
 	echo "[127.0.0.1]:$HP $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
 	cat > "$T/haproxy.cfg" <<-EOF
 	global

@@ -137,6 +137,14 @@ if start_gateway rg "$T/rg.conf"; then
 		ok "login with the studio, workspace, membership and key from Redis" ||
 		not_ok "login via Redis (got '$out'; $(grep -i 'registry\|denied' "$RG_LOG" | tail -3 | tr '\n' ' '))"
 
+	# The login's session id is claimed across replicas, with a TTL.
+	rid=$(redis-cli -p "$RDS_PORT" -a "$RDS_PASS" --no-auth-warning --scan --pattern 'connect-sshd:replay:*' | head -1)
+	ttl=$(redis-cli -p "$RDS_PORT" -a "$RDS_PASS" --no-auth-warning PTTL "$rid")
+	case $rid in connect-sshd:replay:[0-9a-f]*) ;; *) rid= ;; esac
+	[ -n "$rid" ] && [ "${#rid}" -ge 83 ] && [ "$ttl" -gt 0 ] && [ "$ttl" -le 92000 ] &&
+		ok "the login's session id is claimed in Redis (SET NX PX, TTL ${ttl} ms)" ||
+		not_ok "replay key in Redis: '$rid' ttl '$ttl'"
+
 	# The same checks as the file backend, on Redis data.
 	gw_ssh "$RG_PORT" "$T/alice" alice@r2 true 2>/dev/null
 	rc1=$?
