@@ -587,9 +587,9 @@ record_login(struct worker *w, const struct policy_decision *d,
 
 /*
  * The client's userauth signature.  The monitor parses what was signed,
- * checks it is bound to this connection, verifies the signature itself,
- * and runs the policy on the user and key found in the signed data.  Only
- * then is the worker authenticated.
+ * checks it is bound to this connection, runs the policy on the user and
+ * key found in the signed data and, only for a key that may log in,
+ * verifies the signature itself.  Only then is the worker authenticated.
  */
 static int
 h_verify(struct monitor *m, struct worker *w, struct cursor *c)
@@ -620,23 +620,26 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 	sshwire_fingerprint(r.key_blob, r.key_blob_len, fp, sizeof(fp));
 	if (key_refused(m, w, r.user, r.key_blob, r.key_blob_len, fp))
 		return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
-	good = userauth_verify(r.algo, r.key_blob, r.key_blob_len, v.sig,
-	    v.sig_len, v.data, v.data_len,
-	    (unsigned)m->cfg->limits.rsa_min_bits);
+	/* Policy before crypto: the user and key are known from the signed
+	 * data, so a key that may not log in here costs no signature check
+	 * (the key query already told the worker as much). */
 	req.ssh_user = r.user;
 	req.key_blob = r.key_blob;
 	req.key_len = r.key_blob_len;
 	verdict = policy_check(&m->backend, &req, &d);
 	show_bad_name(&d, r.user);
-	if (good != 1) {
-		audit_denied(w, &d, fp, "bad-signature");
-		w->nauthfail++;
-		return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
-	}
 	if (verdict != POLICY_ALLOW) {
 		audit_denied(w, &d, fp, policy_reason(verdict));
 		w->nauthfail++;
 		return reply_verdict(m, w, IPC_M_VERIFY_REPLY, verdict);
+	}
+	good = userauth_verify(r.algo, r.key_blob, r.key_blob_len, v.sig,
+	    v.sig_len, v.data, v.data_len,
+	    (unsigned)m->cfg->limits.rsa_min_bits);
+	if (good != 1) {
+		audit_denied(w, &d, fp, "bad-signature");
+		w->nauthfail++;
+		return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
 	}
 	if ((claim = session_id_claim(m, w)) == 0)
 		return -1;
