@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/socket.h>
@@ -27,6 +28,8 @@
 #include "log.h"
 #include "monitor.h"
 #include "policy.h"
+#include "registry.h"
+#include "replay.h"
 #include "sshwire.h"
 
 #define MON_ONCE	0x1
@@ -303,29 +306,90 @@ h_log(struct monitor *m, struct worker *w, struct cursor *c)
 }
 
 /*
- * Session ids seen recently.  An exchange hash is random; the same one in
- * two connections means a worker is replaying a login signature it
- * obtained elsewhere (the monitor cannot see the key exchange, so it
- * must take the worker's word for the hash, as OpenSSH's monitor does).
- * A lossy set: a bucket per 16-bit prefix keeps the latest id, so an id
- * is remembered for about MON_SEEN_IDS connections.
+ * Session ids seen recently (replay.h): an exchange hash is random, so the
+ * same one in two connections means a worker is replaying a login
+ * signature it obtained elsewhere (the monitor cannot see the key
+ * exchange, so it must take the worker's word for the hash, as OpenSSH's
+ * monitor does).  Each id is kept exactly for at least as long as a login
+ * on its connection can take -- the grace time, the PROXY header's time,
+ * the monitor's own slack -- plus REPLAY_TTL_SLACK for the clocks of
+ * replicas sharing the registry.  A full set refuses the connection
+ * rather than forget a live id.
  */
-#define MON_SEEN_IDS	65536
-#define SEEN_PREFIX	16
-static uint8_t seen_ids[MON_SEEN_IDS][SEEN_PREFIX];
+#define REPLAY_TTL_SLACK	30	/* s */
 
-/* 1 if id was seen before; otherwise remember it and return 0. */
-static int
-session_id_reused(const uint8_t *id, size_t len)
+static uint64_t
+replay_ttl_ms(const struct monitor *m)
 {
-	uint8_t *slot = seen_ids[(size_t)id[0] << 8 | id[1]];
+	const struct cfg_limits *lim = &m->cfg->limits;
 
-	if (len < SEEN_PREFIX)
+	return ((uint64_t)lim->login_grace_time +
+	    (uint64_t)lim->proxy_header_timeout + MON_GRACE_SLACK +
+	    REPLAY_TTL_SLACK) * 1000;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* 0 if this connection may use id as its session id; else it was killed. */
+static int
+session_id_fresh(struct monitor *m, struct worker *w, const uint8_t *id,
+    size_t len)
+{
+	uint64_t now = mono_ms();
+
+	switch (replay_add(m->replay, id, len, now, replay_ttl_ms(m))) {
+	case REPLAY_NEW:
 		return 0;
-	if (memcmp(slot, id, SEEN_PREFIX) == 0)
+	case REPLAY_SEEN:
+		worker_kill(m, w, "session id already used by another "
+		    "connection");
+		return -1;
+	case REPLAY_FULL:
+		/* No live id is forgotten: this connection is refused. */
+		AUDIT("auth.denied", AF_N("conn", w->conn_id),
+		    AF_S("peer", w->peer), AF_S("user", ""),
+		    AF_S("session", ""), AF_N("workspace", -1),
+		    AF_S("key", ""), AF_S("reason", "replay-set-full"));
+		worker_kill(m, w, "refused: %zu session ids recorded within "
+		    "their %llu s, the most the monitor keeps",
+		    replay_count(m->replay, now),
+		    (unsigned long long)(replay_ttl_ms(m) / 1000));
+		return -1;
+	default:
+		worker_kill(m, w, "session id of %zu bytes", len);
+		return -1;
+	}
+}
+
+/*
+ * With the Redis registry, a login's session id is also claimed across
+ * replicas (SET NX PX) before the login is accepted: 1 claimed (or no
+ * registry), 0 claimed before -- the worker was killed --, -1 the registry
+ * could not answer: the login is refused, as every login is while it is
+ * down.
+ */
+static int
+session_id_claim(struct monitor *m, struct worker *w)
+{
+	int rc;
+
+	if (m->registry == NULL || w->replay_claimed)
 		return 1;
-	memcpy(slot, id, SEEN_PREFIX);
-	return 0;
+	rc = registry_redis_replay_claim(m->registry, w->session_id,
+	    w->session_id_len, (int)replay_ttl_ms(m));
+	if (rc == 1)
+		w->replay_claimed = 1;
+	else if (rc == 0)
+		worker_kill(m, w, "session id already used by another "
+		    "connection (registry)");
+	return rc;
 }
 
 /*
@@ -355,11 +419,8 @@ h_sign(struct monitor *m, struct worker *w, struct cursor *c)
 		return -1;
 	}
 	if (w->session_id_len == 0) {
-		if (session_id_reused(in.data, in.len)) {
-			worker_kill(m, w, "session id already used by another "
-			    "connection");
+		if (session_id_fresh(m, w, in.data, in.len) != 0)
 			return -1;
-		}
 		memcpy(w->session_id, in.data, in.len);
 		w->session_id_len = in.len;
 		w->state = WS_KEYED;
@@ -538,9 +599,9 @@ resolve_upstream_auth(const struct monitor *m, const struct policy_decision *d)
 
 /*
  * The client's userauth signature.  The monitor parses what was signed,
- * checks it is bound to this connection, verifies the signature itself,
- * and runs the policy on the user and key found in the signed data.  Only
- * then is the worker authenticated.
+ * checks it is bound to this connection, runs the policy on the user and
+ * key found in the signed data and, only for a key that may log in,
+ * verifies the signature itself.  Only then is the worker authenticated.
  */
 static int
 h_verify(struct monitor *m, struct worker *w, struct cursor *c)
@@ -552,7 +613,7 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 	enum policy_verdict verdict;
 	char fp[SSHWIRE_FP_LEN];
 	const char *why = NULL;
-	int good;
+	int good, claim;
 
 	if (ipc_dec_verify(c, &v) != 0)
 		return -1;
@@ -571,23 +632,34 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 	sshwire_fingerprint(r.key_blob, r.key_blob_len, fp, sizeof(fp));
 	if (key_refused(m, w, r.user, r.key_blob, r.key_blob_len, fp))
 		return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
-	good = userauth_verify(r.algo, r.key_blob, r.key_blob_len, v.sig,
-	    v.sig_len, v.data, v.data_len,
-	    (unsigned)m->cfg->limits.rsa_min_bits);
+	/* Policy before crypto: the user and key are known from the signed
+	 * data, so a key that may not log in here costs no signature check
+	 * (the key query already told the worker as much). */
 	req.ssh_user = r.user;
 	req.key_blob = r.key_blob;
 	req.key_len = r.key_blob_len;
 	verdict = policy_check(&m->backend, &req, &d);
 	show_bad_name(&d, r.user);
+	if (verdict != POLICY_ALLOW) {
+		audit_denied(w, &d, fp, policy_reason(verdict));
+		w->nauthfail++;
+		return reply_verdict(m, w, IPC_M_VERIFY_REPLY, verdict);
+	}
+	good = userauth_verify(r.algo, r.key_blob, r.key_blob_len, v.sig,
+	    v.sig_len, v.data, v.data_len,
+	    (unsigned)m->cfg->limits.rsa_min_bits);
 	if (good != 1) {
 		audit_denied(w, &d, fp, "bad-signature");
 		w->nauthfail++;
 		return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
 	}
-	if (verdict != POLICY_ALLOW) {
-		audit_denied(w, &d, fp, policy_reason(verdict));
+	if ((claim = session_id_claim(m, w)) == 0)
+		return -1;
+	if (claim < 0) {
+		audit_denied(w, &d, fp, policy_reason(POLICY_DENY_BACKEND));
 		w->nauthfail++;
-		return reply_verdict(m, w, IPC_M_VERIFY_REPLY, verdict);
+		return reply_verdict(m, w, IPC_M_VERIFY_REPLY,
+		    POLICY_DENY_BACKEND);
 	}
 	record_login(w, &d, fp);
 	w->upstream_auth = resolve_upstream_auth(m, &d);

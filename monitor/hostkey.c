@@ -22,6 +22,7 @@
 #include <openssl/crypto.h>
 
 #include "buf.h"
+#include "filecheck.h"
 #include "log.h"
 #include "monitor.h"
 #include "sshwire.h"
@@ -54,29 +55,24 @@ static int
 read_key_file(const char *path, char *out, size_t outsz, size_t *outlen,
     char *err, size_t errsz)
 {
-	struct stat st;
 	ssize_t n;
 	size_t got = 0;
+	char why[FILECHECK_ERR];
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1 &&
-	    errno == ELOOP)
-		fd = open(path, O_RDONLY | O_CLOEXEC);	/* k8s secrets are links */
+	/* StrictModes (filecheck.h): resolved once, opened without
+	 * following a link, nobody else may have written it or its
+	 * directories, and nobody else may read it. */
+	if ((fd = filecheck_open(path, FILECHECK_PRIVATE, why,
+	    sizeof(why))) == -2) {
+		seterr(err, errsz, "%s: %s", path, why);
+		return -1;
+	}
 	if (fd == -1) {
 		seterr(err, errsz, "%s: cannot open key: %s (set key = or "
 		    "CONNECT_SSH_KEY_PATH to the private key file)", path,
 		    strerror(errno));
 		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		seterr(err, errsz, "%s: not a regular file", path);
-		goto fail;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		seterr(err, errsz, "%s: key file is accessible by group or "
-		    "others (mode %04o): run chmod 600 %s", path,
-		    (unsigned)(st.st_mode & 07777), path);
-		goto fail;
 	}
 	while (got < outsz - 1 &&
 	    (n = read(fd, out + got, outsz - 1 - got)) > 0)

@@ -28,6 +28,7 @@
 
 #include "log.h"
 #include "monitor.h"
+#include "replay.h"
 #include "registry.h"
 #include "sshwire.h"
 
@@ -1163,6 +1164,8 @@ monitor_run(struct monitor *m)
 	if (setup_signals(m) != 0 || open_listeners(m) != 0 ||
 	    metrics_open(m) != 0)
 		return -1;
+	if ((m->replay = replay_new(REPLAY_CAPACITY)) == NULL)
+		fatal("out of memory");
 	refill_pool(m);
 	logit("connect-sshd %s ready: %zu listener(s), %d prefork worker(s), "
 	    "host key %s", CSSHD_VERSION, m->nlisten,
@@ -1206,6 +1209,8 @@ monitor_run(struct monitor *m)
 	m->nlisten = 0;
 	shutdown_workers(m);
 	metrics_close(m);
+	replay_free(m->replay);
+	m->replay = NULL;
 	free(ps.pfd);
 	free(ps.who);
 	free(ps.what);

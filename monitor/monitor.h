@@ -83,6 +83,7 @@ struct worker {
 
 	uint8_t session_id[IPC_MAX_HASH];
 	size_t session_id_len;
+	int replay_claimed;		/* in the registry's replay keys */
 	unsigned nsign, nkeyq, nverify, nagent_sign, nagent_ids;
 	unsigned nauthfail;		/* refused keys and signatures */
 	unsigned max_auth_tries;	/* enforced from the hand-over */
@@ -127,6 +128,7 @@ struct monitor {
 	struct hostkey *key;
 	struct policy_backend backend;
 	struct registry_redis *registry;	/* NULL with the file backend */
+	struct replay_set *replay;	/* session ids signed (replay.h) */
 	char instance[17];		/* this replica, in shared counts */
 	int *listen_fds;
 	size_t nlisten;

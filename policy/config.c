@@ -25,11 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <libconfig.h>
 
 #include "authkeys.h"
 #include "config.h"
+#include "filecheck.h"
 #include "keytypes.h"
 #include "log.h"
 #include "policy.h"
@@ -306,6 +308,32 @@ kerr(struct loader *l, const char *file, unsigned line, const char *fmt, ...)
 	va_start(ap, fmt);
 	add_error(l->errs, file, line, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * Open a file the configuration trusts (the file itself, a keys_file,
+ * registry.password_file) after the StrictModes checks of filecheck.h.
+ * On failure why says what is wrong: the unsafe file and its fix, or the
+ * system's reason ("No such file or directory").
+ */
+static FILE *
+open_trusted(const char *path, char *why, size_t whysz, int *unsafe)
+{
+	FILE *f;
+	int fd;
+
+	*unsafe = 0;
+	if ((fd = filecheck_open(path, 0, why, whysz)) < 0) {
+		if (fd == -1)
+			snprintf(why, whysz, "%s", strerror(errno));
+		*unsafe = fd == -2;
+		return NULL;
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
+		snprintf(why, whysz, "%s", strerror(errno));
+		close(fd);
+	}
+	return f;
 }
 
 static void *
@@ -1259,12 +1287,13 @@ load_keys_file(struct loader *l, const config_setting_t *s,
 	ssize_t len;
 	unsigned lineno = 0;
 	int bad = 0;
+	char why[FILECHECK_ERR];
+	int unsafe;
 
 	if ((path = resolve_path(l, u->keys_file)) == NULL)
 		return 1;
-	if ((f = fopen(path, "re")) == NULL) {
-		serr(l, s, "%s: keys_file %s: %s", label, path,
-		    strerror(errno));
+	if ((f = open_trusted(path, why, sizeof(why), &unsafe)) == NULL) {
+		serr(l, s, "%s: keys_file %s: %s", label, path, why);
 		free(path);
 		return 1;
 	}
@@ -1957,19 +1986,20 @@ static void
 read_password_file(struct loader *l, const config_setting_t *s,
     const char *path)
 {
-	char buf[CFG_REDIS_MAX_SECRET + 3], *full;
+	char buf[CFG_REDIS_MAX_SECRET + 3], *full, reason[FILECHECK_ERR];
 	const char *why;
+	int unsafe;
 	size_t n;
 	FILE *f;
 
 	/* Relative to the config file's directory, as keys_file. */
 	if ((full = resolve_path(l, path)) == NULL)
 		return;
-	f = fopen(full, "re");
+	f = open_trusted(full, reason, sizeof(reason), &unsafe);
 	free(full);
 	if (f == NULL) {
-		serr(l, s, "registry.password_file \"%.*s\": cannot read: %s",
-		    SHOW_MAX, path, strerror(errno));
+		serr(l, s, "registry.password_file \"%.*s\": %s%s", SHOW_MAX,
+		    path, unsafe ? "" : "cannot read: ", reason);
 		return;
 	}
 	n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -2212,17 +2242,20 @@ syntax_error(struct loader *l, const config_t *lc)
 static int
 read_file(struct loader *l, config_t *lc)
 {
+	char why[FILECHECK_ERR];
 	FILE *f;
+	int rc, unsafe;
 
-	/* libconfig says only "file I/O error"; find out the real cause. */
-	if ((f = fopen(l->path, "re")) == NULL) {
-		ferr(l, "cannot read: %s", strerror(errno));
+	/* StrictModes (filecheck.h); libconfig reads the checked file. */
+	if ((f = open_trusted(l->path, why, sizeof(why), &unsafe)) == NULL) {
+		ferr(l, "%s%s", unsafe ? "" : "cannot read: ", why);
 		return -1;
 	}
-	fclose(f);
 	if (l->dir != NULL)
 		config_set_include_dir(lc, l->dir);
-	if (config_read_file(lc, l->path) == CONFIG_TRUE)
+	rc = config_read(lc, f);
+	fclose(f);
+	if (rc == CONFIG_TRUE)
 		return 0;
 	if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
 		ferr(l, "cannot read: %s", config_error_text(lc));

@@ -765,6 +765,41 @@ registry_redis_startup_release(struct registry_redis *r, const char *source,
 		freeReplyObject(rep);
 }
 
+int
+registry_key_replay(char *buf, size_t sz, const char *prefix,
+    const char *hexid)
+{
+	return key_name(buf, sz, "%sreplay:%s", prefix, hexid);
+}
+
+int
+registry_redis_replay_claim(struct registry_redis *r, const uint8_t *id,
+    size_t len, int ttl_ms)
+{
+	char key[REGISTRY_MAX_KEY], hex[2 * 64 + 1];
+	redisReply *rep;
+	size_t i;
+	int rc = -1;
+
+	if (len == 0 || len > 64)
+		return -1;
+	for (i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	if (registry_key_replay(key, sizeof(key), r->prefix, hex) != 0 ||
+	    (rep = run_command(r, "replay", "SET %s 1 NX PX %d", key,
+	    ttl_ms)) == NULL)
+		return -1;
+	if (rep->type == REDIS_REPLY_STATUS && rep->len == 2 &&
+	    memcmp(rep->str, "OK", 2) == 0)
+		rc = 1;
+	else if (rep->type == REDIS_REPLY_NIL)
+		rc = 0;
+	else
+		error("registry: %s: unexpected answer to SET NX", key);
+	freeReplyObject(rep);
+	return rc;
+}
+
 /* --- life --------------------------------------------------------------- */
 
 static char *

@@ -20,6 +20,8 @@
  *                                     when it stops counting (ms): the
  *                                     unauthenticated connections from a
  *                                     source, across replicas
+ *   <prefix>replay:<session id, hex>  STRING "1", with a TTL: the session
+ *                                     id of a login, claimed by SET NX PX
  *
  * Every value is checked as the config file's would be; a studio record
  * that does not pass is refused and logged with its key, a key line that
@@ -98,6 +100,16 @@ void registry_redis_startup_release(struct registry_redis *r,
     const char *source, const char *member);
 int registry_key_startups(char *buf, size_t sz, const char *prefix,
     const char *source);
+/*
+ * The replay check across replicas: claim a login's session id (len bytes,
+ * the key holds it in hex) for ttl_ms with SET NX PX.  Returns 1 claimed,
+ * 0 claimed already (by another connection, on any replica), -1 the
+ * registry could not answer.
+ */
+int registry_redis_replay_claim(struct registry_redis *r, const uint8_t *id,
+    size_t len, int ttl_ms);
+int registry_key_replay(char *buf, size_t sz, const char *prefix,
+    const char *hexid);
 
 /*
  * The checks on what Redis returned, a hash as a flat list of n field,

@@ -178,6 +178,8 @@ userauth_data(struct buf *d, uint8_t sid_byte)
 		30, 31, 32,
 	};
 
+	uint8_t own[sizeof(blob)];
+
 	memcpy(sid, first_hash, sizeof(sid));
 	if (sid_byte != 0)
 		memset(sid, sid_byte, sizeof(sid));
@@ -188,7 +190,12 @@ userauth_data(struct buf *d, uint8_t sid_byte)
 	buf_put_cstring(d, "publickey");
 	buf_put_u8(d, 1);
 	buf_put_cstring(d, "ssh-ed25519");
-	buf_put_string(d, blob, sizeof(blob));
+	/* With alice's key given, her own key: the policy allows it, and
+	 * only the signature is wrong. */
+	memcpy(own, blob, sizeof(blob));
+	if (user_key != NULL)
+		memcpy(own + sizeof(blob) - 32, user_pub, 32);
+	buf_put_string(d, own, sizeof(own));
 }
 
 static void
@@ -525,6 +532,99 @@ attack_channels(const char *name)
 	return 1;
 }
 
+/*
+ * bench/authcpu.sh: "bench-KIND" sends MON_MAX_VERIFIES signed login
+ * attempts with a wrong signature of the right size, over this
+ * connection's session id, waiting for each answer.  KIND:
+ *   none        no attempt (the connection's own cost)
+ *   ed-user     alice's Ed25519 key (registered: verified, bad-signature)
+ *   ed-other    another Ed25519 key (key-not-registered)
+ *   rsaB-user   user "rsa" with the B-bit key bench_rsa_blob() makes,
+ *               which bench/authcpu.sh registers (verified)
+ *   rsaB-other  alice with that key (key-not-registered)
+ * B is 8192 or 16000 (over the table's bound: refused, bad-key).
+ */
+static void
+bench_rsa_blob(struct buf *b, unsigned bits)
+{
+	static uint8_t n[1 + 2048];
+	size_t nlen = bits / 8;
+	struct buf k;
+
+	/* 0x00 (positive mpint), 0xc0, 0x5a..., 0x5b: bits bits, odd.  The
+	 * same in bench/authcpu.sh. */
+	n[0] = 0;
+	n[1] = 0xc0;
+	memset(n + 2, 0x5a, nlen - 2);
+	n[nlen] = 0x5b;
+	buf_init(&k, 4096);
+	buf_put_cstring(&k, "ssh-rsa");
+	buf_put_string(&k, (const uint8_t *)"\x01\x00\x01", 3);
+	buf_put_string(&k, n, nlen + 1);
+	buf_put(b, k.data, k.len);
+	buf_free(&k);
+}
+
+static void
+bench(const char *kind)
+{
+	static uint8_t sig[2048];
+	struct buf blob, d, b;
+	struct ipc_verify v;
+	const char *user = "alice@s1", *algo = "ssh-ed25519";
+	size_t siglen = 64;
+	unsigned bits = 0;
+	int i;
+
+	sign(32);
+	if (await(3000) != 1 || strcmp(kind, "none") == 0)
+		return;
+	buf_init(&blob, 4096);
+	if (strncmp(kind, "rsa", 3) == 0) {
+		bits = (unsigned)atoi(kind + 3);
+		if (bits != 8192 && bits != 16000) {
+			say("bad kind", kind);
+			return;
+		}
+		bench_rsa_blob(&blob, bits);
+		algo = "rsa-sha2-256";
+		siglen = bits / 8;
+		if (strstr(kind, "-user") != NULL)
+			user = "rsa@s1";
+	} else {
+		buf_put_cstring(&blob, "ssh-ed25519");
+		if (strcmp(kind, "ed-user") == 0 && user_key != NULL)
+			buf_put_string(&blob, user_pub, 32);
+		else
+			buf_put_string(&blob, (const uint8_t *)
+			    "0123456789abcdef0123456789abcdef", 32);
+	}
+	/* Below the modulus, as a real signature is. */
+	memset(sig, 0x3c, sizeof(sig));
+	for (i = 0; i < 16; i++) {	/* MON_MAX_VERIFIES */
+		buf_init(&d, IPC_MAX_SIGNED);
+		buf_put_string(&d, first_hash, 32);
+		buf_put_u8(&d, 50);
+		buf_put_cstring(&d, user);
+		buf_put_cstring(&d, "ssh-connection");
+		buf_put_cstring(&d, "publickey");
+		buf_put_u8(&d, 1);
+		buf_put_cstring(&d, algo);
+		buf_put_string(&d, blob.data, blob.len);
+		v.sig = sig;
+		v.sig_len = siglen;
+		v.data = d.data;
+		v.data_len = d.len;
+		buf_init(&b, IPC_MAX_MSG);
+		(void)ipc_enc_verify(&b, &v);
+		send_msg(&b);
+		buf_free(&d);
+		if (await(3000) != 1)
+			break;
+	}
+	buf_free(&blob);
+}
+
 /* Attacks on the route and the monitor's agent, after a genuine login. */
 static void
 attack_routed(const char *name)
@@ -690,6 +790,13 @@ attack(const char *name)
 		say("attack", "");
 		oversized_key(name[0] == 'v');
 		await(3000);
+	} else if (strcmp(name, "verify-unregistered") == 0) {
+		/* A forged signature by a key alice does not have: refused
+		 * by the policy before any signature check. */
+		sign(32);
+		await(3000);
+		verify(0);
+		await(3000);
 	} else if (strcmp(name, "verify-forged") == 0) {
 		sign(32);
 		await(3000);
@@ -706,6 +813,32 @@ attack(const char *name)
 			say("attack", "");
 		sign(32);
 		await(3000);
+	} else if (strncmp(name, "bench-", 6) == 0) {
+		bench(name + 6);
+	} else if (strncmp(name, "replay-evict-", 13) == 0) {
+		/*
+		 * Evict, then replay: "login" logs in for real over session
+		 * id X and so captures a login signature bound to X;
+		 * "collide" uses an id Y with X's first two bytes (the old
+		 * table kept one id per 16-bit prefix, so Y pushed X out);
+		 * "replay" claims X again and re-sends the captured login
+		 * (Ed25519 signs deterministically: the same signature).
+		 */
+		memset(first_hash, 0x61, sizeof(first_hash));
+		if (strcmp(name + 13, "collide") == 0) {
+			first_hash[2] = 0x62;
+			sign(32);
+			await(3000);
+		} else if (user_key == NULL) {
+			say("no key", "");
+		} else {
+			if (strcmp(name + 13, "replay") == 0)
+				say("attack", "");
+			if (genuine_login(0) != 0)
+				say("login refused", "");
+			else
+				say("logged in", "");
+		}
 	} else if (strcmp(name, "truncated") == 0) {
 		buf_init(&b, IPC_MAX_MSG);
 		buf_put_u8(&b, IPC_W_SIGN >> 8);

@@ -137,14 +137,35 @@ expect key-query-before-kex "W_KEY_QUERY not permitted in state preauth" \
 	"a key query before the key exchange"
 expect verify-unsigned-session "verify request refused: signature not bound to this connection's session id" \
 	"a login signature over a session id the monitor never signed"
-expect verify-forged "W_ROUTE not permitted in state keyed" \
+expect "verify-forged $SEED" "W_ROUTE not permitted in state keyed" \
 	"a forged login signature, then a claimed success"
 grep -q "auth.denied .*reason=bad-signature" "$LOG" &&
 	ok "the forged signature is refused and audited (bad-signature)" ||
 	not_ok "forged signature audit"
+# Policy before crypto: a signed attempt by a key the policy refuses is
+# refused for that reason, without the signature being checked at all.
+nb=$(grep -c "reason=bad-signature" "$LOG")
+nk=$(grep -c "reason=key-not-registered" "$LOG")
+out=$(attack verify-unregistered)
+sleep 0.3
+echo "$out" | grep -q "^refused M_VERIFY_REPLY" &&
+	[ "$(grep -c "reason=key-not-registered" "$LOG")" -eq $((nk + 1)) ] &&
+	[ "$(grep -c "reason=bad-signature" "$LOG")" -eq "$nb" ] &&
+	ok "a signed attempt by a key the policy refuses: key-not-registered, no signature check" ||
+	not_ok "policy before crypto (worker saw: $(echo "$out" | tr '\n' ' '); $(grep 'auth.denied' "$LOG" | tail -1))"
 attack replay-session-id1 >/dev/null
 expect replay-session-id2 "session id already used by another connection" \
 	"a second connection reusing a session id (login signature replay)"
+# Evict, then replay: a genuine login over session id X, a connection
+# whose id shares X's prefix (which pushed X out of the old lossy table),
+# then X again with the captured login signature.
+out=$(attack "replay-evict-login $SEED")
+echo "$out" | grep -q "^logged in" &&
+	ok "replay set: the genuine login over session id X is accepted" ||
+	not_ok "replay set: genuine login over X (worker saw: $(echo "$out" | tr '\n' ' '))"
+attack replay-evict-collide >/dev/null
+expect "replay-evict-replay $SEED" "session id already used by another connection" \
+	"a captured login re-sent over X after an id with X's prefix (evict, then replay)"
 # A key too large for the protocol is refused by an honest worker itself;
 # one that sends it anyway is killed, as before.
 expect key-query-oversized-key "bad W_KEY_QUERY" \

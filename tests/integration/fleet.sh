@@ -114,12 +114,9 @@ if command -v haproxy >/dev/null; then
 	RA=$(free_port); RB=$(free_port); HP=$(free_port)
 	rp_conf "$T/ra.conf" "$RA"
 	rp_conf "$T/rb.conf" "$RB"
-	# Replica b logs in to Redis as an ACL user with only the commands
-	# connect-sshd.conf(5) lists, given by the CONNECT_REDIS_* variables.
-	sed -i 's|password_file = "[^"]*";||' "$T/rb.conf"
-	redis-cli -p "$RDS_PORT" -a "$RDS_PASS" --no-auth-warning ACL SETUSER gw reset on '>gw-pass' \
-	    '~connect-sshd:*' +select +scard +sismember +hgetall +eval +zrem \
-	    +zremrangebyscore +zcard +zadd +pexpire +time > /dev/null
+	# Replica b logs in to Redis as the ACL user of connect-sshd.conf(5)
+	# (registry.sh), given by the CONNECT_REDIS_* variables.
+	sed -i 's|password_file = "[^"]*";||; s|user = "gw";||' "$T/rb.conf"
 	echo "[127.0.0.1]:$HP $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
 	cat > "$T/haproxy.cfg" <<-EOF
 	global
@@ -140,7 +137,7 @@ if command -v haproxy >/dev/null; then
 	    server b 127.0.0.1:$RB send-proxy-v2 check check-send-proxy inter 1s fall 1 rise 1
 	EOF
 	if start_gateway ra "$T/ra.conf" && start_gateway rb "$T/rb.conf" \
-	    CONNECT_REDIS_USER=gw CONNECT_REDIS_PASSWORD=gw-pass; then
+	    CONNECT_REDIS_USER=gw CONNECT_REDIS_PASSWORD="$GW_PASS"; then
 		haproxy -db -f "$T/haproxy.cfg" > "$T/haproxy.log" 2>&1 &
 		hap=$!
 		wait_port "$HP"

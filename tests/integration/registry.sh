@@ -12,11 +12,22 @@ RDS_PASS=redis-pw-$$
 mkdir -p "$T/redis"
 printf '%s\n' "$RDS_PASS" > "$T/redis.pass"
 chmod 600 "$T/redis.pass"
+# The gateways log in as "gw" with exactly the ACL of connect-sshd.conf(5),
+# REGISTRY: read the registry, write only their own startups and replay
+# keys.  Given at start-up, so that it survives the restarts below;
+# connect-sshctl and the tests' own redis-cli use the default user.
+GW_PASS=gw-pw-$$
+printf '%s\n' "$GW_PASS" > "$T/gw.pass"
+chmod 600 "$T/gw.pass"
+GW_ACL=(resetkeys '%R~connect-sshd:*' +select +scard +sismember +hgetall
+    '(~connect-sshd:startups:* +eval +zrem +zremrangebyscore +zcard +zadd +pexpire +time)'
+    '(~connect-sshd:replay:* +set)')
 
 start_redis() {
 	# Append-only with fsync per write: data survives the kill -9 below.
 	# (Not a job of this shell: its kill -9 would be reported.)
 	( redis-server --port "$RDS_PORT" --bind 127.0.0.1 --requirepass "$RDS_PASS" \
+	    --user gw on ">$GW_PASS" "${GW_ACL[@]}" \
 	    --dir "$T/redis" --appendonly yes --appendfsync always --save '' \
 	    --daemonize no >> "$T/redis.log" 2>&1 &
 	  echo $! > "$T/redis-server.pidfile" )
@@ -49,8 +60,8 @@ listen = [ "127.0.0.1:$port" ];
 key = "$T/gw_key";
 workers = { prefork = 2; chroot = "$T/empty"; program = "$B/connect-sshd-worker"; };
 log = { level = "info"; format = "text"; };
-registry = { backend = "redis"; address = "127.0.0.1:$RDS_PORT";
-             password_file = "$T/redis.pass"; timeout_ms = 300; cache_ttl = 1; };
+registry = { backend = "redis"; address = "127.0.0.1:$RDS_PORT"; user = "gw";
+             password_file = "$T/gw.pass"; timeout_ms = 300; cache_ttl = 1; };
 $*
 EOF
 }
@@ -136,6 +147,36 @@ if start_gateway rg "$T/rg.conf"; then
 	[ "$out" = via-redis ] && grep -q "connected to Redis at 127.0.0.1:$RDS_PORT" "$RG_LOG" &&
 		ok "login with the studio, workspace, membership and key from Redis" ||
 		not_ok "login via Redis (got '$out'; $(grep -i 'registry\|denied' "$RG_LOG" | tail -3 | tr '\n' ' '))"
+
+	# The login's session id is claimed across replicas, with a TTL.
+	rid=$(redis-cli -p "$RDS_PORT" -a "$RDS_PASS" --no-auth-warning --scan --pattern 'connect-sshd:replay:*' | head -1)
+	ttl=$(redis-cli -p "$RDS_PORT" -a "$RDS_PASS" --no-auth-warning PTTL "$rid")
+	case $rid in connect-sshd:replay:[0-9a-f]*) ;; *) rid= ;; esac
+	[ -n "$rid" ] && [ "${#rid}" -ge 83 ] && [ "$ttl" -gt 0 ] && [ "$ttl" -le 92000 ] &&
+		ok "the login's session id is claimed in Redis (SET NX PX, TTL ${ttl} ms)" ||
+		not_ok "replay key in Redis: '$rid' ttl '$ttl'"
+
+	# The gateway's ACL user (GW_ACL, as documented) reads records and
+	# writes its own keys, and cannot touch the registry's records.
+	gwcli() { redis-cli -p "$RDS_PORT" --user gw --pass "$GW_PASS" --no-auth-warning "$@" 2>&1; }
+	acl_bad=
+	for cmd in "PEXPIRE connect-sshd:studio:r1 1" "EXPIRE connect-sshd:user:alice:keys 1" \
+	    "HSET connect-sshd:studio:r1 upstream 10.9.9.9:22" "DEL connect-sshd:workspace:100:members" \
+	    "SREM connect-sshd:allowed_workspaces 100" "SET connect-sshd:studio:x 1"; do
+		# shellcheck disable=SC2086
+		gwcli $cmd | grep -q NOPERM || acl_bad="$acl_bad [$cmd]"
+	done
+	gwcli EVAL "return 1" 1 connect-sshd:studio:r1 | grep -q NOPERM ||
+		acl_bad="$acl_bad [EVAL on a record]"
+	gwcli EVAL "return redis.call('PEXPIRE', 'connect-sshd:studio:r1', 1)" 1 connect-sshd:startups:x |
+		grep -q "can't access" || acl_bad="$acl_bad [PEXPIRE from EVAL]"
+	[ "$(redis-cli -p "$RDS_PORT" -a "$RDS_PASS" --no-auth-warning HGET connect-sshd:studio:r1 workspace)" = 100 ] ||
+		acl_bad="$acl_bad [the record changed]"
+	[ "$(redis-cli -p "$RDS_PORT" -a "$RDS_PASS" --no-auth-warning PTTL connect-sshd:studio:r1)" = -1 ] ||
+		acl_bad="$acl_bad [the record has a TTL]"
+	[ -z "$acl_bad" ] &&
+		ok "the documented ACL: the gateway's user cannot expire, change or delete registry records" ||
+		not_ok "ACL allowed:$acl_bad"
 
 	# The same checks as the file backend, on Redis data.
 	gw_ssh "$RG_PORT" "$T/alice" alice@r2 true 2>/dev/null
