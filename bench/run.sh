@@ -27,6 +27,9 @@
 #   BENCH_PATHS        subset of: gw direct pj (bulk and login), for profiling
 #   BENCH_CSV          default build/bench/results.csv
 set -u
+# Files this script writes are loaded by a gateway that refuses group- or
+# world-writable ones (StrictModes); do not inherit a umask of 002.
+umask 022
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
 B=${B:-build}

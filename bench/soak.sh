@@ -35,6 +35,9 @@
 #   SOAK_KEEP=1       keep all logs in SOAK_DIR even when the soak passes
 #   SOAK_PYTHON       a python3 with paramiko, default /usr/bin/python3
 set -u
+# Files this script writes are loaded by a gateway that refuses group- or
+# world-writable ones (StrictModes); do not inherit a umask of 002.
+umask 022
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/.." && pwd)
 B=${B:-build}

@@ -2,6 +2,9 @@
 # make demo: a real OpenSSH sshd as a demo Studio on 127.0.0.1, and
 # connect-sshd in front of it on 127.0.0.1:2222.  Ctrl-C stops both.
 set -euo pipefail
+# Files this script writes are loaded by a gateway that refuses group- or
+# world-writable ones (StrictModes); do not inherit a umask of 002.
+umask 022
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-build}
 case $B in /*) ;; *) B=$TOP/$B ;; esac

@@ -39,6 +39,10 @@ cd "$(dirname "$0")" || exit 2
 unset CONNECT_SSH_ADDR CONNECT_SSH_KEY_PATH CONNECT_SSH_ENABLED \
     CONNECT_REDIS_ADDRESS CONNECT_REDIS_USER CONNECT_REDIS_PASSWORD CONNECT_REDIS_DB
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/config-golden.XXXXXX") || exit 2
+# Run on a copy: the gateway refuses group/world-writable files and
+# directories (StrictModes), and a checkout's modes and place depend on
+# the umask and directory it was made in.
+cp -R . "$tmp/cfg" && chmod -R go-w "$tmp/cfg" && cd "$tmp/cfg" || exit 2
 roundtrip=
 trap 'rm -rf "$tmp"; [ -z "$roundtrip" ] || rm -f "$roundtrip"' EXIT
 trap 'exit 2' HUP INT TERM

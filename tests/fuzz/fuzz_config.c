@@ -6,6 +6,8 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -22,9 +24,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct config *cfg;
 	FILE *f, *devnull;
 
-	if (path[0] == '\0')
+	if (path[0] == '\0') {
+		/* The loader refuses a group/world-writable config. */
+		umask(022);
 		snprintf(path, sizeof(path), "/tmp/fuzz_config.%ld",
 		    (long)getpid());
+	}
 	if ((f = fopen(path, "w")) == NULL)
 		return 0;
 	fwrite(data, 1, size, f);

@@ -5,6 +5,9 @@
 # while the monitor stays up, serves its other workers, and leaks no fd.
 # Loopback only.  TAP-style output like tests/integration/run.sh.
 set -u
+# Files this script writes are loaded by a gateway that refuses group- or
+# world-writable ones (StrictModes); do not inherit a umask of 002.
+umask 022
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 B=${B:-build}

@@ -1,6 +1,9 @@
 # lib.sh - helpers for the integration tests: a real OpenSSH sshd as the
 # Studio, real connect-sshd instances, the real ssh client.  Loopback only.
 # Sourced by run.sh; expects $B (build dir) and $T (scratch dir).
+# Files this script writes are loaded by a gateway that refuses group- or
+# world-writable ones (StrictModes); do not inherit a umask of 002.
+umask 022
 
 PASS=0
 FAIL=0
