@@ -56,6 +56,7 @@ static int h_verify(struct monitor *, struct worker *, struct cursor *);
 static int h_route(struct monitor *, struct worker *, struct cursor *);
 static int h_audit(struct monitor *, struct worker *, struct cursor *);
 static int h_proxy(struct monitor *, struct worker *, struct cursor *);
+static int h_refused(struct monitor *, struct worker *, struct cursor *);
 
 static const struct mon_handler handlers[] = {
 	{ IPC_W_READY,	   WS_BIT(WS_STARTING), MON_ONCE, h_ready },
@@ -66,6 +67,8 @@ static const struct mon_handler handlers[] = {
 	{ IPC_W_SIGN,	   S_HAS_CLIENT,	0,	  h_sign },
 	{ IPC_W_KEY_QUERY, WS_BIT(WS_KEYED),	0,	  h_key_query },
 	{ IPC_W_VERIFY,	   WS_BIT(WS_KEYED),	0,	  h_verify },
+	/* What the worker refused itself: audited, counted as a failure. */
+	{ IPC_W_REFUSED,   WS_BIT(WS_KEYED),	0,	  h_refused },
 	{ IPC_W_ROUTE,	   WS_BIT(WS_AUTHED),	MON_ONCE, h_route },
 	{ IPC_W_AUDIT,	   WS_BIT(WS_ROUTED),	0,	  h_audit },
 };
@@ -461,6 +464,21 @@ show_bad_name(struct policy_decision *d, const char *ssh_user)
 	memcpy(d->user + n, "...", sizeof("..."));
 }
 
+/* A refusal made before the policy was asked: the audit record names the
+ * user and session as the policy's would (the name as sent when it is not
+ * "<user>@<session>"). */
+static void
+unnamed_decision(struct policy_decision *d, const char *ssh_user)
+{
+	memset(d, 0, sizeof(*d));
+	d->workspace = -1;
+	if (policy_split_username(ssh_user, d->user, sizeof(d->user),
+	    d->session, sizeof(d->session)) != 0) {
+		d->verdict = POLICY_DENY_BAD_USERNAME;
+		show_bad_name(d, ssh_user);
+	}
+}
+
 static void
 audit_denied(struct worker *w, const struct policy_decision *d,
     const char *fp, const char *reason)
@@ -507,15 +525,7 @@ key_refused(struct monitor *m, struct worker *w, const char *ssh_user,
 
 	if ((v = keytype_check_blob(blob, len, min_bits, &k)) == KEYTYPE_OK)
 		return 0;
-	/* The audit record names the user and session as the policy's
-	 * would (the name as sent when it is not "<user>@<session>"). */
-	memset(&d, 0, sizeof(d));
-	d.workspace = -1;
-	if (policy_split_username(ssh_user, d.user, sizeof(d.user),
-	    d.session, sizeof(d.session)) != 0) {
-		d.verdict = POLICY_DENY_BAD_USERNAME;
-		show_bad_name(&d, ssh_user);
-	}
+	unnamed_decision(&d, ssh_user);
 	logit("conn %llu: client key %s refused: %s",
 	    (unsigned long long)w->conn_id, fp,
 	    keytype_explain(v, &k, min_bits, why, sizeof(why)));
@@ -555,6 +565,56 @@ h_key_query(struct monitor *m, struct worker *w, struct cursor *c)
 		w->nauthfail++;
 	}
 	return reply_verdict(m, w, IPC_M_KEY_REPLY, v);
+}
+
+/* "SHA256:" and 43 characters of unpadded base64, as sshwire_fingerprint
+ * writes them. */
+static int
+fp_well_formed(const char *fp)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n;
+
+	if (strncmp(fp, "SHA256:", 7) != 0)
+		return 0;
+	n = strspn(fp + 7, b64);
+	return n == 43 && fp[7 + n] == '\0';
+}
+
+/*
+ * The worker refused a key or a signature that the monitor could not take
+ * (a key blob over IPC_MAX_BLOB) or must not (a signature algorithm the
+ * key's type does not sign with): the client's refusal, audited like one
+ * of the monitor's and counted against limits.max_auth_tries and the
+ * offered-keys bound.  The worker names the key by its fingerprint, whose
+ * form is checked; it grants nothing, so a lying worker gains nothing.
+ */
+static int
+h_refused(struct monitor *m, struct worker *w, struct cursor *c)
+{
+	struct ipc_refused r;
+	struct policy_decision d;
+
+	if (ipc_dec_refused(c, &r) != 0)
+		return -1;
+	if (!fp_well_formed(r.key_fp)) {
+		worker_kill(m, w, "refusal names no key fingerprint");
+		return -1;
+	}
+	if (too_many_failures(m, w))
+		return -1;
+	if (++w->nkeyq > MON_MAX_KEY_QUERIES) {
+		worker_kill(m, w, "more than %d keys offered",
+		    MON_MAX_KEY_QUERIES);
+		return -1;
+	}
+	unnamed_decision(&d, r.user);
+	audit_denied(w, &d, r.key_fp,
+	    r.reason == IPC_REFUSED_KEY_TOO_LARGE ? "key-too-large" :
+	    "bad-signature-algorithm");
+	w->nauthfail++;
+	return 0;
 }
 
 /* Check that data is a userauth request bound to this connection. */

@@ -34,6 +34,7 @@ static const char *const type_names[IPC_TYPE_MAX] = {
 	[IPC_M_PROXY_REPLY] = "M_PROXY_REPLY",
 	[IPC_W_PROXY] = "W_PROXY",
 	[IPC_M_ROUTE_CERT] = "M_ROUTE_CERT",
+	[IPC_W_REFUSED] = "W_REFUSED",
 };
 
 const char *
@@ -382,6 +383,30 @@ ipc_dec_key_query(struct cursor *c, struct ipc_key_query *m)
 	memset(m, 0, sizeof(*m));
 	cursor_get_cstring(c, m->user, sizeof(m->user));
 	cursor_get_string(c, &m->key_blob, &m->key_blob_len, IPC_MAX_BLOB);
+	return cursor_end(c);
+}
+
+/* ---- IPC_W_REFUSED ---- */
+
+int
+ipc_enc_refused(struct buf *b, const struct ipc_refused *m)
+{
+	put_header(b, IPC_W_REFUSED);
+	put_cstr(b, m->user, sizeof(m->user));
+	buf_put_u32(b, m->reason);
+	put_cstr(b, m->key_fp, sizeof(m->key_fp));
+	return buf_ok(b);
+}
+
+int
+ipc_dec_refused(struct cursor *c, struct ipc_refused *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_cstring(c, m->user, sizeof(m->user));
+	cursor_get_u32(c, &m->reason);
+	cursor_get_cstring(c, m->key_fp, sizeof(m->key_fp));
+	if (m->reason == 0 || m->reason >= IPC_REFUSED_MAX)
+		return -1;
 	return cursor_end(c);
 }
 

@@ -32,6 +32,7 @@
 /* Field bounds, shared by encoder and decoder. */
 #define IPC_MAX_NAME		128	/* user names, session ids, algorithms */
 #define IPC_MAX_TEXT		1024	/* log lines, commands, messages */
+#define IPC_MAX_FP		64	/* a key fingerprint, "SHA256:..." */
 #define IPC_MAX_PATH		256
 #define IPC_MAX_BLOB		2048	/* key blobs, signatures */
 #define IPC_MAX_HASH		64	/* exchange hashes */
@@ -60,6 +61,7 @@ enum ipc_type {
 	IPC_M_PROXY_REPLY,	/* go on with this proxied client, or refuse */
 	IPC_W_PROXY,		/* the PROXY header named this client */
 	IPC_M_ROUTE_CERT,	/* fd: upstream TCP socket; the certificate */
+	IPC_W_REFUSED,		/* I refused a key or signature myself */
 	IPC_TYPE_MAX
 };
 
@@ -169,6 +171,25 @@ struct ipc_key_query {
 	size_t key_blob_len;
 };
 
+/*
+ * IPC_W_REFUSED: what the worker refused itself because the monitor could
+ * not take it (a key blob over IPC_MAX_BLOB) or must not (a signature
+ * algorithm the key's type does not sign with), so that the refusal is
+ * audited.  No answer.  The fingerprint is the worker's word: the monitor
+ * checks only its form.
+ */
+enum ipc_refusal {
+	IPC_REFUSED_KEY_TOO_LARGE = 1,
+	IPC_REFUSED_SIG_ALGORITHM,
+	IPC_REFUSED_MAX
+};
+
+struct ipc_refused {
+	char user[IPC_MAX_NAME];	/* the SSH user name as sent */
+	uint32_t reason;		/* enum ipc_refusal */
+	char key_fp[IPC_MAX_FP];	/* "SHA256:" and 43 base64 characters */
+};
+
 struct ipc_verify {
 	const uint8_t *sig;		/* as OpenSSL verifies it */
 	size_t sig_len;
@@ -244,6 +265,8 @@ int ipc_enc_key_query(struct buf *b, const struct ipc_key_query *m);
 int ipc_dec_key_query(struct cursor *c, struct ipc_key_query *m);
 int ipc_enc_verify(struct buf *b, const struct ipc_verify *m);
 int ipc_dec_verify(struct cursor *c, struct ipc_verify *m);
+int ipc_enc_refused(struct buf *b, const struct ipc_refused *m);
+int ipc_dec_refused(struct cursor *c, struct ipc_refused *m);
 int ipc_enc_audit(struct buf *b, const struct ipc_audit *m);
 int ipc_dec_audit(struct cursor *c, struct ipc_audit *m);
 int ipc_enc_proxy(struct buf *b, const struct ipc_proxy *m);

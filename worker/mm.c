@@ -221,6 +221,27 @@ mm_key_query(const char *user, const uint8_t *blob, size_t len)
 	return key_query(user, strlen(user), blob, len);
 }
 
+/* A key or signature refused here (ipc.h: IPC_W_REFUSED), for the
+ * monitor's audit log; user is userlen bytes, not NUL-terminated. */
+void
+mm_refused(const char *user, size_t userlen, unsigned reason,
+    const char *key_fp)
+{
+	struct ipc_refused r;
+	struct buf b;
+
+	memset(&r, 0, sizeof(r));
+	if (userlen >= sizeof(r.user))
+		stand_in_name(user, userlen, r.user, sizeof(r.user));
+	else
+		memcpy(r.user, user, userlen);
+	r.reason = reason;
+	snprintf(r.key_fp, sizeof(r.key_fp), "%s", key_fp);
+	buf_init(&b, IPC_MAX_MSG);
+	mm_send(&b, ipc_enc_refused(&b, &r));
+	buf_free(&b);
+}
+
 /* The user name and key blob of signed userauth data (RFC 4252, section
  * 7), as pointers into it; 0, or -1 if it does not parse. */
 static int

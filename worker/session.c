@@ -436,21 +436,23 @@ static int sig_refused;
  * the monitor could not take them: a key blob over IPC_MAX_BLOB (a
  * 16384-bit RSA key, larger than any the gateway accepts) or an algorithm
  * the key's type may not sign with (keytypes.h: SHA-1 "ssh-rsa" is not
- * one) are what the monitor kills a worker for.  NULL, or why not.
+ * one) are what the monitor kills a worker for.  NULL, or why not, with
+ * the refusal reported to the monitor for its audit log.
  */
 static const char *
 signed_key_refusal(const uint8_t *data, size_t len, char *why, size_t whysz)
 {
-	char algo[64];
-	const uint8_t *p, *key;
-	size_t n, keylen;
+	char algo[64], fp[SSHWIRE_FP_LEN];
+	const uint8_t *p, *user, *key;
+	size_t n, userlen, keylen;
 	struct cursor c;
+	unsigned reason;
 	uint8_t u8;
 
 	cursor_init(&c, data, len);
 	cursor_get_string(&c, &p, &n, len);	/* session id */
 	cursor_get_u8(&c, &u8);
-	cursor_get_string(&c, &p, &n, len);	/* user */
+	cursor_get_string(&c, &user, &userlen, len);
 	cursor_get_string(&c, &p, &n, len);	/* service */
 	cursor_get_string(&c, &p, &n, len);	/* method */
 	cursor_get_u8(&c, &u8);
@@ -458,15 +460,20 @@ signed_key_refusal(const uint8_t *data, size_t len, char *why, size_t whysz)
 		snprintf(algo, sizeof(algo), "(too long)");
 	if (cursor_get_string(&c, &key, &keylen, len) != 0)
 		return NULL;	/* libssh built it: the monitor decides */
-	if (keylen > IPC_MAX_BLOB)
+	if (keylen > IPC_MAX_BLOB) {
+		reason = IPC_REFUSED_KEY_TOO_LARGE;
 		snprintf(why, whysz, "a key of %zu bytes is larger than any "
 		    "the gateway accepts (RSA keys may have at most %d bits)",
 		    keylen, KEYTYPE_RSA_MAX_BITS);
-	else if (keytype_sigalg(keytype_of_blob(key, keylen), algo) == NULL)
+	} else if (keytype_sigalg(keytype_of_blob(key, keylen), algo) ==
+	    NULL) {
+		reason = IPC_REFUSED_SIG_ALGORITHM;
 		snprintf(why, whysz, "signature algorithm %s is not accepted "
 		    "for this key type", algo);
-	else
+	} else
 		return NULL;
+	sshwire_fingerprint(key, keylen, fp, sizeof(fp));
+	mm_refused((const char *)user, userlen, reason, fp);
 	return why;
 }
 
@@ -490,6 +497,29 @@ verify_signed(const uint8_t *sig, size_t siglen, const uint8_t *data,
 	return mm_verify(sig, siglen, data, len);
 }
 
+/* The SHA256 fingerprint of a key of any size (a key too large for the
+ * IPC, which the monitor never sees): 0, or -1. */
+static int
+key_fingerprint(ssh_key key, char *fp, size_t fpsz)
+{
+	char *b64 = NULL;
+	uint8_t *blob = NULL;
+	size_t n, bloblen;
+	int rc = -1;
+
+	if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK)
+		return -1;
+	n = strlen(b64);
+	if ((blob = malloc(n / 4 * 3 + 3)) != NULL &&
+	    b64_decode(b64, n, blob, n / 4 * 3 + 3, &bloblen) == 0) {
+		sshwire_fingerprint(blob, bloblen, fp, fpsz);
+		rc = 0;
+	}
+	free(blob);
+	ssh_string_free_char(b64);
+	return rc;
+}
+
 static int
 auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
     char state, void *userdata)
@@ -509,12 +539,18 @@ auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
 		 * gateway accepts (keytypes.h): refused here, an ordinary
 		 * failure, rather than sent to the monitor. */
 		rc = key_blob(key, blob, sizeof(blob), &bloblen);
-		if (rc == 1)
+		if (rc == 1) {
+			char fp[SSHWIRE_FP_LEN];
+
 			logit("client key refused: a %s key larger than the "
 			    "%d bytes the gateway passes on (RSA keys may have "
 			    "at most %d bits)",
 			    ssh_key_type_to_char(ssh_key_type(key)),
 			    IPC_MAX_BLOB, KEYTYPE_RSA_MAX_BITS);
+			if (key_fingerprint(key, fp, sizeof(fp)) == 0)
+				mm_refused(user, strlen(user),
+				    IPC_REFUSED_KEY_TOO_LARGE, fp);
+		}
 		ok = rc == 0 ? mm_key_query(user, blob, bloblen) : 0;
 		if (ok == IPC_FLAG_YES)
 			return SSH_AUTH_SUCCESS;

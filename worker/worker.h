@@ -36,6 +36,8 @@ int mm_proxy(const struct ipc_proxy *p);
 void mm_log_sink(enum log_level level, const char *line);
 int mm_sign(const uint8_t *hash, size_t len, uint8_t *sig, size_t *siglen);
 int mm_key_query(const char *user, const uint8_t *blob, size_t len);
+void mm_refused(const char *user, size_t userlen, unsigned reason,
+    const char *key_fp);
 int mm_verify(const uint8_t *sig, size_t siglen, const uint8_t *data,
     size_t len);
 /* Was the last signature the monitor checked accepted (1), refused (0),

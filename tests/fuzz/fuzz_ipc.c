@@ -29,6 +29,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct ipc_verify verify;
 		struct ipc_audit audit;
 		struct ipc_proxy proxy;
+		struct ipc_refused refused;
 	} u;
 	unsigned type;
 
@@ -78,6 +79,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case IPC_W_AUDIT:
 		(void)ipc_dec_audit(&c, &u.audit);
+		break;
+	case IPC_W_REFUSED:
+		(void)ipc_dec_refused(&c, &u.refused);
 		break;
 	default:
 		(void)ipc_type_nfds(type);

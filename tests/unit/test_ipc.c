@@ -367,6 +367,29 @@ enc_audit(struct buf *b, int v)
 	return ipc_enc_audit(b, &m);
 }
 
+/* A refusal's reason is never 0; its largest is IPC_REFUSED_MAX - 1. */
+static int
+enc_refused(struct buf *b, int v)
+{
+	struct ipc_refused m;
+
+	memset(&m, 0, sizeof(m));
+	fill_str(m.user, sizeof(m.user), v, "alice@s1", 'a');
+	m.reason = v == V_MAX ? IPC_REFUSED_MAX - 1 :
+	    IPC_REFUSED_KEY_TOO_LARGE;
+	fill_str(m.key_fp, sizeof(m.key_fp), v,
+	    "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 'f');
+	return ipc_enc_refused(b, &m);
+}
+
+static int
+dec_refused(struct cursor *c)
+{
+	struct ipc_refused m;
+
+	return ipc_dec_refused(c, &m);
+}
+
 static int
 dec_init(struct cursor *c)
 {
@@ -524,6 +547,8 @@ static const struct layout {
 	    { BYTES(IPC_MAX_HASH) } },
 	{ "W_KEY_QUERY", IPC_W_KEY_QUERY, enc_key_query, dec_key_query, 2,
 	    { CSTR(IPC_MAX_NAME), BYTES(IPC_MAX_BLOB) } },
+	{ "W_REFUSED", IPC_W_REFUSED, enc_refused, dec_refused, 3,
+	    { CSTR(IPC_MAX_NAME), U32, CSTR(IPC_MAX_FP) } },
 	{ "W_VERIFY", IPC_W_VERIFY, enc_verify, dec_verify, 2,
 	    { BYTES(IPC_MAX_BLOB), BYTES(IPC_MAX_SIGNED) } },
 	{ "W_AUDIT", IPC_W_AUDIT, enc_audit, dec_audit, 11,
@@ -1953,6 +1978,7 @@ test_type_names(void)
 		{ IPC_M_PROXY_REPLY, "M_PROXY_REPLY", 0 },
 		{ IPC_W_PROXY, "W_PROXY", 0 },
 		{ IPC_M_ROUTE_CERT, "M_ROUTE_CERT", 1 },
+		{ IPC_W_REFUSED, "W_REFUSED", 0 },
 		{ IPC_TYPE_MAX, "UNKNOWN", 0 },
 		{ IPC_TYPE_MAX + 1, "UNKNOWN", 0 },
 		{ 0xffff, "UNKNOWN", 0 },
@@ -1961,7 +1987,7 @@ test_type_names(void)
 	size_t i;
 
 	/* The table above lists every type. */
-	CU_ASSERT_EQUAL(IPC_TYPE_MAX, 18);
+	CU_ASSERT_EQUAL(IPC_TYPE_MAX, 19);
 	for (i = 0; i < NELEM(types); i++) {
 		CHECK(strcmp(ipc_type_name(types[i].type), types[i].name) == 0,
 		    "ipc_type_name(%u) = \"%s\", want \"%s\"", types[i].type,
