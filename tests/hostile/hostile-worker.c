@@ -790,6 +790,32 @@ attack(const char *name)
 		say("attack", "");
 		oversized_key(name[0] == 'v');
 		await(3000);
+	} else if (strncmp(name, "refused-", 8) == 0) {
+		/* IPC_W_REFUSED: what an honest worker sends for a key too
+		 * large for the IPC; here out of state, with a fingerprint
+		 * that is not one, or without end. */
+		struct ipc_refused r;
+
+		memset(&r, 0, sizeof(r));
+		snprintf(r.user, sizeof(r.user), "alice@s1");
+		r.reason = IPC_REFUSED_KEY_TOO_LARGE;
+		snprintf(r.key_fp, sizeof(r.key_fp), "SHA256:%s",
+		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+		if (strcmp(name, "refused-before-kex") != 0) {
+			sign(32);
+			await(3000);
+		}
+		say("attack", "");
+		if (strcmp(name, "refused-bad-fp") == 0)
+			snprintf(r.key_fp, sizeof(r.key_fp),
+			    "SHA256:\x1b[2Jforged");
+		for (i = 0; i < (strcmp(name, "refused-flood") == 0 ? 200 : 1);
+		    i++) {
+			buf_init(&b, IPC_MAX_MSG);
+			(void)ipc_enc_refused(&b, &r);
+			send_msg(&b);
+		}
+		await(3000);
 	} else if (strcmp(name, "verify-unregistered") == 0) {
 		/* A forged signature by a key alice does not have: refused
 		 * by the policy before any signature check. */

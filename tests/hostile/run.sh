@@ -175,6 +175,20 @@ expect key-query-oversized-key "bad W_KEY_QUERY" \
 	"a key query with a 16384-bit RSA key (a blob over 2048 bytes)"
 expect verify-oversized-key "verify request refused: malformed userauth data" \
 	"a signed login with a 16384-bit RSA key (a blob over 2048 bytes)"
+# IPC_W_REFUSED (what the worker refused itself, for the audit log) is
+# permitted only where a key may be offered, must name a fingerprint, and
+# counts against the same bounds as offered keys.
+expect refused-before-kex "W_REFUSED not permitted in state preauth" \
+	"a refusal reported before any key exchange"
+expect refused-bad-fp "refusal names no key fingerprint" \
+	"a refusal naming something that is not a key fingerprint"
+expect refused-flood \
+	"authentication attempt after [0-9]* failures\|more than 64 keys offered" \
+	"200 refusals on one connection"
+n=$(grep -c "event=auth.denied .*reason=key-too-large" "$LOG")
+[ "$n" -ge 1 ] && [ "$n" -le 70 ] &&
+	ok "the reported refusals are audited, and bounded ($n records)" ||
+	not_ok "reported refusals audited and bounded ($n records)"
 expect truncated "bad W_SIGN" "a truncated message"
 expect oversized "malformed IPC message" "an oversized datagram"
 expect wrong-type "malformed IPC message" "an unknown message type"

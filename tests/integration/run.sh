@@ -378,14 +378,17 @@ try:
     t.auth_publickey(user, Big())
     print("logged in")
 except paramiko.AuthenticationException:
-    print("refused")
+    import base64, hashlib
+    print("refused SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("="))
 t.close()
 EOP
 )
-	if [ "$out" = refused ] &&
+	# ... and audited (IPC_W_REFUSED), with the key's fingerprint.
+	if [ "${out%% *}" = refused ] &&
 	    wait_log "$GW_LOG" "client signature refused: a key of 2071 bytes" &&
+	    wait_log "$GW_LOG" "event=auth.denied .*user=alice session=s1 workspace=-1 key=${out#refused } reason=key-too-large" &&
 	    ! grep -q "killing worker .*malformed userauth data" "$GW_LOG"; then
-		ok "refused: a 16384-bit RSA key signed at once, by the worker, not killed"
+		ok "refused: a 16384-bit RSA key signed at once, by the worker, not killed, audited"
 	else
 		not_ok "refused: a 16384-bit RSA key signed at once ($out)"
 		grep 'client signature refused\|killing' "$GW_LOG" | tail -2 | sed 's/^/#   /'
