@@ -129,6 +129,10 @@ if [ "${CSSHD_IT_ONLY:-}" = registry ]; then
 	exit
 fi
 
+# ---- memory and connection bounds ----
+. "$HERE/limits.sh"
+[ "${CSSHD_IT_ONLY:-}" = limits ] && { echo "$PASS passed, $FAIL failed"; [ "$FAIL" = 0 ]; exit; }
+
 # ---- several channels on one connection; every way a channel ends ----
 . "$HERE/channels.sh"
 [ "${CSSHD_IT_ONLY:-}" = channels ] && { echo "$PASS passed, $FAIL failed"; [ "$FAIL" = 0 ]; exit; }
