@@ -59,6 +59,11 @@
 #define SESSIONS_MIN		1
 #define SESSIONS_MAX		100000
 #define SESSIONS_DEFAULT	1000
+/* One user's connections at once: a few editor windows, terminals and
+ * transfers (VS Code keeps 1-3 connections per window; ControlMaster
+ * shares one) stay well under it, while one user alone cannot take more
+ * than 32 of max_sessions' workers and their memory. */
+#define PER_USER_DEFAULT	32
 #define STARTUPS_MAX		100000
 #define STARTUPS_BEGIN_DEFAULT	10	/* OpenSSH's MaxStartups 10:30:100 */
 #define STARTUPS_RATE_DEFAULT	30
@@ -196,9 +201,10 @@ static const char *const forwarding_names[] = {
 };
 static const char *const limits_names[] = {
 	"login_grace_time", "upstream_connect_timeout", "max_auth_tries",
-	"max_sessions", "idle_timeout", "keepalive_interval",
-	"keepalive_count_max", "drain_timeout", "max_startups",
-	"per_source_max_startups", "proxy_header_timeout", "rsa_min_bits",
+	"max_sessions", "max_sessions_per_user", "idle_timeout",
+	"keepalive_interval", "keepalive_count_max", "drain_timeout",
+	"max_startups", "per_source_max_startups", "proxy_header_timeout",
+	"rsa_min_bits",
 	NULL,
 };
 
@@ -1518,6 +1524,7 @@ load_limits(struct loader *l, const config_setting_t *root)
 	lim->upstream_connect_timeout = CONNECT_TIMEOUT_DEFAULT;
 	lim->max_auth_tries = AUTH_TRIES_DEFAULT;
 	lim->max_sessions = SESSIONS_DEFAULT;
+	lim->max_sessions_per_user = PER_USER_DEFAULT;
 	lim->idle_timeout = IDLE_DEFAULT;
 	lim->keepalive_interval = KEEPALIVE_DEFAULT;
 	lim->keepalive_count_max = KEEPALIVE_COUNT_DEFAULT;
@@ -1539,6 +1546,8 @@ load_limits(struct loader *l, const config_setting_t *root)
 	    AUTH_TRIES_MAX, &lim->max_auth_tries);
 	member_int(l, g, "max_sessions", "limits", SESSIONS_MIN, SESSIONS_MAX,
 	    &lim->max_sessions);
+	member_int(l, g, "max_sessions_per_user", "limits", 0, SESSIONS_MAX,
+	    &lim->max_sessions_per_user);
 	member_int(l, g, "idle_timeout", "limits", 0, IDLE_MAX,
 	    &lim->idle_timeout);
 	member_int(l, g, "keepalive_interval", "limits", 0, KEEPALIVE_MAX,
@@ -2668,6 +2677,8 @@ dump_groups(const struct config *cfg, FILE *out)
 	    cfg->limits.upstream_connect_timeout);
 	dump_int(out, 1, "max_auth_tries", cfg->limits.max_auth_tries);
 	dump_int(out, 1, "max_sessions", cfg->limits.max_sessions);
+	dump_int(out, 1, "max_sessions_per_user",
+	    cfg->limits.max_sessions_per_user);
 	dump_int(out, 1, "idle_timeout", cfg->limits.idle_timeout);
 	dump_int(out, 1, "keepalive_interval", cfg->limits.keepalive_interval);
 	dump_int(out, 1, "keepalive_count_max",

@@ -26,3 +26,53 @@ if start_gateway cf "$T/cf.conf"; then
 else
 	not_ok "start the gateway for the channel flood"
 fi
+
+# ---- limits.max_sessions_per_user ----
+MU_PORT=$(free_port)
+write_conf "$T/mu.conf" "$MU_PORT" 'limits = { max_sessions_per_user = 2; };'
+echo "[127.0.0.1]:$MU_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+if start_gateway mu "$T/mu.conf"; then
+	mupid=$(cat "$T/mu.pid")
+	rm -f "$T/mu.go"
+	for i in 1 2; do
+		gw_ssh "$MU_PORT" "$T/alice" alice@s1 "echo held-$i; while [ ! -e $T/mu.go ]; do sleep 0.2; done" \
+		    > "$T/mu.held.$i" 2>&1 &
+		eval "mu_p$i=\$!"
+	done
+	for _ in $(seq 1 100); do
+		[ "$(cat "$T"/mu.held.* 2>/dev/null | grep -c held-)" = 2 ] && break
+		sleep 0.1
+	done
+	out=$(GW_SSH_LOGLEVEL=INFO gw_ssh "$MU_PORT" "$T/alice" alice@s1 'echo third' 2>&1)
+	rc=$?
+	[ $rc = 255 ] && echo "$out" | grep -q "Too many connections for this user through the gateway (limit 2)" &&
+	    ! echo "$out" | grep -q third &&
+	    wait_log "$T/mu.log" "connection.refused .*user=alice session=s1 reason=max-sessions-per-user detail=\"2 open, limit 2\"" &&
+		ok "max_sessions_per_user = 2: a third login of alice is refused, told why, audited" ||
+		{ not_ok "max_sessions_per_user: third login (rc=$rc: $out)"; grep refused "$T/mu.log" | sed 's/^/#   /'; }
+	out=$(gw_ssh "$MU_PORT" "$T/bob" bob@s1 'echo bob-ok' 2>&1)
+	[ "$out" = bob-ok ] && ok "max_sessions_per_user: another user still logs in" ||
+		not_ok "max_sessions_per_user: bob (got '$out')"
+	# A reload raises the limit for new logins.
+	sed -i 's/max_sessions_per_user = 2;/max_sessions_per_user = 3;/' "$T/mu.conf"
+	kill -HUP "$mupid"
+	wait_log "$T/mu.log" "configuration reloaded" >/dev/null
+	out=$(gw_ssh "$MU_PORT" "$T/alice" alice@s1 'echo third' 2>&1)
+	[ "$out" = third ] && ok "max_sessions_per_user: raised to 3 by SIGHUP, the third login succeeds" ||
+		not_ok "max_sessions_per_user after reload (got '$out')"
+	# Ended connections no longer count.
+	sed -i 's/max_sessions_per_user = 3;/max_sessions_per_user = 2;/' "$T/mu.conf"
+	kill -HUP "$mupid"
+	for _ in $(seq 1 100); do
+		[ "$(grep -c 'configuration reloaded' "$T/mu.log")" -ge 2 ] && break
+		sleep 0.1
+	done
+	touch "$T/mu.go"
+	wait $mu_p1 $mu_p2
+	out=$(gw_ssh "$MU_PORT" "$T/alice" alice@s1 'echo again' 2>&1)
+	[ "$out" = again ] && ok "max_sessions_per_user: once alice's connections end, she logs in again" ||
+		not_ok "max_sessions_per_user after the connections ended (got '$out')"
+	stop_gateway mu
+else
+	not_ok "start the gateway for max_sessions_per_user"
+fi

@@ -788,6 +788,12 @@ test_ranges_and_paths(void)
 	expect_base_error("limits = { max_sessions = 100001; };\n",
 	    ":9: limits.max_sessions = 100001 is out of range: use 1 to "
 	    "100000");
+	expect_base_error("limits = { max_sessions_per_user = -1; };\n",
+	    ":9: limits.max_sessions_per_user = -1 is out of range: use 0 to "
+	    "100000");
+	expect_base_error("limits = { max_sessions_per_user = 100001; };\n",
+	    ":9: limits.max_sessions_per_user = 100001 is out of range: use 0 "
+	    "to 100000");
 	expect_base_error("limits = { rsa_min_bits = 1023; };\n",
 	    ":9: limits.rsa_min_bits = 1023 is out of range: use 1024 to 8192");
 	expect_base_error("limits = { rsa_min_bits = 8193; };\n",
@@ -1024,6 +1030,7 @@ test_dump_defaults(void)
 	    "  upstream_connect_timeout = 10;\n"
 	    "  max_auth_tries = 6;\n"
 	    "  max_sessions = 1000;\n"
+	    "  max_sessions_per_user = 32;\n"
 	    "  idle_timeout = 0;\n"
 	    "  keepalive_interval = 60;\n"
 	    "  keepalive_count_max = 3;\n"
