@@ -1514,6 +1514,20 @@ load_key_limits(struct loader *l, const config_setting_t *root)
 	    KEYTYPE_RSA_MAX_BITS, &l->cfg->limits.rsa_min_bits);
 }
 
+/*
+ * per_source_max_startups, when not set: half of max_startups' start (5
+ * of the default 10), so that one source alone -- 100 idle connections
+ * from one address -- never reaches the start of random early drop, and
+ * the logins of everyone else go on.  At least 1.
+ */
+static void
+per_source_default(struct cfg_limits *lim)
+{
+	if (lim->per_source_max_startups == -1)
+		lim->per_source_max_startups = lim->startups_begin / 2 > 0 ?
+		    lim->startups_begin / 2 : 1;
+}
+
 static void
 load_limits(struct loader *l, const config_setting_t *root)
 {
@@ -1532,10 +1546,12 @@ load_limits(struct loader *l, const config_setting_t *root)
 	lim->startups_begin = STARTUPS_BEGIN_DEFAULT;
 	lim->startups_rate = STARTUPS_RATE_DEFAULT;
 	lim->startups_full = STARTUPS_FULL_DEFAULT;
-	lim->per_source_max_startups = 0;
+	lim->per_source_max_startups = -1;	/* from max_startups, below */
 	lim->proxy_header_timeout = PROXY_TIMEOUT_DEFAULT;
-	if ((g = root_group(l, root, "limits")) == NULL)
+	if ((g = root_group(l, root, "limits")) == NULL) {
+		per_source_default(lim);
 		return;
+	}
 	check_names(l, g, limits_names, "limits");
 	member_int(l, g, "login_grace_time", "limits", GRACE_MIN, GRACE_MAX,
 	    &lim->login_grace_time);
@@ -1561,6 +1577,7 @@ load_limits(struct loader *l, const config_setting_t *root)
 	    STARTUPS_MAX, &lim->per_source_max_startups);
 	member_int(l, g, "proxy_header_timeout", "limits", PROXY_TIMEOUT_MIN,
 	    PROXY_TIMEOUT_MAX, &lim->proxy_header_timeout);
+	per_source_default(lim);
 }
 
 /* A bool setting of a group, or its default when absent. */

@@ -76,3 +76,32 @@ if start_gateway mu "$T/mu.conf"; then
 else
 	not_ok "start the gateway for max_sessions_per_user"
 fi
+
+# ---- per_source_max_startups is on by default ----
+# 1000 idle connections from 127.0.0.2 against the default limits: the
+# flooding address gets 5 unauthenticated connections (half of
+# max_startups' start of 10), the rest are refused at once, and a login
+# from 127.0.0.1 goes through.  (flood.py raises its own descriptor limit
+# to 1000 + 64; the monitor closes what it refuses.)
+PD_PORT=$(free_port)
+write_conf "$T/pd.conf" "$PD_PORT"
+echo "[127.0.0.1]:$PD_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+if ! "$B/connect-sshd" -T -f "$T/pd.conf" | grep -q '^  per_source_max_startups = 5;$'; then
+	not_ok "per_source_max_startups defaults to 5 ($("$B/connect-sshd" -T -f "$T/pd.conf" | grep startups | tr '\n' ' '))"
+elif [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 1100 ]; then
+	skip "1000 idle connections need 1100 descriptors (ulimit -Hn is $(ulimit -Hn))"
+elif start_gateway pd "$T/pd.conf"; then
+	rm -f "$T/pd.ready"
+	python3 "$HERE/flood.py" "$PD_PORT" 1000 0 15 "$T/pd.ready" 127.0.0.2 > "$T/pd.out" 2>&1 &
+	pdp=$!
+	for _ in $(seq 1 300); do [ -e "$T/pd.ready" ] && break; sleep 0.1; done
+	out=$(gw_ssh "$PD_PORT" "$T/alice" alice@s1 'echo legit-ok' 2>&1)
+	wait $pdp
+	nref=$(grep -c 'connection.refused .*peer=127.0.0.2:.* reason=per-source-max-startups' "$T/pd.log")
+	[ "$out" = legit-ok ] && [ "$nref" -ge 900 ] &&
+		ok "default limits: 1000 idle connections from 127.0.0.2 ($nref refused per source), a login from 127.0.0.1 succeeds ($(cat "$T/pd.out"))" ||
+		{ not_ok "default per-source limit under a flood (login: '$out'; $nref refused; $(cat "$T/pd.out"))"; grep -v 'per-source' "$T/pd.log" | tail -n 5 | sed 's/^/#   /'; }
+	stop_gateway pd
+else
+	not_ok "start the gateway for the default per-source test"
+fi
