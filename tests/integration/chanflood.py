@@ -1,16 +1,20 @@
 #!/usr/bin/python3
-"""chanflood.py GW_PORT KEY USER MONITOR_PID NCHAN SECONDS
+"""chanflood.py GW_PORT KEY USER MONITOR_PID NCHAN SECONDS [up]
 
 A client that opens NCHAN direct-tcpip channels through the gateway to a
 listener on the Studio side (127.0.0.1 here) that sends data forever, and
 then never reads again: not the channels and not even its TCP socket, so
 that neither its channel windows nor TCP flow control drain what the
-gateway sends.  For SECONDS it samples the resident size of the monitor's
-worker children and prints
+gateway sends.  With "up", the other direction: the listener never reads,
+and the client sends on every channel as fast as the windows let it.
+For SECONDS it samples the resident size of the monitor's worker children
+and prints
 
-    channels=N refused=R peak_rss_kib=K peak_hwm_kib=H opened_rss_kib=O
+    channels=N refused=R peak_rss_kib=K peak_hwm_kib=H peak_data_kib=D
+    opened_rss_kib=O
 
-(R: opens the gateway refused; O: the resident size once all were tried).
+(R: opens the gateway refused; D: VmData, what RLIMIT_DATA counts; O: the
+resident size once all were tried).
 
 paramiko, so /usr/bin/python3 (the python3 on PATH may not have it).
 """
@@ -34,7 +38,15 @@ def sender(conn):
         conn.close()
 
 
-def listener():
+def sink(conn):
+    """Accept and never read: the Studio-side end of "up"."""
+    SINKS.append(conn)
+
+
+SINKS = []
+
+
+def listener(target=sender):
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", 0))
@@ -46,7 +58,7 @@ def listener():
                 c, _ = ls.accept()
             except OSError:
                 return
-            threading.Thread(target=sender, args=(c,), daemon=True).start()
+            threading.Thread(target=target, args=(c,), daemon=True).start()
     threading.Thread(target=loop, daemon=True).start()
     return ls, ls.getsockname()[1]
 
@@ -99,7 +111,8 @@ def status(pid, field):
 def main():
     port, key, user, mpid, nchan, secs = sys.argv[1:7]
     port, mpid, nchan, secs = int(port), int(mpid), int(nchan), float(secs)
-    ls, lport = listener()
+    up = len(sys.argv) > 7 and sys.argv[7] == "up"
+    ls, lport = listener(sink if up else sender)
     s = socket.create_connection(("127.0.0.1", port))
     ss = StallingSocket(s)
     t = paramiko.Transport(ss)
@@ -113,17 +126,33 @@ def main():
                                         ("127.0.0.1", 40000), timeout=20))
         except paramiko.ChannelException:
             refused += 1
-    ss.stall.set()
+    if not up:
+        ss.stall.set()
+    else:
+        chunk = b"y" * 32768
+
+        def pusher():
+            while True:
+                for c in chans:
+                    try:
+                        if c.send_ready():
+                            c.send(chunk)
+                    except Exception:
+                        pass
+                time.sleep(0.001)
+        threading.Thread(target=pusher, daemon=True).start()
     opened = max([status(w, "VmRSS") for w in workers(mpid)] + [0])
-    peak = hwm = 0
+    peak = hwm = data = 0
     end = time.monotonic() + secs
     while time.monotonic() < end:
         for w in workers(mpid):
             peak = max(peak, status(w, "VmRSS"))
             hwm = max(hwm, status(w, "VmHWM"))
+            data = max(data, status(w, "VmData"))
         time.sleep(0.2)
     print("channels=%d refused=%d peak_rss_kib=%d peak_hwm_kib=%d "
-          "opened_rss_kib=%d" % (len(chans), refused, peak, hwm, opened))
+          "peak_data_kib=%d opened_rss_kib=%d" %
+          (len(chans), refused, peak, hwm, data, opened))
     sys.stdout.flush()
     os._exit(0)
 

@@ -22,6 +22,21 @@ if start_gateway cf "$T/cf.conf"; then
 	    { [ "$nch" = 128 ] || grep -q "direct-tcpip channel refused: the open channels hold" "$T/cf.log"; } &&
 		ok "128 unread direct-tcpip channels: worker RSS stayed at ${rss} KiB (< $cap; $out)" ||
 		{ not_ok "128 unread direct-tcpip channels ($out; cap $cap KiB)"; grep -v 'event=channel' "$T/cf.log" | tail -n 5 | sed 's/^/#   /'; }
+	# The other way: the Studio-side listener never reads, the client
+	# sends on every channel.  The worker stops reading the client
+	# whenever its channels hold 16 MiB for the Studio.  What libssh
+	# allocated stays allocated (its channel buffers never shrink), so
+	# the bound is looser: 96 MiB, under half of RLIMIT_DATA.
+	out=$(/usr/bin/python3 "$HERE/chanflood.py" "$CF_PORT" "$T/alice" alice@s1 \
+	    "$(cat "$T/cf.pid")" 128 12 up 2>&1 | tail -n 1)
+	rss=$(echo "$out" | sed -n 's/.*peak_rss_kib=\([0-9]*\).*/\1/p')
+	nch=$(echo "$out" | sed -n 's/^channels=\([0-9]*\) .*/\1/p')
+	upcap=98304; [ "${SANITIZE:-}" = 1 ] && upcap=196608
+	[ "${nch:-0}" -ge 8 ] && [ "${rss:-0}" -gt 0 ] && [ "$rss" -lt "$upcap" ] &&
+	    grep -q "channels hold [0-9]* bytes for the Studio: not reading the client for now" "$T/cf.log" &&
+	    ! grep -q "killed\|exited with status [1-9]" "$T/cf.log" &&
+		ok "128 direct-tcpip channels the Studio side never reads: the worker stops reading the client, RSS ${rss} KiB (< $upcap; $out)" ||
+		{ not_ok "128 channels the Studio side never reads ($out; cap $upcap KiB)"; grep -v 'event=channel' "$T/cf.log" | tail -n 5 | sed 's/^/#   /'; }
 	stop_gateway cf
 else
 	not_ok "start the gateway for the channel flood"
