@@ -9,6 +9,13 @@
 CF_PORT=$(free_port)
 write_conf "$T/cf.conf" "$CF_PORT"
 if start_gateway cf "$T/cf.conf"; then
+	# Every worker's memory is bounded (worker/sandbox.c); not in the
+	# sanitizer build, whose shadow memory RLIMIT_DATA would count.
+	wpid=$(pgrep -P "$(cat "$T/cf.pid")" | head -1)
+	lim=$(awk '/^Max data size/{print $4 "/" $5}' "/proc/$wpid/limits" 2>/dev/null)
+	want=268435456/268435456; [ "${SANITIZE:-}" = 1 ] && want=unlimited/unlimited
+	[ "$lim" = "$want" ] && ok "workers run with RLIMIT_DATA $lim" ||
+		not_ok "worker RLIMIT_DATA is '$lim', expected $want"
 	out=$(/usr/bin/python3 "$HERE/chanflood.py" "$CF_PORT" "$T/alice" alice@s1 \
 	    "$(cat "$T/cf.pid")" 128 12 2>&1 | tail -n 1)
 	rss=$(echo "$out" | sed -n 's/.*peak_rss_kib=\([0-9]*\).*/\1/p')
