@@ -23,10 +23,13 @@ if start_gateway cf "$T/cf.conf"; then
 	# The worker stops taking the Studio's data, and refuses new
 	# channels, once its channels hold 16 MiB undelivered (relay.c):
 	# 40 MiB leaves room for its own ~8 MiB and libssh's rounding.
-	# ASan adds ~30 MiB of shadow and quarantine.
-	cap=40960; [ "${SANITIZE:-}" = 1 ] && cap=122880
+	# Under ASan the bound is the behaviour, not the size: its quarantine
+	# keeps up to 256 MiB of freed memory resident, and these relays free
+	# a lot (263 MiB resident here, 440 MiB the other way).
+	cap=40960; [ "${SANITIZE:-}" = 1 ] && cap=1048576
 	[ "${nch:-0}" -ge 8 ] && [ "${rss:-0}" -gt 0 ] && [ "$rss" -lt "$cap" ] &&
-	    { [ "$nch" = 128 ] || grep -q "direct-tcpip channel refused: the open channels hold" "$T/cf.log"; } &&
+	    [ "$nch" -lt 128 ] &&
+	    grep -q "direct-tcpip channel refused: the open channels hold" "$T/cf.log" &&
 		ok "128 unread direct-tcpip channels: worker RSS stayed at ${rss} KiB (< $cap; $out)" ||
 		{ not_ok "128 unread direct-tcpip channels ($out; cap $cap KiB)"; grep -v 'event=channel' "$T/cf.log" | tail -n 5 | sed 's/^/#   /'; }
 	# The other way: the Studio-side listener never reads, the client
@@ -38,7 +41,7 @@ if start_gateway cf "$T/cf.conf"; then
 	    "$(cat "$T/cf.pid")" 128 12 up 2>&1 | tail -n 1)
 	rss=$(echo "$out" | sed -n 's/.*peak_rss_kib=\([0-9]*\).*/\1/p')
 	nch=$(echo "$out" | sed -n 's/^channels=\([0-9]*\) .*/\1/p')
-	upcap=98304; [ "${SANITIZE:-}" = 1 ] && upcap=196608
+	upcap=98304; [ "${SANITIZE:-}" = 1 ] && upcap=1048576
 	[ "${nch:-0}" -ge 8 ] && [ "${rss:-0}" -gt 0 ] && [ "$rss" -lt "$upcap" ] &&
 	    grep -q "channels hold [0-9]* bytes for the Studio: not reading the client for now" "$T/cf.log" &&
 	    ! grep -q "killed\|exited with status [1-9]" "$T/cf.log" &&
