@@ -35,13 +35,15 @@ if start_gateway cf "$T/cf.conf"; then
 	# The other way: the Studio-side listener never reads, the client
 	# sends on every channel.  The worker stops reading the client
 	# whenever its channels hold 16 MiB for the Studio.  What libssh
-	# allocated stays allocated (its channel buffers never shrink), so
-	# the bound is looser: 96 MiB, under half of RLIMIT_DATA.
+	# allocated stays allocated (its channel buffers never shrink) and
+	# grows with the run's length, so the bound is looser: 160 MiB
+	# (58-78 MiB measured in 12 s; unstopped, 128 windows of 1.28 MB fill
+	# in about a second and libssh's buffers round them to 256 MiB).
 	out=$(/usr/bin/python3 "$HERE/chanflood.py" "$CF_PORT" "$T/alice" alice@s1 \
 	    "$(cat "$T/cf.pid")" 128 12 up 2>&1 | tail -n 1)
 	rss=$(echo "$out" | sed -n 's/.*peak_rss_kib=\([0-9]*\).*/\1/p')
 	nch=$(echo "$out" | sed -n 's/^channels=\([0-9]*\) .*/\1/p')
-	upcap=98304; [ "${SANITIZE:-}" = 1 ] && upcap=1048576
+	upcap=163840; [ "${SANITIZE:-}" = 1 ] && upcap=1048576
 	[ "${nch:-0}" -ge 8 ] && [ "${rss:-0}" -gt 0 ] && [ "$rss" -lt "$upcap" ] &&
 	    grep -q "channels hold [0-9]* bytes for the Studio: not reading the client for now" "$T/cf.log" &&
 	    ! grep -q "killed\|exited with status [1-9]" "$T/cf.log" &&
