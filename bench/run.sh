@@ -161,7 +161,7 @@ studios = ( { session = "s1"; workspace = 1; upstream = "127.0.0.1:$SP";
 algorithms = { ciphers = [ "$CIPHER" ]; };
 workers = { prefork = 16; chroot = "$T/empty"; program = "$B/connect-sshd-worker"; };
 limits = { max_sessions = $((SESSIONS + 64)); max_startups = "64:30:256";
-           per_source_max_startups = 0; };
+           per_source_max_startups = 0; max_sessions_per_user = 0; };
 log = { level = "info"; };
 EOF
 "$B/connect-sshd" -f "$T/gw.conf" > "$T/gw.log" 2>&1 &

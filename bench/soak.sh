@@ -225,7 +225,8 @@ workers = { prefork = $PREFORK; chroot = "$T/empty"; program = "$B/connect-sshd-
 log = { level = "info"; format = "text"; };
 registry = { backend = "redis"; address = "127.0.0.1:$RP";
              password_file = "$T/redis.pass"; timeout_ms = 300; cache_ttl = 1; };
-limits = { max_sessions = 1000; max_startups = "64:30:256"; per_source_max_startups = 0; };
+limits = { max_sessions = 1000; max_startups = "64:30:256";
+           per_source_max_startups = 0; max_sessions_per_user = 0; };
 EOF
 "$B/connect-sshd" -t -f "$T/gw.conf" > "$T/gw-t.out" 2>&1 || { cat "$T/gw-t.out"; die "configuration"; }
 "$B/connect-sshd" -f "$T/gw.conf" > "$T/gw.log" 2>&1 &

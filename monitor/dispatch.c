@@ -732,25 +732,49 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 	return reply_flag(m, w, IPC_M_VERIFY_REPLY, 1);
 }
 
+/* No route: the worker tells the client text and ends. */
 static int
-route_fail(struct monitor *m, struct worker *w, const char *reason)
+route_refuse(struct monitor *m, struct worker *w, const char *text)
 {
 	struct ipc_text t;
 	struct buf b;
 	int rc;
 
-	AUDIT("upstream.failed", AF_N("conn", w->conn_id),
-	    AF_S("user", w->user), AF_S("session", w->session),
-	    AF_S("upstream", w->upstream_host),
-	    AF_S("port", w->upstream_port), AF_S("reason", reason));
-	snprintf(t.text, sizeof(t.text), "Studio session %s is not "
-	    "reachable; try again later or restart the Studio", w->session);
+	snprintf(t.text, sizeof(t.text), "%s", text);
 	w->state = WS_CLOSING;
 	buf_init(&b, IPC_MAX_MSG);
 	rc = ipc_enc_text(&b, IPC_M_ROUTE_FAIL, &t) == 0 ?
 	    worker_send(m, w, &b, NULL, 0) : -1;
 	buf_free(&b);
 	return rc;
+}
+
+static int
+route_fail(struct monitor *m, struct worker *w, const char *reason)
+{
+	char text[IPC_MAX_TEXT];
+
+	AUDIT("upstream.failed", AF_N("conn", w->conn_id),
+	    AF_S("user", w->user), AF_S("session", w->session),
+	    AF_S("upstream", w->upstream_host),
+	    AF_S("port", w->upstream_port), AF_S("reason", reason));
+	snprintf(text, sizeof(text), "Studio session %s is not reachable; "
+	    "try again later or restart the Studio", w->session);
+	return route_refuse(m, w, text);
+}
+
+/* The user's connections that got, or are getting, a route. */
+static int
+user_connections(const struct monitor *m, const struct worker *self)
+{
+	const struct worker *o;
+	int n = 0;
+
+	for (o = m->workers; o != NULL; o = o->next)
+		if (o != self && !o->reaped && (o->state == WS_ROUTING ||
+		    o->state == WS_ROUTED) && strcmp(o->user, self->user) == 0)
+			n++;
+	return n;
 }
 
 /* The length of an Ed25519 public key blob: string "ssh-ed25519" and
@@ -763,13 +787,16 @@ route_fail(struct monitor *m, struct worker *w, const char *reason)
  * the worker made for the Studio login: exactly an Ed25519 public key
  * blob, or the worker is killed, whatever the Studio's upstream_auth (a
  * worker cannot tell the modes apart before the answer).
+ * limits.max_sessions_per_user is checked here, once the login is
+ * verified: connections that never log in are bounded by max_startups.
  */
 static int
 h_route(struct monitor *m, struct worker *w, struct cursor *c)
 {
 	struct ipc_route_req req;
 	uint8_t pub[ED25519_PUB_LEN];
-	int err;
+	char text[IPC_MAX_TEXT], detail[64];
+	int err, n, max = m->cfg->limits.max_sessions_per_user;
 
 	if (ipc_dec_route_req(c, &req) != 0)
 		return -1;
@@ -781,6 +808,18 @@ h_route(struct monitor *m, struct worker *w, struct cursor *c)
 	}
 	memcpy(w->login_key, req.key_blob, req.key_blob_len);
 	w->login_key_len = req.key_blob_len;
+	if (max > 0 && (n = user_connections(m, w)) >= max) {
+		snprintf(detail, sizeof(detail), "%d open, limit %d", n, max);
+		AUDIT("connection.refused", AF_N("conn", w->conn_id),
+		    AF_S("peer", w->peer), AF_S("user", w->user),
+		    AF_S("session", w->session),
+		    AF_S("reason", "max-sessions-per-user"),
+		    AF_S("detail", detail));
+		snprintf(text, sizeof(text), "Too many connections for this "
+		    "user through the gateway (limit %d); close one and try "
+		    "again", max);
+		return route_refuse(m, w, text);
+	}
 	w->state = WS_ROUTING;
 	err = upstream_connect(w->upstream_host, w->upstream_port,
 	    &w->upstream_fd);

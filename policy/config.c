@@ -61,6 +61,11 @@
 #define SESSIONS_MIN		1
 #define SESSIONS_MAX		100000
 #define SESSIONS_DEFAULT	1000
+/* One user's connections at once: a few editor windows, terminals and
+ * transfers (VS Code keeps 1-3 connections per window; ControlMaster
+ * shares one) stay well under it, while one user alone cannot take more
+ * than 32 of max_sessions' workers and their memory. */
+#define PER_USER_DEFAULT	32
 #define STARTUPS_MAX		100000
 #define STARTUPS_BEGIN_DEFAULT	10	/* OpenSSH's MaxStartups 10:30:100 */
 #define STARTUPS_RATE_DEFAULT	30
@@ -228,9 +233,10 @@ static const char *const forwarding_names[] = {
 };
 static const char *const limits_names[] = {
 	"login_grace_time", "upstream_connect_timeout", "max_auth_tries",
-	"max_sessions", "idle_timeout", "keepalive_interval",
-	"keepalive_count_max", "drain_timeout", "max_startups",
-	"per_source_max_startups", "proxy_header_timeout", "rsa_min_bits",
+	"max_sessions", "max_sessions_per_user", "idle_timeout",
+	"keepalive_interval", "keepalive_count_max", "drain_timeout",
+	"max_startups", "per_source_max_startups", "proxy_header_timeout",
+	"rsa_min_bits",
 	NULL,
 };
 
@@ -1593,6 +1599,20 @@ load_key_limits(struct loader *l, const config_setting_t *root)
 	    KEYTYPE_RSA_MAX_BITS, &l->cfg->limits.rsa_min_bits);
 }
 
+/*
+ * per_source_max_startups, when not set: half of max_startups' start (5
+ * of the default 10), so that one source alone -- 100 idle connections
+ * from one address -- never reaches the start of random early drop, and
+ * the logins of everyone else go on.  At least 1.
+ */
+static void
+per_source_default(struct cfg_limits *lim)
+{
+	if (lim->per_source_max_startups == -1)
+		lim->per_source_max_startups = lim->startups_begin / 2 > 0 ?
+		    lim->startups_begin / 2 : 1;
+}
+
 static void
 load_limits(struct loader *l, const config_setting_t *root)
 {
@@ -1603,6 +1623,7 @@ load_limits(struct loader *l, const config_setting_t *root)
 	lim->upstream_connect_timeout = CONNECT_TIMEOUT_DEFAULT;
 	lim->max_auth_tries = AUTH_TRIES_DEFAULT;
 	lim->max_sessions = SESSIONS_DEFAULT;
+	lim->max_sessions_per_user = PER_USER_DEFAULT;
 	lim->idle_timeout = IDLE_DEFAULT;
 	lim->keepalive_interval = KEEPALIVE_DEFAULT;
 	lim->keepalive_count_max = KEEPALIVE_COUNT_DEFAULT;
@@ -1610,10 +1631,12 @@ load_limits(struct loader *l, const config_setting_t *root)
 	lim->startups_begin = STARTUPS_BEGIN_DEFAULT;
 	lim->startups_rate = STARTUPS_RATE_DEFAULT;
 	lim->startups_full = STARTUPS_FULL_DEFAULT;
-	lim->per_source_max_startups = 0;
+	lim->per_source_max_startups = -1;	/* from max_startups, below */
 	lim->proxy_header_timeout = PROXY_TIMEOUT_DEFAULT;
-	if ((g = root_group(l, root, "limits")) == NULL)
+	if ((g = root_group(l, root, "limits")) == NULL) {
+		per_source_default(lim);
 		return;
+	}
 	check_names(l, g, limits_names, "limits");
 	member_int(l, g, "login_grace_time", "limits", GRACE_MIN, GRACE_MAX,
 	    &lim->login_grace_time);
@@ -1624,6 +1647,8 @@ load_limits(struct loader *l, const config_setting_t *root)
 	    AUTH_TRIES_MAX, &lim->max_auth_tries);
 	member_int(l, g, "max_sessions", "limits", SESSIONS_MIN, SESSIONS_MAX,
 	    &lim->max_sessions);
+	member_int(l, g, "max_sessions_per_user", "limits", 0, SESSIONS_MAX,
+	    &lim->max_sessions_per_user);
 	member_int(l, g, "idle_timeout", "limits", 0, IDLE_MAX,
 	    &lim->idle_timeout);
 	member_int(l, g, "keepalive_interval", "limits", 0, KEEPALIVE_MAX,
@@ -1637,6 +1662,7 @@ load_limits(struct loader *l, const config_setting_t *root)
 	    STARTUPS_MAX, &lim->per_source_max_startups);
 	member_int(l, g, "proxy_header_timeout", "limits", PROXY_TIMEOUT_MIN,
 	    PROXY_TIMEOUT_MAX, &lim->proxy_header_timeout);
+	per_source_default(lim);
 }
 
 /* A bool setting of a group, or its default when absent. */
@@ -2761,6 +2787,8 @@ dump_groups(const struct config *cfg, FILE *out)
 	    cfg->limits.upstream_connect_timeout);
 	dump_int(out, 1, "max_auth_tries", cfg->limits.max_auth_tries);
 	dump_int(out, 1, "max_sessions", cfg->limits.max_sessions);
+	dump_int(out, 1, "max_sessions_per_user",
+	    cfg->limits.max_sessions_per_user);
 	dump_int(out, 1, "idle_timeout", cfg->limits.idle_timeout);
 	dump_int(out, 1, "keepalive_interval", cfg->limits.keepalive_interval);
 	dump_int(out, 1, "keepalive_count_max",

@@ -96,6 +96,7 @@ struct cfg_limits {
 	int upstream_connect_timeout;	/* seconds */
 	int max_auth_tries;
 	int max_sessions;
+	int max_sessions_per_user;	/* connections of one user; 0 off */
 	int idle_timeout;		/* seconds without channel data; 0 off */
 	int keepalive_interval;		/* seconds; 0 off */
 	int keepalive_count_max;	/* unanswered intervals before closing */

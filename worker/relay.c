@@ -8,11 +8,15 @@
  * answered with the other side's answer; a direct-tcpip destination is
  * connected by the Studio, never by the gateway.
  *
- * Data moves only as far as the receiving channel's window allows: what
- * the destination cannot take stays in the source channel's libssh buffer,
- * and libssh grows the source's window only as we read from it, so a slow
+ * Data moves only as far as the receiving channel's window allows, and
+ * only while the receiving connection's socket keeps up: what the
+ * destination cannot take stays in the source channel's libssh buffer, and
+ * libssh grows the source's window only as we read from it, so a slow
  * reader throttles the writer.  Per channel and direction the worker holds
- * at most one libssh window (1.28 MB) plus one 64 KiB pending chunk.
+ * at most what libssh granted the source (a 1.28 MB window, up to twice
+ * that when a read leaves some behind) plus one 64 KiB pending chunk; per
+ * connection and direction, at most RELAY_STEP_BUDGET of written data
+ * waits in libssh for a socket the peer does not read (see pump()).
  *
  * Order on the way out matches OpenSSH: data, EOF, exit-status or
  * exit-signal, close.
@@ -37,6 +41,30 @@
 #define RELAY_CHUNK	65536
 #define RELAY_MAX_PAIRS	IPC_MAX_CHANNELS	/* open at once, per connection */
 #define RELAY_MAX_FWDS	16	/* remote forwardings per connection */
+/*
+ * What one pass over the channels may write towards one side.  libssh
+ * queues whatever a socket does not take at once, without bound, and a
+ * peer that grants large windows but never reads its socket (128 channels
+ * with 2 MiB windows: 256 MiB) would grow that queue as far as its windows
+ * go.  So each pass writes at most this much towards a side, and nothing
+ * while libssh still has output waiting for that side's socket.
+ */
+#define RELAY_STEP_BUDGET	(1024 * 1024)
+/*
+ * libssh 0.10 grants every channel a window of 1.28 MB (WINDOWBASE) as
+ * soon as the 64000 bytes of its first window have arrived, read or not,
+ * and nothing lets us grant less: a channel whose destination does not
+ * read holds up to that much, and 128 of them 164 MB (256 MiB resident:
+ * libssh's buffers grow in powers of two).  So once the channels hold
+ * RELAY_HOLD_BUDGET for one side, the worker stops reading the other
+ * side's socket -- the data then waits in the kernel, and TCP slows the
+ * sender, as OpenSSH stops reading a channel's descriptor -- until half of
+ * it has been delivered.  That side's other channels wait meanwhile.  If
+ * both sides are stopped, neither could ever deliver (the window updates
+ * that would let data out are on the stopped sockets): the connection is
+ * closed.
+ */
+#define RELAY_HOLD_BUDGET	(16 * 1024 * 1024)
 
 enum chan_kind { CH_SESSION, CH_DIRECT, CH_FORWARDED, CH_AGENT };
 
@@ -71,6 +99,9 @@ struct pair {
 	struct timespec started;
 	uint64_t bytes_in, bytes_out;
 	uint64_t reported_in, reported_out;	/* in the last progress report */
+	/* What libssh holds for us to read, per direction, as last seen
+	 * (kept up to date by our reads while the source is stopped). */
+	size_t held[3];
 	/* Read but not yet written, per direction (see pump()). */
 	struct pending {
 		uint8_t *data;
@@ -104,6 +135,17 @@ struct relay {
 	size_t npairs;
 	uint32_t next_id;
 	char end_msg[IPC_MAX_TEXT];	/* why the relay ended, for the client */
+	/* Per direction, towards the client and towards the Studio: what
+	 * this pass may still write that way, what libssh holds read from
+	 * the other side and not yet relayed, and whether that other side's
+	 * socket is stopped (step_all(), pump()). */
+	struct flow {
+		long budget;
+		size_t held;
+		int stopped;
+	} to_down, to_up;
+	ssh_event ev;
+	size_t rr;			/* the pair the next pass starts at */
 	int client_lost;		/* gone with channels still open */
 	uint8_t chunk[RELAY_CHUNK];
 };
@@ -344,14 +386,55 @@ on_exit_signal(ssh_session s, ssh_channel ch, const char *sig, int core,
 	p->have_status = 1;
 }
 
+/* Bytes libssh holds, read from the peer and not yet read by us. */
+static size_t
+buffered(ssh_channel ch, int is_stderr)
+{
+	int n;
+
+	if (ch == NULL || ssh_channel_is_closed(ch))
+		return 0;
+	n = ssh_channel_poll(ch, is_stderr);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* Everything the channels hold, both ways, now. */
+static size_t
+held_now(struct relay *r)
+{
+	size_t i, sum = 0;
+
+	for (i = 0; i < r->npairs; i++)
+		if (!r->pairs[i]->opening)
+			sum += buffered(r->pairs[i]->down, 0) +
+			    buffered(r->pairs[i]->up, 0) +
+			    buffered(r->pairs[i]->up, 1);
+	return sum;
+}
+
 static struct pair *
 new_pair(struct relay *r, enum chan_kind kind)
 {
 	struct pair *p;
+	size_t h;
+	int stopped;
 
 	if (r->npairs == RELAY_MAX_PAIRS) {
 		logit("%s channel refused: %d channels open", kind_names[kind],
 		    RELAY_MAX_PAIRS);
+		return NULL;
+	}
+	/* Every channel can come to hold a libssh window: none is added
+	 * while the others already hold RELAY_HOLD_BUDGET undelivered.  (A
+	 * reading side is read while a channel opens, so the check in
+	 * step_all() alone would come too late.)  While a side is stopped,
+	 * its channels are not polled: that would read its socket. */
+	stopped = r->to_down.stopped || r->to_up.stopped;
+	h = stopped ? r->to_down.held + r->to_up.held : held_now(r);
+	if (stopped || h >= RELAY_HOLD_BUDGET) {
+		logit("%s channel refused: the open channels hold %zu bytes "
+		    "that their destinations have not read", kind_names[kind],
+		    h);
 		return NULL;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL)
@@ -671,37 +754,53 @@ flush_pending(ssh_channel dst, int is_stderr, struct pending *pd)
 }
 
 /*
- * Move what src has buffered to dst, as far as dst's window allows.  A
- * write can take less than it was given -- during a key re-exchange
- * libssh holds channel data back -- so what was read but not written is
- * kept in pd and written first next time; nothing more is read from src
- * until it is out.  Returns bytes delivered, or -1.
+ * Move what src has buffered to dst, as far as dst's window and *budget
+ * (what this pass may still write towards dst's side) allow.  A write can
+ * take less than it was given -- during a key re-exchange libssh holds
+ * channel data back -- so what was read but not written is kept in pd and
+ * written first next time; nothing more is read from src until it is out.
+ * Returns bytes delivered, or -1.
  */
 static long
 pump(struct relay *r, ssh_channel src, ssh_channel dst, int is_stderr,
-    struct pending *pd)
+    struct pending *pd, struct flow *f, size_t *held)
 {
 	uint32_t win;
 	long moved = 0;
 	size_t before = pd->len;
 	int n, w, rc;
 
+	if (f->budget <= 0)
+		return 0;
 	if ((rc = flush_pending(dst, is_stderr, pd)) <= 0)
 		return rc < 0 ? -1 : (long)(before - pd->len);
 	moved = (long)before;
+	f->budget -= (long)before;
 	for (;;) {
-		win = ssh_channel_window_size(dst);
-		if (win == 0)
+		/* A source whose socket is stopped is read only as far as
+		 * libssh has data for it: a read of an empty channel would
+		 * make libssh read the socket. */
+		if (f->stopped && *held == 0)
 			break;
-		n = ssh_channel_read_nonblocking(src, r->chunk,
-		    win < RELAY_CHUNK ? win : RELAY_CHUNK, is_stderr);
+		win = ssh_channel_window_size(dst);
+		if (win == 0 || f->budget <= 0)
+			break;
+		if (win > RELAY_CHUNK)
+			win = RELAY_CHUNK;
+		if ((long)win > f->budget)
+			win = (uint32_t)f->budget;
+		if (f->stopped && win > *held)
+			win = (uint32_t)*held;
+		n = ssh_channel_read_nonblocking(src, r->chunk, win, is_stderr);
 		if (n == SSH_EOF || n == 0)
 			break;
 		if (n < 0)
 			return -1;
+		*held -= (size_t)n < *held ? (size_t)n : *held;
 		if ((w = write_to(dst, is_stderr, r->chunk, (size_t)n)) < 0)
 			return -1;
 		moved += w;
+		f->budget -= w;
 		if (w < n) {
 			if (pd->data == NULL &&
 			    (pd->data = malloc(RELAY_CHUNK)) == NULL)
@@ -799,12 +898,16 @@ pair_step(struct pair *p)
 			return 0;
 		}
 	}
-	drop_client_stderr(r, p->down);
+	if (!r->to_up.stopped)
+		drop_client_stderr(r, p->down);
 	if (writable(p->up, p->eof_to_up, p->closed_up))
-		a = pump(r, p->down, p->up, 0, &p->pend[DIR_IN]);
+		a = pump(r, p->down, p->up, 0, &p->pend[DIR_IN], &r->to_up,
+		    &p->held[DIR_IN]);
 	if (writable(p->down, p->eof_to_down, p->closed_down)) {
-		b = pump(r, p->up, p->down, 0, &p->pend[DIR_OUT]);
-		c = pump(r, p->up, p->down, 1, &p->pend[DIR_ERR]);
+		b = pump(r, p->up, p->down, 0, &p->pend[DIR_OUT], &r->to_down,
+		    &p->held[DIR_OUT]);
+		c = pump(r, p->up, p->down, 1, &p->pend[DIR_ERR], &r->to_down,
+		    &p->held[DIR_ERR]);
 	}
 	if (a < 0 || b < 0 || c < 0)
 		return -1;
@@ -854,15 +957,82 @@ pair_done(const struct pair *p)
 	return p->closed_down && p->closed_up;
 }
 
+/*
+ * The start of a pass, for one direction: what it may write towards dst
+ * -- nothing while libssh still holds output that dst's socket did not
+ * take (libssh watches for POLLOUT exactly then), else RELAY_STEP_BUDGET
+ * --, what the channels hold for it, and whether to stop or resume
+ * reading src's socket (RELAY_HOLD_BUDGET).  Returns -1 if both sides
+ * would be stopped.
+ */
+static int
+flow_start(struct relay *r, struct flow *f, ssh_session src, ssh_session dst,
+    int towards_up)
+{
+	struct flow *other = towards_up ? &r->to_down : &r->to_up;
+	struct pair *p;
+	size_t i;
+
+	f->budget = (ssh_get_poll_flags(dst) & SSH_WRITE_PENDING) ? 0 :
+	    RELAY_STEP_BUDGET;
+	f->held = 0;
+	for (i = 0; i < r->npairs; i++) {
+		p = r->pairs[i];
+		if (p->opening)
+			continue;
+		/* While src is stopped, ssh_channel_poll() would read it. */
+		if (towards_up && !f->stopped)
+			p->held[DIR_IN] = buffered(p->down, 0);
+		else if (!towards_up && !f->stopped) {
+			p->held[DIR_OUT] = buffered(p->up, 0);
+			p->held[DIR_ERR] = buffered(p->up, 1);
+		}
+		f->held += towards_up ? p->held[DIR_IN] :
+		    p->held[DIR_OUT] + p->held[DIR_ERR];
+	}
+	if (!f->stopped && f->held >= RELAY_HOLD_BUDGET) {
+		if (other->stopped) {
+			logit("channels hold %zu bytes for the %s and %zu for "
+			    "the %s, neither reading: closing", f->held,
+			    towards_up ? "Studio" : "client", other->held,
+			    towards_up ? "client" : "Studio");
+			snprintf(r->end_msg, sizeof(r->end_msg), "Too much "
+			    "unread channel data: disconnected by the gateway");
+			return -1;
+		}
+		logit("channels hold %zu bytes for the %s: not reading the %s "
+		    "for now", f->held, towards_up ? "Studio" : "client",
+		    towards_up ? "client" : "Studio");
+		(void)ssh_event_remove_session(r->ev, src);
+		f->stopped = 1;
+	} else if (f->stopped && f->held < RELAY_HOLD_BUDGET / 2) {
+		if (ssh_event_add_session(r->ev, src) != SSH_OK)
+			return -1;
+		f->stopped = 0;
+	}
+	return 0;
+}
+
 /* Step every pair; drop finished ones.  Pairs may be added while we step
- * (a channel open arrives while we read), so re-read the count. */
+ * (a channel open arrives while we read), so re-read the count.  Each pass
+ * starts one pair further on, so that with the budget spent early the
+ * same channels do not always go first. */
 static long
 step_all(struct relay *r)
 {
 	long progress = 0, n;
-	size_t i, j;
+	size_t i, j, start;
 
-	for (i = 0; i < r->npairs; i++) {
+	if (flow_start(r, &r->to_down, r->up, r->down, 0) != 0 ||
+	    flow_start(r, &r->to_up, r->down, r->up, 1) != 0)
+		return -1;
+	start = r->npairs > 0 ? r->rr++ % r->npairs : 0;
+	for (i = start; i < r->npairs; i++) {
+		if ((n = pair_step(r->pairs[i])) < 0)
+			return -1;
+		progress += n;
+	}
+	for (i = 0; i < start && i < r->npairs; i++) {
 		if ((n = pair_step(r->pairs[i])) < 0)
 			return -1;
 		progress += n;
@@ -1016,6 +1186,7 @@ relay_run(struct relay *r)
 	    ssh_event_add_session(ev, r->down) != SSH_OK ||
 	    ssh_event_add_session(ev, r->up) != SSH_OK)
 		return -1;
+	r->ev = ev;
 	for (;;) {
 		progress = step_all(r);
 		/* A side that went away is the cause, whatever else failed. */
@@ -1032,6 +1203,10 @@ relay_run(struct relay *r)
 			    ssh_get_error(r->up));
 			snprintf(r->end_msg, sizeof(r->end_msg), "Studio "
 			    "session %s closed the connection", r->studio);
+			rc = -1;
+			break;
+		}
+		if (progress < 0 && r->end_msg[0] != '\0') {
 			rc = -1;
 			break;
 		}
@@ -1064,9 +1239,12 @@ relay_run(struct relay *r)
 	 * relay_free() closes them after the disconnect. */
 	if (r->end_msg[0] == '\0')
 		close_all(r);
-	ssh_event_remove_session(ev, r->down);
-	ssh_event_remove_session(ev, r->up);
+	if (!r->to_up.stopped)
+		ssh_event_remove_session(ev, r->down);
+	if (!r->to_down.stopped)
+		ssh_event_remove_session(ev, r->up);
 	ssh_event_free(ev);
+	r->ev = NULL;
 	return rc;
 }
 

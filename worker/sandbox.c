@@ -41,6 +41,39 @@
  * agent, and room for SCM_RIGHTS reception. */
 #define WORKER_MAX_FDS	16
 
+/*
+ * RLIMIT_DATA: the heap (brk) and private writable mappings, which is
+ * every byte a worker allocates.  Not RLIMIT_AS, which also counts the
+ * libraries' text and address space reserved and never used.
+ *
+ * Measured on Debian 12 (libssh 0.10.6, OpenSSL 3.0), the production
+ * build, peak over a whole connection, KiB (VmData is what RLIMIT_DATA
+ * counts; VmPeak the address space; VmHWM the resident peak):
+ *
+ *                                        VmData  VmPeak   VmHWM
+ *   spare worker, sandboxed, no client      460    9628    6260
+ *   idle session                            720    9888    7092
+ *   interactive shell on a pty              720    9888    7116
+ *   256 MiB Studio -> client (exec, sftp) 17552   26720   23736
+ *   256 MiB client -> Studio (exec)        9392   18560   15632
+ *   256 MiB client -> Studio (sftp)       17552   26720   23608
+ *   128 direct-tcpip channels never read  31308   40476   29576
+ *     by the client (before relay.c bounded them: 276 MiB resident)
+ *   128 direct-tcpip channels never read  78184       -   69316
+ *     by the Studio side, 12 s of sending (three runs: 63120-78184)
+ *
+ * The relay holds at most 16 MiB undelivered per direction at any time,
+ * plus 1 MiB per pass towards each side (relay.c), but libssh never
+ * shrinks a channel's buffer: each keeps the size of the most it ever
+ * held, up to a 1.28 MB window rounded up to 2 MiB, so a connection whose
+ * many channels each once filled their window grows towards 128 channels
+ * times that.  256 MiB is over three times the worst measured and
+ * fourteen times a bulk transfer; a worker that needs more is misbehaving
+ * or under attack (libssh also buffers data a peer sends beyond its
+ * window): its allocations fail and only its own connection ends.
+ */
+#define WORKER_MAX_DATA	((rlim_t)256 << 20)
+
 struct sc_rule {
 	int nr;
 	int errno_ret;		/* 0: allow; else fail with this errno */
@@ -207,6 +240,15 @@ set_limits(void)
 		{ RLIMIT_NPROC, 0, "NPROC" },		/* no new processes */
 		{ RLIMIT_CORE, 0, "CORE" },		/* no core dumps */
 		{ RLIMIT_NOFILE, WORKER_MAX_FDS, "NOFILE" },
+#ifndef CSSHD_SANITIZE
+		/* Its memory: a worker that needs more is a worker under
+		 * attack, and only its own connection ends. */
+		{ RLIMIT_DATA, WORKER_MAX_DATA, "DATA" },
+#else
+		/* Not in the sanitizer test build: ASan's shadow memory is
+		 * terabytes of private writable mappings, which RLIMIT_DATA
+		 * counts, reserved before main(). */
+#endif
 	};
 	struct rlimit rl;
 	size_t i;

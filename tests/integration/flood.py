@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""flood.py PORT IDLE STALLED HOLD_SECONDS READY_FILE
+"""flood.py PORT IDLE STALLED HOLD_SECONDS READY_FILE [SOURCE]
 
 Opens IDLE TCP connections to 127.0.0.1:PORT that never send a byte and
 STALLED ones that send an SSH version line and then nothing (a client stuck
-mid-handshake), all from 127.0.0.1; holds them for HOLD_SECONDS, touching
+mid-handshake), all from SOURCE (default 127.0.0.1; any 127.0.0.0/8
+address works on Linux); holds them for HOLD_SECONDS, touching
 READY_FILE once all are open; then prints how many the gateway closed on
 its own (refused) and how many it kept open.
 """
@@ -17,6 +18,7 @@ import time
 def main():
     port, idle, stalled, hold = (int(a) for a in sys.argv[1:5])
     ready = sys.argv[5]
+    source = sys.argv[6] if len(sys.argv) > 6 else "127.0.0.1"
     want = idle + stalled + 64
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < want:
@@ -24,7 +26,7 @@ def main():
     socks = []
     for i in range(idle + stalled):
         s = socket.socket()
-        s.bind(("127.0.0.1", 0))
+        s.bind((source, 0))
         try:
             s.connect(("127.0.0.1", port))
         except OSError:

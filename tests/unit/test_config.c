@@ -224,6 +224,8 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->limits.upstream_connect_timeout, 10);
 	CU_ASSERT_EQUAL(cfg->limits.max_auth_tries, 6);
 	CU_ASSERT_EQUAL(cfg->limits.max_sessions, 1000);
+	CU_ASSERT_EQUAL(cfg->limits.max_sessions_per_user, 32);
+	CU_ASSERT_EQUAL(cfg->limits.per_source_max_startups, 5);
 	CU_ASSERT_EQUAL(cfg->limits.idle_timeout, 0);
 	CU_ASSERT_EQUAL(cfg->limits.keepalive_interval, 60);
 	CU_ASSERT_EQUAL(cfg->limits.keepalive_count_max, 3);
@@ -788,6 +790,12 @@ test_ranges_and_paths(void)
 	expect_base_error("limits = { max_sessions = 100001; };\n",
 	    ":9: limits.max_sessions = 100001 is out of range: use 1 to "
 	    "100000");
+	expect_base_error("limits = { max_sessions_per_user = -1; };\n",
+	    ":9: limits.max_sessions_per_user = -1 is out of range: use 0 to "
+	    "100000");
+	expect_base_error("limits = { max_sessions_per_user = 100001; };\n",
+	    ":9: limits.max_sessions_per_user = 100001 is out of range: use 0 "
+	    "to 100000");
 	expect_base_error("limits = { rsa_min_bits = 1023; };\n",
 	    ":9: limits.rsa_min_bits = 1023 is out of range: use 1024 to 8192");
 	expect_base_error("limits = { rsa_min_bits = 8193; };\n",
@@ -1025,12 +1033,13 @@ test_dump_defaults(void)
 	    "  upstream_connect_timeout = 10;\n"
 	    "  max_auth_tries = 6;\n"
 	    "  max_sessions = 1000;\n"
+	    "  max_sessions_per_user = 32;\n"
 	    "  idle_timeout = 0;\n"
 	    "  keepalive_interval = 60;\n"
 	    "  keepalive_count_max = 3;\n"
 	    "  drain_timeout = 30;\n"
 	    "  max_startups = \"10:30:100\";\n"
-	    "  per_source_max_startups = 0;\n"
+	    "  per_source_max_startups = 5;\n"
 	    "  proxy_header_timeout = 5;\n"
 	    "  rsa_min_bits = 2048;\n"
 	    "};\n"
@@ -1199,6 +1208,44 @@ test_parse_net(void)
 	}
 }
 
+/* per_source_max_startups defaults to half of max_startups' start, at
+ * least 1; a value set, 0 included, stays. */
+static void
+test_per_source_default(void)
+{
+	static const struct {
+		const char *limits;
+		int want;
+	} cases[] = {
+		{ "", 5 },
+		{ "limits = { max_sessions = 10; };\n", 5 },
+		{ "limits = { max_startups = \"20:30:60\"; };\n", 10 },
+		{ "limits = { max_startups = \"3\"; };\n", 1 },
+		{ "limits = { max_startups = \"1:30:5\"; };\n", 1 },
+		{ "limits = { per_source_max_startups = 0; };\n", 0 },
+		{ "limits = { max_startups = \"20:30:60\";\n"
+		  "  per_source_max_startups = 30; };\n", 30 },
+	};
+	struct fx fx;
+	struct config *cfg;
+	char *text;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fx_init(&fx);
+		text = fmt("listen = [ \":2222\" ];\nkey = \"/k\";\n%s",
+		    cases[i].limits);
+		cfg = fx_load(&fx, text);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+		CU_ASSERT_EQUAL(fx.errs.n, 0);
+		CU_ASSERT_EQUAL(cfg->limits.per_source_max_startups,
+		    cases[i].want);
+		free(text);
+		config_free(cfg);
+		fx_done(&fx);
+	}
+}
+
 int
 main(void)
 {
@@ -1227,6 +1274,7 @@ main(void)
 		{ "environment overrides", test_env_overrides },
 		{ "environment errors", test_env_errors },
 		{ "dump of defaults", test_dump_defaults },
+		{ "per_source_max_startups default", test_per_source_default },
 		{ "proxy_from networks", test_parse_net },
 		{ "dump round trip", test_dump_round_trip },
 		{ "config_parse_hostport", test_parse_hostport },
