@@ -164,8 +164,19 @@ session_prepare(const struct wsettings *ws)
 	 * Studio's key is checked against host_key_fingerprint instead. */
 	if (ssh_options_set(up_session, SSH_OPTIONS_PROCESS_CONFIG, &no) ||
 	    ssh_options_set(up_session, SSH_OPTIONS_SSH_DIR, "/nonexistent") ||
-	    ssh_options_set(up_session, SSH_OPTIONS_USER, "nobody") ||
-	    ssh_options_set(up_session, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") ||
+	    ssh_options_set(up_session, SSH_OPTIONS_USER, "nobody"))
+		return -1;
+	/* libssh >= 0.11 expands its default identity files as
+	 * "%d/.ssh/id_*", %d being the home directory from getpwuid(getuid())
+	 * (misc.c, ssh_get_user_home_dir()), and does so in
+	 * ssh_options_apply(), which ssh_connect() calls -- inside the
+	 * sandbox, where getuid and the passwd lookup are forbidden.  The
+	 * session caches that directory once found.  No public call sets
+	 * it; this one runs ssh_options_apply() while the known_hosts path
+	 * is unset (knownhosts.c), then finds no file or no host name.  What
+	 * it returns does not matter. */
+	(void)ssh_session_has_known_hosts_entry(up_session);
+	if (ssh_options_set(up_session, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") ||
 	    ssh_options_set(up_session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
 	    "/dev/null") ||
 	    ssh_options_set(up_session, SSH_OPTIONS_KEY_EXCHANGE,
