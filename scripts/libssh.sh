@@ -108,6 +108,11 @@ upver=${ver%-*}
 # Unpack afresh (dpkg-source checks the files against the .dsc's hashes and
 # applies debian/patches), then build and install into DIR.
 rm -rf "$DIR/src/libssh-$upver" "$DIR/cmake" "$DIR/include" "$DIR/lib"
+# Without debian-keyring, dpkg-source's gpgv cannot check the uploader's
+# signature on the .dsc and says so; the .dsc itself came through apt, whose
+# check of the archive's signed index covers its hash.
+echo "libssh: unpacking $(basename "$dsc") (apt verified it against sid's" \
+    "signed Sources index)"
 (cd "$DIR/src" && dpkg-source -q -x "$(basename "$dsc")" "libssh-$upver")
 start=$(date +%s)
 cmake -S "$DIR/src/libssh-$upver" -B "$DIR/cmake" \
