@@ -62,8 +62,9 @@ agent_identities(struct monitor *m, struct worker *w)
 /*
  * The data libssh asks us to sign for the Studio (parsed by agent_parse()):
  * string session id, byte 50, string user, "ssh-connection",
- * "publickey", TRUE, algorithm, key blob.  Everything is checked against
- * the route.
+ * "publickey", TRUE, algorithm, key blob; or "publickey-hostbound-v00@
+ * openssh.com" and the same followed by the Studio's host key blob.
+ * Everything is checked against the route.
  */
 static const char *
 check_sign_data(struct monitor *m, struct worker *w,
@@ -71,6 +72,7 @@ check_sign_data(struct monitor *m, struct worker *w,
 {
 	const uint8_t *blob;
 	size_t bloblen;
+	char fp[SSHWIRE_FP_LEN];
 
 	if (r->session_id_len != 32 && r->session_id_len != 48 &&
 	    r->session_id_len != 64)
@@ -83,6 +85,16 @@ check_sign_data(struct monitor *m, struct worker *w,
 	if (r->key_blob_len != bloblen ||
 	    memcmp(r->key_blob, blob, bloblen) != 0)
 		return "key in signed data is not the gateway key";
+	/* publickey-hostbound-v00 (libssh >= 0.12 uses it when the Studio's
+	 * sshd offers it): the Studio's host key is in the signed data, so
+	 * the monitor can hold it to the route's pin itself. */
+	if (r->hostbound && w->host_key_pin[0] != '\0') {
+		sshwire_fingerprint(r->server_key_blob, r->server_key_blob_len,
+		    fp, sizeof(fp));
+		if (strcmp(fp, w->host_key_pin) != 0)
+			return "Studio host key in signed data is not the "
+			    "pinned one";
+	}
 	return NULL;
 }
 

@@ -617,13 +617,25 @@ h_refused(struct monitor *m, struct worker *w, struct cursor *c)
 	return 0;
 }
 
-/* Check that data is a userauth request bound to this connection. */
+/* Check that data is a userauth request bound to this connection (and,
+ * for publickey-hostbound-v00, to the gateway's host key). */
 static const char *
-verify_binding(struct worker *w, const struct userauth_req *r)
+verify_binding(struct monitor *m, struct worker *w,
+    const struct userauth_req *r)
 {
+	const uint8_t *gw;
+	size_t gwlen;
+
 	if (r->session_id_len != w->session_id_len ||
 	    !bytes_equal(r->session_id, w->session_id, w->session_id_len))
 		return "signature not bound to this connection's session id";
+	if (r->hostbound) {
+		gw = hostkey_blob(m->key, &gwlen);
+		if (r->server_key_blob_len != gwlen ||
+		    !bytes_equal(r->server_key_blob, gw, gwlen))
+			return "signature bound to a host key that is not "
+			    "the gateway key";
+	}
 	if (userauth_algo_ok(r->algo, r->key_blob, r->key_blob_len) != 0)
 		return "signature algorithm not accepted for this key";
 	return NULL;
@@ -685,7 +697,7 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 		return -1;
 	}
 	if (userauth_parse(v.data, v.data_len, &r, &why) != 0 ||
-	    (why = verify_binding(w, &r)) != NULL) {
+	    (why = verify_binding(m, w, &r)) != NULL) {
 		worker_kill(m, w, "verify request refused: %s", why);
 		return -1;
 	}

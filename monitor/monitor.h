@@ -249,8 +249,15 @@ struct userauth_req {
 	char algo[64];
 	const uint8_t *key_blob;
 	size_t key_blob_len;
+	/* Method "publickey-hostbound-v00@openssh.com" (OpenSSH's
+	 * PROTOCOL, 2.5; libssh >= 0.12 offers and uses it): the signed data
+	 * ends with the blob of the host key the signer was talking to. */
+	int hostbound;
+	const uint8_t *server_key_blob;	/* hostbound only */
+	size_t server_key_blob_len;
 };
-/* Parse the data of a publickey userauth signature: 0, or -1 + *why. */
+/* Parse the data of a publickey (or publickey-hostbound-v00) userauth
+ * signature: 0, or -1 + *why. */
 int userauth_parse(const uint8_t *data, size_t len, struct userauth_req *r,
     const char **why);
 /* Is algo a signature algorithm we accept for this key blob: 0 or -1. */

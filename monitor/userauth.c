@@ -2,7 +2,9 @@
  * userauth.c - what a client signed, checked by the monitor itself.
  *
  * The worker forwards the signature and the signed data of a publickey
- * userauth request.  The monitor parses the data (RFC 4252, section 7),
+ * userauth request.  The monitor parses the data (RFC 4252, section 7, or
+ * its publickey-hostbound-v00@openssh.com form, which ends with the server's
+ * host key blob),
  * takes the key and the algorithm from it -- never from the worker's word --
  * and verifies the signature with its own OpenSSL, for a key and algorithm
  * the table of keytypes.h accepts only.
@@ -21,13 +23,14 @@
 #include "sshwire.h"
 
 #define SSH2_MSG_USERAUTH_REQUEST	50
+#define METHOD_HOSTBOUND	"publickey-hostbound-v00@openssh.com"
 
 int
 userauth_parse(const uint8_t *data, size_t len, struct userauth_req *r,
     const char **why)
 {
 	struct cursor c;
-	char service[32], method[32];
+	char service[32], method[sizeof(METHOD_HOSTBOUND) + 1];
 	uint8_t msg, has_sig;
 
 	memset(r, 0, sizeof(*r));
@@ -41,13 +44,18 @@ userauth_parse(const uint8_t *data, size_t len, struct userauth_req *r,
 	cursor_get_u8(&c, &has_sig);
 	cursor_get_cstring(&c, r->algo, sizeof(r->algo));
 	cursor_get_string(&c, &r->key_blob, &r->key_blob_len, IPC_MAX_BLOB);
+	r->hostbound = strcmp(method, METHOD_HOSTBOUND) == 0;
+	if (r->hostbound)
+		cursor_get_string(&c, &r->server_key_blob,
+		    &r->server_key_blob_len, IPC_MAX_BLOB);
 	if (cursor_end(&c) != 0) {
 		*why = "malformed userauth data";
 		return -1;
 	}
 	if (msg != SSH2_MSG_USERAUTH_REQUEST ||
 	    strcmp(service, "ssh-connection") != 0 ||
-	    strcmp(method, "publickey") != 0 || has_sig != 1) {
+	    (strcmp(method, "publickey") != 0 && !r->hostbound) ||
+	    has_sig != 1) {
 		*why = "signed data is not a publickey userauth request";
 		return -1;
 	}

@@ -4,7 +4,8 @@
 set -eu
 
 PACKAGES="build-essential pkg-config
-libssh-dev libssl-dev libseccomp-dev libconfig-dev libcunit1-dev
+libssl-dev libseccomp-dev libconfig-dev libcunit1-dev
+cmake dpkg-dev zlib1g-dev debian-archive-keyring
 openssh-client openssh-server mandoc
 procps psmisc python3 python3-yaml python3-paramiko coreutils iproute2 openssl systemd haproxy
 rsync curl openssh-sftp-server

@@ -1,20 +1,25 @@
 /*
  * provider.c - the worker's OpenSSL 3 provider ("csshd"); see provider.h.
  *
- * How the pieces meet.  libssh 0.10.6 (OpenSSL backend) makes every
- * signature and every signature check through EVP with the default library
- * context and a NULL property query:
+ * How the pieces meet.  libssh (OpenSSL backend; 0.12 as 0.10.6) makes
+ * every signature and every signature check through EVP with the default
+ * library context and a NULL property query:
  *
  *  - Ed25519: EVP_PKEY_new_raw_private_key() / _public_key() (which import
  *    through the "ED25519" key manager), then EVP_DigestSignInit() /
  *    EVP_DigestVerifyInit() with no digest and one-shot EVP_DigestSign() /
- *    EVP_DigestVerify();
+ *    EVP_DigestVerify().  0.10 built the private key anew for every
+ *    signature; 0.12 builds it once, when the stub is imported
+ *    (pki_privkey_build_ed25519()), so this provider must be in place
+ *    before that;
  *  - RSA: EVP_PKEY_fromdata() of n and e into the "RSA" key manager, then
  *    EVP_DigestVerifyInit() with EVP_sha1/sha256/sha512() and
  *    EVP_DigestVerify();
- *  - ECDSA: a legacy EC_KEY wrapped with EVP_PKEY_set1_EC_KEY(); at
- *    EVP_DigestVerifyInit() OpenSSL exports it into the preferred "EC" key
- *    manager and asks that manager which signature algorithm serves it.
+ *  - ECDSA: 0.10 wraps a legacy EC_KEY with EVP_PKEY_set1_EC_KEY(), which
+ *    OpenSSL exports into the preferred "EC" key manager at
+ *    EVP_DigestVerifyInit(); 0.12 imports group name and point with
+ *    EVP_PKEY_fromdata() into that key manager directly.  Either way the
+ *    manager is asked which signature algorithm serves it.
  *
  * Because csshd_provider_init() sets the default property query to
  * "?provider=csshd" (optional: a preference, not a requirement), every one

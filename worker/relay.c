@@ -323,11 +323,17 @@ on_pty(ssh_session s, ssh_channel ch, const char *term, int cols, int rows,
     int px, int py, void *ud)
 {
 	struct pair *p = ud;
+	/* Encoded terminal modes: none, only TTY_OP_END (RFC 4254, 8). */
+	static const unsigned char no_modes[] = { 0 };
 
-	/* libssh 0.10 passes no terminal modes either way: the Studio's
-	 * pty starts with its defaults (see connect-sshd(8)). */
-	if (UPSTREAM_CALL(p, ssh_channel_request_pty_size(p->up, term, cols,
-	    rows)) != SSH_OK)
+	/* libssh passes the client's terminal modes to no callback, so the
+	 * Studio's pty starts with its defaults (see connect-sshd(8)).
+	 * libssh 0.12's ssh_channel_request_pty_size() would send the modes
+	 * of the worker's own stdin if it were a terminal, else libssh's
+	 * "sane" set (channels.c, ttyopts.c encode_current_tty_opts()); send
+	 * none, as libssh 0.10 did. */
+	if (UPSTREAM_CALL(p, ssh_channel_request_pty_size_modes(p->up, term,
+	    cols, rows, no_modes, sizeof(no_modes))) != SSH_OK)
 		return -1;
 	p->pty = 1;
 	return 0;

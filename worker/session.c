@@ -164,8 +164,19 @@ session_prepare(const struct wsettings *ws)
 	 * Studio's key is checked against host_key_fingerprint instead. */
 	if (ssh_options_set(up_session, SSH_OPTIONS_PROCESS_CONFIG, &no) ||
 	    ssh_options_set(up_session, SSH_OPTIONS_SSH_DIR, "/nonexistent") ||
-	    ssh_options_set(up_session, SSH_OPTIONS_USER, "nobody") ||
-	    ssh_options_set(up_session, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") ||
+	    ssh_options_set(up_session, SSH_OPTIONS_USER, "nobody"))
+		return -1;
+	/* libssh >= 0.11 expands its default identity files as
+	 * "%d/.ssh/id_*", %d being the home directory from getpwuid(getuid())
+	 * (misc.c, ssh_get_user_home_dir()), and does so in
+	 * ssh_options_apply(), which ssh_connect() calls -- inside the
+	 * sandbox, where getuid and the passwd lookup are forbidden.  The
+	 * session caches that directory once found.  No public call sets
+	 * it; this one runs ssh_options_apply() while the known_hosts path
+	 * is unset (knownhosts.c), then finds no file or no host name.  What
+	 * it returns does not matter. */
+	(void)ssh_session_has_known_hosts_entry(up_session);
+	if (ssh_options_set(up_session, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") ||
 	    ssh_options_set(up_session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
 	    "/dev/null") ||
 	    ssh_options_set(up_session, SSH_OPTIONS_KEY_EXCHANGE,
@@ -251,7 +262,7 @@ make_login_key(ssh_key *key, uint8_t *blob, size_t blobsz, size_t *bloblen)
 	*key = NULL;
 	if (csshd_provider_local(1) != 0)
 		return -1;
-	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, key) == SSH_OK &&
+	if (ssh_pki_generate_key(SSH_KEYTYPE_ED25519, NULL, key) == SSH_OK &&
 	    key_blob(*key, blob, blobsz, bloblen) == 0)
 		rc = 0;
 	if (csshd_provider_local(0) != 0)

@@ -317,6 +317,27 @@ ed25519_blob(struct buf *b, const uint8_t *pub)
 	buf_free(&k);
 }
 
+/* When set, signed_request() makes the publickey-hostbound-v00@openssh.com
+ * form, bound to this host key blob (what OpenSSH clients sign when the
+ * server offers publickey-hostbound@openssh.com, as libssh 0.12 does). */
+static const uint8_t *bound_key;
+static size_t bound_key_len;
+
+/* Host key blobs for the Studio leg's hostbound requests: run.sh pins the
+ * first (SHA256 of "ssh-ed25519" and 32 x 0x42) as s1's
+ * host_key_fingerprint; the second is any other key. */
+static uint8_t studio_pinned[4 + 11 + 4 + 32], studio_other[4 + 11 + 4 + 32];
+
+static void
+fixed_ed25519_blob(uint8_t *out, uint8_t fill)
+{
+	static const uint8_t head[] = { 0, 0, 0, 11, 's', 's', 'h', '-', 'e',
+	    'd', '2', '5', '5', '1', '9', 0, 0, 0, 32 };
+
+	memcpy(out, head, sizeof(head));
+	memset(out + sizeof(head), fill, 32);
+}
+
 /* The publickey userauth request a client signs (RFC 4252, 7). */
 static void
 signed_request(struct buf *d, const uint8_t *sid, size_t sidlen,
@@ -326,10 +347,13 @@ signed_request(struct buf *d, const uint8_t *sid, size_t sidlen,
 	buf_put_u8(d, 50);
 	buf_put_cstring(d, user);
 	buf_put_cstring(d, "ssh-connection");
-	buf_put_cstring(d, "publickey");
+	buf_put_cstring(d, bound_key != NULL ?
+	    "publickey-hostbound-v00@openssh.com" : "publickey");
 	buf_put_u8(d, 1);
 	buf_put_cstring(d, "ssh-ed25519");
 	buf_put_string(d, blob, bloblen);
+	if (bound_key != NULL)
+		buf_put_string(d, bound_key, bound_key_len);
 }
 
 /* W_ROUTE with a login key blob whose key is publen bytes (32: a
@@ -358,9 +382,11 @@ route_with_key(size_t publen)
 
 /* Log in as alice@<login_session> for real and, if route, ask for the
  * route: returns 0 once authenticated and routed (M_ROUTE with the agent
- * socket, or M_ROUTE_CERT with a certificate). */
+ * socket, or M_ROUTE_CERT with a certificate).  With attack_verify, the
+ * signed login itself is the attack: "attack" is said once the host-key
+ * signature is answered. */
 static int
-genuine_login(int route)
+genuine_login_as(int route, int attack_verify)
 {
 	uint8_t sig[64];
 	size_t siglen = sizeof(sig);
@@ -372,6 +398,8 @@ genuine_login(int route)
 	sign(32);
 	if (await(3000) != 1)
 		return -1;
+	if (attack_verify)
+		say("attack", "");
 	buf_init(&blob, 256);
 	ed25519_blob(&blob, user_pub);
 	buf_init(&d, IPC_MAX_SIGNED);
@@ -410,6 +438,12 @@ genuine_login(int route)
 	if (await(5000) != 1 || (agent_fd == -1 && route_cert_len == 0))
 		return -1;
 	return 0;
+}
+
+static int
+genuine_login(int route)
+{
+	return genuine_login_as(route, 0);
 }
 
 /* One agent protocol message (uint32 length, body) to the monitor. */
@@ -661,6 +695,32 @@ attack_routed(const char *name)
 		await(3000);
 		return;
 	}
+	if (strcmp(name, "route-hostbound-other-key") == 0) {
+		/* A login signature bound to a host key that is not the
+		 * gateway's: the client was talking to someone else. */
+		fixed_ed25519_blob(studio_other, 0x43);
+		bound_key = studio_other;
+		bound_key_len = sizeof(studio_other);
+		(void)genuine_login_as(1, 1);
+		return;
+	}
+	if (strcmp(name, "route-hostbound-ok") == 0) {
+		/* The legal use with libssh 0.12 on both legs: a hostbound
+		 * login bound to the gateway key, and a hostbound upstream
+		 * signature bound to the pinned Studio key. */
+		bound_key = gw_blob;
+		bound_key_len = gw_blob_len;
+		if (genuine_login(1) != 0) {
+			say("genuine login failed", "");
+			return;
+		}
+		fixed_ed25519_blob(studio_pinned, 0x42);
+		bound_key = studio_pinned;
+		bound_key_len = sizeof(studio_pinned);
+		agent_sign_userauth(routed_user);
+		agent_await(3000);
+		return;
+	}
 	if (genuine_login(1) != 0) {
 		say("genuine login failed", "");
 		return;
@@ -699,6 +759,12 @@ attack_routed(const char *name)
 		buf_put(&b, "any data the attacker wants signed", 34);
 		agent_sign(gw_blob, gw_blob_len, &b);
 		buf_free(&b);
+		agent_await(3000);
+	} else if (strcmp(name, "agent-hostbound-unpinned") == 0) {
+		fixed_ed25519_blob(studio_other, 0x43);
+		bound_key = studio_other;
+		bound_key_len = sizeof(studio_other);
+		agent_sign_userauth(routed_user);
 		agent_await(3000);
 	} else if (strcmp(name, "agent-other-user") == 0) {
 		agent_sign_userauth("root");

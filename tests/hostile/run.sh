@@ -35,6 +35,11 @@ SEED=$(openssl pkey -in "$T/alice.pem" -outform DER | tail -c 32 |
 ALICE_PUB="ssh-ed25519 $({ printf '\0\0\0\013ssh-ed25519\0\0\0\040'
 	openssl pkey -in "$T/alice.pem" -pubout -outform DER | tail -c 32; } |
 	base64 -w0) alice"
+# The Studio host key the harness's hostbound upstream requests are bound
+# to (the blob of "ssh-ed25519" and 32 bytes of 0x42), pinned for s1.
+STUDIO_FP="SHA256:$({ printf '\0\0\0\013ssh-ed25519\0\0\0\040'
+	printf 'B%.0s' $(seq 32); } | openssl dgst -sha256 -binary | base64 -w0 |
+	tr -d '=')"
 mkdir -p "$T/empty"
 chmod 755 "$T/empty"
 PORT=$(free_port)
@@ -68,7 +73,7 @@ allowed_workspaces = [ 1, 2 ];
 workspaces = ( { id = 1; members = [ "alice" ]; }, { id = 2; members = [ "bob" ]; } );
 users = ( { name = "alice"; keys = [ "$ALICE_PUB" ]; } );
 studios = ( { session = "s1"; workspace = 1; upstream = "127.0.0.1:$STUDIO";
-              upstream_auth = "key"; },
+              upstream_auth = "key"; host_key_fingerprint = "$STUDIO_FP"; },
             { session = "ca"; workspace = 1; upstream = "127.0.0.1:$SA";
               upstream_user = "$STUDIO_USER"; },
             { session = "cb"; workspace = 2; upstream = "127.0.0.1:$SB";
@@ -209,6 +214,20 @@ echo "$out" | grep -q "^answered M_ROUTE" &&
 	grep -q "auth.accepted .*user=alice" "$LOG" &&
 	ok "a genuine login is routed; the agent lists the gateway key and signs one upstream userauth" ||
 	not_ok "genuine login and agent (worker saw: $(echo "$out" | tr '\n' ' '))"
+# publickey-hostbound-v00@openssh.com (libssh 0.12 offers it to clients
+# and uses it towards Studios that offer it): bound to the gateway's key on
+# the client leg, to the pinned key on the Studio leg.
+out=$(attack "route-hostbound-ok $SEED")
+echo "$out" | grep -q "^answered M_ROUTE" &&
+	echo "$out" | grep -q "^agent answered 14" &&
+	ok "hostbound: a login bound to the gateway key is routed; an upstream signature bound to the pinned Studio key is answered" ||
+	not_ok "hostbound login and agent (worker saw: $(echo "$out" | tr '\n' ' '); log: $(grep killing "$LOG" | tail -1))"
+expect "route-hostbound-other-key $SEED" \
+	"verify request refused: signature bound to a host key that is not the gateway key" \
+	"hostbound: a genuine login signature bound to another host key"
+expect "agent-hostbound-unpinned $SEED" \
+	"agent sign refused: Studio host key in signed data is not the pinned one" \
+	"hostbound: an upstream signature bound to a Studio key that is not the pinned one"
 expect "route-twice $SEED" "W_ROUTE not permitted in state routed" \
 	"a second route request"
 expect "route-other-studio $SEED" "bad W_ROUTE" \

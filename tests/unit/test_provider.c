@@ -1,15 +1,17 @@
 /*
  * test_provider.c - the worker's OpenSSL provider (worker/provider.c).
  *
- * Keys are built and used the way libssh 0.10.6 (OpenSSL backend) builds
- * and uses them, through the default library context with no property
+ * Keys are built and used the way libssh 0.10.6 and 0.12 (OpenSSL backend)
+ * build and use them, through the default library context with no property
  * query, so that the provider is reached exactly as in the worker:
  *
  *  - Ed25519: EVP_PKEY_new_raw_private_key() of the "seed" (the stub, whose
  *    seed is the public key) or EVP_PKEY_new_raw_public_key(), then
  *    EVP_DigestSign/VerifyInit() with no digest and one-shot calls;
  *  - RSA: EVP_PKEY_fromdata() of n and e with OSSL_PARAM_BLD;
- *  - ECDSA: a legacy EC_KEY wrapped with EVP_PKEY_set1_EC_KEY();
+ *  - ECDSA: a legacy EC_KEY wrapped with EVP_PKEY_set1_EC_KEY() (0.10),
+ *    or EVP_PKEY_fromdata() of group name and point (0.12:
+ *    fromdata_ec_pub());
  *  - ECDH: legacy EC_KEY_generate_key() and ECDH_compute_key();
  *  - X25519: EVP_PKEY_CTX_new_id() keygen and EVP_PKEY_derive().
  *
@@ -231,8 +233,9 @@ libssh_ec_pub(int nid, const uint8_t *pt, size_t ptlen)
 	return k;
 }
 
-/* An EC public key through EVP_PKEY_fromdata() (libssh's OpenSSL 3 code
- * it keeps disabled), which lands in the provider's EC key manager. */
+/* An EC public key through EVP_PKEY_fromdata(), as libssh 0.12 builds one
+ * with OpenSSL 3 (pki_pubkey_build_ecdsa(); 0.10 kept that code disabled),
+ * which lands in the provider's EC key manager. */
 static EVP_PKEY *
 fromdata_ec_pub(const char *group, const uint8_t *pt, size_t ptlen)
 {

@@ -1,0 +1,142 @@
+#!/bin/sh
+# libssh for the worker: the system's if it is 0.12.2 or newer, otherwise the
+# newest libssh 0.12.x source package in Debian unstable, fetched with apt
+# (private sources list, state and cache: the system's apt is not touched;
+# apt checks the archive's signatures), unpacked with Debian's patches and
+# built with cmake into a static library.
+#
+#   scripts/libssh.sh DIR [EXTRA_CFLAGS]
+#
+# writes DIR/cflags and DIR/libs (what the worker compiles and links with),
+# and DIR/VERSION (what was used).  DIR/libs is written last: the GNUmakefile
+# takes it as the sign that DIR is complete.  Downloads are kept in DIR/apt
+# and DIR/src, so running it again after a failed build does not refetch.
+# EXTRA_CFLAGS (the sanitizer build's -fsanitize=address) go into libssh's
+# own compilation.
+set -eu
+
+MIN=0.12.2
+SERIES=0.12
+DIR=${1:?usage: libssh.sh DIR [EXTRA_CFLAGS]}
+EXTRA=${2:-}
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+rm -f "$DIR/libs"
+
+if pkg-config --atleast-version="$MIN" libssh 2>/dev/null; then
+	v=$(pkg-config --modversion libssh)
+	pkg-config --cflags libssh > "$DIR/cflags"
+	echo "system libssh $v (pkg-config, shared)" > "$DIR/VERSION"
+	pkg-config --libs libssh > "$DIR/libs"
+	echo "libssh: $(cat "$DIR/VERSION")"
+	exit 0
+fi
+echo "libssh: system libssh is older than $MIN or missing;" \
+    "building libssh $SERIES.x from Debian unstable's source into $DIR"
+
+for t in apt-get dpkg-source cmake; do
+	command -v $t >/dev/null || {
+		echo "libssh: $t is missing (scripts/deps.sh installs it)" >&2
+		exit 1
+	}
+done
+[ -r "$KEYRING" ] || {
+	echo "libssh: $KEYRING is missing (debian-archive-keyring)" >&2
+	exit 1
+}
+
+# The mirror the system's own sources use for the main archive.
+mirror=""
+for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+    /etc/apt/sources.list.d/*.sources; do
+	[ -r "$f" ] || continue
+	mirror=$(awk '
+	    /^[ \t]*#/ { next }
+	    $1 == "deb" || $1 == "deb-src" {
+		for (i = 2; i <= NF; i++) if ($i ~ /^[a-z+]+:\/\//) {
+			if ($i !~ /security/) { print $i; exit }
+			break
+		}
+	    }
+	    tolower($1) == "uris:" {
+		for (i = 2; i <= NF; i++)
+			if ($i !~ /security/ && $i ~ /debian\/?$/) { print $i; exit }
+	    }' "$f")
+	[ -n "$mirror" ] && break
+done
+mirror=${mirror:-http://deb.debian.org/debian}
+mirror=${mirror%/}
+
+APT="$DIR/apt"
+mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$DIR/src"
+echo "deb-src [signed-by=$KEYRING] $mirror sid main" > "$APT/sources.list"
+set -- -q -o Dir::Etc::sourcelist="$APT/sources.list" \
+    -o Dir::Etc::sourceparts=/nonexistent \
+    -o Dir::State::Lists="$APT/lists" -o Dir::Cache="$APT/cache" \
+    -o Dir::Etc::preferences=/nonexistent \
+    -o Dir::Etc::preferencesparts=/nonexistent
+# As root, apt downloads as _apt: let it write where the files go.
+if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then
+	chown _apt "$DIR/src" "$APT/lists/partial" "$APT/cache/archives/partial"
+fi
+
+dsc=$(ls "$DIR"/src/libssh_"$SERIES".*.dsc 2>/dev/null | tail -n 1 || true)
+if [ -z "$dsc" ]; then
+	apt-get "$@" update
+	# The newest 0.12.x that is at least MIN, whatever its Debian revision.
+	ver=""
+	for v in $(apt-cache "$@" showsrc libssh | sed -n 's/^Version: //p'); do
+		case $v in "$SERIES".*) ;; *) continue ;; esac
+		dpkg --compare-versions "$v" ge "$MIN" || continue
+		if [ -z "$ver" ] || dpkg --compare-versions "$v" gt "$ver"; then
+			ver=$v
+		fi
+	done
+	[ -n "$ver" ] || {
+		echo "libssh: no libssh $SERIES.x >= $MIN in $mirror sid" >&2
+		exit 1
+	}
+	# apt refuses files it cannot authenticate (no --allow-unauthenticated).
+	(cd "$DIR/src" && apt-get "$@" source --download-only "libssh=$ver")
+	dsc=$(ls "$DIR"/src/libssh_"$SERIES".*.dsc | tail -n 1)
+fi
+ver=$(sed -n 's/^Version: //p' "$dsc")
+upver=${ver%-*}
+
+# Unpack afresh (dpkg-source checks the files against the .dsc's hashes and
+# applies debian/patches), then build and install into DIR.
+rm -rf "$DIR/src/libssh-$upver" "$DIR/cmake" "$DIR/include" "$DIR/lib"
+# Without debian-keyring, dpkg-source's gpgv cannot check the uploader's
+# signature on the .dsc and says so; the .dsc itself came through apt, whose
+# check of the archive's signed index covers its hash.
+echo "libssh: unpacking $(basename "$dsc") (apt verified it against sid's" \
+    "signed Sources index)"
+(cd "$DIR/src" && dpkg-source -q -x "$(basename "$dsc")" "libssh-$upver")
+start=$(date +%s)
+cmake -S "$DIR/src/libssh-$upver" -B "$DIR/cmake" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_FLAGS="-g -fPIE -fcf-protection $EXTRA" \
+    -DCMAKE_INSTALL_PREFIX="$DIR" -DCMAKE_INSTALL_LIBDIR=lib \
+    -DBUILD_SHARED_LIBS=OFF -DWITH_EXAMPLES=OFF -DWITH_GSSAPI=OFF \
+    -DUNIT_TESTING=OFF -DWITH_PCAP=OFF -DWITH_EXEC=OFF \
+    > "$DIR/cmake.log" 2>&1 || { tail -n 30 "$DIR/cmake.log" >&2; exit 1; }
+cmake --build "$DIR/cmake" -j "$(nproc)" > "$DIR/build.log" 2>&1 ||
+    { tail -n 30 "$DIR/build.log" >&2; exit 1; }
+cmake --install "$DIR/cmake" > "$DIR/install.log" 2>&1 ||
+    { tail -n 30 "$DIR/install.log" >&2; exit 1; }
+end=$(date +%s)
+
+built=$(sed -n 's/^Version: //p' "$DIR/lib/pkgconfig/libssh.pc")
+[ "$built" = "$upver" ] || {
+	echo "libssh: built $built, expected $upver" >&2
+	exit 1
+}
+echo "-I$DIR/include" > "$DIR/cflags"
+echo "libssh $ver (Debian sid source $(basename "$dsc") from $mirror," \
+    "static, built in $((end - start)) s${EXTRA:+, CFLAGS $EXTRA})" \
+    > "$DIR/VERSION"
+# libssh.a's own dependencies: OpenSSL's libcrypto, zlib, threads.
+echo "$DIR/lib/libssh.a -lcrypto -lz -pthread" > "$DIR/libs"
+echo "libssh: $(cat "$DIR/VERSION")"
