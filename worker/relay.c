@@ -55,14 +55,12 @@
  * soon as the 64000 bytes of its first window have arrived, read or not,
  * and nothing lets us grant less: a channel whose destination does not
  * read holds up to that much, and 128 of them 164 MB (256 MiB resident:
- * libssh's buffers grow in powers of two).  So once the channels hold
- * RELAY_HOLD_BUDGET for one side, the worker stops reading the other
- * side's socket -- the data then waits in the kernel, and TCP slows the
- * sender, as OpenSSH stops reading a channel's descriptor -- until half of
- * it has been delivered.  That side's other channels wait meanwhile.  If
- * both sides are stopped, neither could ever deliver (the window updates
- * that would let data out are on the stopped sockets): the connection is
- * closed.
+ * libssh's buffers grow in powers of two).  So no channel is added while
+ * the open ones hold RELAY_HOLD_BUDGET that their destinations have not
+ * taken.  The worker does not stop reading a side's socket to bound what
+ * one channel holds: the window adjustments and keepalives of the other
+ * direction arrive on that socket, and a channel echoing its input (cat)
+ * would never drain.  RLIMIT_DATA (sandbox.c) is the hard bound.
  */
 #define RELAY_HOLD_BUDGET	(16 * 1024 * 1024)
 
@@ -99,9 +97,6 @@ struct pair {
 	struct timespec started;
 	uint64_t bytes_in, bytes_out;
 	uint64_t reported_in, reported_out;	/* in the last progress report */
-	/* What libssh holds for us to read, per direction, as last seen
-	 * (kept up to date by our reads while the source is stopped). */
-	size_t held[3];
 	/* Read but not yet written, per direction (see pump()). */
 	struct pending {
 		uint8_t *data;
@@ -136,15 +131,10 @@ struct relay {
 	uint32_t next_id;
 	char end_msg[IPC_MAX_TEXT];	/* why the relay ended, for the client */
 	/* Per direction, towards the client and towards the Studio: what
-	 * this pass may still write that way, what libssh holds read from
-	 * the other side and not yet relayed, and whether that other side's
-	 * socket is stopped (step_all(), pump()). */
+	 * this pass may still write that way (step_all(), pump()). */
 	struct flow {
 		long budget;
-		size_t held;
-		int stopped;
 	} to_down, to_up;
-	ssh_event ev;
 	size_t rr;			/* the pair the next pass starts at */
 	int client_lost;		/* gone with channels still open */
 	uint8_t chunk[RELAY_CHUNK];
@@ -423,7 +413,6 @@ new_pair(struct relay *r, enum chan_kind kind)
 {
 	struct pair *p;
 	size_t h;
-	int stopped;
 
 	if (r->npairs == RELAY_MAX_PAIRS) {
 		logit("%s channel refused: %d channels open", kind_names[kind],
@@ -433,11 +422,8 @@ new_pair(struct relay *r, enum chan_kind kind)
 	/* Every channel can come to hold a libssh window: none is added
 	 * while the others already hold RELAY_HOLD_BUDGET undelivered.  (A
 	 * reading side is read while a channel opens, so the check in
-	 * step_all() alone would come too late.)  While a side is stopped,
-	 * its channels are not polled: that would read its socket. */
-	stopped = r->to_down.stopped || r->to_up.stopped;
-	h = stopped ? r->to_down.held + r->to_up.held : held_now(r);
-	if (stopped || h >= RELAY_HOLD_BUDGET) {
+	 * step_all() alone would come too late.) */
+	if ((h = held_now(r)) >= RELAY_HOLD_BUDGET) {
 		logit("%s channel refused: the open channels hold %zu bytes "
 		    "that their destinations have not read", kind_names[kind],
 		    h);
@@ -769,7 +755,7 @@ flush_pending(ssh_channel dst, int is_stderr, struct pending *pd)
  */
 static long
 pump(struct relay *r, ssh_channel src, ssh_channel dst, int is_stderr,
-    struct pending *pd, struct flow *f, size_t *held)
+    struct pending *pd, struct flow *f)
 {
 	uint32_t win;
 	long moved = 0;
@@ -783,11 +769,6 @@ pump(struct relay *r, ssh_channel src, ssh_channel dst, int is_stderr,
 	moved = (long)before;
 	f->budget -= (long)before;
 	for (;;) {
-		/* A source whose socket is stopped is read only as far as
-		 * libssh has data for it: a read of an empty channel would
-		 * make libssh read the socket. */
-		if (f->stopped && *held == 0)
-			break;
 		win = ssh_channel_window_size(dst);
 		if (win == 0 || f->budget <= 0)
 			break;
@@ -795,14 +776,11 @@ pump(struct relay *r, ssh_channel src, ssh_channel dst, int is_stderr,
 			win = RELAY_CHUNK;
 		if ((long)win > f->budget)
 			win = (uint32_t)f->budget;
-		if (f->stopped && win > *held)
-			win = (uint32_t)*held;
 		n = ssh_channel_read_nonblocking(src, r->chunk, win, is_stderr);
 		if (n == SSH_EOF || n == 0)
 			break;
 		if (n < 0)
 			return -1;
-		*held -= (size_t)n < *held ? (size_t)n : *held;
 		if ((w = write_to(dst, is_stderr, r->chunk, (size_t)n)) < 0)
 			return -1;
 		moved += w;
@@ -904,16 +882,12 @@ pair_step(struct pair *p)
 			return 0;
 		}
 	}
-	if (!r->to_up.stopped)
-		drop_client_stderr(r, p->down);
+	drop_client_stderr(r, p->down);
 	if (writable(p->up, p->eof_to_up, p->closed_up))
-		a = pump(r, p->down, p->up, 0, &p->pend[DIR_IN], &r->to_up,
-		    &p->held[DIR_IN]);
+		a = pump(r, p->down, p->up, 0, &p->pend[DIR_IN], &r->to_up);
 	if (writable(p->down, p->eof_to_down, p->closed_down)) {
-		b = pump(r, p->up, p->down, 0, &p->pend[DIR_OUT], &r->to_down,
-		    &p->held[DIR_OUT]);
-		c = pump(r, p->up, p->down, 1, &p->pend[DIR_ERR], &r->to_down,
-		    &p->held[DIR_ERR]);
+		b = pump(r, p->up, p->down, 0, &p->pend[DIR_OUT], &r->to_down);
+		c = pump(r, p->up, p->down, 1, &p->pend[DIR_ERR], &r->to_down);
 	}
 	if (a < 0 || b < 0 || c < 0)
 		return -1;
@@ -964,59 +938,15 @@ pair_done(const struct pair *p)
 }
 
 /*
- * The start of a pass, for one direction: what it may write towards dst
- * -- nothing while libssh still holds output that dst's socket did not
- * take (libssh watches for POLLOUT exactly then), else RELAY_STEP_BUDGET
- * --, what the channels hold for it, and whether to stop or resume
- * reading src's socket (RELAY_HOLD_BUDGET).  Returns -1 if both sides
- * would be stopped.
+ * The start of a pass, for one direction: what it may write towards dst:
+ * nothing while libssh still holds output that dst's socket did not take
+ * (libssh watches for POLLOUT exactly then), else RELAY_STEP_BUDGET.
  */
-static int
-flow_start(struct relay *r, struct flow *f, ssh_session src, ssh_session dst,
-    int towards_up)
+static void
+flow_start(struct flow *f, ssh_session dst)
 {
-	struct flow *other = towards_up ? &r->to_down : &r->to_up;
-	struct pair *p;
-	size_t i;
-
 	f->budget = (ssh_get_poll_flags(dst) & SSH_WRITE_PENDING) ? 0 :
 	    RELAY_STEP_BUDGET;
-	f->held = 0;
-	for (i = 0; i < r->npairs; i++) {
-		p = r->pairs[i];
-		if (p->opening)
-			continue;
-		/* While src is stopped, ssh_channel_poll() would read it. */
-		if (towards_up && !f->stopped)
-			p->held[DIR_IN] = buffered(p->down, 0);
-		else if (!towards_up && !f->stopped) {
-			p->held[DIR_OUT] = buffered(p->up, 0);
-			p->held[DIR_ERR] = buffered(p->up, 1);
-		}
-		f->held += towards_up ? p->held[DIR_IN] :
-		    p->held[DIR_OUT] + p->held[DIR_ERR];
-	}
-	if (!f->stopped && f->held >= RELAY_HOLD_BUDGET) {
-		if (other->stopped) {
-			logit("channels hold %zu bytes for the %s and %zu for "
-			    "the %s, neither reading: closing", f->held,
-			    towards_up ? "Studio" : "client", other->held,
-			    towards_up ? "client" : "Studio");
-			snprintf(r->end_msg, sizeof(r->end_msg), "Too much "
-			    "unread channel data: disconnected by the gateway");
-			return -1;
-		}
-		logit("channels hold %zu bytes for the %s: not reading the %s "
-		    "for now", f->held, towards_up ? "Studio" : "client",
-		    towards_up ? "client" : "Studio");
-		(void)ssh_event_remove_session(r->ev, src);
-		f->stopped = 1;
-	} else if (f->stopped && f->held < RELAY_HOLD_BUDGET / 2) {
-		if (ssh_event_add_session(r->ev, src) != SSH_OK)
-			return -1;
-		f->stopped = 0;
-	}
-	return 0;
 }
 
 /* Step every pair; drop finished ones.  Pairs may be added while we step
@@ -1029,9 +959,8 @@ step_all(struct relay *r)
 	long progress = 0, n;
 	size_t i, j, start;
 
-	if (flow_start(r, &r->to_down, r->up, r->down, 0) != 0 ||
-	    flow_start(r, &r->to_up, r->down, r->up, 1) != 0)
-		return -1;
+	flow_start(&r->to_down, r->down);
+	flow_start(&r->to_up, r->up);
 	start = r->npairs > 0 ? r->rr++ % r->npairs : 0;
 	for (i = start; i < r->npairs; i++) {
 		if ((n = pair_step(r->pairs[i])) < 0)
@@ -1192,7 +1121,6 @@ relay_run(struct relay *r)
 	    ssh_event_add_session(ev, r->down) != SSH_OK ||
 	    ssh_event_add_session(ev, r->up) != SSH_OK)
 		return -1;
-	r->ev = ev;
 	for (;;) {
 		progress = step_all(r);
 		/* A side that went away is the cause, whatever else failed. */
@@ -1245,12 +1173,9 @@ relay_run(struct relay *r)
 	 * relay_free() closes them after the disconnect. */
 	if (r->end_msg[0] == '\0')
 		close_all(r);
-	if (!r->to_up.stopped)
-		ssh_event_remove_session(ev, r->down);
-	if (!r->to_down.stopped)
-		ssh_event_remove_session(ev, r->up);
+	ssh_event_remove_session(ev, r->down);
+	ssh_event_remove_session(ev, r->up);
 	ssh_event_free(ev);
-	r->ev = NULL;
 	return rc;
 }
 

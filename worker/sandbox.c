@@ -57,20 +57,23 @@
  *   256 MiB Studio -> client (exec, sftp) 17552   26720   23736
  *   256 MiB client -> Studio (exec)        9392   18560   15632
  *   256 MiB client -> Studio (sftp)       17552   26720   23608
- *   128 direct-tcpip channels never read  31308   40476   29576
- *     by the client (before relay.c bounded them: 276 MiB resident)
- *   128 direct-tcpip channels never read  78184       -   69316
- *     by the Studio side, 12 s of sending (three runs: 63120-78184)
+ *   128 direct-tcpip channels never read  45196       -   45340
+ *     by the client (before relay.c refused new channels past 16 MiB
+ *     held: 276 MiB resident)
  *
- * The relay holds at most 16 MiB undelivered per direction at any time,
- * plus 1 MiB per pass towards each side (relay.c), but libssh never
- * shrinks a channel's buffer: each keeps the size of the most it ever
- * held, up to a 1.28 MB window rounded up to 2 MiB, so a connection whose
- * many channels each once filled their window grows towards 128 channels
- * times that.  256 MiB is over three times the worst measured and
- * fourteen times a bulk transfer; a worker that needs more is misbehaving
- * or under attack (libssh also buffers data a peer sends beyond its
- * window): its allocations fail and only its own connection ends.
+ * The relay refuses new channels once its channels hold 16 MiB
+ * undelivered and writes at most 1 MiB per pass towards each side
+ * (relay.c), but it does not stop reading a socket (that would stop the
+ * other direction's window adjustments and deadlock an echoing channel),
+ * and libssh 0.10 grants a channel a new 1.28 MB window whenever the
+ * relay reads from it with the old one used up, whatever it still holds,
+ * and never shrinks a buffer.  So channels already open whose
+ * destination does not read can grow without bound: 128 of them whose
+ * data the Studio side never reads reach any limit in seconds (tested in
+ * limits.sh).  256 MiB is over three times the worst legitimate case
+ * measured and fourteen times a bulk transfer; a worker that needs more
+ * is misbehaving or under attack: its allocations fail and only its own
+ * connection ends.
  */
 #define WORKER_MAX_DATA	((rlim_t)256 << 20)
 
