@@ -218,17 +218,24 @@ writer(void *arg)
 	return NULL;
 }
 
+/* A TCP socket and the address 127.0.0.1:port for it; -1 on failure. */
+static int
+loopback_socket(int port, struct sockaddr_in *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+}
+
 static int
 tcp_connect(int port)
 {
 	struct sockaddr_in sa;
 	int s, one = 1;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	if ((s = loopback_socket(port, &sa)) == -1)
 		return -1;
 	(void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
@@ -244,11 +251,7 @@ tcp_listen(int port)
 	struct sockaddr_in sa;
 	int s, one = 1;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	if ((s = loopback_socket(port, &sa)) == -1)
 		return -1;
 	(void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||

@@ -534,6 +534,21 @@ key_refused(struct monitor *m, struct worker *w, const char *ssh_user,
 	return 1;
 }
 
+/* One more key offered (queried, or refused by the worker itself): 0, or
+ * -1 after killing a worker past max_auth_tries or MON_MAX_KEY_QUERIES. */
+static int
+key_offered(struct monitor *m, struct worker *w)
+{
+	if (too_many_failures(m, w))
+		return -1;
+	if (++w->nkeyq > MON_MAX_KEY_QUERIES) {
+		worker_kill(m, w, "more than %d keys offered",
+		    MON_MAX_KEY_QUERIES);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 h_key_query(struct monitor *m, struct worker *w, struct cursor *c)
 {
@@ -545,13 +560,8 @@ h_key_query(struct monitor *m, struct worker *w, struct cursor *c)
 
 	if (ipc_dec_key_query(c, &q) != 0)
 		return -1;
-	if (too_many_failures(m, w))
+	if (key_offered(m, w) != 0)
 		return -1;
-	if (++w->nkeyq > MON_MAX_KEY_QUERIES) {
-		worker_kill(m, w, "more than %d keys offered",
-		    MON_MAX_KEY_QUERIES);
-		return -1;
-	}
 	sshwire_fingerprint(q.key_blob, q.key_blob_len, fp, sizeof(fp));
 	if (key_refused(m, w, q.user, q.key_blob, q.key_blob_len, fp))
 		return reply_flag(m, w, IPC_M_KEY_REPLY, 0);
@@ -602,13 +612,8 @@ h_refused(struct monitor *m, struct worker *w, struct cursor *c)
 		worker_kill(m, w, "refusal names no key fingerprint");
 		return -1;
 	}
-	if (too_many_failures(m, w))
+	if (key_offered(m, w) != 0)
 		return -1;
-	if (++w->nkeyq > MON_MAX_KEY_QUERIES) {
-		worker_kill(m, w, "more than %d keys offered",
-		    MON_MAX_KEY_QUERIES);
-		return -1;
-	}
 	unnamed_decision(&d, r.user);
 	audit_denied(w, &d, r.key_fp,
 	    r.reason == IPC_REFUSED_KEY_TOO_LARGE ? "key-too-large" :

@@ -685,9 +685,13 @@ if start_gateway ft "$T/ft.conf"; then
 	done
 	nkill=$(grep -c "killed by signal KILL" "$T/ft.log")
 	nsegv=$(grep -c "killed by signal SEGV" "$T/ft.log")
-	# Only workers holding a transfer count; a killed idle worker costs none.
+	# Only workers holding a transfer count; a killed idle worker costs
+	# none, and one killed after its transfer (in the last "sleep 1" on a
+	# loaded machine) costs nothing either: every wrong output must be a
+	# killed worker's, and at most the 10 killed.
 	lost=$(grep -c "event=session.closed .*worker=\"killed by signal" "$T/ft.log")
-	[ $((good + lost)) = 50 ] && [ "$nkill" -ge 1 ] && [ "$nsegv" -ge 1 ] &&
+	[ $((50 - good)) -le "$lost" ] && [ "$lost" -le 10 ] &&
+	    [ "$nkill" -ge 1 ] && [ "$nsegv" -ge 1 ] &&
 		ok "10 workers killed (KILL, SEGV) during 50 transfers: the other $good finished with the right sha256" ||
 		{ not_ok "fault injection: $good good, $lost lost, $nkill KILL, $nsegv SEGV"
 		  grep -E "error|refused|failed" "$T/ft.log" | tail -5 | sed 's/^/#   /'; }
