@@ -19,7 +19,6 @@ MIN=0.12.2
 SERIES=0.12
 DIR=${1:?usage: libssh.sh DIR [EXTRA_CFLAGS]}
 EXTRA=${2:-}
-KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
@@ -42,45 +41,13 @@ for t in apt-get dpkg-source cmake; do
 		exit 1
 	}
 done
-[ -r "$KEYRING" ] || {
-	echo "libssh: $KEYRING is missing (debian-archive-keyring)" >&2
-	exit 1
-}
-
-# The mirror the system's own sources use for the main archive.
-mirror=""
-for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
-    /etc/apt/sources.list.d/*.sources; do
-	[ -r "$f" ] || continue
-	mirror=$(awk '
-	    /^[ \t]*#/ { next }
-	    $1 == "deb" || $1 == "deb-src" {
-		for (i = 2; i <= NF; i++) if ($i ~ /^[a-z+]+:\/\//) {
-			if ($i !~ /security/) { print $i; exit }
-			break
-		}
-	    }
-	    tolower($1) == "uris:" {
-		for (i = 2; i <= NF; i++)
-			if ($i !~ /security/ && $i ~ /debian\/?$/) { print $i; exit }
-	    }' "$f")
-	[ -n "$mirror" ] && break
-done
-mirror=${mirror:-http://deb.debian.org/debian}
-mirror=${mirror%/}
-
-APT="$DIR/apt"
-mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$DIR/src"
-echo "deb-src [signed-by=$KEYRING] $mirror sid main" > "$APT/sources.list"
-set -- -q -o Dir::Etc::sourcelist="$APT/sources.list" \
-    -o Dir::Etc::sourceparts=/nonexistent \
-    -o Dir::State::Lists="$APT/lists" -o Dir::Cache="$APT/cache" \
-    -o Dir::Etc::preferences=/nonexistent \
-    -o Dir::Etc::preferencesparts=/nonexistent
+. "$(dirname "$0")/apt-private.sh"
+mkdir -p "$DIR/src"
+apt_private "$DIR/apt" deb-src sid
 # As root, apt downloads as _apt: let it write where the files go.
-if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then
-	chown _apt "$DIR/src" "$APT/lists/partial" "$APT/cache/archives/partial"
-fi
+[ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1 && chown _apt "$DIR/src"
+set -- $APT_OPTS
+mirror=$(apt_mirror)
 
 dsc=$(ls "$DIR"/src/libssh_"$SERIES".*.dsc 2>/dev/null | tail -n 1 || true)
 if [ -z "$dsc" ]; then
