@@ -44,6 +44,21 @@
 #define UP_HOSTKEYS	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384," \
 			"ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256"
 
+/*
+ * The software version the client reads ("SSH-2.0-" and this): OpenSSH,
+ * with no version number.  Clients key behaviour on this string: the
+ * session, sftp and scp behind the gateway are the Studio's OpenSSH, so
+ * they should see what they would see directly (asyncssh and Node ssh2
+ * order SSH_FXP_SYMLINK's arguments as OpenSSH's sftp-server wants only
+ * for "OpenSSH"; OpenSSH's ssh sends no-more-sessions@openssh.com only to
+ * servers it recognises as OpenSSH).  OpenSSH's compat.c matches it with
+ * "OpenSSH*" alone, which sets SSH_NEW_OPENSSH and no old-bug workaround
+ * (those patterns all start "OpenSSH_<digit>").  libssh's default,
+ * "libssh_0.12.2", would tell every scanner which library, and which
+ * version of it, to look up.  See BANNER in connect-sshd(8).
+ */
+#define SERVER_SOFTWARE	"OpenSSH"
+
 /* "Studio s1 (127.0.0.1:2022)": the Studio as every upstream message
  * names it. */
 #define STUDIO_LABEL_MAX	(IPC_MAX_NAME + 64)
@@ -158,7 +173,9 @@ session_prepare(const struct wsettings *ws)
 	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_HMAC_S_C,
 	    ws->init.macs) != SSH_OK ||
 	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS,
-	    "ssh-ed25519") != SSH_OK)
+	    "ssh-ed25519") != SSH_OK ||
+	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_BANNER,
+	    SERVER_SOFTWARE) != SSH_OK)
 		return -1;
 	if ((down_session = ssh_new()) == NULL ||
 	    (up_session = ssh_new()) == NULL)
