@@ -303,7 +303,7 @@ static const char *
 up_error(const struct conn *c, char *buf, size_t bufsz)
 {
 	const char *err = ssh_get_error(c->up), *at;
-	const char *addr = strchr(c->studio, '(');
+	const char *addr = strrchr(c->studio, '(');
 
 	if (explain_kex_error(err, 1, buf, bufsz))
 		return buf;
