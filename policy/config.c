@@ -202,9 +202,9 @@ static const char *const algorithms_names[] = {
 };
 
 /*
- * What the gateway will offer, the safe sets: no SHA-1, no CBC, no
- * encrypt-and-MAC (CTR ciphers pair only with the ETM MACs below).  The
- * defaults are the sets themselves, in this order.  libssh 0.10 always adds
+ * What the gateway will offer, the safe sets: no SHA-1, no CBC.  The
+ * defaults are the sets themselves, in this order, except for the MACs
+ * (below).  libssh 0.10 always adds
  * the strict key exchange extension (Terrapin countermeasure).
  */
 static const char *const safe_kex[] = {
@@ -223,7 +223,18 @@ static const char *const safe_ciphers[] = {
 	"chacha20-poly1305@openssh.com", "aes256-ctr", "aes192-ctr",
 	"aes128-ctr", NULL,
 };
+/*
+ * The encrypt-and-MAC hmac-sha2-256/-512 are allowed for clients that have
+ * neither an ETM MAC nor an AEAD cipher (libssh2 1.10: Debian 12's curl,
+ * PHP ssh2, libgit2), but not offered by default: CTR ciphers then pair
+ * only with the ETM MACs (connect-sshd.conf(5) says why).
+ */
 static const char *const safe_macs[] = {
+	"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com",
+	"hmac-sha2-256", "hmac-sha2-512",
+	NULL,
+};
+static const char *const default_macs[] = {
 	"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com",
 	NULL,
 };
@@ -1768,7 +1779,7 @@ load_algorithms(struct loader *l, const config_setting_t *root)
 
 	copy_list(l, default_kex, &a->kex, &a->nkex);
 	copy_list(l, safe_ciphers, &a->ciphers, &a->nciphers);
-	copy_list(l, safe_macs, &a->macs, &a->nmacs);
+	copy_list(l, default_macs, &a->macs, &a->nmacs);
 	if ((g = root_group(l, root, "algorithms")) != NULL)
 		check_names(l, g, algorithms_names, "algorithms");
 	load_algorithm_list(l, g, "kex", safe_kex, valid_kex, &a->kex,

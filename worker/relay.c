@@ -115,7 +115,8 @@ struct rfwd {
 
 struct relay {
 	ssh_session down, up;
-	char studio[IPC_MAX_NAME];
+	char studio[IPC_MAX_NAME];	/* the session id, for the client */
+	char name[IPC_MAX_NAME + 64];	/* "s1 (127.0.0.1:2022)", for logs */
 	uint32_t flags;			/* IPC_INIT_FWD_* */
 	uint32_t idle_timeout;		/* seconds; 0 off */
 	uint32_t keepalive_interval;	/* seconds; 0 off */
@@ -137,6 +138,7 @@ struct relay {
 	} to_down, to_up;
 	size_t rr;			/* the pair the next pass starts at */
 	int client_lost;		/* gone with channels still open */
+	char down_why[IPC_MAX_TEXT];	/* libssh's error when it ended */
 	uint8_t chunk[RELAY_CHUNK];
 };
 
@@ -145,7 +147,7 @@ static int up_message(ssh_session s, ssh_message msg, void *ud);
 
 struct relay *
 relay_new(ssh_session down, ssh_session up, const char *studio,
-    const struct ipc_init *in)
+    const char *name, const struct ipc_init *in)
 {
 	struct relay *r;
 
@@ -161,6 +163,7 @@ relay_new(ssh_session down, ssh_session up, const char *studio,
 	r->last_keepalive = r->last_data;
 	r->last_progress = r->last_data;
 	snprintf(r->studio, sizeof(r->studio), "%s", studio);
+	snprintf(r->name, sizeof(r->name), "%s", name);
 	/* What the channel and server callbacks do not take -- channel
 	 * opens other than "session", global requests -- arrives here. */
 	ssh_set_message_callback(down, down_message, r);
@@ -357,7 +360,7 @@ on_auth_agent_req(ssh_session s, ssh_channel ch, void *ud)
 	if (UPSTREAM_CALL(p, ssh_channel_request_auth_agent(p->up)) == SSH_OK)
 		p->r->agent_requested = 1;
 	else
-		logit("Studio %s refused agent forwarding", p->r->studio);
+		logit("Studio %s refused agent forwarding", p->r->name);
 }
 
 /* ---- what the Studio reports ---- */
@@ -458,7 +461,7 @@ relay_open_session(struct relay *r)
 	    UPSTREAM_CALL(p, ssh_channel_open_session(p->up)) != SSH_OK ||
 	    (p->down = ssh_channel_new(r->down)) == NULL) {
 		error("cannot open a session channel on Studio %s: %s",
-		    r->studio, ssh_get_error(r->up));
+		    r->name, ssh_get_error(r->up));
 		pair_free(p);
 		return NULL;
 	}
@@ -517,7 +520,7 @@ open_direct(struct relay *r, ssh_message msg)
 	if ((p->up = ssh_channel_new(r->up)) == NULL ||
 	    UP_CALL(r, ssh_channel_open_forward(p->up, host, port,
 	    orig != NULL ? orig : "127.0.0.1", oport)) != SSH_OK) {
-		logit("Studio %s could not connect to %s:%d: %s", r->studio,
+		logit("Studio %s could not connect to %s:%d: %s", r->name,
 		    host, port, ssh_get_error(r->up));
 		pair_free(p);
 		return 1;
@@ -565,7 +568,7 @@ remote_forward(struct relay *r, ssh_message msg)
 	}
 	if (UP_CALL(r, ssh_channel_listen_forward(r->up, addr, port,
 	    &bound)) != SSH_OK) {
-		logit("Studio %s refused to listen on %s:%d: %s", r->studio,
+		logit("Studio %s refused to listen on %s:%d: %s", r->name,
 		    addr, port, ssh_get_error(r->up));
 		return 1;
 	}
@@ -575,7 +578,7 @@ remote_forward(struct relay *r, ssh_message msg)
 	snprintf(f->addr, sizeof(f->addr), "%s", addr);
 	f->port = port;
 	f->bound = bound;
-	logit("Studio %s listens on %s:%d for the client", r->studio, addr,
+	logit("Studio %s listens on %s:%d for the client", r->name, addr,
 	    bound);
 	(void)ssh_message_global_request_reply_success(msg, (uint16_t)bound);
 	return 0;
@@ -696,7 +699,7 @@ up_message(ssh_session s, ssh_message msg, void *ud)
 		}
 		return accept_from_studio(r, msg, CH_AGENT);
 	}
-	logit("refused a channel of type %d from Studio %s", sub, r->studio);
+	logit("refused a channel of type %d from Studio %s", sub, r->name);
 	return 1;
 }
 
@@ -1122,18 +1125,34 @@ relay_run(struct relay *r)
 	    ssh_event_add_session(ev, r->up) != SSH_OK)
 		return -1;
 	for (;;) {
+		/* Why the client's connection ended, read before the pass
+		 * below touches its channels: a write to a closed session
+		 * leaves another error in its place. */
+		if (r->down_why[0] == '\0' && gone(r->down))
+			snprintf(r->down_why, sizeof(r->down_why), "%s",
+			    ssh_get_error(r->down));
 		progress = step_all(r);
 		/* A side that went away is the cause, whatever else failed. */
 		if (gone(r->down)) {
-			if (r->client_lost || r->npairs > 0)
-				logit("client disconnected with channels open: "
+			if (r->down_why[0] == '\0')
+				snprintf(r->down_why, sizeof(r->down_why),
 				    "%s", ssh_get_error(r->down));
+			/* libssh 0.12 enforces no-more-sessions@openssh.com
+			 * as OpenSSH's sshd does: a session channel opened
+			 * after it ends the connection (messages.c). */
+			if (strstr(r->down_why, "No more sessions") != NULL)
+				logit("client opened a session channel after "
+				    "its no-more-sessions@openssh.com: "
+				    "disconnected");
+			else if (r->client_lost || r->npairs > 0)
+				logit("client disconnected with channels open: "
+				    "%s", r->down_why);
 			else
 				debug("client disconnected");
 			break;
 		}
 		if (gone(r->up)) {
-			logit("Studio %s closed the connection: %s", r->studio,
+			logit("Studio %s closed the connection: %s", r->name,
 			    ssh_get_error(r->up));
 			snprintf(r->end_msg, sizeof(r->end_msg), "Studio "
 			    "session %s closed the connection", r->studio);
@@ -1145,8 +1164,9 @@ relay_run(struct relay *r)
 			break;
 		}
 		if (progress < 0) {
-			error("relay failed: client: %s; Studio: %s",
-			    ssh_get_error(r->down), ssh_get_error(r->up));
+			error("relay failed: client: %s; Studio %s: %s",
+			    ssh_get_error(r->down), r->name,
+			    ssh_get_error(r->up));
 			rc = -1;
 			break;
 		}

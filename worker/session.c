@@ -8,6 +8,7 @@
  * (provider.c) to the monitor (mm.c).
  */
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <errno.h>
@@ -43,12 +44,32 @@
 #define UP_HOSTKEYS	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384," \
 			"ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256"
 
+/*
+ * The software version the client reads ("SSH-2.0-" and this): OpenSSH,
+ * with no version number.  Clients key behaviour on this string: the
+ * session, sftp and scp behind the gateway are the Studio's OpenSSH, so
+ * they should see what they would see directly (asyncssh and Node ssh2
+ * order SSH_FXP_SYMLINK's arguments as OpenSSH's sftp-server wants only
+ * for "OpenSSH"; OpenSSH's ssh sends no-more-sessions@openssh.com only to
+ * servers it recognises as OpenSSH).  OpenSSH's compat.c matches it with
+ * "OpenSSH*" alone, which sets SSH_NEW_OPENSSH and no old-bug workaround
+ * (those patterns all start "OpenSSH_<digit>").  libssh's default,
+ * "libssh_0.12.2", would tell every scanner which library, and which
+ * version of it, to look up.  See BANNER in connect-sshd(8).
+ */
+#define SERVER_SOFTWARE	"OpenSSH"
+
+/* "Studio s1 (127.0.0.1:2022)": the Studio as every upstream message
+ * names it. */
+#define STUDIO_LABEL_MAX	(IPC_MAX_NAME + 64)
+
 struct conn {
 	const struct wsettings *ws;
 	ssh_session down;		/* the client */
 	ssh_session up;			/* the Studio */
 	struct relay *relay;
 	char user[IPC_MAX_NAME];	/* the SSH user name, as sent */
+	char studio[STUDIO_LABEL_MAX];	/* "s1 (127.0.0.1:2022)" */
 	int authenticated;
 	unsigned failures;		/* refused keys and signatures */
 	char fatal_msg[IPC_MAX_TEXT];	/* disconnect the client with this */
@@ -152,7 +173,9 @@ session_prepare(const struct wsettings *ws)
 	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_HMAC_S_C,
 	    ws->init.macs) != SSH_OK ||
 	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS,
-	    "ssh-ed25519") != SSH_OK)
+	    "ssh-ed25519") != SSH_OK ||
+	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_BANNER,
+	    SERVER_SOFTWARE) != SSH_OK)
 		return -1;
 	if ((down_session = ssh_new()) == NULL ||
 	    (up_session = ssh_new()) == NULL)
@@ -193,6 +216,134 @@ session_prepare(const struct wsettings *ws)
 		return -1;
 	/* The bind owns the stub key now (SSH_BIND_OPTIONS_IMPORT_KEY). */
 	return 0;
+}
+
+/* ---- what failed, told for the operator ---- */
+
+/*
+ * libssh's reason for a failed algorithm negotiation is "kex error : no
+ * match for method <what>: server [<names>], client [<names>]" (kex.c).
+ * Retell it with the leg, what the peer offered, what the gateway allows
+ * and the setting that says so.  up: the Studio leg, where the gateway
+ * is libssh's client.  Returns 1 with out filled, or 0 for any other
+ * error (out untouched).
+ */
+static int
+explain_kex_error(const char *err, int up, char *out, size_t outsz)
+{
+	static const struct {
+		const char *method, *what, *dir, *setting;
+	} m[] = {
+		{ "kex algos", "key exchange method", NULL, "algorithms.kex" },
+		{ "server host key algo", "host key algorithm", NULL, NULL },
+		{ "encryption client->server", "cipher", "c2s",
+		    "algorithms.ciphers" },
+		{ "encryption server->client", "cipher", "s2c",
+		    "algorithms.ciphers" },
+		{ "mac algo client->server", "MAC", "c2s", "algorithms.macs" },
+		{ "mac algo server->client", "MAC", "s2c", "algorithms.macs" },
+		{ "compression algo client->server", "compression", "c2s",
+		    NULL },
+		{ "compression algo server->client", "compression", "s2c",
+		    NULL },
+	};
+	static const char pre[] = "kex error : no match for method ";
+	const char *p, *srv, *srv_end, *cli, *cli_end, *peer, *ours, *dir;
+	int ns, nc, npeer, nours;
+	size_t i, n;
+
+	if (err == NULL || strncmp(err, pre, sizeof(pre) - 1) != 0)
+		return 0;
+	p = err + sizeof(pre) - 1;
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		n = strlen(m[i].method);
+		if (strncmp(p, m[i].method, n) == 0 &&
+		    strncmp(p + n, ": server [", 10) == 0)
+			break;
+	}
+	if (i == sizeof(m) / sizeof(m[0]))
+		return 0;
+	srv = p + strlen(m[i].method) + 10;
+	if ((srv_end = strstr(srv, "], client [")) == NULL)
+		return 0;
+	cli = srv_end + 11;
+	if ((cli_end = strrchr(cli, ']')) == NULL)
+		return 0;
+	ns = (int)(srv_end - srv);
+	nc = (int)(cli_end - cli);
+	/* On the client leg the gateway is the server; on the Studio leg,
+	 * the client. */
+	peer = up ? srv : cli;
+	npeer = up ? ns : nc;
+	ours = up ? cli : srv;
+	nours = up ? nc : ns;
+	if (m[i].dir == NULL)
+		dir = "";
+	else if (strcmp(m[i].dir, "c2s") == 0)
+		dir = up ? " (gateway to Studio)" : " (client to gateway)";
+	else
+		dir = up ? " (Studio to gateway)" : " (gateway to client)";
+	snprintf(out, outsz, "no common %s%s: the %s offers [%.*s], the "
+	    "gateway allows [%.*s]", m[i].what, dir, up ? "Studio" : "client",
+	    npeer, peer, nours, ours);
+	n = strlen(out);
+	if (m[i].setting != NULL)
+		snprintf(out + n, outsz - n, "; to accept one the %s offers, "
+		    "list it in %s (connect-sshd.conf(5))",
+		    up ? "Studio" : "client", m[i].setting);
+	else
+		snprintf(out + n, outsz - n, " (not configurable)");
+	return 1;
+}
+
+/* The Studio leg's error, with libssh's "(null)" host (no host name is
+ * set on that session: see session_prepare()) replaced by the Studio's
+ * address, and a failed negotiation retold. */
+static const char *
+up_error(const struct conn *c, char *buf, size_t bufsz)
+{
+	const char *err = ssh_get_error(c->up), *at;
+	const char *addr = strrchr(c->studio, '(');
+
+	if (explain_kex_error(err, 1, buf, bufsz))
+		return buf;
+	if ((at = strstr(err, "(null)")) != NULL && addr != NULL) {
+		/* "s1 (127.0.0.1:2022)" -> "127.0.0.1:2022" */
+		snprintf(buf, bufsz, "%.*s%.*s%s", (int)(at - err), err,
+		    (int)strcspn(addr + 1, ")"), addr + 1, at + 6);
+		return buf;
+	}
+	return err;
+}
+
+/* "s1 (127.0.0.1:2022)": the session id and the address the monitor
+ * connected the Studio socket to (getpeername, allowed in the sandbox). */
+static void
+studio_label(struct conn *c, const char *session, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET) {
+			const struct sockaddr_in *sin = (const void *)&ss;
+
+			inet_ntop(AF_INET, &sin->sin_addr, host,
+			    sizeof(host));
+			port = ntohs(sin->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *sin6 = (const void *)&ss;
+
+			inet_ntop(AF_INET6, &sin6->sin6_addr, host,
+			    sizeof(host));
+			port = ntohs(sin6->sin6_port);
+		}
+	}
+	snprintf(c->studio, sizeof(c->studio), ss.ss_family == AF_INET6 ?
+	    "%s ([%s]:%d)" : "%s (%s:%d)", session, host, port);
 }
 
 /* ---- the Studio leg ---- */
@@ -241,8 +392,8 @@ check_pin(struct conn *c, const char *pin)
 	if (strcmp(fp, pin) == 0)
 		rc = 0;
 	else
-		error("Studio host key %s does not match the pinned %s", fp,
-		    pin);
+		error("Studio %s: host key %s does not match the pinned %s",
+		    c->studio, fp, pin);
  out:
 	ssh_key_free(key);
 	return rc;
@@ -330,6 +481,7 @@ open_upstream(struct conn *c)
 	size_t publen, certlen = 0;
 	ssh_key key = NULL;
 	long timeout;
+	char why[IPC_MAX_TEXT];
 
 	memset(&r, 0, sizeof(r));
 	if (make_login_key(&key, pub, sizeof(pub), &publen) != 0) {
@@ -340,6 +492,7 @@ open_upstream(struct conn *c)
 	    &certlen, c->fatal_msg, sizeof(c->fatal_msg));
 	if (rc != 0)
 		goto fail;
+	studio_label(c, r.session, upfd);
 	c->up = up_session;
 	timeout = (long)settings->init.upstream_timeout;
 	if (ssh_options_set(c->up, SSH_OPTIONS_FD, &upfd) ||
@@ -349,7 +502,8 @@ open_upstream(struct conn *c)
 		goto unreachable;
 	}
 	if (ssh_connect(c->up) != SSH_OK) {
-		error("Studio %s: %s", r.session, ssh_get_error(c->up));
+		error("Studio %s: %s", c->studio, up_error(c, why,
+		    sizeof(why)));
 		goto unreachable;
 	}
 	if (check_pin(c, r.host_key_pin) != 0)
@@ -366,8 +520,8 @@ open_upstream(struct conn *c)
 	if (auth != SSH_AUTH_SUCCESS) {
 		report_refusal(c, certlen > 0 ? "certificate" : "key");
 		error("Studio %s refused the gateway's %s for user %s: %s",
-		    r.session, certlen > 0 ? "certificate" : "key",
-		    r.upstream_user, ssh_get_error(c->up));
+		    c->studio, certlen > 0 ? "certificate" : "key",
+		    r.upstream_user, up_error(c, why, sizeof(why)));
 		snprintf(c->fatal_msg, sizeof(c->fatal_msg), "Studio session "
 		    "%s refused the gateway's login%s; check the Studio's SSH "
 		    "settings", r.session, certlen > 0 ? " certificate (its "
@@ -377,10 +531,10 @@ open_upstream(struct conn *c)
 	}
 	ssh_key_free(key);
 	key = NULL;
-	logit("logged in to Studio %s as %s with the gateway's %s", r.session,
+	logit("logged in to Studio %s as %s with the gateway's %s", c->studio,
 	    r.upstream_user, certlen > 0 ? "certificate" : "key");
 	/* From here the client may open channels: the relay takes them. */
-	if ((c->relay = relay_new(c->down, c->up, r.session,
+	if ((c->relay = relay_new(c->down, c->up, r.session, c->studio,
 	    &settings->init)) == NULL)
 		goto unreachable;
 	return 0;
@@ -794,8 +948,15 @@ session_serve(int fd, const struct ipc_client *cl)
 	ssh_set_auth_methods(c.down, SSH_AUTH_METHOD_PUBLICKEY);
 	csshd_provider_set_verify_hook(verify_signed);
 	if (ssh_handle_key_exchange(c.down) != SSH_OK) {
-		logit("key exchange with %s failed: %s", cl->peer,
-		    ssh_get_error(c.down));
+		char why[IPC_MAX_TEXT];
+
+		if (explain_kex_error(ssh_get_error(c.down), 0, why,
+		    sizeof(why)))
+			logit("key exchange with client %s failed: %s",
+			    cl->peer, why);
+		else
+			logit("key exchange with %s failed: %s", cl->peer,
+			    ssh_get_error(c.down));
 		goto out;
 	}
 	if (authenticate(&c) != 0)

@@ -64,9 +64,10 @@ int session_serve(int fd, const struct ipc_client *cl);
 
 /* relay.c */
 struct relay;
-/* in: the forwarding flags, idle and keepalive settings. */
+/* studio: the session id, told to the client; name: "s1 (addr:port)",
+ * for logs; in: the forwarding flags, idle and keepalive settings. */
 struct relay *relay_new(ssh_session down, ssh_session up,
-    const char *studio, const struct ipc_init *in);
+    const char *studio, const char *name, const struct ipc_init *in);
 void relay_free(struct relay *r);
 /* The client asked for a session channel: open one on the Studio. */
 ssh_channel relay_open_session(struct relay *r);

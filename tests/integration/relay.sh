@@ -364,7 +364,7 @@ ended=no
 for _ in $(seq 1 50); do kill -0 $stp 2>/dev/null || { ended=yes; break; }; sleep 0.1; done
 wait $stp
 [ $ended = yes ] && grep -q "Studio session s1 closed the connection" "$T/studio-gone.err" &&
-	wait_log "$GW_LOG" "Studio s1 closed the connection:" &&
+	wait_log "$GW_LOG" "Studio s1 (127.0.0.1:$STUDIO_PORT) closed the connection:" &&
 	ok "a Studio that dies mid-session disconnects the client at once, saying why" ||
 	not_ok "Studio dies (ended=$ended: $(cat "$T/studio-gone.err"))"
 

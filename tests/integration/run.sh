@@ -138,6 +138,14 @@ if [ "${CSSHD_IT_ONLY:-}" = cert ]; then
 	exit
 fi
 
+# Clients other than OpenSSH's, the version string, Studio names in logs.
+if [ "${CSSHD_IT_ONLY:-}" = clients ]; then
+	. "$HERE/clients.sh"
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" = 0 ]
+	exit
+fi
+
 # The Redis registry and the fleet alone, for working on them.
 if [ "${CSSHD_IT_ONLY:-}" = registry ]; then
 	. "$HERE/registry.sh"
@@ -158,6 +166,9 @@ fi
 # ---- everything else a real user does (pty, sftp, forwarding, ...) ----
 . "$HERE/relay.sh"
 [ "${CSSHD_IT_ONLY:-}" = relay ] && { echo "$PASS passed, $FAIL failed"; [ "$FAIL" = 0 ]; exit; }
+
+# ---- clients other than OpenSSH's; the version string; Studio names ----
+. "$HERE/clients.sh"
 
 # ---- 64 MiB both ways ----
 head -c 64M /dev/urandom > "$T/blob"
