@@ -55,7 +55,7 @@
  * "OpenSSH*" alone, which sets SSH_NEW_OPENSSH and no old-bug workaround
  * (those patterns all start "OpenSSH_<digit>").  libssh's default,
  * "libssh_0.12.2", would tell every scanner which library, and which
- * version of it, to look up.  See BANNER in connect-sshd(8).
+ * version of it, to look up.  See VERSION STRING in connect-sshd(8).
  */
 #define SERVER_SOFTWARE	"OpenSSH"
 
