@@ -396,10 +396,53 @@ session_id_claim(struct monitor *m, struct worker *w)
 }
 
 /*
+ * The W_SIGN token bucket: MON_KEX_SIGN_BURST signatures at once, refilled
+ * at MON_KEX_SIGN_RATE a second; counted in thousandths so that a refill
+ * after a millisecond is not lost.  1 when a signature may be made (and
+ * takes it), 0 when the worker asks faster than the bound.
+ */
+static int
+sign_take(struct worker *w)
+{
+	const uint64_t full = (uint64_t)MON_KEX_SIGN_BURST * 1000;
+	struct timespec now;
+	int64_t ns, ms;
+
+	mono_now(&now);
+	if (w->nsign == 0) {
+		w->sign_credit = full;
+		w->sign_t = now;
+	}
+	ns = (int64_t)(now.tv_sec - w->sign_t.tv_sec) * 1000000000 +
+	    (now.tv_nsec - w->sign_t.tv_nsec);
+	if (ns > (int64_t)3600 * 1000000000) {
+		/* Full long ago. */
+		w->sign_credit = full;
+		w->sign_t = now;
+	} else if ((ms = ns / 1000000) > 0) {
+		/* Whole milliseconds are credited, the rest kept. */
+		w->sign_credit += (uint64_t)ms * MON_KEX_SIGN_RATE;
+		if (w->sign_credit > full)
+			w->sign_credit = full;
+		w->sign_t.tv_nsec += (long)((ms % 1000) * 1000000);
+		w->sign_t.tv_sec += (time_t)(ms / 1000);
+		if (w->sign_t.tv_nsec >= 1000000000) {
+			w->sign_t.tv_nsec -= 1000000000;
+			w->sign_t.tv_sec++;
+		}
+	}
+	if (w->sign_credit < 1000)
+		return 0;
+	w->sign_credit -= 1000;
+	w->nsign++;
+	return 1;
+}
+
+/*
  * Sign an exchange hash with the host key.  Only hash-sized input is
- * signed (SHA-256/384/512 exchange hashes), a bounded number of times; the
- * first hash is the connection's session id, which the userauth check
- * below binds every signature to.
+ * signed (SHA-256/384/512 exchange hashes), at a bounded rate; the first
+ * hash is the connection's session id, which the userauth check below
+ * binds every signature to.
  */
 static int
 h_sign(struct monitor *m, struct worker *w, struct cursor *c)
@@ -416,9 +459,10 @@ h_sign(struct monitor *m, struct worker *w, struct cursor *c)
 		    "exchange hash", in.len);
 		return -1;
 	}
-	if (++w->nsign > MON_MAX_KEX_SIGNS) {
-		worker_kill(m, w, "more than %d key exchanges",
-		    MON_MAX_KEX_SIGNS);
+	if (!sign_take(w)) {
+		worker_kill(m, w, "key exchanges faster than %d a second "
+		    "(burst %d) after %llu", MON_KEX_SIGN_RATE,
+		    MON_KEX_SIGN_BURST, (unsigned long long)w->nsign);
 		return -1;
 	}
 	if (w->session_id_len == 0) {

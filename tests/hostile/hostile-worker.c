@@ -823,13 +823,29 @@ attack(const char *name)
 	if (strcmp(name, "sign-not-a-hash") == 0) {
 		sign(20);			/* no exchange hash is 20 bytes */
 		await(3000);
-	} else if (strcmp(name, "sign-too-many") == 0) {
-		for (i = 0; i < 100; i++) {
-			if (i == 64)		/* the documented bound */
-				say("attack", "");
+	} else if (strcmp(name, "sign-too-fast") == 0) {
+		/* 300 requests at once, answers read after: the monitor
+		 * serves them back to back, far faster than
+		 * MON_KEX_SIGN_RATE refills past MON_KEX_SIGN_BURST. */
+		for (i = 0; i < 300; i++)
 			sign(32);
-			if (await(3000) < 0)
+		while (await(3000) > 0)
+			;
+	} else if (strcmp(name, "sign-steady") == 0) {
+		/* 150 key exchanges, one every 10 ms (100 a second): a
+		 * legitimate if eager rekeyer, past the old lifetime
+		 * count of 64.  Every one must be answered. */
+		for (i = 0; i < 150; i++) {
+			sign(32);
+			if (await(3000) != 1)
 				break;
+			usleep(10000);
+		}
+		{
+			char n[16];
+
+			snprintf(n, sizeof(n), "%d", i);
+			say("signed", n);
 		}
 	} else if (strcmp(name, "route-before-auth") == 0) {
 		sign(32);

@@ -137,8 +137,17 @@ expect() {
 
 expect sign-not-a-hash "sign request of 20 bytes is not an exchange hash" \
 	"host-key signature over arbitrary data"
-expect sign-too-many "more than 64 key exchanges" \
-	"more host-key signatures than key exchanges can need"
+expect sign-too-fast "key exchanges faster than 400 a second (burst 64)" \
+	"host-key signatures asked faster than the key exchange rate bound"
+# The bound is a rate, not a lifetime count: 150 signatures at 100 a
+# second (past the old limit of 64) are all served.
+before=$(grep -c "killed by the monitor" "$LOG")
+out=$(attack sign-steady)
+echo "$out" | grep -q "^signed 150" &&
+	[ "$(echo "$out" | grep -c "^answered M_SIGN_REPLY")" = 150 ] &&
+	[ "$(grep -c "killed by the monitor" "$LOG")" = "$before" ] &&
+	ok "150 host-key signatures at 100 a second are all served (no lifetime limit)" ||
+	not_ok "steady rekeying past 64 (worker saw: $(echo "$out" | sort | uniq -c | tr '\n' ' '); $(grep 'killing worker' "$LOG" | tail -1))"
 expect route-before-auth "W_ROUTE not permitted in state keyed" \
 	"a route before authentication"
 expect key-query-before-kex "W_KEY_QUERY not permitted in state preauth" \
