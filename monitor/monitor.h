@@ -107,6 +107,16 @@ struct worker {
 	unsigned nauthfail;		/* refused keys and signatures */
 	unsigned max_auth_tries;	/* enforced from the hand-over */
 	unsigned init_max_auth_tries;	/* as sent in M_INIT */
+	/* The algorithm lists sent in M_INIT ("a,b,c"), and what each leg
+	 * negotiated (W_KEX, checked against them; "" until reported). */
+	char init_kex[IPC_MAX_TEXT];
+	char init_ciphers[IPC_MAX_TEXT];
+	char init_macs[IPC_MAX_TEXT];
+	char kex[IPC_MAX_NAME], cipher[IPC_MAX_NAME], mac[IPC_MAX_NAME];
+	char up_kex[IPC_MAX_NAME];
+	size_t kex_hash_len;		/* the client leg's exchange hash */
+	int opened_pending;		/* routed, upstream.opened not yet
+					 * written (waits for W_KEX) */
 
 	/* The login the monitor verified (WS_AUTHED onwards). */
 	char user[POLICY_MAX_USER + 1];
