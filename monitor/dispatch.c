@@ -57,6 +57,8 @@ static int h_route(struct monitor *, struct worker *, struct cursor *);
 static int h_audit(struct monitor *, struct worker *, struct cursor *);
 static int h_proxy(struct monitor *, struct worker *, struct cursor *);
 static int h_refused(struct monitor *, struct worker *, struct cursor *);
+static int h_kex(struct monitor *, struct worker *, struct cursor *);
+static void audit_opened(struct worker *);
 
 static const struct mon_handler handlers[] = {
 	{ IPC_W_READY,	   WS_BIT(WS_STARTING), MON_ONCE, h_ready },
@@ -71,6 +73,9 @@ static const struct mon_handler handlers[] = {
 	{ IPC_W_REFUSED,   WS_BIT(WS_KEYED),	0,	  h_refused },
 	{ IPC_W_ROUTE,	   WS_BIT(WS_AUTHED),	MON_ONCE, h_route },
 	{ IPC_W_AUDIT,	   WS_BIT(WS_ROUTED),	0,	  h_audit },
+	/* What a leg negotiated: the client's once keyed, the Studio's
+	 * once routed (h_kex checks which, and once each). */
+	{ IPC_W_KEX,	   WS_BIT(WS_KEYED) | WS_BIT(WS_ROUTED), 0, h_kex },
 };
 
 static const struct mon_handler *
@@ -164,11 +169,16 @@ dispatch_drain(struct monitor *m, struct worker *w)
 	for (i = 0; i < 4096 && w->sock != -1 && w->kill_reason[0] == '\0';
 	    i++) {
 		if ((n = receive_one(m, w, msg, &type)) <= 0)
-			return;
-		if (type != IPC_W_AUDIT && type != IPC_W_LOG)
-			return;
+			break;
+		if (type != IPC_W_AUDIT && type != IPC_W_LOG &&
+		    type != IPC_W_KEX)
+			break;
 		dispatch_one(m, w, type, msg, (size_t)n);
 	}
+	/* Routed, but its Studio leg's key exchange never reported: the
+	 * record is written all the same, without the method. */
+	if (w->opened_pending)
+		audit_opened(w);
 }
 
 /* ---- replies ---- */
@@ -396,10 +406,53 @@ session_id_claim(struct monitor *m, struct worker *w)
 }
 
 /*
+ * The W_SIGN token bucket: MON_KEX_SIGN_BURST signatures at once, refilled
+ * at MON_KEX_SIGN_RATE a second; counted in thousandths so that a refill
+ * after a millisecond is not lost.  1 when a signature may be made (and
+ * takes it), 0 when the worker asks faster than the bound.
+ */
+static int
+sign_take(struct worker *w)
+{
+	const uint64_t full = (uint64_t)MON_KEX_SIGN_BURST * 1000;
+	struct timespec now;
+	int64_t ns, ms;
+
+	mono_now(&now);
+	if (w->nsign == 0) {
+		w->sign_credit = full;
+		w->sign_t = now;
+	}
+	ns = (int64_t)(now.tv_sec - w->sign_t.tv_sec) * 1000000000 +
+	    (now.tv_nsec - w->sign_t.tv_nsec);
+	if (ns > (int64_t)3600 * 1000000000) {
+		/* Full long ago. */
+		w->sign_credit = full;
+		w->sign_t = now;
+	} else if ((ms = ns / 1000000) > 0) {
+		/* Whole milliseconds are credited, the rest kept. */
+		w->sign_credit += (uint64_t)ms * MON_KEX_SIGN_RATE;
+		if (w->sign_credit > full)
+			w->sign_credit = full;
+		w->sign_t.tv_nsec += (long)((ms % 1000) * 1000000);
+		w->sign_t.tv_sec += (time_t)(ms / 1000);
+		if (w->sign_t.tv_nsec >= 1000000000) {
+			w->sign_t.tv_nsec -= 1000000000;
+			w->sign_t.tv_sec++;
+		}
+	}
+	if (w->sign_credit < 1000)
+		return 0;
+	w->sign_credit -= 1000;
+	w->nsign++;
+	return 1;
+}
+
+/*
  * Sign an exchange hash with the host key.  Only hash-sized input is
- * signed (SHA-256/384/512 exchange hashes), a bounded number of times; the
- * first hash is the connection's session id, which the userauth check
- * below binds every signature to.
+ * signed (SHA-256/384/512 exchange hashes), at a bounded rate; the first
+ * hash is the connection's session id, which the userauth check below
+ * binds every signature to.
  */
 static int
 h_sign(struct monitor *m, struct worker *w, struct cursor *c)
@@ -416,9 +469,17 @@ h_sign(struct monitor *m, struct worker *w, struct cursor *c)
 		    "exchange hash", in.len);
 		return -1;
 	}
-	if (++w->nsign > MON_MAX_KEX_SIGNS) {
-		worker_kill(m, w, "more than %d key exchanges",
-		    MON_MAX_KEX_SIGNS);
+	/* Once the client's leg reported its method, every exchange hash
+	 * is that method's length (a rekey negotiates the same method). */
+	if (w->kex_hash_len != 0 && in.len != w->kex_hash_len) {
+		worker_kill(m, w, "sign request of %zu bytes is not a %s "
+		    "exchange hash (%zu)", in.len, w->kex, w->kex_hash_len);
+		return -1;
+	}
+	if (!sign_take(w)) {
+		worker_kill(m, w, "key exchanges faster than %d a second "
+		    "(burst %d) after %llu", MON_KEX_SIGN_RATE,
+		    MON_KEX_SIGN_BURST, (unsigned long long)w->nsign);
 		return -1;
 	}
 	if (w->session_id_len == 0) {
@@ -745,7 +806,8 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 	AUDIT("auth.accepted", AF_N("conn", w->conn_id), AF_S("peer", w->peer),
 	    AF_S("user", w->user), AF_S("session", w->session),
 	    AF_N("workspace", w->workspace), AF_S("key", fp),
-	    AF_S("algo", r.algo));
+	    AF_S("algo", r.algo), AF_S("kex", w->kex),
+	    AF_S("cipher", w->cipher), AF_S("mac", w->mac));
 	return reply_flag(m, w, IPC_M_VERIFY_REPLY, 1);
 }
 
@@ -894,10 +956,19 @@ issue_cert(struct monitor *m, struct worker *w, uint8_t *out, size_t outsz,
 	    outlen);
 }
 
+/*
+ * Written once the Studio leg's key exchange is reported (W_KEX), so that
+ * the record names its method; or, without it, when the worker reports
+ * anything else or ends first.
+ */
 static void
 audit_opened(struct worker *w)
 {
 	char serial[24];
+
+	if (!w->opened_pending)
+		return;
+	w->opened_pending = 0;
 
 	if (w->upstream_auth != CFG_UPSTREAM_CERTIFICATE) {
 		AUDIT("upstream.opened", AF_N("conn", w->conn_id),
@@ -905,7 +976,7 @@ audit_opened(struct worker *w)
 		    AF_S("upstream", w->upstream_host),
 		    AF_S("port", w->upstream_port),
 		    AF_S("upstream_user", w->upstream_user),
-		    AF_S("auth", "key"));
+		    AF_S("auth", "key"), AF_S("kex", w->up_kex));
 		return;
 	}
 	snprintf(serial, sizeof(serial), "%llu",
@@ -916,7 +987,7 @@ audit_opened(struct worker *w)
 	    AF_S("port", w->upstream_port),
 	    AF_S("upstream_user", w->upstream_user),
 	    AF_S("auth", "certificate"), AF_S("cert_serial", serial),
-	    AF_S("cert_key_id", w->cert_key_id));
+	    AF_S("cert_key_id", w->cert_key_id), AF_S("kex", w->up_kex));
 }
 
 /* upstream_auth "certificate": the socket and the certificate, and no
@@ -952,7 +1023,7 @@ route_done_cert(struct monitor *m, struct worker *w, const struct ipc_route *r)
 	}
 	w->has_grace = 0;
 	w->state = WS_ROUTED;
-	audit_opened(w);
+	w->opened_pending = 1;
 }
 
 void
@@ -1011,7 +1082,7 @@ dispatch_route_done(struct monitor *m, struct worker *w, int err)
 	(void)fcntl(w->agent_fd, F_SETFL, O_NONBLOCK);
 	buf_init(&w->agent_in, MON_AGENT_MAX_MSG + 4);
 	w->state = WS_ROUTED;
-	audit_opened(w);
+	w->opened_pending = 1;
 }
 
 static int
@@ -1021,5 +1092,111 @@ h_audit(struct monitor *m, struct worker *w, struct cursor *c)
 
 	if (ipc_dec_audit(c, &a) != 0)
 		return -1;
+	audit_opened(w);
 	return channels_report(m, w, &a);
+}
+
+/* Is name one of the comma-separated list's names? */
+static int
+listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list, *e;
+
+	if (n == 0)
+		return 0;
+	while (*p != '\0') {
+		e = strchr(p, ',');
+		if (e == NULL)
+			e = p + strlen(p);
+		if ((size_t)(e - p) == n && memcmp(p, name, n) == 0)
+			return 1;
+		p = *e != '\0' ? e + 1 : e;
+	}
+	return 0;
+}
+
+/* The exchange hash length of a key exchange method (RFC 5656, 8731,
+ * 8268, draft-ietf-sshm-mlkem-hybrid-kex, draft-josefsson-ntruprime-ssh),
+ * 0 for a name not known here. */
+static size_t
+kex_hash_len(const char *kex)
+{
+	if (strstr(kex, "-sha512") != NULL ||
+	    strcmp(kex, "ecdh-sha2-nistp521") == 0)
+		return 64;
+	if (strcmp(kex, "ecdh-sha2-nistp384") == 0)
+		return 48;
+	if (strstr(kex, "-sha256") != NULL ||
+	    strcmp(kex, "ecdh-sha2-nistp256") == 0)
+		return 32;
+	return 0;
+}
+
+/* AEAD ciphers negotiate no MAC. */
+static int
+cipher_is_aead(const char *cipher)
+{
+	return strcmp(cipher, "aes128-gcm@openssh.com") == 0 ||
+	    strcmp(cipher, "aes256-gcm@openssh.com") == 0 ||
+	    strcmp(cipher, "chacha20-poly1305@openssh.com") == 0;
+}
+
+/*
+ * What a leg's key exchange negotiated, for the audit log: the client's
+ * leg once keyed (auth.accepted), the Studio's once routed
+ * (upstream.opened).  Only names from the lists this worker was given are
+ * believed: anything else is a lie, and kills it.
+ */
+static int
+h_kex(struct monitor *m, struct worker *w, struct cursor *c)
+{
+	struct ipc_kex k;
+	unsigned want = w->state == WS_KEYED ? IPC_KEX_CLIENT : IPC_KEX_STUDIO;
+
+	(void)m;
+	if (ipc_dec_kex(c, &k) != 0)
+		return -1;
+	if (k.leg != want) {
+		worker_kill(m, w, "W_KEX for the %s leg in state %s",
+		    k.leg == IPC_KEX_CLIENT ? "client" : "Studio",
+		    wstate_name(w->state));
+		return -1;
+	}
+	if (k.leg == IPC_KEX_CLIENT ? w->kex[0] != '\0' :
+	    w->up_kex[0] != '\0') {
+		worker_kill(m, w, "W_KEX repeated");
+		return -1;
+	}
+	if (!listed(w->init_kex, k.kex) || kex_hash_len(k.kex) == 0) {
+		worker_kill(m, w, "W_KEX names a key exchange method that is "
+		    "not configured");
+		return -1;
+	}
+	if (!listed(w->init_ciphers, k.cipher)) {
+		worker_kill(m, w, "W_KEX names a cipher that is not "
+		    "configured");
+		return -1;
+	}
+	if (k.mac[0] == '\0' ? !cipher_is_aead(k.cipher) :
+	    (cipher_is_aead(k.cipher) || !listed(w->init_macs, k.mac))) {
+		worker_kill(m, w, "W_KEX names a MAC that is not configured "
+		    "or does not go with its cipher");
+		return -1;
+	}
+	if (k.leg == IPC_KEX_STUDIO) {
+		memcpy(w->up_kex, k.kex, sizeof(w->up_kex));
+		audit_opened(w);
+		return 0;
+	}
+	if (kex_hash_len(k.kex) != w->session_id_len) {
+		worker_kill(m, w, "session id of %zu bytes is not a %s "
+		    "exchange hash", w->session_id_len, k.kex);
+		return -1;
+	}
+	memcpy(w->kex, k.kex, sizeof(w->kex));
+	memcpy(w->cipher, k.cipher, sizeof(w->cipher));
+	memcpy(w->mac, k.mac, sizeof(w->mac));
+	w->kex_hash_len = w->session_id_len;
+	return 0;
 }

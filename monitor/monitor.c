@@ -220,6 +220,11 @@ send_init(struct monitor *m, struct worker *w)
 	    config_join(m->cfg->algorithms.macs, m->cfg->algorithms.nmacs,
 	    in.macs, sizeof(in.macs)) != 0)
 		return -1;
+	/* What W_KEX may name: the lists this worker was given (a reload
+	 * changes them for new workers only). */
+	memcpy(w->init_kex, in.kex, sizeof(w->init_kex));
+	memcpy(w->init_ciphers, in.ciphers, sizeof(w->init_ciphers));
+	memcpy(w->init_macs, in.macs, sizeof(w->init_macs));
 	in.hostkey_blob = hostkey_blob(m->key, &in.hostkey_blob_len);
 	buf_init(&b, IPC_MAX_MSG);
 	rc = ipc_enc_init(&b, &in) == 0 ? ipc_send(w->sock, &b, NULL, 0) : -1;

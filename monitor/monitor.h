@@ -37,7 +37,22 @@ enum wstate {
 #define WS_BIT(s)	(1u << (s))
 
 /* Per-connection bounds a worker may not exceed (see connect-sshd-ipc(7)). */
-#define MON_MAX_KEX_SIGNS	64	/* key exchanges: the first + rekeys */
+/*
+ * Host key signatures (the first key exchange and every rekey): a token
+ * bucket, not a lifetime count, so that a connection may rekey for as long
+ * as it lives.  MON_KEX_SIGN_BURST at once, then MON_KEX_SIGN_RATE per
+ * second sustained.  Measured (2026-11-30, 2 cores, load 6): an OpenSSH
+ * 9.2 client with RekeyLimit=16 (its minimum: a new key exchange after
+ * every packet) uploading through the gateway drove about 25 key
+ * exchanges a second with curve25519-sha256, 5 with sntrup761x25519; the
+ * rate is bound by a key exchange's round trips.  400 is over ten times
+ * that.  A connection that rekeys every second for an hour asks for 1 a
+ * second.  An Ed25519 signature costs the monitor about 33 us (openssl
+ * speed), so a compromised worker can take at most ~13 ms of monitor CPU
+ * a second this way (connect-sshd-ipc(7), BOUNDS).
+ */
+#define MON_KEX_SIGN_BURST	64	/* signatures at once */
+#define MON_KEX_SIGN_RATE	400	/* signatures per second, sustained */
 #define MON_MAX_KEY_QUERIES	64	/* keys a client may offer */
 #define MON_MAX_VERIFIES	16	/* signed userauth attempts */
 #define MON_MAX_AGENT_SIGNS	4	/* upstream publickey signatures */
@@ -84,10 +99,24 @@ struct worker {
 	uint8_t session_id[IPC_MAX_HASH];
 	size_t session_id_len;
 	int replay_claimed;		/* in the registry's replay keys */
-	unsigned nsign, nkeyq, nverify, nagent_sign, nagent_ids;
+	unsigned nkeyq, nverify, nagent_sign, nagent_ids;
+	uint64_t nsign;			/* host key signatures made */
+	uint64_t sign_credit;		/* W_SIGN token bucket, in signatures
+					 * times 1000 (MON_KEX_SIGN_*) */
+	struct timespec sign_t;		/* when it was last filled */
 	unsigned nauthfail;		/* refused keys and signatures */
 	unsigned max_auth_tries;	/* enforced from the hand-over */
 	unsigned init_max_auth_tries;	/* as sent in M_INIT */
+	/* The algorithm lists sent in M_INIT ("a,b,c"), and what each leg
+	 * negotiated (W_KEX, checked against them; "" until reported). */
+	char init_kex[IPC_MAX_TEXT];
+	char init_ciphers[IPC_MAX_TEXT];
+	char init_macs[IPC_MAX_TEXT];
+	char kex[IPC_MAX_NAME], cipher[IPC_MAX_NAME], mac[IPC_MAX_NAME];
+	char up_kex[IPC_MAX_NAME];
+	size_t kex_hash_len;		/* the client leg's exchange hash */
+	int opened_pending;		/* routed, upstream.opened not yet
+					 * written (waits for W_KEX) */
 
 	/* The login the monitor verified (WS_AUTHED onwards). */
 	char user[POLICY_MAX_USER + 1];

@@ -203,17 +203,30 @@ static const char *const algorithms_names[] = {
 
 /*
  * What the gateway will offer, the safe sets: no SHA-1, no CBC.  The
- * defaults are the sets themselves, in this order, except for the MACs
- * (below).  libssh 0.10 always adds
- * the strict key exchange extension (Terrapin countermeasure).
+ * defaults are the sets themselves, in this order, but for the key
+ * exchanges and the MACs (below).  libssh always adds the strict key
+ * exchange extension (Terrapin countermeasure).
+ *
+ * Key exchange: the hybrid post-quantum ones first, so that a recorded
+ * session cannot be decrypted later by whoever gets a quantum computer
+ * (OpenSSH 9.0 to 9.9 prefer sntrup761x25519, 9.9 and later
+ * mlkem768x25519, and 10.1 and later warn on every connection without
+ * one).  mlkem768nistp256-sha256 is safe but not a default: no OpenSSH
+ * offers it, it only exists for FIPS-bound peers, and mlkem768x25519
+ * covers the same need with the better classical half; an operator who
+ * needs it lists it.
  */
 static const char *const safe_kex[] = {
+	"mlkem768x25519-sha256", "sntrup761x25519-sha512",
+	"sntrup761x25519-sha512@openssh.com", "mlkem768nistp256-sha256",
 	"curve25519-sha256", "curve25519-sha256@libssh.org",
 	"ecdh-sha2-nistp256", "ecdh-sha2-nistp384", "ecdh-sha2-nistp521",
 	"diffie-hellman-group18-sha512", "diffie-hellman-group16-sha512",
 	NULL,
 };
 static const char *const default_kex[] = {
+	"mlkem768x25519-sha256", "sntrup761x25519-sha512",
+	"sntrup761x25519-sha512@openssh.com",
 	"curve25519-sha256", "curve25519-sha256@libssh.org",
 	"diffie-hellman-group18-sha512", "diffie-hellman-group16-sha512",
 	NULL,

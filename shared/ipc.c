@@ -35,6 +35,7 @@ static const char *const type_names[IPC_TYPE_MAX] = {
 	[IPC_W_PROXY] = "W_PROXY",
 	[IPC_M_ROUTE_CERT] = "M_ROUTE_CERT",
 	[IPC_W_REFUSED] = "W_REFUSED",
+	[IPC_W_KEX] = "W_KEX",
 };
 
 const char *
@@ -406,6 +407,32 @@ ipc_dec_refused(struct cursor *c, struct ipc_refused *m)
 	cursor_get_u32(c, &m->reason);
 	cursor_get_cstring(c, m->key_fp, sizeof(m->key_fp));
 	if (m->reason == 0 || m->reason >= IPC_REFUSED_MAX)
+		return -1;
+	return cursor_end(c);
+}
+
+/* ---- IPC_W_KEX ---- */
+
+int
+ipc_enc_kex(struct buf *b, const struct ipc_kex *m)
+{
+	put_header(b, IPC_W_KEX);
+	buf_put_u32(b, m->leg);
+	put_cstr(b, m->kex, sizeof(m->kex));
+	put_cstr(b, m->cipher, sizeof(m->cipher));
+	put_cstr(b, m->mac, sizeof(m->mac));
+	return buf_ok(b);
+}
+
+int
+ipc_dec_kex(struct cursor *c, struct ipc_kex *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_u32(c, &m->leg);
+	cursor_get_cstring(c, m->kex, sizeof(m->kex));
+	cursor_get_cstring(c, m->cipher, sizeof(m->cipher));
+	cursor_get_cstring(c, m->mac, sizeof(m->mac));
+	if (m->leg == 0 || m->leg >= IPC_KEX_MAX)
 		return -1;
 	return cursor_end(c);
 }

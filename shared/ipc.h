@@ -62,6 +62,7 @@ enum ipc_type {
 	IPC_W_PROXY,		/* the PROXY header named this client */
 	IPC_M_ROUTE_CERT,	/* fd: upstream TCP socket; the certificate */
 	IPC_W_REFUSED,		/* I refused a key or signature myself */
+	IPC_W_KEX,		/* what a leg's key exchange negotiated */
 	IPC_TYPE_MAX
 };
 
@@ -190,6 +191,24 @@ struct ipc_refused {
 	char key_fp[IPC_MAX_FP];	/* "SHA256:" and 43 base64 characters */
 };
 
+/*
+ * IPC_W_KEX: the algorithms a leg's first key exchange negotiated, as
+ * libssh names them, for the audit log.  No answer.  The monitor accepts
+ * only names from its configured lists.  mac is "" with an AEAD cipher.
+ */
+enum ipc_kex_leg {
+	IPC_KEX_CLIENT = 1,		/* the client's leg (keyed) */
+	IPC_KEX_STUDIO,			/* the Studio's leg (routed) */
+	IPC_KEX_MAX
+};
+
+struct ipc_kex {
+	uint32_t leg;			/* enum ipc_kex_leg */
+	char kex[IPC_MAX_NAME];
+	char cipher[IPC_MAX_NAME];	/* client to server */
+	char mac[IPC_MAX_NAME];		/* client to server; "" for AEAD */
+};
+
 struct ipc_verify {
 	const uint8_t *sig;		/* as OpenSSL verifies it */
 	size_t sig_len;
@@ -267,6 +286,8 @@ int ipc_enc_verify(struct buf *b, const struct ipc_verify *m);
 int ipc_dec_verify(struct cursor *c, struct ipc_verify *m);
 int ipc_enc_refused(struct buf *b, const struct ipc_refused *m);
 int ipc_dec_refused(struct cursor *c, struct ipc_refused *m);
+int ipc_enc_kex(struct buf *b, const struct ipc_kex *m);
+int ipc_dec_kex(struct cursor *c, struct ipc_kex *m);
 int ipc_enc_audit(struct buf *b, const struct ipc_audit *m);
 int ipc_dec_audit(struct cursor *c, struct ipc_audit *m);
 int ipc_enc_proxy(struct buf *b, const struct ipc_proxy *m);

@@ -242,6 +242,26 @@ mm_refused(const char *user, size_t userlen, unsigned reason,
 	buf_free(&b);
 }
 
+void
+mm_kex(unsigned leg, const char *kex, const char *cipher, const char *mac)
+{
+	struct ipc_kex k;
+	struct buf b;
+
+	memset(&k, 0, sizeof(k));
+	k.leg = leg;
+	snprintf(k.kex, sizeof(k.kex), "%s", kex != NULL ? kex : "");
+	snprintf(k.cipher, sizeof(k.cipher), "%s",
+	    cipher != NULL ? cipher : "");
+	/* libssh names an AEAD cipher's integrity "aead-gcm" or
+	 * "aead-poly1305": no MAC was negotiated. */
+	if (mac != NULL && strncmp(mac, "aead-", 5) != 0)
+		snprintf(k.mac, sizeof(k.mac), "%s", mac);
+	buf_init(&b, IPC_MAX_MSG);
+	mm_send(&b, ipc_enc_kex(&b, &k));
+	buf_free(&b);
+}
+
 /* The user name and key blob of signed userauth data (RFC 4252, section
  * 7), as pointers into it; 0, or -1 if it does not parse. */
 static int

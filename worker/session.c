@@ -506,6 +506,10 @@ open_upstream(struct conn *c)
 		    sizeof(why)));
 		goto unreachable;
 	}
+	/* For the audit log (upstream.opened): what this leg negotiated,
+	 * client (us) to server. */
+	mm_kex(IPC_KEX_STUDIO, ssh_get_kex_algo(c->up),
+	    ssh_get_cipher_out(c->up), ssh_get_hmac_out(c->up));
 	if (check_pin(c, r.host_key_pin) != 0)
 		goto unreachable;
 	if (certlen > 0) {
@@ -959,6 +963,10 @@ session_serve(int fd, const struct ipc_client *cl)
 			    ssh_get_error(c.down));
 		goto out;
 	}
+	/* For the audit log (auth.accepted): what the client's leg
+	 * negotiated, client to server. */
+	mm_kex(IPC_KEX_CLIENT, ssh_get_kex_algo(c.down),
+	    ssh_get_cipher_in(c.down), ssh_get_hmac_in(c.down));
 	if (authenticate(&c) != 0)
 		goto out;
 	/* Reach the Studio before the client's first channel is served.  A

@@ -54,6 +54,8 @@ int mm_route(const uint8_t *key_blob, size_t key_blob_len,
     struct ipc_route *r, int *upstream_fd, int *agent_fd, uint8_t *cert,
     size_t certsz, size_t *cert_len, char *msg, size_t msgsz);
 void mm_audit(const struct ipc_audit *a);
+void mm_kex(unsigned leg, const char *kex, const char *cipher,
+    const char *mac);
 
 /* sandbox.c */
 void sandbox_enter(const struct ipc_init *in);

@@ -30,6 +30,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct ipc_audit audit;
 		struct ipc_proxy proxy;
 		struct ipc_refused refused;
+		struct ipc_kex kex;
 	} u;
 	unsigned type;
 
@@ -76,6 +77,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case IPC_W_PROXY:
 		(void)ipc_dec_proxy(&c, &u.proxy);
+		break;
+	case IPC_W_KEX:
+		(void)ipc_dec_kex(&c, &u.kex);
 		break;
 	case IPC_W_AUDIT:
 		(void)ipc_dec_audit(&c, &u.audit);

@@ -823,13 +823,66 @@ attack(const char *name)
 	if (strcmp(name, "sign-not-a-hash") == 0) {
 		sign(20);			/* no exchange hash is 20 bytes */
 		await(3000);
-	} else if (strcmp(name, "sign-too-many") == 0) {
-		for (i = 0; i < 100; i++) {
-			if (i == 64)		/* the documented bound */
-				say("attack", "");
+	} else if (strcmp(name, "sign-too-fast") == 0) {
+		/* 300 requests at once, answers read after: the monitor
+		 * serves them back to back, far faster than
+		 * MON_KEX_SIGN_RATE refills past MON_KEX_SIGN_BURST. */
+		for (i = 0; i < 300; i++)
 			sign(32);
-			if (await(3000) < 0)
+		while (await(3000) > 0)
+			;
+	} else if (strncmp(name, "kex-", 4) == 0) {
+		/* W_KEX lies, after a genuine first key exchange (a 32-byte
+		 * session id). */
+		struct ipc_kex k;
+
+		memset(&k, 0, sizeof(k));
+		k.leg = IPC_KEX_CLIENT;
+		snprintf(k.kex, sizeof(k.kex), "curve25519-sha256");
+		snprintf(k.cipher, sizeof(k.cipher), "aes128-ctr");
+		snprintf(k.mac, sizeof(k.mac), "hmac-sha2-256-etm@openssh.com");
+		if (strcmp(name, "kex-unlisted") == 0)
+			snprintf(k.kex, sizeof(k.kex), "diffie-hellman-group1-sha1");
+		else if (strcmp(name, "kex-hash-length") == 0)
+			snprintf(k.kex, sizeof(k.kex), "sntrup761x25519-sha512");
+		else if (strcmp(name, "kex-aead-mac") == 0)
+			snprintf(k.cipher, sizeof(k.cipher),
+			    "aes128-gcm@openssh.com");
+		else if (strcmp(name, "kex-studio-leg") == 0)
+			k.leg = IPC_KEX_STUDIO;
+		sign(32);
+		await(3000);
+		buf_init(&b, IPC_MAX_MSG);
+		if (ipc_enc_kex(&b, &k) == 0)
+			send_msg(&b);
+		buf_free(&b);
+		if (strcmp(name, "kex-twice") == 0) {
+			buf_init(&b, IPC_MAX_MSG);
+			if (ipc_enc_kex(&b, &k) == 0)
+				send_msg(&b);
+			buf_free(&b);
+		}
+		/* A hash of another length than the method's. */
+		if (strcmp(name, "kex-then-sign-64") == 0) {
+			say("attack", "");
+			sign(64);
+		}
+		await(3000);
+	} else if (strcmp(name, "sign-steady") == 0) {
+		/* 150 key exchanges, one every 10 ms (100 a second): a
+		 * legitimate if eager rekeyer, past the old lifetime
+		 * count of 64.  Every one must be answered. */
+		for (i = 0; i < 150; i++) {
+			sign(32);
+			if (await(3000) != 1)
 				break;
+			usleep(10000);
+		}
+		{
+			char n[16];
+
+			snprintf(n, sizeof(n), "%d", i);
+			say("signed", n);
 		}
 	} else if (strcmp(name, "route-before-auth") == 0) {
 		sign(32);

@@ -137,8 +137,30 @@ expect() {
 
 expect sign-not-a-hash "sign request of 20 bytes is not an exchange hash" \
 	"host-key signature over arbitrary data"
-expect sign-too-many "more than 64 key exchanges" \
-	"more host-key signatures than key exchanges can need"
+expect sign-too-fast "key exchanges faster than 400 a second (burst 64)" \
+	"host-key signatures asked faster than the key exchange rate bound"
+# W_KEX (what a leg negotiated, for the audit log): only configured
+# names, the right leg, once, and a method that fits the session id.
+expect kex-unlisted "W_KEX names a key exchange method that is not configured" \
+	"a negotiated key exchange the configuration does not list"
+expect kex-hash-length "session id of 32 bytes is not a sntrup761x25519-sha512 exchange hash" \
+	"a negotiated key exchange whose hash does not fit the session id"
+expect kex-aead-mac "W_KEX names a MAC that is not configured or does not go with its cipher" \
+	"a MAC claimed with an AEAD cipher"
+expect kex-studio-leg "W_KEX for the Studio leg in state keyed" \
+	"the Studio leg's key exchange reported before routing"
+expect kex-twice "W_KEX repeated" "the client leg's key exchange reported twice"
+expect kex-then-sign-64 "sign request of 64 bytes is not a curve25519-sha256 exchange hash (32)" \
+	"a rekey hash of another length than the negotiated method's"
+# The bound is a rate, not a lifetime count: 150 signatures at 100 a
+# second (past the old limit of 64) are all served.
+before=$(grep -c "killed by the monitor" "$LOG")
+out=$(attack sign-steady)
+echo "$out" | grep -q "^signed 150" &&
+	[ "$(echo "$out" | grep -c "^answered M_SIGN_REPLY")" = 150 ] &&
+	[ "$(grep -c "killed by the monitor" "$LOG")" = "$before" ] &&
+	ok "150 host-key signatures at 100 a second are all served (no lifetime limit)" ||
+	not_ok "steady rekeying past 64 (worker saw: $(echo "$out" | sort | uniq -c | tr '\n' ' '); $(grep 'killing worker' "$LOG" | tail -1))"
 expect route-before-auth "W_ROUTE not permitted in state keyed" \
 	"a route before authentication"
 expect key-query-before-kex "W_KEY_QUERY not permitted in state preauth" \

@@ -82,9 +82,11 @@ studio_authkeys() {
 
 # start_studio PORT [DIR [MODE SESSION...]]: the default is the main
 # Studio, $T/studio, with certificates for every session the tests route
-# to it.
+# to it.  With STUDIO_OPENSSH=DIR (an unpacked OpenSSH, as
+# scripts/openssh-backports.sh leaves it) the Studio is DIR's sshd, told
+# where its helpers are; otherwise the system's.
 start_studio() {
-	local port=$1 dir=${2:-$T/studio}
+	local port=$1 dir=${2:-$T/studio} sshd=/usr/sbin/sshd ossh=${STUDIO_OPENSSH:-}
 	shift; [ $# -gt 0 ] && shift
 	[ $# -gt 0 ] || set -- cert s1 s2 s4 r1 r2 r9 sa sb
 	mkdir -p "$dir"
@@ -113,16 +115,24 @@ start_studio() {
 	MaxStartups 200
 	LogLevel VERBOSE
 	EOF
+	if [ -n "$ossh" ]; then
+		sshd=$ossh/usr/sbin/sshd
+		[ -x "$ossh/usr/lib/openssh/sshd-session" ] &&
+			echo "SshdSessionPath $ossh/usr/lib/openssh/sshd-session" >> "$dir/sshd_config"
+		[ -x "$ossh/usr/lib/openssh/sshd-auth" ] &&
+			echo "SshdAuthPath $ossh/usr/lib/openssh/sshd-auth" >> "$dir/sshd_config"
+	fi
 	[ "$(id -u)" = 0 ] && mkdir -p /run/sshd && chmod 755 /run/sshd
-	/usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log" || return 1
+	"$sshd" -f "$dir/sshd_config" -E "$dir/sshd.log" || return 1
 	wait_port "$port"
 }
 
+# Every Studio start_studio started under $T.
 stop_studio() {
-	local d
-	for d in "$T/studio" "$T/keystudio"; do
-		[ -f "$d/sshd.pid" ] && kill "$(cat "$d/sshd.pid")" 2>/dev/null
-		rm -f "$d/sshd.pid"
+	local p
+	for p in "$T"/*/sshd.pid; do
+		[ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
+		rm -f "$p"
 	done
 }
 

@@ -131,6 +131,14 @@ rc=$?
 gw_ssh "$GW_PORT" "$T/bob" bob@s1 true &&
 	ok "keys_file keys log in" || not_ok "keys_file keys log in"
 
+# ---- post-quantum key exchange, audited per leg; rekeying, no ceiling ----
+if [ "${CSSHD_IT_ONLY:-}" = pq ]; then
+	. "$HERE/pq.sh"
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" = 0 ]
+	exit
+fi
+
 . "$HERE/cert.sh"
 if [ "${CSSHD_IT_ONLY:-}" = cert ]; then
 	echo "$PASS passed, $FAIL failed"
@@ -190,6 +198,8 @@ got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 'sha256sum' < "$T/blob" | cut -d' ' 
 got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 "cat $T/blob" | sha256sum | cut -d' ' -f1)
 [ "$got" = "$want" ] && ok "64 MiB download, sha256 equal" ||
 	not_ok "64 MiB download (want $want got $got)"
+
+. "$HERE/pq.sh"
 
 # ---- denials: same on the wire, real reason in the log ----
 deny() {	# deny DESCRIPTION KEY LOGIN REASON

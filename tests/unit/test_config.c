@@ -233,8 +233,10 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->forwarding.local, 1);
 	CU_ASSERT_EQUAL(cfg->forwarding.remote, 1);
 	CU_ASSERT_EQUAL(cfg->forwarding.agent, 1);
-	CU_ASSERT_EQUAL(cfg->algorithms.nkex, 4);
-	CU_ASSERT_STRING_EQUAL(cfg->algorithms.kex[0], "curve25519-sha256");
+	CU_ASSERT_EQUAL(cfg->algorithms.nkex, 7);
+	CU_ASSERT_STRING_EQUAL(cfg->algorithms.kex[0], "mlkem768x25519-sha256");
+	CU_ASSERT_STRING_EQUAL(cfg->algorithms.kex[1], "sntrup761x25519-sha512");
+	CU_ASSERT_STRING_EQUAL(cfg->algorithms.kex[3], "curve25519-sha256");
 	CU_ASSERT_EQUAL(cfg->algorithms.nciphers, 6);
 	CU_ASSERT_STRING_EQUAL(cfg->algorithms.ciphers[0],
 	    "aes128-gcm@openssh.com");
@@ -1050,7 +1052,9 @@ test_dump_defaults(void)
 	    "  agent = true;\n"
 	    "};\n"
 	    "algorithms = {\n"
-	    "  kex = [ \"curve25519-sha256\", \"curve25519-sha256@libssh.org\", "
+	    "  kex = [ \"mlkem768x25519-sha256\", \"sntrup761x25519-sha512\", "
+	    "\"sntrup761x25519-sha512@openssh.com\", "
+	    "\"curve25519-sha256\", \"curve25519-sha256@libssh.org\", "
 	    "\"diffie-hellman-group18-sha512\", "
 	    "\"diffie-hellman-group16-sha512\" ];\n"
 	    "  ciphers = [ \"aes128-gcm@openssh.com\", "

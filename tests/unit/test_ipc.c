@@ -390,6 +390,29 @@ dec_refused(struct cursor *c)
 	return ipc_dec_refused(c, &m);
 }
 
+/* A leg is never 0; the largest is IPC_KEX_MAX - 1. */
+static int
+enc_kex(struct buf *b, int v)
+{
+	struct ipc_kex m;
+
+	memset(&m, 0, sizeof(m));
+	m.leg = v == V_MAX ? IPC_KEX_MAX - 1 : IPC_KEX_CLIENT;
+	fill_str(m.kex, sizeof(m.kex), v, "mlkem768x25519-sha256", 'k');
+	fill_str(m.cipher, sizeof(m.cipher), v, "aes256-ctr", 'c');
+	fill_str(m.mac, sizeof(m.mac), v, "hmac-sha2-256-etm@openssh.com",
+	    'm');
+	return ipc_enc_kex(b, &m);
+}
+
+static int
+dec_kex(struct cursor *c)
+{
+	struct ipc_kex m;
+
+	return ipc_dec_kex(c, &m);
+}
+
 static int
 dec_init(struct cursor *c)
 {
@@ -549,6 +572,9 @@ static const struct layout {
 	    { CSTR(IPC_MAX_NAME), BYTES(IPC_MAX_BLOB) } },
 	{ "W_REFUSED", IPC_W_REFUSED, enc_refused, dec_refused, 3,
 	    { CSTR(IPC_MAX_NAME), U32, CSTR(IPC_MAX_FP) } },
+	{ "W_KEX", IPC_W_KEX, enc_kex, dec_kex, 4,
+	    { U32, CSTR(IPC_MAX_NAME), CSTR(IPC_MAX_NAME),
+	    CSTR(IPC_MAX_NAME) } },
 	{ "W_VERIFY", IPC_W_VERIFY, enc_verify, dec_verify, 2,
 	    { BYTES(IPC_MAX_BLOB), BYTES(IPC_MAX_SIGNED) } },
 	{ "W_AUDIT", IPC_W_AUDIT, enc_audit, dec_audit, 11,
@@ -1391,6 +1417,35 @@ test_flag_encoding(void)
 	buf_free(&b);
 }
 
+/* W_KEX: a leg is 1 or 2; 0 and IPC_KEX_MAX are refused, names round trip. */
+static void
+test_kex_legs(void)
+{
+	struct ipc_kex in, out;
+	struct buf b;
+	struct cursor c;
+	uint32_t leg;
+
+	buf_init(&b, IPC_MAX_MSG);
+	for (leg = 0; leg <= IPC_KEX_MAX; leg++) {
+		memset(&in, 0, sizeof(in));
+		in.leg = leg;
+		snprintf(in.kex, sizeof(in.kex), "sntrup761x25519-sha512");
+		snprintf(in.cipher, sizeof(in.cipher), "aes128-gcm@openssh.com");
+		open_msg(ipc_enc_kex(&b, &in), &b, IPC_W_KEX, &c);
+		if (leg == 0 || leg == IPC_KEX_MAX) {
+			CU_ASSERT_EQUAL(ipc_dec_kex(&c, &out), -1);
+			continue;
+		}
+		CU_ASSERT_EQUAL_FATAL(ipc_dec_kex(&c, &out), 0);
+		CU_ASSERT_EQUAL(out.leg, leg);
+		CU_ASSERT_STRING_EQUAL(out.kex, "sntrup761x25519-sha512");
+		CU_ASSERT_STRING_EQUAL(out.cipher, "aes128-gcm@openssh.com");
+		CU_ASSERT_STRING_EQUAL(out.mac, "");
+	}
+	buf_free(&b);
+}
+
 static void
 test_audit_events(void)
 {
@@ -1979,6 +2034,7 @@ test_type_names(void)
 		{ IPC_W_PROXY, "W_PROXY", 0 },
 		{ IPC_M_ROUTE_CERT, "M_ROUTE_CERT", 1 },
 		{ IPC_W_REFUSED, "W_REFUSED", 0 },
+		{ IPC_W_KEX, "W_KEX", 0 },
 		{ IPC_TYPE_MAX, "UNKNOWN", 0 },
 		{ IPC_TYPE_MAX + 1, "UNKNOWN", 0 },
 		{ 0xffff, "UNKNOWN", 0 },
@@ -1987,7 +2043,7 @@ test_type_names(void)
 	size_t i;
 
 	/* The table above lists every type. */
-	CU_ASSERT_EQUAL(IPC_TYPE_MAX, 19);
+	CU_ASSERT_EQUAL(IPC_TYPE_MAX, 20);
 	for (i = 0; i < NELEM(types); i++) {
 		CHECK(strcmp(ipc_type_name(types[i].type), types[i].name) == 0,
 		    "ipc_type_name(%u) = \"%s\", want \"%s\"", types[i].type,
@@ -2116,6 +2172,7 @@ static const struct test malformed_tests[] = {
 	{ "flag values", test_flag_values },
 	{ "flag encoding", test_flag_encoding },
 	{ "audit events", test_audit_events },
+	{ "W_KEX legs", test_kex_legs },
 	{ "failed cursor", test_failed_cursor },
 	{ NULL, NULL },
 };

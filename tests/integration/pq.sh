@@ -1,0 +1,144 @@
+# pq.sh - post-quantum key exchange on both legs, the audit of what each
+# leg negotiated, and rekeying with no ceiling.  Sourced by run.sh after
+# the first exec tests; CSSHD_IT_ONLY=pq runs it alone.  Needs $GW_PORT
+# (the main gateway, default algorithms), $STUDIO_PORT (the system's sshd
+# 9.2 Studio) and, for the OpenSSH 10 tests, $OPENSSH10 (make integration
+# passes build/openssh10).
+
+# pq_last_conn LOG: the conn= of the last auth.accepted in LOG.
+pq_last_conn() {
+	grep 'event=auth.accepted' "$1" | tail -n 1 | sed 's/.* conn=\([0-9]*\) .*/\1/'
+}
+
+# pq_audit LOG CONN EVENT: that connection's record of that event.
+pq_audit() {
+	local i
+	for i in $(seq 1 50); do
+		grep -q "event=$3 conn=$2 " "$1" && break
+		sleep 0.1
+	done
+	grep "event=$3 conn=$2 " "$1" | tail -n 1
+}
+
+# ---- system OpenSSH 9.2 -> gateway -> system sshd 9.2: sntrup on both ----
+GW_SSH_LOGLEVEL=DEBUG gw_ssh "$GW_PORT" "$T/alice" alice@s1 true 2>"$T/pq.err"
+rc=$?
+c=$(pq_last_conn "$GW_LOG")
+acc=$(pq_audit "$GW_LOG" "$c" auth.accepted)
+opn=$(pq_audit "$GW_LOG" "$c" upstream.opened)
+if [ $rc = 0 ] && echo "$acc" | grep -q ' kex=sntrup761x25519-sha512\(@openssh.com\)\? ' &&
+    grep -q 'kex: algorithm: sntrup761x25519-sha512' "$T/pq.err"; then
+	ok "OpenSSH 9.2 client: sntrup761x25519 negotiated, and audited in auth.accepted"
+else
+	not_ok "OpenSSH 9.2 client: sntrup761x25519 (rc=$rc; $acc)"
+	grep 'kex:' "$T/pq.err" | sed 's/^/#   /'
+fi
+echo "$acc" | grep -q ' cipher=[a-z0-9@.-]* mac=' &&
+	ok "auth.accepted names the client leg's cipher and MAC" ||
+	not_ok "auth.accepted names cipher and MAC ($acc)"
+echo "$opn" | grep -q ' kex=sntrup761x25519-sha512\(@openssh.com\)\?$' &&
+	ok "gateway -> sshd 9.2 Studio: sntrup761x25519 negotiated, and audited in upstream.opened" ||
+	not_ok "Studio leg sntrup761x25519 (upstream.opened: $opn)"
+
+# ---- OpenSSH 10.0: the client, and a Studio ----
+if [ -n "${OPENSSH10:-}" ] && [ -x "$OPENSSH10/usr/bin/ssh" ] &&
+    [ -x "$OPENSSH10/usr/sbin/sshd" ]; then
+	OSSH10=$(cd "$OPENSSH10" && pwd)
+	"$OSSH10/usr/bin/ssh" -F /dev/null -p "$GW_PORT" -i "$T/alice" \
+	    -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
+	    -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$T/known_hosts" \
+	    -o ConnectTimeout=10 -o LogLevel=DEBUG \
+	    alice@s1@127.0.0.1 'echo pq10' >"$T/pq10.out" 2>"$T/pq10.err"
+	rc=$?
+	c=$(pq_last_conn "$GW_LOG")
+	acc=$(pq_audit "$GW_LOG" "$c" auth.accepted)
+	if [ $rc = 0 ] && [ "$(cat "$T/pq10.out")" = pq10 ] &&
+	    echo "$acc" | grep -q ' kex=mlkem768x25519-sha256 ' &&
+	    grep -q 'kex: algorithm: mlkem768x25519-sha256' "$T/pq10.err" &&
+	    ! grep -qi 'not using a post-quantum' "$T/pq10.err"; then
+		ok "$(cut -d" " -f1 "$OSSH10/VERSION" 2>/dev/null) client: mlkem768x25519-sha256 audited, no post-quantum warning"
+	else
+		not_ok "OpenSSH 10 client: mlkem768x25519 (rc=$rc; $acc)"
+		sed 's/^/#   /' "$T/pq10.err" | grep -i 'kex\|warn\|error' | head -5
+	fi
+
+	PQ10_PORT=$(free_port)
+	PQGW_PORT=$(free_port)
+	if STUDIO_OPENSSH=$OSSH10 start_studio "$PQ10_PORT" "$T/studio10" cert q10; then
+		cat > "$T/pqgw.conf" <<EOF
+listen = [ "127.0.0.1:$PQGW_PORT" ];
+key = "$T/gw_key";
+allowed_workspaces = [ 100 ];
+workspaces = ( { id = 100; members = [ "alice" ]; } );
+users = ( { name = "alice"; keys = [ "$(cat "$T/alice.pub")" ]; } );
+studios = ( { session = "q10"; workspace = 100; upstream = "127.0.0.1:$PQ10_PORT";
+              upstream_user = "$STUDIO_USER"; } );
+workers = { prefork = 1; chroot = "$T/empty"; program = "$B/connect-sshd-worker"; };
+log = { level = "info"; format = "text"; };
+EOF
+		echo "[127.0.0.1]:$PQGW_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+		if start_gateway pqgw "$T/pqgw.conf"; then
+			out=$(gw_ssh "$PQGW_PORT" "$T/alice" alice@q10 'echo studio10' 2>"$T/pq.err")
+			c=$(pq_last_conn "$T/pqgw.log")
+			opn=$(pq_audit "$T/pqgw.log" "$c" upstream.opened)
+			[ "$out" = studio10 ] && echo "$opn" | grep -q ' kex=mlkem768x25519-sha256$' &&
+				ok "a Studio running sshd 10.0 is reached with mlkem768x25519-sha256 (upstream.opened)" ||
+				{ not_ok "sshd 10.0 Studio over mlkem768x25519 (got '$out'; $opn)"
+				  sed 's/^/#   /' "$T/pq.err"; tail -n 5 "$T/studio10/sshd.log" | sed 's/^/#   /'; }
+			stop_gateway pqgw
+		else
+			not_ok "cannot start the gateway for the sshd 10.0 Studio"
+		fi
+	else
+		not_ok "cannot start the OpenSSH 10.0 Studio"
+		tail -n 5 "$T/studio10/sshd.log" 2>/dev/null | sed 's/^/#   /'
+	fi
+else
+	skip "OpenSSH 10 client and Studio (OPENSSH10 not set: make integration builds build/openssh10)"
+	skip "sshd 10.0 Studio"
+fi
+
+# ---- a classical-only configuration still works, and says so ----
+CL_PORT=$(free_port)
+write_conf "$T/classic.conf" "$CL_PORT" 'algorithms = { kex = [ "curve25519-sha256" ]; };'
+echo "[127.0.0.1]:$CL_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+if start_gateway classic "$T/classic.conf"; then
+	out=$(gw_ssh "$CL_PORT" "$T/alice" alice@s1 'echo classic' 2>"$T/pq.err")
+	c=$(pq_last_conn "$T/classic.log")
+	acc=$(pq_audit "$T/classic.log" "$c" auth.accepted)
+	opn=$(pq_audit "$T/classic.log" "$c" upstream.opened)
+	[ "$out" = classic ] && echo "$acc" | grep -q ' kex=curve25519-sha256 ' &&
+	    echo "$opn" | grep -q ' kex=curve25519-sha256$' &&
+		ok "algorithms.kex classical only: logins work, both legs audited as curve25519-sha256" ||
+		{ not_ok "classical-only kex (got '$out'; $acc; $opn)"; sed 's/^/#   /' "$T/pq.err"; }
+	stop_gateway classic
+else
+	not_ok "cannot start the classical-only gateway"
+fi
+
+# ---- rekeying without a ceiling ----
+# Before, the monitor killed a worker at its 65th host-key signature.
+head -c 100M /dev/urandom > "$T/pq.blob"
+want=$(sha256sum < "$T/pq.blob" | cut -d' ' -f1)
+GW_SSH_LOGLEVEL=DEBUG gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o RekeyLimit=1M \
+    'sha256sum' < "$T/pq.blob" >"$T/pq.sum" 2>"$T/pq.err"
+rc=$?
+got=$(cut -d' ' -f1 "$T/pq.sum")
+n=$(grep -c 'SSH2_MSG_NEWKEYS received' "$T/pq.err")
+[ $rc = 0 ] && [ "$got" = "$want" ] && [ "$n" -gt 64 ] &&
+	ok "100 MB upload with RekeyLimit=1M: $n key exchanges, sha256 equal on the Studio" ||
+	{ not_ok "100 MB upload with RekeyLimit=1M (rc=$rc, $n key exchanges, want $want got $got)"
+	  grep 'killing worker' "$GW_LOG" | tail -n 2 | sed 's/^/#   /'; }
+rm -f "$T/pq.blob" "$T/pq.err"
+head -c 8M /dev/urandom > "$T/pq.blob"
+want=$(sha256sum < "$T/pq.blob" | cut -d' ' -f1)
+GW_SSH_LOGLEVEL=DEBUG gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o RekeyLimit=16K \
+    -o KexAlgorithms=curve25519-sha256 'sha256sum' < "$T/pq.blob" >"$T/pq.sum" 2>"$T/pq.err"
+rc=$?
+got=$(cut -d' ' -f1 "$T/pq.sum")
+n=$(grep -c 'SSH2_MSG_NEWKEYS received' "$T/pq.err")
+[ $rc = 0 ] && [ "$got" = "$want" ] && [ "$n" -gt 200 ] &&
+	ok "a connection with $n key exchanges (RekeyLimit=16K) survives, sha256 equal" ||
+	{ not_ok "more than 200 rekeys (rc=$rc, $n key exchanges, want $want got $got)"
+	  grep 'killing worker' "$GW_LOG" | tail -n 2 | sed 's/^/#   /'; }
+rm -f "$T/pq.blob" "$T/pq.err" "$T/pq.sum"
