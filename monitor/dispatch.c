@@ -1154,7 +1154,6 @@ h_kex(struct monitor *m, struct worker *w, struct cursor *c)
 	struct ipc_kex k;
 	unsigned want = w->state == WS_KEYED ? IPC_KEX_CLIENT : IPC_KEX_STUDIO;
 
-	(void)m;
 	if (ipc_dec_kex(c, &k) != 0)
 		return -1;
 	if (k.leg != want) {
