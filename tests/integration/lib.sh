@@ -82,7 +82,7 @@ studio_authkeys() {
 
 # start_studio PORT [DIR [MODE SESSION...]]: the default is the main
 # Studio, $T/studio, with certificates for every session the tests route
-# to it.
+# to it.  STUDIO_LOGLEVEL (default VERBOSE) is its sshd's LogLevel.
 start_studio() {
 	local port=$1 dir=${2:-$T/studio}
 	shift; [ $# -gt 0 ] && shift
@@ -111,7 +111,7 @@ start_studio() {
 	# The fault test logs in 50 clients at once through the gateway; the
 	# default 10:30:100 would drop some of them at the Studio.
 	MaxStartups 200
-	LogLevel VERBOSE
+	LogLevel ${STUDIO_LOGLEVEL:-VERBOSE}
 	EOF
 	[ "$(id -u)" = 0 ] && mkdir -p /run/sshd && chmod 755 /run/sshd
 	/usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log" || return 1
@@ -120,7 +120,7 @@ start_studio() {
 
 stop_studio() {
 	local d
-	for d in "$T/studio" "$T/keystudio"; do
+	for d in "$T/studio" "$T/keystudio" "$T/winstudio"; do
 		[ -f "$d/sshd.pid" ] && kill "$(cat "$d/sshd.pid")" 2>/dev/null
 		rm -f "$d/sshd.pid"
 	done
