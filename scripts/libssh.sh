@@ -13,12 +13,23 @@
 # and DIR/src, so running it again after a failed build does not refetch.
 # EXTRA_CFLAGS (the sanitizer build's -fsanitize=address) go into libssh's
 # own compilation.
+#
+# connect-sshd's own patches, scripts/libssh-patches/*.patch, are applied
+# in name order on top of Debian's (patch -p1, no fuzz); one that does not
+# apply fails the build.  DIR/VERSION names them.  A system libssh cannot
+# be patched: VERSION then says which patches it lacks.
 set -eu
 
 MIN=0.12.2
 SERIES=0.12
 DIR=${1:?usage: libssh.sh DIR [EXTRA_CFLAGS]}
 EXTRA=${2:-}
+PATCHDIR=$(cd "$(dirname "$0")" && pwd)/libssh-patches
+PATCHES=""
+for p in "$PATCHDIR"/*.patch; do
+	[ -e "$p" ] && PATCHES="$PATCHES $(basename "$p")"
+done
+PATCHES=${PATCHES# }
 
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
@@ -27,7 +38,9 @@ rm -f "$DIR/libs"
 if pkg-config --atleast-version="$MIN" libssh 2>/dev/null; then
 	v=$(pkg-config --modversion libssh)
 	pkg-config --cflags libssh > "$DIR/cflags"
-	echo "system libssh $v (pkg-config, shared)" > "$DIR/VERSION"
+	lacks=""
+	[ -n "$PATCHES" ] && lacks="; without connect-sshd's patches $PATCHES"
+	echo "system libssh $v (pkg-config, shared$lacks)" > "$DIR/VERSION"
 	pkg-config --libs libssh > "$DIR/libs"
 	echo "libssh: $(cat "$DIR/VERSION")"
 	exit 0
@@ -81,6 +94,16 @@ rm -rf "$DIR/src/libssh-$upver" "$DIR/cmake" "$DIR/include" "$DIR/lib"
 echo "libssh: unpacking $(basename "$dsc") (apt verified it against sid's" \
     "signed Sources index)"
 (cd "$DIR/src" && dpkg-source -q -x "$(basename "$dsc")" "libssh-$upver")
+for p in $PATCHES; do
+	echo "libssh: applying scripts/libssh-patches/$p"
+	patch -d "$DIR/src/libssh-$upver" -p1 --batch --forward --fuzz=0 \
+	    < "$PATCHDIR/$p" > "$DIR/patch.log" 2>&1 || {
+		cat "$DIR/patch.log" >&2
+		echo "libssh: scripts/libssh-patches/$p does not apply to" \
+		    "libssh $ver: update the patch for this version" >&2
+		exit 1
+	}
+done
 start=$(date +%s)
 cmake -S "$DIR/src/libssh-$upver" -B "$DIR/cmake" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -102,8 +125,8 @@ built=$(sed -n 's/^Version: //p' "$DIR/lib/pkgconfig/libssh.pc")
 }
 echo "-I$DIR/include" > "$DIR/cflags"
 echo "libssh $ver (Debian sid source $(basename "$dsc") from $mirror," \
-    "static, built in $((end - start)) s${EXTRA:+, CFLAGS $EXTRA})" \
-    > "$DIR/VERSION"
+    "${PATCHES:+patched with $PATCHES, }static," \
+    "built in $((end - start)) s${EXTRA:+, CFLAGS $EXTRA})" > "$DIR/VERSION"
 # libssh.a's own dependencies: OpenSSL's libcrypto, zlib, threads.
 echo "$DIR/lib/libssh.a -lcrypto -lz -pthread" > "$DIR/libs"
 echo "libssh: $(cat "$DIR/VERSION")"

@@ -85,6 +85,7 @@ studio_authkeys() {
 # to it.  With STUDIO_OPENSSH=DIR (an unpacked OpenSSH, as
 # scripts/openssh-backports.sh leaves it) the Studio is DIR's sshd, told
 # where its helpers are; otherwise the system's.
+# STUDIO_LOGLEVEL (default VERBOSE) is its sshd's LogLevel.
 start_studio() {
 	local port=$1 dir=${2:-$T/studio} sshd=/usr/sbin/sshd ossh=${STUDIO_OPENSSH:-}
 	shift; [ $# -gt 0 ] && shift
@@ -113,7 +114,7 @@ start_studio() {
 	# The fault test logs in 50 clients at once through the gateway; the
 	# default 10:30:100 would drop some of them at the Studio.
 	MaxStartups 200
-	LogLevel VERBOSE
+	LogLevel ${STUDIO_LOGLEVEL:-VERBOSE}
 	EOF
 	if [ -n "$ossh" ]; then
 		sshd=$ossh/usr/sbin/sshd

@@ -154,6 +154,10 @@ if [ "${CSSHD_IT_ONLY:-}" = clients ]; then
 	exit
 fi
 
+# The channel window the gateway grants on both legs (issue 14).
+. "$HERE/window.sh"
+[ "${CSSHD_IT_ONLY:-}" = window ] && { echo "$PASS passed, $FAIL failed"; [ "$FAIL" = 0 ]; exit; }
+
 # The Redis registry and the fleet alone, for working on them.
 if [ "${CSSHD_IT_ONLY:-}" = registry ]; then
 	. "$HERE/registry.sh"
