@@ -138,6 +138,10 @@ if [ "${CSSHD_IT_ONLY:-}" = cert ]; then
 	exit
 fi
 
+# ---- clients with OpenSSH user certificates (trusted_user_ca_keys) ----
+. "$HERE/usercert.sh"
+[ "${CSSHD_IT_ONLY:-}" = ucert ] && { echo "$PASS passed, $FAIL failed"; [ "$FAIL" = 0 ]; exit; }
+
 # The Redis registry and the fleet alone, for working on them.
 if [ "${CSSHD_IT_ONLY:-}" = registry ]; then
 	. "$HERE/registry.sh"
