@@ -31,6 +31,7 @@
 #include "registry.h"
 #include "replay.h"
 #include "sshwire.h"
+#include "usercert.h"
 
 #define MON_ONCE	0x1
 
@@ -610,10 +611,88 @@ key_offered(struct monitor *m, struct worker *w)
 	return 0;
 }
 
+/* A refusal of a client certificate (or a login by one): the record
+ * names the certified key's own fingerprint, the key id, the serial and
+ * the CA's fingerprint, never the blob's. */
+static void
+audit_cert_denied(struct worker *w, const struct policy_decision *d,
+    const struct usercert *uc, const char *reason)
+{
+	char serial[24];
+
+	snprintf(serial, sizeof(serial), "%llu",
+	    (unsigned long long)uc->serial);
+	AUDIT("auth.denied", AF_N("conn", w->conn_id), AF_S("peer", w->peer),
+	    AF_S("user", d->user), AF_S("session", d->session),
+	    AF_N("workspace", d->workspace), AF_S("key", uc->key_fp),
+	    AF_S("cert_key_id", uc->key_id), AF_S("cert_serial", serial),
+	    AF_S("cert_ca_fp", uc->ca_fp), AF_S("reason", reason));
+}
+
+/*
+ * A client certificate (usercert.h), for the key query and the signed
+ * login alike: parsed, the policy asked about the user with no key (the
+ * certificate stands for the key), then the certificate's own checks, the
+ * CA signature last.  Returns POLICY_ALLOW with *uc filled, or the verdict
+ * to reply with, refused and audited here.
+ */
+static enum policy_verdict
+cert_decision(struct monitor *m, struct worker *w, const char *ssh_user,
+    const uint8_t *blob, size_t len, struct usercert *uc,
+    struct policy_decision *d)
+{
+	unsigned min_bits = (unsigned)m->cfg->limits.rsa_min_bits;
+	struct usercert_ca cas[CFG_MAX_USER_CAS];
+	struct policy_request req;
+	enum policy_verdict v;
+	enum usercert_verdict cv;
+	char fp[SSHWIRE_FP_LEN], ip[64], why[320];
+	const char *perr;
+	size_t i, ncas;
+
+	if (usercert_parse(blob, len, min_bits, uc, &perr) != 0) {
+		sshwire_fingerprint(blob, len, fp, sizeof(fp));
+		unnamed_decision(d, ssh_user);
+		logit("conn %llu: client certificate %s refused: %s",
+		    (unsigned long long)w->conn_id, fp, perr);
+		audit_denied(w, d, fp, "cert-malformed");
+		w->nauthfail++;
+		return POLICY_DENY_KEY_NOT_REGISTERED;
+	}
+	memset(&req, 0, sizeof(req));
+	req.ssh_user = ssh_user;
+	v = policy_check(&m->backend, &req, d);
+	show_bad_name(d, ssh_user);
+	if (v != POLICY_ALLOW) {
+		audit_cert_denied(w, d, uc, policy_reason(v));
+		w->nauthfail++;
+		return v;
+	}
+	ncas = m->cfg->nuser_cas < CFG_MAX_USER_CAS ? m->cfg->nuser_cas :
+	    CFG_MAX_USER_CAS;
+	for (i = 0; i < ncas; i++) {
+		cas[i].blob = m->cfg->user_cas[i].blob;
+		cas[i].len = m->cfg->user_cas[i].bloblen;
+	}
+	if (usercert_peer_ip(w->peer, ip, sizeof(ip)) != 0)
+		ip[0] = '\0';
+	cv = usercert_check(uc, d->user, ip, (uint64_t)time(NULL), cas, ncas,
+	    min_bits, why, sizeof(why));
+	if (cv != USERCERT_OK) {
+		logit("conn %llu: client certificate for key %s refused: %s",
+		    (unsigned long long)w->conn_id, uc->key_fp, why);
+		audit_cert_denied(w, d, uc, usercert_reason(cv));
+		w->nauthfail++;
+		return POLICY_DENY_KEY_NOT_REGISTERED;
+	}
+	return POLICY_ALLOW;
+}
+
 static int
 h_key_query(struct monitor *m, struct worker *w, struct cursor *c)
 {
 	struct ipc_key_query q;
+	struct usercert uc;
 	struct policy_request req;
 	struct policy_decision d;
 	char fp[SSHWIRE_FP_LEN];
@@ -623,6 +702,9 @@ h_key_query(struct monitor *m, struct worker *w, struct cursor *c)
 		return -1;
 	if (key_offered(m, w) != 0)
 		return -1;
+	if (keytype_cert_of_blob(q.key_blob, q.key_blob_len) != NULL)
+		return reply_verdict(m, w, IPC_M_KEY_REPLY, cert_decision(m, w,
+		    q.user, q.key_blob, q.key_blob_len, &uc, &d));
 	sshwire_fingerprint(q.key_blob, q.key_blob_len, fp, sizeof(fp));
 	if (key_refused(m, w, q.user, q.key_blob, q.key_blob_len, fp))
 		return reply_flag(m, w, IPC_M_KEY_REPLY, 0);
@@ -751,7 +833,8 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 	enum policy_verdict verdict;
 	char fp[SSHWIRE_FP_LEN];
 	const char *why = NULL;
-	int good, claim;
+	struct usercert uc;
+	int good, claim, is_cert = 0;
 
 	if (ipc_dec_verify(c, &v) != 0)
 		return -1;
@@ -767,29 +850,51 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 		worker_kill(m, w, "verify request refused: %s", why);
 		return -1;
 	}
-	sshwire_fingerprint(r.key_blob, r.key_blob_len, fp, sizeof(fp));
-	if (key_refused(m, w, r.user, r.key_blob, r.key_blob_len, fp))
-		return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
-	/* Policy before crypto: the user and key are known from the signed
-	 * data, so a key that may not log in here costs no signature check
-	 * (the key query already told the worker as much). */
-	req.ssh_user = r.user;
-	req.key_blob = r.key_blob;
-	req.key_len = r.key_blob_len;
-	verdict = policy_check(&m->backend, &req, &d);
-	show_bad_name(&d, r.user);
-	if (verdict != POLICY_ALLOW) {
-		audit_denied(w, &d, fp, policy_reason(verdict));
-		w->nauthfail++;
-		return reply_verdict(m, w, IPC_M_VERIFY_REPLY, verdict);
-	}
-	good = userauth_verify(r.algo, r.key_blob, r.key_blob_len, v.sig,
-	    v.sig_len, v.data, v.data_len,
-	    (unsigned)m->cfg->limits.rsa_min_bits);
-	if (good != 1) {
-		audit_denied(w, &d, fp, "bad-signature");
-		w->nauthfail++;
-		return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
+	if (keytype_cert_of_blob(r.key_blob, r.key_blob_len) != NULL) {
+		/* A certificate: the policy and the certificate's checks,
+		 * then the user's signature with the certified key. */
+		verdict = cert_decision(m, w, r.user, r.key_blob,
+		    r.key_blob_len, &uc, &d);
+		if (verdict != POLICY_ALLOW)
+			return reply_verdict(m, w, IPC_M_VERIFY_REPLY, verdict);
+		is_cert = 1;
+		snprintf(fp, sizeof(fp), "%s", uc.key_fp);
+		good = userauth_verify(keytype_plain_sigalg(r.key_blob,
+		    r.key_blob_len, r.algo), uc.key_blob, uc.key_blob_len,
+		    v.sig, v.sig_len, v.data, v.data_len,
+		    (unsigned)m->cfg->limits.rsa_min_bits);
+		if (good != 1) {
+			audit_cert_denied(w, &d, &uc, "bad-signature");
+			w->nauthfail++;
+			return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
+		}
+	} else {
+		sshwire_fingerprint(r.key_blob, r.key_blob_len, fp,
+		    sizeof(fp));
+		if (key_refused(m, w, r.user, r.key_blob, r.key_blob_len, fp))
+			return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
+		/* Policy before crypto: the user and key are known from the
+		 * signed data, so a key that may not log in here costs no
+		 * signature check (the key query already told the worker as
+		 * much). */
+		req.ssh_user = r.user;
+		req.key_blob = r.key_blob;
+		req.key_len = r.key_blob_len;
+		verdict = policy_check(&m->backend, &req, &d);
+		show_bad_name(&d, r.user);
+		if (verdict != POLICY_ALLOW) {
+			audit_denied(w, &d, fp, policy_reason(verdict));
+			w->nauthfail++;
+			return reply_verdict(m, w, IPC_M_VERIFY_REPLY, verdict);
+		}
+		good = userauth_verify(r.algo, r.key_blob, r.key_blob_len,
+		    v.sig, v.sig_len, v.data, v.data_len,
+		    (unsigned)m->cfg->limits.rsa_min_bits);
+		if (good != 1) {
+			audit_denied(w, &d, fp, "bad-signature");
+			w->nauthfail++;
+			return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
+		}
 	}
 	if ((claim = session_id_claim(m, w)) == 0)
 		return -1;
@@ -803,11 +908,28 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 	w->upstream_auth = resolve_upstream_auth(m, &d);
 	w->state = WS_AUTHED;
 	monitor_shared_release(m, w);
-	AUDIT("auth.accepted", AF_N("conn", w->conn_id), AF_S("peer", w->peer),
-	    AF_S("user", w->user), AF_S("session", w->session),
-	    AF_N("workspace", w->workspace), AF_S("key", fp),
-	    AF_S("algo", r.algo), AF_S("kex", w->kex),
-	    AF_S("cipher", w->cipher), AF_S("mac", w->mac));
+	if (is_cert) {
+		char serial[24];
+
+		w->client_cert = 1;
+		w->client_cert_ext = uc.ext;
+		snprintf(serial, sizeof(serial), "%llu",
+		    (unsigned long long)uc.serial);
+		AUDIT("auth.accepted", AF_N("conn", w->conn_id),
+		    AF_S("peer", w->peer), AF_S("user", w->user),
+		    AF_S("session", w->session),
+		    AF_N("workspace", w->workspace), AF_S("key", fp),
+		    AF_S("algo", r.algo), AF_S("kex", w->kex),
+		    AF_S("cipher", w->cipher), AF_S("mac", w->mac),
+		    AF_S("cert_key_id", uc.key_id),
+		    AF_S("cert_serial", serial), AF_S("cert_ca_fp", uc.ca_fp));
+	} else
+		AUDIT("auth.accepted", AF_N("conn", w->conn_id),
+		    AF_S("peer", w->peer), AF_S("user", w->user),
+		    AF_S("session", w->session),
+		    AF_N("workspace", w->workspace), AF_S("key", fp),
+		    AF_S("algo", r.algo), AF_S("kex", w->kex),
+		    AF_S("cipher", w->cipher), AF_S("mac", w->mac));
 	return reply_flag(m, w, IPC_M_VERIFY_REPLY, 1);
 }
 
@@ -942,6 +1064,16 @@ issue_cert(struct monitor *m, struct worker *w, uint8_t *out, size_t outsz,
 		w->extensions |= CERT_EXT_PORT_FWD;
 	if (fw->agent)
 		w->extensions |= CERT_EXT_AGENT_FWD;
+	/* A client's certificate narrows them, as OpenSSH's sshd would: no
+	 * permit-pty, no pty on the Studio; and so on. */
+	if (w->client_cert) {
+		if (!(w->client_cert_ext & USERCERT_EXT_PTY))
+			w->extensions &= ~(unsigned)CERT_EXT_PTY;
+		if (!(w->client_cert_ext & USERCERT_EXT_PORT_FWD))
+			w->extensions &= ~(unsigned)CERT_EXT_PORT_FWD;
+		if (!(w->client_cert_ext & USERCERT_EXT_AGENT_FWD))
+			w->extensions &= ~(unsigned)CERT_EXT_AGENT_FWD;
+	}
 	memset(&req, 0, sizeof(req));
 	req.key_blob = w->login_key;
 	req.key_blob_len = w->login_key_len;

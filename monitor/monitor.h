@@ -135,6 +135,10 @@ struct worker {
 	uint64_t cert_serial;
 	char cert_key_id[IPC_MAX_TEXT];
 	unsigned extensions;		/* CERT_EXT_* granted */
+	/* The client logged in with a user certificate (usercert.h): its
+	 * USERCERT_EXT_* narrow the Studio certificate's extensions. */
+	int client_cert;
+	unsigned client_cert_ext;
 	int upstream_refused;		/* IPC_AUDIT_UPSTREAM_REFUSED seen */
 
 	struct wchan *chans;		/* channels reported open */

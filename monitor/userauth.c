@@ -95,13 +95,12 @@ agent_parse(const uint8_t *msg, size_t len, struct agent_req *r,
 	return userauth_parse(r->data, r->data_len, &r->ua, why);
 }
 
-/* The algorithms a key type may sign with (keytypes.h); SHA-1 "ssh-rsa"
- * is not one of them. */
+/* The algorithms a key type, or a certificate over one, may sign with
+ * (keytypes.h); SHA-1 "ssh-rsa" is not one of them. */
 int
 userauth_algo_ok(const char *algo, const uint8_t *blob, size_t len)
 {
-	return keytype_sigalg(keytype_of_blob(blob, len), algo) != NULL ?
-	    0 : -1;
+	return keytype_plain_sigalg(blob, len, algo) != NULL ? 0 : -1;
 }
 
 static EVP_PKEY *

@@ -169,7 +169,7 @@ static const char *const root_names[] = {
 	"listen", "key", "key_fingerprint", "enabled", "allowed_workspaces",
 	"workspaces", "users", "studios", "workers", "log", "limits",
 	"forwarding", "algorithms", "metrics_listen", "registry",
-	"upstream_auth", NULL,
+	"upstream_auth", "trusted_user_ca_keys", NULL,
 };
 static const char *const registry_names[] = {
 	"backend", "address", "db", "user", "password_file", "prefix",
@@ -1339,6 +1339,82 @@ load_keys_file(struct loader *l, const config_setting_t *s,
 	return bad;
 }
 
+/*
+ * trusted_user_ca_keys = "path": the CA keys, one authorized_keys-like
+ * line each ("type base64 [comment]", no options, no certificates), with
+ * the StrictModes checks of a keys_file.  A file without a key is an
+ * error: the setting would trust nobody, which leaving it out says.
+ */
+static void
+load_user_cas(struct loader *l, const config_setting_t *root)
+{
+	const config_setting_t *s;
+	const char *v, *why;
+	char *path, *line = NULL;
+	char err[FILECHECK_ERR];
+	size_t cap = 0;
+	ssize_t len;
+	unsigned lineno = 0;
+	struct authkey k, *nk;
+	FILE *f;
+	int rc, unsafe, bad = 0;
+
+	if ((s = config_setting_get_member(root, "trusted_user_ca_keys")) ==
+	    NULL || get_string(l, s, "trusted_user_ca_keys", &v) != 0)
+		return;
+	if ((l->cfg->user_ca_path = lstrdup(l, v)) == NULL ||
+	    (path = resolve_path(l, v)) == NULL)
+		return;
+	if ((f = open_trusted(path, err, sizeof(err), &unsafe)) == NULL) {
+		serr(l, s, "trusted_user_ca_keys %s: %s", path, err);
+		free(path);
+		return;
+	}
+	while ((len = getline(&line, &cap, f)) != -1) {
+		lineno++;
+		if (strlen(line) != (size_t)len) {
+			kerr(l, path, lineno, "line holds a NUL byte");
+			bad++;
+			continue;
+		}
+		rc = authkey_parse_line_min(line,
+		    (unsigned)l->cfg->limits.rsa_min_bits, &k, &why);
+		if (rc == 1)
+			continue;
+		if (rc != 0) {
+			kerr(l, path, lineno, "CA key: %s", why);
+			bad++;
+			continue;
+		}
+		if (l->cfg->nuser_cas >= CFG_MAX_USER_CAS) {
+			kerr(l, path, lineno, "more than %d CA keys: keep "
+			    "only the CAs in use", CFG_MAX_USER_CAS);
+			authkey_free(&k);
+			bad++;
+			break;
+		}
+		if ((nk = reallocarray(l->cfg->user_cas, l->cfg->nuser_cas + 1,
+		    sizeof(*nk))) == NULL) {
+			ferr(l, "out of memory");
+			authkey_free(&k);
+			break;
+		}
+		l->cfg->user_cas = nk;
+		l->cfg->user_cas[l->cfg->nuser_cas++] = k;
+	}
+	if (ferror(f)) {
+		serr(l, s, "trusted_user_ca_keys %s: read error", path);
+		bad++;
+	}
+	if (bad == 0 && l->cfg->nuser_cas == 0)
+		serr(l, s, "trusted_user_ca_keys %s holds no key: add a CA "
+		    "public key (\"ssh-ed25519 AAAA... ca\") or remove the "
+		    "setting", path);
+	free(line);
+	fclose(f);
+	free(path);
+}
+
 static void
 load_user(struct loader *l, const config_setting_t *list, int i,
     const config_setting_t *e, struct cfg_user *u)
@@ -1375,10 +1451,14 @@ load_user(struct loader *l, const config_setting_t *list, int i,
 			bad += load_keys_file(l, kf, label, u);
 	}
 	/* A user whose keys were all bad has been told why already.  An
-	 * empty keys_file is allowed: every key revoked, no login. */
-	if (u->nkeys == 0 && bad == 0 && u->keys_file == NULL)
+	 * empty keys_file is allowed: every key revoked, no login; so is an
+	 * empty keys = [ ]: a user who logs in with certificates only
+	 * (trusted_user_ca_keys).  Neither setting is a mistake. */
+	if (u->nkeys == 0 && bad == 0 && u->keys_file == NULL &&
+	    config_setting_get_member(e, "keys") == NULL)
 		serr(l, e, "%s has no keys: add keys = [ \"ssh-ed25519 ...\" ] "
-		    "or keys_file = \"/path\"", label);
+		    "or keys_file = \"/path\" (keys = [ ] for certificates "
+		    "only)", label);
 }
 
 static void
@@ -2257,6 +2337,7 @@ load_root(struct loader *l, const config_setting_t *root)
 	load_allowed(l, root);
 	load_workspaces(l, root);
 	load_key_limits(l, root);
+	load_user_cas(l, root);
 	load_users(l, root);
 	load_studios(l, root);
 	load_workers(l, root);
@@ -2459,6 +2540,10 @@ config_free(struct config *cfg)
 	free(cfg->path);
 	free(cfg->key_path);
 	free(cfg->key_fingerprint);
+	for (i = 0; i < cfg->nuser_cas; i++)
+		authkey_free(&cfg->user_cas[i]);
+	free(cfg->user_cas);
+	free(cfg->user_ca_path);
 	free(cfg->metrics.host);
 	free(cfg->metrics.port);
 	free_strings(cfg->algorithms.kex, cfg->algorithms.nkex);
@@ -2860,6 +2945,8 @@ config_dump(const struct config *cfg, FILE *out)
 	fprintf(out, "enabled = %s;\n", cfg->enabled ? "true" : "false");
 	dump_str(out, 0, "upstream_auth",
 	    config_upstream_auth_name(cfg->upstream_auth));
+	if (cfg->user_ca_path != NULL)
+		dump_str(out, 0, "trusted_user_ca_keys", cfg->user_ca_path);
 	if (cfg->registry.backend == CFG_REGISTRY_FILE) {
 		dump_allowed(cfg, out);
 		dump_workspaces(cfg, out);

@@ -150,6 +150,8 @@ struct cfg_algorithms {
 	size_t nmacs;
 };
 
+#define CFG_MAX_USER_CAS	64	/* keys in trusted_user_ca_keys */
+
 struct config {
 	char *path;
 	struct cfg_listen *listen;
@@ -159,6 +161,11 @@ struct config {
 	struct cfg_listen metrics;	/* metrics_listen; host NULL if unset */
 	int enabled;
 	int upstream_auth;	/* enum cfg_upstream_auth, never UNSET */
+	/* trusted_user_ca_keys: the file (NULL if unset) and its keys, the
+	 * CAs whose user certificates may log in (monitor/usercert.h) */
+	char *user_ca_path;
+	struct authkey *user_cas;
+	size_t nuser_cas;
 	long long *allowed_workspaces;
 	size_t nallowed_workspaces;
 	struct cfg_workspace *workspaces;

@@ -73,6 +73,67 @@ keytype_sigalg(const struct keytype *kt, const char *algo)
 	return NULL;
 }
 
+static const struct keytype_cert cert_table[] = {
+	{ "ssh-ed25519-cert-v01@openssh.com", "ssh-ed25519",
+	    { { "ssh-ed25519-cert-v01@openssh.com", "ssh-ed25519" } } },
+	{ "ssh-rsa-cert-v01@openssh.com", "ssh-rsa",
+	    { { "rsa-sha2-256-cert-v01@openssh.com", "rsa-sha2-256" },
+	      { "rsa-sha2-512-cert-v01@openssh.com", "rsa-sha2-512" } } },
+	{ "ecdsa-sha2-nistp256-cert-v01@openssh.com", "ecdsa-sha2-nistp256",
+	    { { "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+	        "ecdsa-sha2-nistp256" } } },
+	{ "ecdsa-sha2-nistp384-cert-v01@openssh.com", "ecdsa-sha2-nistp384",
+	    { { "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+	        "ecdsa-sha2-nistp384" } } },
+	{ "ecdsa-sha2-nistp521-cert-v01@openssh.com", "ecdsa-sha2-nistp521",
+	    { { "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+	        "ecdsa-sha2-nistp521" } } },
+};
+
+#define NCERT	(sizeof(cert_table) / sizeof(cert_table[0]))
+
+const struct keytype_cert *
+keytype_cert_find(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < NCERT; i++)
+		if (strlen(cert_table[i].name) == n &&
+		    memcmp(cert_table[i].name, s, n) == 0)
+			return &cert_table[i];
+	return NULL;
+}
+
+const struct keytype_cert *
+keytype_cert_of_blob(const uint8_t *blob, size_t len)
+{
+	char type[TYPE_MAX];
+
+	if (sshwire_blob_type(blob, len, type, sizeof(type)) != 0)
+		return NULL;
+	return keytype_cert_find(type, strlen(type));
+}
+
+const char *
+keytype_plain_sigalg(const uint8_t *blob, size_t len, const char *algo)
+{
+	const struct keytype_cert *ct;
+	const struct keytype_sigalg *sa;
+	size_t i;
+
+	if (algo == NULL)
+		return NULL;
+	if ((sa = keytype_sigalg(keytype_of_blob(blob, len), algo)) != NULL)
+		return sa->name;
+	if ((ct = keytype_cert_of_blob(blob, len)) == NULL)
+		return NULL;
+	for (i = 0; i < KEYTYPE_MAX_SIGALGS && ct->sigalgs[i].name != NULL;
+	    i++)
+		if (strcmp(ct->sigalgs[i].name, algo) == 0)
+			return ct->sigalgs[i].plain;
+	return NULL;
+}
+
 /* An SSH mpint that is positive and minimally encoded: its magnitude
  * (without the sign byte) and its size in bits. */
 static int

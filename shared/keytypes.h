@@ -75,6 +75,34 @@ const struct keytype *keytype_of_blob(const uint8_t *blob, size_t len);
 const struct keytype_sigalg *keytype_sigalg(const struct keytype *kt,
     const char *algo);
 
+/*
+ * OpenSSH certificate types (PROTOCOL.certkeys) over the key types above:
+ * the certificate's type name, the plain type of the key it certifies,
+ * and the userauth signature algorithms a client names when it signs with
+ * such a certificate (the signature itself is the plain key's).
+ */
+struct keytype_cert {
+	const char *name;		/* "ssh-ed25519-cert-v01@openssh.com" */
+	const char *plain;		/* "ssh-ed25519" */
+	/* cert algorithm name -> the plain key's signature algorithm */
+	struct { const char *name, *plain; } sigalgs[KEYTYPE_MAX_SIGALGS];
+};
+
+/* The certificate type named s[0..n), or NULL. */
+const struct keytype_cert *keytype_cert_find(const char *s, size_t n);
+/* The certificate type of a blob (its first string), or NULL. */
+const struct keytype_cert *keytype_cert_of_blob(const uint8_t *blob,
+    size_t len);
+/*
+ * The plain signature algorithm a client's algo stands for with the key
+ * blob: algo itself for a plain key that may sign with it, the plain
+ * key's algorithm for a certificate algorithm of the blob's certificate
+ * type ("rsa-sha2-512-cert-v01@openssh.com" -> "rsa-sha2-512"), NULL
+ * for anything else.
+ */
+const char *keytype_plain_sigalg(const uint8_t *blob, size_t len,
+    const char *algo);
+
 enum keytype_verdict {
 	KEYTYPE_OK = 0,
 	KEYTYPE_UNKNOWN,	/* no type inside, or one not in the table */

@@ -634,8 +634,7 @@ signed_key_refusal(const uint8_t *data, size_t len, char *why, size_t whysz)
 		snprintf(why, whysz, "a key of %zu bytes is larger than any "
 		    "the gateway accepts (RSA keys may have at most %d bits)",
 		    keylen, KEYTYPE_RSA_MAX_BITS);
-	} else if (keytype_sigalg(keytype_of_blob(key, keylen), algo) ==
-	    NULL) {
+	} else if (keytype_plain_sigalg(key, keylen, algo) == NULL) {
 		reason = IPC_REFUSED_SIG_ALGORITHM;
 		snprintf(why, whysz, "signature algorithm %s is not accepted "
 		    "for this key type", algo);

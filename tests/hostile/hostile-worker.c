@@ -338,6 +338,10 @@ fixed_ed25519_blob(uint8_t *out, uint8_t fill)
 	memset(out + sizeof(head), fill, 32);
 }
 
+/* The algorithm signed_request() names: a certificate login names the
+ * certificate's. */
+static const char *req_algo = "ssh-ed25519";
+
 /* The publickey userauth request a client signs (RFC 4252, 7). */
 static void
 signed_request(struct buf *d, const uint8_t *sid, size_t sidlen,
@@ -350,7 +354,7 @@ signed_request(struct buf *d, const uint8_t *sid, size_t sidlen,
 	buf_put_cstring(d, bound_key != NULL ?
 	    "publickey-hostbound-v00@openssh.com" : "publickey");
 	buf_put_u8(d, 1);
-	buf_put_cstring(d, "ssh-ed25519");
+	buf_put_cstring(d, req_algo);
 	buf_put_string(d, blob, bloblen);
 	if (bound_key != NULL)
 		buf_put_string(d, bound_key, bound_key_len);
@@ -438,6 +442,78 @@ genuine_login_as(int route, int attack_verify)
 	if (await(5000) != 1 || (agent_fd == -1 && route_cert_len == 0))
 		return -1;
 	return 0;
+}
+
+/*
+ * A user certificate for alice's key, naming principal, whose signature
+ * key is run.sh's trusted CA (32 x 0x43 as its public key: nobody holds
+ * the private half) and whose "signature" is 64 bytes of junk: what a
+ * worker that wants in without the CA would forward.
+ */
+static void
+forged_user_cert(struct buf *c, const char *principal)
+{
+	uint8_t ca[4 + 11 + 4 + 32], junk[64];
+	struct buf p, sig;
+
+	buf_put_cstring(c, "ssh-ed25519-cert-v01@openssh.com");
+	memset(junk, 0x5c, sizeof(junk));
+	buf_put_string(c, junk, 32);			/* nonce */
+	buf_put_string(c, user_pub, 32);
+	buf_put_u64(c, 7);				/* serial */
+	buf_put_u32(c, 1);				/* user */
+	buf_put_cstring(c, "hostile");
+	buf_init(&p, 256);
+	buf_put_cstring(&p, principal);
+	buf_put_string(c, p.data, p.len);
+	buf_free(&p);
+	buf_put_u64(c, 0);
+	buf_put_u64(c, UINT64_MAX);
+	buf_put_string(c, junk, 0);			/* critical options */
+	buf_put_string(c, junk, 0);			/* extensions */
+	buf_put_string(c, junk, 0);			/* reserved */
+	fixed_ed25519_blob(ca, 0x43);
+	buf_put_string(c, ca, sizeof(ca));
+	buf_init(&sig, 128);
+	buf_put_cstring(&sig, "ssh-ed25519");
+	memset(junk, 0x11, sizeof(junk));
+	buf_put_string(&sig, junk, sizeof(junk));
+	buf_put_string(c, sig.data, sig.len);
+	buf_free(&sig);
+}
+
+/* A login as alice@s1 with that certificate, the userauth request truly
+ * signed by alice's key: only the certificate is a lie. */
+static void
+forged_cert_login(const char *principal)
+{
+	uint8_t sig[64];
+	size_t siglen = sizeof(sig);
+	struct buf cert, d, b;
+	struct ipc_verify v;
+	EVP_MD_CTX *ctx;
+
+	buf_init(&cert, IPC_MAX_BLOB);
+	forged_user_cert(&cert, principal);
+	buf_init(&d, IPC_MAX_SIGNED);
+	req_algo = "ssh-ed25519-cert-v01@openssh.com";
+	signed_request(&d, first_hash, 32, "alice@s1", cert.data, cert.len);
+	req_algo = "ssh-ed25519";
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL ||
+	    EVP_DigestSignInit(ctx, NULL, NULL, NULL, user_key) != 1 ||
+	    EVP_DigestSign(ctx, sig, &siglen, d.data, d.len) != 1)
+		abort();
+	EVP_MD_CTX_free(ctx);
+	v.sig = sig;
+	v.sig_len = siglen;
+	v.data = d.data;
+	v.data_len = d.len;
+	buf_init(&b, IPC_MAX_MSG);
+	(void)ipc_enc_verify(&b, &v);
+	send_msg(&b);
+	buf_free(&d);
+	buf_free(&cert);
 }
 
 static int
@@ -941,6 +1017,22 @@ attack(const char *name)
 		sign(32);
 		await(3000);
 		verify(0);
+		await(3000);
+	} else if (strncmp(name, "ucert-", 6) == 0) {
+		/* A user certificate the CA never signed, for alice
+		 * ("ucert-bad-ca-sig") or naming root ("ucert-principal"),
+		 * then a claimed success. */
+		if (user_key == NULL) {
+			say("no key", "");
+			return;
+		}
+		sign(32);
+		await(3000);
+		forged_cert_login(strcmp(name + 6, "principal") == 0 ?
+		    "root" : "alice");
+		await(3000);
+		say("attack", "");
+		empty(IPC_W_ROUTE);
 		await(3000);
 	} else if (strcmp(name, "verify-forged") == 0) {
 		sign(32);

@@ -66,9 +66,14 @@ start_studio "$SA" "$T/studio_a" cert ca || { echo "not ok - start Studio A"; ex
 start_studio "$SB" "$T/studio_b" cert cb || { echo "not ok - start Studio B"; exit 1; }
 # s1 stays in upstream_auth "key" mode: the agent attacks below need the
 # monitor's agent, which certificate mode does not give a worker.
+# A trusted user CA whose public key is 32 x 0x43: nobody has its private
+# key, so every certificate "signed" by it is forged.
+{ printf '\0\0\0\013ssh-ed25519\0\0\0\040'; printf 'C%.0s' $(seq 32); } |
+	base64 -w0 | sed 's/^/ssh-ed25519 /; s/$/ nobodys-ca\n/' > "$T/user_ca"
 cat > "$T/hg.conf" <<EOF
 listen = [ "127.0.0.1:$PORT" ];
 key = "$T/gw_key";
+trusted_user_ca_keys = "$T/user_ca";
 allowed_workspaces = [ 1, 2 ];
 workspaces = ( { id = 1; members = [ "alice" ]; }, { id = 2; members = [ "bob" ]; } );
 users = ( { name = "alice"; keys = [ "$ALICE_PUB" ]; } );
@@ -172,6 +177,18 @@ expect "verify-forged $SEED" "W_ROUTE not permitted in state keyed" \
 grep -q "auth.denied .*reason=bad-signature" "$LOG" &&
 	ok "the forged signature is refused and audited (bad-signature)" ||
 	not_ok "forged signature audit"
+# A user certificate the CA never signed, and one naming another
+# principal: refused (cert-bad-signature, cert-principal), and the route
+# asked for after it is out of state.
+for a in bad-ca-sig:cert-bad-signature principal:cert-principal; do
+	n=$(grep -c "reason=${a#*:}" "$LOG")
+	expect "ucert-${a%%:*} $SEED" "W_ROUTE not permitted in state keyed" \
+		"a forged user certificate (${a%%:*}), then a claimed success"
+	echo "$LAST" | grep -q "^refused M_VERIFY_REPLY" &&
+		[ "$(grep -c "reason=${a#*:}" "$LOG")" -eq $((n + 1)) ] &&
+		ok "the forged certificate is refused and audited (${a#*:})" ||
+		not_ok "forged certificate ${a%%:*} (worker saw: $(echo "$LAST" | tr '\n' ' '); $(grep 'auth.denied' "$LOG" | tail -1))"
+done
 # Policy before crypto: a signed attempt by a key the policy refuses is
 # refused for that reason, without the signature being checked at all.
 nb=$(grep -c "reason=bad-signature" "$LOG")

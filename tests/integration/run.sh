@@ -158,6 +158,10 @@ fi
 . "$HERE/window.sh"
 [ "${CSSHD_IT_ONLY:-}" = window ] && { echo "$PASS passed, $FAIL failed"; [ "$FAIL" = 0 ]; exit; }
 
+# ---- clients with OpenSSH user certificates (trusted_user_ca_keys) ----
+. "$HERE/usercert.sh"
+[ "${CSSHD_IT_ONLY:-}" = ucert ] && { echo "$PASS passed, $FAIL failed"; [ "$FAIL" = 0 ]; exit; }
+
 # The Redis registry and the fleet alone, for working on them.
 if [ "${CSSHD_IT_ONLY:-}" = registry ]; then
 	. "$HERE/registry.sh"

@@ -625,12 +625,13 @@ test_user_keys(void)
 	cfg = fx_load(&fx, "listen = [ \":22\" ];\nkey = \"/k\";\n"
 	    "users = ( { name = \"alice\"; },\n"
 	    "  { name = \"dave\"; keys = [ ]; } );\n");
+	/* keys = [ ] is a user who logs in with certificates only
+	 * (trusted_user_ca_keys): no error; no keys setting at all is. */
 	CU_ASSERT_PTR_NULL(cfg);
-	CU_ASSERT_EQUAL(fx.errs.n, 2);
+	CU_ASSERT_EQUAL(fx.errs.n, 1);
 	CU_ASSERT(has_error(&fx, NULL, ":3: user alice has no keys: add keys = "
-	    "[ \"ssh-ed25519 ...\" ] or keys_file = \"/path\""));
-	CU_ASSERT(has_error(&fx, NULL, ":4: user dave has no keys: add keys = "
-	    "[ \"ssh-ed25519 ...\" ] or keys_file = \"/path\""));
+	    "[ \"ssh-ed25519 ...\" ] or keys_file = \"/path\" (keys = [ ] "
+	    "for certificates only)"));
 	fx_done(&fx);
 	text = fmt("listen = [ \":22\" ];\nkey = \"/k\";\n"
 	    "users = ( { name = \"alice\";\n"

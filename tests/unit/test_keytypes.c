@@ -741,6 +741,48 @@ test_verify_curves(void)
 	}
 }
 
+/* Certificate types: which algorithm name stands for which plain one. */
+static void
+test_cert_sigalgs(void)
+{
+	uint8_t cert[128], plain[64];
+	struct buf b;
+	size_t clen, plen;
+
+	buf_init(&b, sizeof(cert));
+	buf_put_cstring(&b, "ssh-rsa-cert-v01@openssh.com");
+	buf_put_string(&b, "nonce", 5);
+	memcpy(cert, b.data, b.len);
+	clen = b.len;
+	buf_free(&b);
+	buf_init(&b, sizeof(plain));
+	buf_put_cstring(&b, "ssh-rsa");
+	memcpy(plain, b.data, b.len);
+	plen = b.len;
+	buf_free(&b);
+	CU_ASSERT_PTR_NOT_NULL(keytype_cert_of_blob(cert, clen));
+	CU_ASSERT_PTR_NULL(keytype_of_blob(cert, clen));
+	CU_ASSERT_PTR_NULL(keytype_cert_of_blob(plain, plen));
+	CU_ASSERT_STRING_EQUAL(keytype_plain_sigalg(cert, clen,
+	    "rsa-sha2-512-cert-v01@openssh.com"), "rsa-sha2-512");
+	CU_ASSERT_STRING_EQUAL(keytype_plain_sigalg(cert, clen,
+	    "rsa-sha2-256-cert-v01@openssh.com"), "rsa-sha2-256");
+	/* No SHA-1, no plain name for a certificate, no certificate name
+	 * for a plain key, no other type's name. */
+	CU_ASSERT_PTR_NULL(keytype_plain_sigalg(cert, clen,
+	    "ssh-rsa-cert-v01@openssh.com"));
+	CU_ASSERT_PTR_NULL(keytype_plain_sigalg(cert, clen, "rsa-sha2-512"));
+	CU_ASSERT_PTR_NULL(keytype_plain_sigalg(plain, plen,
+	    "rsa-sha2-512-cert-v01@openssh.com"));
+	CU_ASSERT_PTR_NULL(keytype_plain_sigalg(cert, clen,
+	    "ssh-ed25519-cert-v01@openssh.com"));
+	CU_ASSERT_STRING_EQUAL(keytype_plain_sigalg(plain, plen,
+	    "rsa-sha2-256"), "rsa-sha2-256");
+	CU_ASSERT_PTR_NULL(keytype_plain_sigalg(plain, plen, "ssh-rsa"));
+	CU_ASSERT_PTR_NULL(keytype_cert_find("ssh-dss-cert-v01@openssh.com",
+	    28));
+}
+
 int
 main(void)
 {
@@ -762,6 +804,7 @@ main(void)
 		{ "verify: algorithms from the table",
 		    test_verify_algorithms },
 		{ "verify: ed25519 and ecdsa unaffected", test_verify_curves },
+		{ "certificate types and their algorithms", test_cert_sigalgs },
 	};
 	CU_pSuite s;
 	unsigned failures;

@@ -1,0 +1,123 @@
+# usercert.sh - clients that log in with OpenSSH user certificates
+# (trusted_user_ca_keys).  Sourced by run.sh after cert.sh, with the
+# Studio running; starts its own gateway "ucgw" with the configuration of
+# "gw" plus a trusted CA file and a user, frank, who has no key of his
+# own (keys = [ ]).  Certificates are made here by the real ssh-keygen -s.
+
+UC=$T/uc
+mkdir -p "$UC"
+chmod 755 "$UC"
+ssh-keygen -q -t ed25519 -N '' -f "$UC/ca" -C user-ca
+ssh-keygen -q -t ecdsa -b 384 -N '' -f "$UC/ca_ecdsa" -C user-ca-ecdsa
+ssh-keygen -q -t ed25519 -N '' -f "$UC/rogue_ca" -C rogue-ca
+ssh-keygen -q -t ed25519 -N '' -f "$UC/frank" -C frank@test
+ssh-keygen -q -t rsa -b 3072 -N '' -f "$UC/frank_rsa" -C frank-rsa@test
+{ echo "# the CAs whose user certificates log in"; echo
+  cat "$UC/ca.pub" "$UC/ca_ecdsa.pub"; } > "$UC/trusted_cas"
+chmod 644 "$UC/trusted_cas"
+
+UC_PORT=$(free_port)
+write_conf "$T/ucgw.conf" "$UC_PORT" 'limits = { per_source_max_startups = 0; };' \
+    "trusted_user_ca_keys = \"$UC/trusted_cas\";"
+sed -i -e 's/"testhook-socket" ]; }/"testhook-socket", "frank" ]; }/' \
+    -e 's/^users = ( /users = ( { name = "frank"; keys = [ ]; },\n          /' \
+    "$T/ucgw.conf"
+echo "[127.0.0.1]:$UC_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+UC_LOG=$T/ucgw.log
+uc_serial=100
+
+# uc_cert NAME CA KEY [ssh-keygen options]: KEY's certificate, signed by
+# CA, as $UC/NAME (a copy of the private key) and $UC/NAME-cert.pub, which
+# ssh offers with it.  Key id "id-NAME", a fresh serial.
+uc_cert() {
+	local name=$1 ca=$2 key=$3; shift 3
+	uc_serial=$((uc_serial + 1))
+	cp "$key" "$UC/$name"
+	cp "$key.pub" "$UC/$name.pub"
+	ssh-keygen -q -s "$ca" -I "id-$name" -z "$uc_serial" "$@" "$UC/$name.pub"
+}
+
+# uc_deny DESCRIPTION NAME LOGIN REASON: refused as every denial is, the
+# reason and the certificate's fields in the auth.denied record.
+uc_deny() {
+	local what=$1 name=$2 login=$3 reason=$4 serial
+	serial=$(ssh-keygen -Lf "$UC/$name-cert.pub" | sed -n 's/.*Serial: //p')
+	gw_ssh "$UC_PORT" "$UC/$name" "$login" true 2>"$T/uc.err"
+	local rc=$?
+	if [ $rc = 255 ] && grep -q "Permission denied (publickey)" "$T/uc.err" &&
+	    wait_log "$UC_LOG" "event=auth.denied .* cert_key_id=id-$name cert_serial=$serial .*reason=$reason"; then
+		ok "user certificate refused: $what (reason=$reason)"
+	else
+		not_ok "user certificate refused: $what (rc=$rc, want reason=$reason)"
+		sed 's/^/#   /' "$T/uc.err"
+		grep "auth.denied\|refused" "$UC_LOG" | tail -n 3 | sed 's/^/#   /'
+	fi
+}
+
+if ! start_gateway ucgw "$T/ucgw.conf"; then
+	not_ok "connect-sshd with trusted_user_ca_keys starts"
+else
+	# ---- a good certificate logs in and runs a command ----
+	uc_cert good "$UC/ca" "$UC/frank" -n frank,someone-else -V -5m:+1h
+	out=$(gw_ssh "$UC_PORT" "$UC/good" frank@s1 'echo ucert-ok' 2>"$T/uc.err")
+	[ "$out" = ucert-ok ] && ok "user certificate: frank (keys = [ ]) logs in and runs a command" ||
+		{ not_ok "user certificate: good certificate (got '$out')"
+		  sed 's/^/#   /' "$T/uc.err"; tail -n 5 "$UC_LOG" | sed 's/^/#   /'; }
+	keyfp=$(ssh-keygen -lf "$UC/frank.pub" | cut -d' ' -f2)
+	cafp=$(ssh-keygen -lf "$UC/ca.pub" | cut -d' ' -f2)
+	serial=$(ssh-keygen -Lf "$UC/good-cert.pub" | sed -n 's/.*Serial: //p')
+	if wait_log "$UC_LOG" "event=auth.accepted .*user=frank session=s1 .*key=$keyfp algo=ssh-ed25519-cert-v01@openssh.com cert_key_id=id-good cert_serial=$serial cert_ca_fp=$cafp"; then
+		ok "auth.accepted: the user key's own fingerprint, key id, serial, CA fingerprint"
+	else
+		not_ok "auth.accepted fields (key=$keyfp serial=$serial ca=$cafp)"
+		grep "event=auth.accepted" "$UC_LOG" | tail -n 2 | sed 's/^/#   /'
+	fi
+
+	# An RSA user key (rsa-sha2-512-cert-v01) certified by an ECDSA CA.
+	uc_cert rsa "$UC/ca_ecdsa" "$UC/frank_rsa" -n frank
+	out=$(gw_ssh "$UC_PORT" "$UC/rsa" frank@s1 'echo ucert-rsa-ok' 2>"$T/uc.err")
+	[ "$out" = ucert-rsa-ok ] && ok "user certificate: an RSA key certified by an ECDSA P-384 CA" ||
+		{ not_ok "user certificate: RSA key, ECDSA CA (got '$out')"
+		  sed 's/^/#   /' "$T/uc.err"; tail -n 5 "$UC_LOG" | sed 's/^/#   /'; }
+
+	# source-address that holds the client, 127.0.0.1.
+	uc_cert src_ok "$UC/ca" "$UC/frank" -n frank -O source-address=10.0.0.0/8,127.0.0.1/32
+	out=$(gw_ssh "$UC_PORT" "$UC/src_ok" frank@s1 'echo ucert-src-ok' 2>"$T/uc.err")
+	[ "$out" = ucert-src-ok ] && ok "user certificate: source-address 10.0.0.0/8,127.0.0.1/32 lets 127.0.0.1 in" ||
+		{ not_ok "user certificate: matching source-address (got '$out')"
+		  sed 's/^/#   /' "$T/uc.err"; tail -n 5 "$UC_LOG" | sed 's/^/#   /'; }
+
+	# ---- refusals, each with its reason ----
+	uc_cert expired "$UC/ca" "$UC/frank" -n frank -V 20200101:20200102
+	uc_deny "expired" expired frank@s1 cert-expired
+	uc_cert future "$UC/ca" "$UC/frank" -n frank -V 20990101:20990102
+	uc_deny "not yet valid" future frank@s1 cert-not-yet-valid
+	uc_cert principal "$UC/ca" "$UC/frank" -n alice,frank2
+	uc_deny "principals do not name the user" principal frank@s1 cert-principal
+	uc_cert rogue "$UC/rogue_ca" "$UC/frank" -n frank
+	uc_deny "CA not trusted" rogue frank@s1 cert-untrusted-ca
+	uc_cert src_bad "$UC/ca" "$UC/frank" -n frank -O source-address=127.0.0.2/32
+	uc_deny "source-address 127.0.0.2/32, client 127.0.0.1" src_bad frank@s1 cert-source-address
+	uc_cert forced "$UC/ca" "$UC/frank" -n frank -O force-command=/bin/true
+	uc_deny "force-command critical option" forced frank@s1 cert-critical-option
+	# (A host certificate, cert-not-user, is never offered by ssh as a
+	# user's: the unit test test_usercert feeds one to the monitor.)
+	uc_cert zoe "$UC/ca" "$UC/frank" -n zoe
+	uc_deny "user not in users" zoe zoe@s1 unknown-user
+	uc_cert notlisted "$UC/ca" "$UC/frank" -n frank
+	uc_deny "user not listed for the Studio (same policy as a key)" notlisted frank@s4 not-listed-for-studio
+
+	# ---- extensions: no permit-pty, no pty on the Studio ----
+	uc_cert nopty "$UC/ca" "$UC/frank" -n frank -O no-pty
+	out=$(gw_ssh "$UC_PORT" "$UC/nopty" frank@s1 -tt 'tty' 2>"$T/uc.err" </dev/null)
+	if ! echo "$out" | grep -q "^/dev/" && grep -q "PTY allocation request failed" "$T/uc.err"; then
+		ok "user certificate without permit-pty gets no pty"
+	else
+		not_ok "user certificate without permit-pty gets no pty (got '$out')"
+		sed 's/^/#   /' "$T/uc.err"
+	fi
+	out=$(gw_ssh "$UC_PORT" "$UC/good" frank@s1 -tt 'tty' 2>"$T/uc.err" </dev/null)
+	echo "$out" | grep -q "^/dev/" && ok "user certificate with permit-pty gets a pty" ||
+		{ not_ok "user certificate with permit-pty gets a pty (got '$out')"; sed 's/^/#   /' "$T/uc.err"; }
+	stop_gateway ucgw
+fi
