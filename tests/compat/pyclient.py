@@ -136,10 +136,14 @@ def asyncssh_main(check):
     import asyncio, asyncssh
 
     kex = [0]
+    last = []       # the last log lines, for the failure message
     class Count(logging.Handler):
         def emit(self, rec):
-            if "Beginning key exchange" in rec.getMessage():
+            m = rec.getMessage()
+            if "Beginning key exchange" in m:
                 kex[0] += 1
+            if rec.levelno >= logging.INFO:
+                last[:] = (last + [m])[-3:]
     lg = logging.getLogger("asyncssh")
     lg.setLevel(logging.DEBUG)
     lg.addHandler(Count())
@@ -191,11 +195,15 @@ def asyncssh_main(check):
                 r = await c.run("sha256sum", input=data, encoding=None)
                 expect(r.exit_status == 0 and
                        r.stdout.split()[0].decode() == hashlib.sha256(data).hexdigest(),
-                       "rekey: %r" % (r.exit_status,))
+                       "rekey: exit %r after %d key exchanges; %s" %
+                       (r.exit_status, kex[0], " | ".join(last)))
                 expect(kex[0] >= 4, "rekey: only %d key exchanges" % kex[0])
             else:
                 sys.exit(3)
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except (OSError, asyncssh.Error) as e:
+        fail("%s: %s; %s" % (type(e).__name__, e, " | ".join(last)))
 
 if __name__ == "__main__":
     lib, check = sys.argv[1], sys.argv[2]

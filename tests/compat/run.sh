@@ -61,6 +61,9 @@ declare -A NA=(
 declare -A EXPECT=()
 EXPECT[openssh92:rekey]="fails: RekeyLimit=256K over 4 MiB is about 130 key exchanges; the monitor kills a worker after 64 (raised on another branch)"
 EXPECT[openssh10:rekey]=${EXPECT[openssh92:rekey]}
+EXPECT[node:symlink]="fails: ssh2 swaps SSH_FXP_SYMLINK's paths (OpenSSH's order) only for a server version containing OpenSSH (version string changes on another branch)"
+EXPECT[asyncssh:symlink]=${EXPECT[node:symlink]/ssh2/AsyncSSH}
+EXPECT[asyncssh:rekey]="fails: gateway bug: at AsyncSSH's first rekey (rekey_bytes, mid-transfer) the worker's libssh drops the connection, 'Packet filter: rejected packet (type 94)'"
 EXPECT[curl:sftp]="fails: libssh2 1.10 (Debian 12's curl) offers no ETM MAC and no AEAD cipher; it needs hmac-sha2-256/512, which the gateway's default algorithms leave out (add them in GW_EXTRA)"
 
 # ---- set-up: keys, the Studio, the gateway, an echo service, an agent ----
@@ -297,7 +300,12 @@ t_dropbear_exec() {
 }
 t_dropbear_pty() {
 	local out
-	out=$(db -t 127.0.0.1 tty </dev/null | tr -d '\r')
+	# dbclient asks for a pty only when its stdin is a terminal: give it
+	# one (script(1)), as a user's shell would.
+	db_key
+	mkdir -p "$T/dbhome-$P/.ssh"
+	out=$(HOME=$T/dbhome-$P script -qec "$(printf '%q ' dbclient -y -t -i "$T/alice.db" \
+	    -p "$CX_PORT" -l "$CX_USER" 127.0.0.1 tty)" /dev/null </dev/null | grep -o '/dev/pts/[0-9]*')
 	case $out in /dev/pts/*) ;; *) echo "tty said '$out'"; return 1 ;; esac
 }
 t_dropbear_fwd_l() {
@@ -322,7 +330,7 @@ t_dropbear_agent() {
 # ---- Paramiko and AsyncSSH, with the system's Python ----
 v_paramiko() { $PY -c 'import paramiko; print("Paramiko", paramiko.__version__)' 2>/dev/null; }
 v_asyncssh() { $PY -c 'import asyncssh; print("AsyncSSH", asyncssh.__version__)' 2>/dev/null; }
-py_check() { export SSH_AUTH_SOCK=$T/agent.sock; $PY "$HERE/pyclient.py" "$1" "$2"; }
+py_check() { export SSH_AUTH_SOCK=$T/agent.sock; $PY -W ignore "$HERE/pyclient.py" "$1" "$2"; }
 for c in paramiko asyncssh; do
 	for k in exec pty sftp fwd_l fwd_r agent rekey; do
 		eval "t_${c}_$k() { py_check $c $k; }"
@@ -353,7 +361,7 @@ t_git_exec() {
 	git init -q --bare "$r" || return 1
 	export GIT_SSH_COMMAND="ssh -F /dev/null -i $T/alice -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=$T/known_hosts -o StrictHostKeyChecking=yes -l $CX_USER"
 	export GIT_CONFIG_GLOBAL=/dev/null GIT_AUTHOR_NAME=c GIT_AUTHOR_EMAIL=c@c GIT_COMMITTER_NAME=c GIT_COMMITTER_EMAIL=c@c
-	git clone -q "ssh://127.0.0.1:$CX_PORT$r" "$w" 2>&1 | grep -v 'empty repository' &&
+	git clone -q "ssh://127.0.0.1:$CX_PORT$r" "$w" &&
 	cp "$T/data.bin" "$w/data.bin" && git -C "$w" add data.bin && git -C "$w" commit -qm data &&
 	git -C "$w" push -q origin HEAD:refs/heads/main || { echo "clone/push failed"; return 1; }
 	git clone -q -b main "ssh://127.0.0.1:$CX_PORT$r" "$w.2" || { echo "second clone failed"; return 1; }
@@ -370,7 +378,8 @@ ans() {
 EOI
 	# remote_tmp: Ansible expands ~<ansible_user> on the target, which
 	# stays literal for user@session; an absolute path avoids it.
-	HOME=$T/local ANSIBLE_REMOTE_TMP=/tmp/.ansible-compat ANSIBLE_LOCAL_TEMP=$T/local/ansible-tmp \
+	# No ControlPersist master left behind after the run.
+	HOME=$T/local ANSIBLE_SSH_ARGS="-o ControlMaster=no" ANSIBLE_REMOTE_TMP=/tmp/.ansible-compat ANSIBLE_LOCAL_TEMP=$T/local/ansible-tmp \
 	    ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_NOCOLOR=1 ANSIBLE_SSH_TRANSFER_METHOD=${ANS_XFER:-smart} \
 	    ansible all -i "$inv" "$@"
 }
