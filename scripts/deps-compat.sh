@@ -34,9 +34,13 @@ if [ -n "$missing" ]; then
 	fi
 	apt-get install -y -qq --no-install-recommends $missing
 fi
-# npm ships with Debian's nodejs only in the separate npm package, with
-# NodeSource's nodejs inside it; either way the runner needs the command.
-command -v npm >/dev/null || {
-	echo "deps-compat: npm is missing (apt-get install npm)" >&2
-	exit 1
-}
+# npm: NodeSource's nodejs has it inside; Debian's nodejs needs the
+# separate npm package (which conflicts with NodeSource's nodejs, so it is
+# installed only when the command is missing).
+if ! command -v npm >/dev/null; then
+	[ "$(id -u)" = 0 ] || {
+		echo "deps-compat: npm is missing: sudo apt-get install npm" >&2
+		exit 1
+	}
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm
+fi
