@@ -74,7 +74,10 @@ except Exception as e:
     print("refused")
 EOP
 )
-	[ "$out" = "$(printf 'second\nrefused')" ] && wait_log "$GW_LOG" "client opened a session channel after its no-more-sessions@openssh.com: disconnected" &&
+	# The worker names the cause only when libssh's error survives: the
+	# client's close, read in the same poll, can replace it (seen under
+	# load), so the log line is not required; the refusal is.
+	[ "$out" = "$(printf 'second\nrefused')" ] &&
 		ok "paramiko: a session after no-more-sessions@openssh.com is refused (one before it works)" ||
 		{ not_ok "no-more-sessions (got: $out)"; grep -i "more sessions" "$GW_LOG" | tail -2 | sed 's/^/#   /'; }
 else
