@@ -60,7 +60,7 @@ declare -A NA=(
 # EXPECT[client:check]=fails: expected to fail through the gateway, with
 # the reason.  Every other cell that is not n/a is expected to work.
 declare -A EXPECT=()
-EXPECT[asyncssh:rekey]="fails: gateway bug: at AsyncSSH's first rekey (rekey_bytes, mid-transfer) the worker's libssh drops the connection, 'Packet filter: rejected packet (type 94)'"
+EXPECT[asyncssh:rekey]="fails: gateway bug: at AsyncSSH's first rekey (rekey_bytes, mid-transfer) the worker's libssh drops the connection, 'Packet filter: rejected packet (type 94)' (channel data during its key exchange, which OpenSSH's sshd dispatches)"
 
 # ---- set-up: keys, the Studio, the gateway, an echo service, an agent ----
 cleanup() {
