@@ -630,6 +630,35 @@ audit_cert_denied(struct worker *w, const struct policy_decision *d,
 }
 
 /*
+ * The registry's answer for a certificate's CA when the file does not
+ * list it: 1 when the backend trusts it (appended to cas, which has room
+ * for one more), 0 when not or when the backend holds no CA keys, -1 or
+ * POLICY_BAD_RECORD when it cannot say.  A CA that is itself a
+ * certificate is never asked about.
+ */
+static int
+registry_ca(struct monitor *m, const struct usercert *uc,
+    struct usercert_ca *cas, size_t ncas)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < ncas; i++)
+		if (cas[i].len == uc->ca_blob_len &&
+		    memcmp(cas[i].blob, uc->ca_blob, cas[i].len) == 0)
+			return 0;
+	if (m->backend.user_ca == NULL ||
+	    keytype_cert_of_blob(uc->ca_blob, uc->ca_blob_len) != NULL)
+		return 0;
+	if ((rc = m->backend.user_ca(m->backend.ctx, uc->ca_blob,
+	    uc->ca_blob_len)) != 1)
+		return rc;
+	cas[ncas].blob = uc->ca_blob;
+	cas[ncas].len = uc->ca_blob_len;
+	return 1;
+}
+
+/*
  * A client certificate (usercert.h), for the key query and the signed
  * login alike: parsed, the policy asked about the user with no key (the
  * certificate stands for the key), then the certificate's own checks, the
@@ -642,13 +671,14 @@ cert_decision(struct monitor *m, struct worker *w, const char *ssh_user,
     struct policy_decision *d)
 {
 	unsigned min_bits = (unsigned)m->cfg->limits.rsa_min_bits;
-	struct usercert_ca cas[CFG_MAX_USER_CAS];
+	struct usercert_ca cas[CFG_MAX_USER_CAS + 1];	/* + the registry's */
 	struct policy_request req;
 	enum policy_verdict v;
 	enum usercert_verdict cv;
 	char fp[SSHWIRE_FP_LEN], ip[64], why[320];
 	const char *perr;
 	size_t i, ncas;
+	int rc;
 
 	if (usercert_parse(blob, len, min_bits, uc, &perr) != 0) {
 		sshwire_fingerprint(blob, len, fp, sizeof(fp));
@@ -674,6 +704,16 @@ cert_decision(struct monitor *m, struct worker *w, const char *ssh_user,
 		cas[i].blob = m->cfg->user_cas[i].blob;
 		cas[i].len = m->cfg->user_cas[i].bloblen;
 	}
+	/* The file's CA keys first, then the registry's (Redis:
+	 * user_ca_keys), asked only about this certificate's CA. */
+	if ((rc = registry_ca(m, uc, cas, ncas)) < 0) {
+		v = rc == POLICY_BAD_RECORD ? POLICY_DENY_BAD_RECORD :
+		    POLICY_DENY_BACKEND;
+		audit_cert_denied(w, d, uc, policy_reason(v));
+		w->nauthfail++;
+		return v;
+	}
+	ncas += (size_t)rc;
 	if (usercert_peer_ip(w->peer, ip, sizeof(ip)) != 0)
 		ip[0] = '\0';
 	cv = usercert_check(uc, d->user, ip, (uint64_t)time(NULL), cas, ncas,

@@ -75,6 +75,11 @@ struct policy_backend {
 	 * is one of the user's keys; fp (optional) gets its fingerprint */
 	int (*user_key)(void *ctx, const char *user, const uint8_t *blob,
 	    size_t len, int *has_key);
+	/* 1 if blob is a CA key of the backend's own whose user
+	 * certificates log users in, 0 not, -1 or POLICY_BAD_RECORD; NULL:
+	 * the backend holds none (the config's trusted_user_ca_keys is
+	 * asked first in any case) */
+	int (*user_ca)(void *ctx, const uint8_t *blob, size_t len);
 };
 
 /* The backend over a loaded config (kept as ctx; not copied). */

@@ -121,6 +121,12 @@ registry_key_user_keys(char *buf, size_t sz, const char *prefix,
 }
 
 int
+registry_key_user_cas(char *buf, size_t sz, const char *prefix)
+{
+	return key_name(buf, sz, "%suser_ca_keys", prefix);
+}
+
+int
 registry_key_startups(char *buf, size_t sz, const char *prefix,
     const char *source)
 {
@@ -713,6 +719,32 @@ redis_user_key(void *ctx, const char *user, const uint8_t *blob, size_t len,
 	return rc;
 }
 
+/* Is blob one of the registry's user CA keys?  Every entry is checked as
+ * a user's keys are. */
+static int
+redis_user_ca(void *ctx, const uint8_t *blob, size_t len)
+{
+	struct registry_redis *r = ctx;
+	char key[REGISTRY_MAX_KEY];
+	const redisReply *rep;
+	redisReply *owned;
+	size_t n = 0;
+	int rc, has = 0;
+
+	if (registry_key_user_cas(key, sizeof(key), r->prefix) != 0 ||
+	    (rep = ask(r, &owned, "HGETALL", key, NULL)) == NULL)
+		return -1;
+	if (hash_elems(rep, r->elems, r->lens, REDIS_MAX_ELEMS, &n) != 0) {
+		r->stats.bad_records++;
+		error("registry: %s: not a hash of strings", key);
+		rc = POLICY_BAD_RECORD;
+	} else
+		rc = registry_parse_keys(r, key, r->elems, r->lens, n, blob,
+		    len, &has);
+	freeReplyObject(owned);
+	return rc < 0 ? rc : has;
+}
+
 /* --- shared per-source counts ------------------------------------------- */
 
 /*
@@ -919,4 +951,5 @@ policy_redis_backend(struct policy_backend *be, struct registry_redis *r,
 	be->workspace_allowed = redis_workspace_allowed;
 	be->workspace_member = redis_workspace_member;
 	be->user_key = redis_user_key;
+	be->user_ca = redis_user_ca;
 }

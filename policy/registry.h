@@ -13,6 +13,9 @@
  *                                     upstream_auth ("certificate", "key")
  *   <prefix>user:<name>:keys          HASH: "SHA256:<fp>" -> the key as an
  *                                     authorized_keys line, no options
+ *   <prefix>user_ca_keys              HASH: the same, of CA keys whose user
+ *                                     certificates log users in (with the
+ *                                     file's trusted_user_ca_keys)
  *
  * and the gateways themselves keep
  *
@@ -49,6 +52,7 @@ int registry_key_studio(char *buf, size_t sz, const char *prefix,
     const char *session);
 int registry_key_user_keys(char *buf, size_t sz, const char *prefix,
     const char *user);
+int registry_key_user_cas(char *buf, size_t sz, const char *prefix);
 
 /* The fields of a studio record. */
 #define REGISTRY_F_WORKSPACE	"workspace"

@@ -116,7 +116,9 @@ usage(void)
 	    "  workspace allow ID | workspace disallow ID | workspace list\n"
 	    "  member add ID USER | member remove ID USER | member list ID\n"
 	    "  key add USER 'TYPE BASE64 [COMMENT]' | key add USER -\n"
-	    "  key remove USER SHA256:... | key list USER\n", progname);
+	    "  key remove USER SHA256:... | key list USER\n"
+	    "  ca add 'TYPE BASE64 [COMMENT]' | ca add - | ca remove SHA256:...\n"
+	    "  ca list\n", progname);
 	exit(2);
 }
 
@@ -511,15 +513,13 @@ read_key_lines(struct key_line *keys, size_t max)
 	return n;
 }
 
+/* Add the key line arg (or stdin's, with "-") to the hash key. */
 static void
-key_add(const char *user, const char *arg)
+hash_add_keys(const char *key, const char *arg)
 {
 	static struct key_line keys[CTL_MAX_KEYS];
-	char key[REGISTRY_MAX_KEY];
 	size_t i, n;
 
-	key_or_die(registry_key_user_keys(key, sizeof(key), prefix,
-	    arg_user(user)));
 	if (strcmp(arg, "-") == 0)
 		n = read_key_lines(keys, CTL_MAX_KEYS);
 	else
@@ -532,6 +532,50 @@ key_add(const char *user, const char *arg)
 		printf("%s\n", keys[i].fp);
 		free(keys[i].line);
 	}
+}
+
+static void
+key_add(const char *user, const char *arg)
+{
+	char key[REGISTRY_MAX_KEY];
+
+	key_or_die(registry_key_user_keys(key, sizeof(key), prefix,
+	    arg_user(user)));
+	hash_add_keys(key, arg);
+}
+
+/* The registry's user CA keys: checked as users' keys are. */
+static void
+cmd_ca(int argc, char **argv)
+{
+	char key[REGISTRY_MAX_KEY];
+	redisReply *rep;
+	size_t i;
+
+	if (argc < 1)
+		usage();
+	key_or_die(registry_key_user_cas(key, sizeof(key), prefix));
+	if (argc == 2 && strcmp(argv[0], "add") == 0)
+		hash_add_keys(key, argv[1]);
+	else if (argc == 2 && strcmp(argv[0], "remove") == 0) {
+		if (config_valid_fingerprint(argv[1]) != 0)
+			die("\"%s\" is not a SHA256 fingerprint, as ca list "
+			    "prints", argv[1]);
+		rep = must(redisCommand(rc, "HDEL %s %s", key, argv[1]));
+		if (rep->integer == 0)
+			die("no CA key %s", argv[1]);
+		freeReplyObject(rep);
+	} else if (argc == 1 && strcmp(argv[0], "list") == 0) {
+		rep = must(redisCommand(rc, "HGETALL %s", key));
+		for (i = 0; i + 1 < rep->elements; i += 2) {
+			put_reply(stdout, rep->element[i]);
+			putchar(' ');
+			put_reply(stdout, rep->element[i + 1]);
+			putchar('\n');
+		}
+		freeReplyObject(rep);
+	} else
+		usage();
 }
 
 static void
@@ -591,7 +635,8 @@ main(int argc, char **argv)
 		usage();
 	if (strcmp(argv[0], "studio") != 0 &&
 	    strcmp(argv[0], "workspace") != 0 &&
-	    strcmp(argv[0], "member") != 0 && strcmp(argv[0], "key") != 0)
+	    strcmp(argv[0], "member") != 0 && strcmp(argv[0], "key") != 0 &&
+	    strcmp(argv[0], "ca") != 0)
 		usage();
 	open_registry(path);
 	if (strcmp(argv[0], "studio") == 0)
@@ -600,6 +645,8 @@ main(int argc, char **argv)
 		cmd_workspace(argc - 1, argv + 1);
 	else if (strcmp(argv[0], "member") == 0)
 		cmd_member(argc - 1, argv + 1);
+	else if (strcmp(argv[0], "ca") == 0)
+		cmd_ca(argc - 1, argv + 1);
 	else
 		cmd_key(argc - 1, argv + 1);
 	redisFree(rc);

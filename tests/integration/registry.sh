@@ -192,6 +192,30 @@ if start_gateway rg "$T/rg.conf"; then
 		ok "Redis data: a studio's users list, unknown users and studios are refused with their reasons" ||
 		not_ok "Redis denials ($rc1 $rc2 $rc3): $(grep 'auth.denied' "$RG_LOG" | tail -3 | tr '\n' ' ')"
 
+	# A user certificate from a CA in the registry's user_ca_keys
+	# (connect-sshctl ca add); this gateway has no trusted_user_ca_keys.
+	# dave's own key is in Redis too: auth.accepted must name the
+	# certificate's key id for the certificate to be what logged in.
+	ssh-keygen -q -t ed25519 -N '' -f "$T/rca" -C registry-ca
+	rm -f "$T/dave-cert.pub"
+	ssh-keygen -q -s "$T/rca" -I rg-dave -n dave "$T/dave.pub"
+	rgcert() { gw_ssh "$RG_PORT" "$T/dave" dave@r2 -o CertificateFile="$T/dave-cert.pub" true 2>/dev/null; }
+	rgcert
+	wait_log "$RG_LOG" "event=auth.denied .*cert_key_id=rg-dave .*reason=cert-untrusted-ca" &&
+		ok "Redis: a certificate from a CA not in user_ca_keys is refused (cert-untrusted-ca)" ||
+		not_ok "Redis: untrusted CA ($(grep 'auth.denied' "$RG_LOG" | tail -1))"
+	rcafp=$(ctl ca add - < "$T/rca.pub")
+	ctl ca add "$(cat "$T/dave-cert.pub")" 2>"$T/ctl.err" &&
+		not_ok "connect-sshctl ca add took a certificate"
+	sleep 1.5	# cache_ttl
+	rgcert
+	wait_log "$RG_LOG" "event=auth.accepted .*user=dave session=r2 .*cert_key_id=rg-dave .*cert_ca_fp=$rcafp" &&
+		ctl ca list | grep -q "^$rcafp ssh-ed25519 " &&
+		ok "Redis: connect-sshctl ca add trusts the CA, its certificate logs in" ||
+		not_ok "Redis: CA from user_ca_keys ($rcafp; $(grep 'event=auth' "$RG_LOG" | tail -1))"
+	ctl ca remove "$rcafp" && [ -z "$(ctl ca list)" ] &&
+		ok "connect-sshctl ca remove" || not_ok "connect-sshctl ca remove"
+
 	# Revocation: the session already open goes on; the key stops working
 	# within cache_ttl (1 s).
 	gw_ssh "$RG_PORT" "$T/alice" alice@r1 'sleep 3; echo survived' > "$T/rg.long" 2>&1 &

@@ -214,6 +214,8 @@ test_key_names(void)
 	CU_ASSERT_STRING_EQUAL(b, "p:studio:s1");
 	CU_ASSERT_EQUAL(registry_key_user_keys(b, sizeof(b), "p:", "a@b"), 0);
 	CU_ASSERT_STRING_EQUAL(b, "p:user:a@b:keys");
+	CU_ASSERT_EQUAL(registry_key_user_cas(b, sizeof(b), "p:"), 0);
+	CU_ASSERT_STRING_EQUAL(b, "p:user_ca_keys");
 	CU_ASSERT_EQUAL(registry_key_startups(b, sizeof(b), "p:", "7f000001"),
 	    0);
 	CU_ASSERT_STRING_EQUAL(b, "p:startups:7f000001");
