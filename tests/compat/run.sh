@@ -60,7 +60,6 @@ declare -A NA=(
 # EXPECT[client:check]=fails: expected to fail through the gateway, with
 # the reason.  Every other cell that is not n/a is expected to work.
 declare -A EXPECT=()
-EXPECT[asyncssh:rekey]="fails: gateway bug: at AsyncSSH's first rekey (rekey_bytes, mid-transfer) the worker's libssh drops the connection, 'Packet filter: rejected packet (type 94)' (AsyncSSH 2.10.1 sends channel data after its own KEXINIT, against RFC 4253 7.1; OpenSSH's sshd tolerates it)"
 
 # ---- set-up: keys, the Studio, the gateway, an echo service, an agent ----
 cleanup() {

@@ -47,6 +47,33 @@ EOP
 	[ "$direct" = "$T/ln-target" ] && [ "$gw" = "$T/ln-target" ] &&
 		ok "asyncssh symlink through the gateway points the way it does directly" ||
 		{ not_ok "asyncssh symlink (direct -> '$direct', gateway -> '$gw')"; tail -3 "$T/ln.err" | sed 's/^/#   /'; }
+	# ---- asyncssh: rekeys in the middle of a transfer ----
+	# AsyncSSH 2.10 sends channel data after its own KEXINIT; libssh
+	# refused it and dropped the connection at the first rekey until
+	# scripts/libssh-patches/0002 (OpenSSH's sshd tolerates it).
+	head -c 4M /dev/urandom > "$T/as.blob"
+	out=$(/usr/bin/python3 - "$GW_PORT" alice@s1 "$T/alice" "$T/as.blob" 2>"$T/as.err" <<'EOP'
+import asyncio, hashlib, sys, asyncssh
+port, user, key, path = int(sys.argv[1]), *sys.argv[2:]
+data = open(path, "rb").read()
+async def main():
+    async with asyncssh.connect("127.0.0.1", port=port, username=user,
+                                client_keys=[key], known_hosts=None,
+                                agent_path=None,
+                                rekey_bytes=256 * 1024) as conn:
+        r = await conn.run("sha256sum", input=data, encoding=None)
+        same = r.stdout.split()[0].decode() == hashlib.sha256(data).hexdigest()
+        print("exit %s %s" % (r.exit_status, "equal" if same else "differs"))
+try:
+    asyncio.run(main())
+except (OSError, asyncssh.Error) as e:
+    print("failed: %s" % e)
+EOP
+)
+	[ "$out" = "exit 0 equal" ] &&
+		ok "asyncssh: 4 MiB with rekey_bytes=256K (rekeys mid-transfer), sha256 equal" ||
+		{ not_ok "asyncssh rekeys mid-transfer: $out"; tail -2 "$T/as.err" | sed 's/^/#   /'; grep -i "packet filter\|channels open" "$GW_LOG" | tail -2 | sed 's/^/#   /'; }
+	rm -f "$T/as.blob"
 else
 	skip "asyncssh symlink: /usr/bin/python3 has no asyncssh (scripts/deps.sh installs python3-asyncssh)"
 fi
