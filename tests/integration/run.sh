@@ -692,17 +692,23 @@ ft_sum=$(sha256sum < "$T/ft.blob" | cut -d' ' -f1)
 if start_gateway ft "$T/ft.conf"; then
 	ftpid=$(cat "$T/ft.pid")
 	pids=
+	# Each client logs in, then waits for ft.go before its transfer, so
+	# that the kills below fall on workers that hold a session.
+	rm -f "$T/ft.go"
 	for i in $(seq 1 50); do
-		gw_ssh "$FT_PORT" "$T/alice" alice@s1 "sleep 3; cat $T/ft.blob; sleep 1" > "$T/ft.out.$i" 2>/dev/null &
+		gw_ssh "$FT_PORT" "$T/alice" alice@s1 "while [ ! -e $T/ft.go ]; do sleep 0.1; done; cat $T/ft.blob; sleep 1" > "$T/ft.out.$i" 2>/dev/null &
 		pids="$pids $!"
 	done
-	# Wait until all 50 are relaying, then kill 10 of their workers.  Up
-	# to 30 s: on a loaded 2-core machine 50 concurrent post-quantum
-	# logins take longer than 10, and a worker killed before its client
-	# logged in is not a transfer lost.
-	for _ in $(seq 1 300); do
-		[ "$(grep -c 'event=upstream.opened' "$T/ft.log")" -ge 50 ] && break
-		sleep 0.1
+	# Wait until all 50 relay, or until no login has arrived for 10 s: on
+	# a loaded machine (ASan, 50 concurrent post-quantum key exchanges)
+	# a client can give up on its own ConnectTimeout; it is not a
+	# transfer lost to the kills, and is counted apart.
+	relaying=0 last=$SECONDS
+	while [ $((SECONDS - last)) -lt 10 ]; do
+		n=$(grep -c 'event=upstream.opened' "$T/ft.log")
+		[ "$n" -gt "$relaying" ] && { relaying=$n; last=$SECONDS; }
+		[ "$relaying" -ge 50 ] && break
+		sleep 0.2
 	done
 	victims=$(for w in $(pgrep -P "$ftpid"); do
 		grep -q "^State:.*S\|^State:.*R" "/proc/$w/status" 2>/dev/null && echo "$w"; done |
@@ -712,6 +718,7 @@ if start_gateway ft "$T/ft.conf"; then
 		if [ $nk -lt 5 ]; then kill -KILL "$w"; else kill -SEGV "$w"; fi
 		nk=$((nk + 1))
 	done
+	touch "$T/ft.go"
 	wait $pids
 	good=0
 	for i in $(seq 1 50); do
@@ -719,15 +726,14 @@ if start_gateway ft "$T/ft.conf"; then
 	done
 	nkill=$(grep -c "killed by signal KILL" "$T/ft.log")
 	nsegv=$(grep -c "killed by signal SEGV" "$T/ft.log")
-	# Only workers holding a transfer count; a killed idle worker costs
-	# none, and one killed after its transfer (in the last "sleep 1" on a
-	# loaded machine) costs nothing either: every wrong output must be a
-	# killed worker's, and at most the 10 killed.
+	# Every wrong output must be a killed worker's (at most the 10
+	# killed) or a client that never logged in before the kills; most
+	# (40) must have logged in for the test to mean anything.
 	lost=$(grep -c "event=session.closed .*worker=\"killed by signal" "$T/ft.log")
-	[ $((50 - good)) -le "$lost" ] && [ "$lost" -le 10 ] &&
-	    [ "$nkill" -ge 1 ] && [ "$nsegv" -ge 1 ] &&
-		ok "10 workers killed (KILL, SEGV) during 50 transfers: the other $good finished with the right sha256" ||
-		{ not_ok "fault injection: $good good, $lost lost, $nkill KILL, $nsegv SEGV, $(grep -c 'event=upstream.opened' "$T/ft.log") relaying"
+	[ $((50 - good)) -le $((lost + 50 - relaying)) ] && [ "$lost" -le 10 ] &&
+	    [ "$relaying" -ge 40 ] && [ "$nkill" -ge 1 ] && [ "$nsegv" -ge 1 ] &&
+		ok "10 workers killed (KILL, SEGV) among 50 sessions: the other $good transfers have the right sha256 ($relaying logged in)" ||
+		{ not_ok "fault injection: $good good, $lost lost, $nkill KILL, $nsegv SEGV, $relaying relaying"
 		  grep -E "error|refused|failed" "$T/ft.log" | tail -5 | sed 's/^/#   /'; }
 	sleep 1
 	check "after the kills the pool refills and logins work" gw_ssh "$FT_PORT" "$T/alice" alice@s1 true
