@@ -729,11 +729,15 @@ if start_gateway ft "$T/ft.conf"; then
 	# Every wrong output must be a killed worker's (at most the 10
 	# killed) or a client that never logged in before the kills; most
 	# (40) must have logged in for the test to mean anything.
+	# upstream.opened comes with the Studio's key exchange, before its
+	# login: a login that then outran login_grace_time under load ended
+	# by itself, not by the kills, and is counted apart too.
 	lost=$(grep -c "event=session.closed .*worker=\"killed by signal" "$T/ft.log")
-	[ $((50 - good)) -le $((lost + 50 - relaying)) ] && [ "$lost" -le 10 ] &&
-	    [ "$relaying" -ge 40 ] && [ "$nkill" -ge 1 ] && [ "$nsegv" -ge 1 ] &&
+	late=$(grep -c "event=session.closed .*worker=\"login grace time exceeded" "$T/ft.log")
+	[ $((50 - good)) -le $((lost + 50 - relaying + late)) ] && [ "$lost" -le 10 ] &&
+	    [ $((relaying - late)) -ge 40 ] && [ "$nkill" -ge 1 ] && [ "$nsegv" -ge 1 ] &&
 		ok "10 workers killed (KILL, SEGV) among 50 sessions: the other $good transfers have the right sha256 ($relaying logged in)" ||
-		{ not_ok "fault injection: $good good, $lost lost, $nkill KILL, $nsegv SEGV, $relaying relaying"
+		{ not_ok "fault injection: $good good, $lost lost, $late past login_grace_time, $nkill KILL, $nsegv SEGV, $relaying relaying"
 		  grep -E "error|refused|failed" "$T/ft.log" | tail -5 | sed 's/^/#   /'; }
 	sleep 1
 	check "after the kills the pool refills and logins work" gw_ssh "$FT_PORT" "$T/alice" alice@s1 true
