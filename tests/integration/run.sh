@@ -1130,10 +1130,10 @@ done
 unmatched=$(for log in "$T"/*.log; do
 	grep -ohE "event=channel\.(open|close) conn=[0-9]+ .* channel=[0-9]+" "$log" |
 	sed -E 's/event=channel\.(open|close) (conn=[0-9]+) .* (channel=[0-9]+)/\1 \2 \3/' |
-	awk -v log="$(basename "$log")" '
+	awk -v logname="$(basename "$log")" '
 		$1 == "open" { o[$2" "$3]++ } $1 == "close" { c[$2" "$3]++ }
-		END { for (k in o) if (c[k] != 1) print log": "k" opened "o[k]", closed "c[k]+0
-		      for (k in c) if (!(k in o)) print log": "k" closed, never opened" }'
+		END { for (k in o) if (c[k] != 1) print logname": "k" opened "o[k]", closed "c[k]+0
+		      for (k in c) if (!(k in o)) print logname": "k" closed, never opened" }'
 done)
 nopen=$(cat "$T"/*.log | grep -c "event=channel.open")
 [ -z "$unmatched" ] && [ "$nopen" -gt 100 ] &&
