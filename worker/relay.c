@@ -13,10 +13,10 @@
  * destination cannot take stays in the source channel's libssh buffer, and
  * libssh grows the source's window only as we read from it, so a slow
  * reader throttles the writer.  Per channel and direction the worker holds
- * at most what libssh granted the source (a 1.28 MB window, up to twice
- * that when a read leaves some behind) plus one 64 KiB pending chunk; per
- * connection and direction, at most RELAY_STEP_BUDGET of written data
- * waits in libssh for a socket the peer does not read (see pump()).
+ * at most what libssh granted the source (its 2 MiB window) plus one
+ * 64 KiB pending chunk; per connection and direction, at most
+ * RELAY_STEP_BUDGET of written data waits in libssh for a socket the peer
+ * does not read (see pump()).
  *
  * Order on the way out matches OpenSSH: data, EOF, exit-status or
  * exit-signal, close.
@@ -51,18 +51,22 @@
  */
 #define RELAY_STEP_BUDGET	(1024 * 1024)
 /*
- * libssh 0.10 grants every channel a window of 1.28 MB (WINDOWBASE) as
- * soon as the 64000 bytes of its first window have arrived, read or not,
- * and nothing lets us grant less: a channel whose destination does not
- * read holds up to that much, and 128 of them 164 MB (256 MiB resident:
- * libssh's buffers grow in powers of two).  So no channel is added while
- * the open ones hold RELAY_HOLD_BUDGET that their destinations have not
- * taken.  The worker does not stop reading a side's socket to bound what
- * one channel holds: the window adjustments and keepalives of the other
- * direction arrive on that socket, and a channel echoing its input (cat)
- * would never drain.  RLIMIT_DATA (sandbox.c) is the hard bound.
+ * libssh grants a channel's window back as the relay reads from it: a
+ * channel holds up to 2 MiB (its WINDOW_DEFAULT) per direction that its
+ * destination has not taken, and 128 channels whose destinations do not
+ * read could hold 512 MiB.  So no channel is added while the open ones
+ * hold RELAY_HOLD_BUDGET undelivered.  Held data is not always stuck:
+ * while the Studio sends faster than the client's connection takes it,
+ * every busy channel holds its window, so the budget leaves room for 32
+ * of them (24 parallel downloads through ssh -D hold up to 49 MiB; with
+ * 16 MiB, the last of them were refused their channels).  Channels
+ * already open can still come to hold more; RLIMIT_DATA (sandbox.c) is
+ * the hard bound, and only its own connection ends.  The worker does not
+ * stop reading a side's socket to bound what one channel holds: the
+ * window adjustments and keepalives of the other direction arrive on
+ * that socket, and a channel echoing its input (cat) would never drain.
  */
-#define RELAY_HOLD_BUDGET	(16 * 1024 * 1024)
+#define RELAY_HOLD_BUDGET	(64 * 1024 * 1024)
 
 enum chan_kind { CH_SESSION, CH_DIRECT, CH_FORWARDED, CH_AGENT };
 

@@ -60,20 +60,19 @@
  *   128 direct-tcpip channels never read  45196       -   45340
  *     by the client (before relay.c refused new channels past 16 MiB
  *     held: 276 MiB resident)
+ *   the same, libssh 0.12, 64 MiB budget  80124       -   85724
  *
- * The relay refuses new channels once its channels hold 16 MiB
+ * The relay refuses new channels once its channels hold 64 MiB
  * undelivered and writes at most 1 MiB per pass towards each side
  * (relay.c), but it does not stop reading a socket (that would stop the
  * other direction's window adjustments and deadlock an echoing channel),
- * and libssh 0.10 grants a channel a new 1.28 MB window whenever the
- * relay reads from it with the old one used up, whatever it still holds,
- * and never shrinks a buffer.  So channels already open whose
- * destination does not read can grow without bound: 128 of them whose
- * data the Studio side never reads reach any limit in seconds (tested in
- * limits.sh).  256 MiB is over three times the worst legitimate case
- * measured and fourteen times a bulk transfer; a worker that needs more
- * is misbehaving or under attack: its allocations fail and only its own
- * connection ends.
+ * and each channel already open takes in up to its 2 MiB window from a
+ * sender whose destination does not read, in buffers libssh never
+ * shrinks: 128 of them whose data the Studio side never reads reach any
+ * limit in seconds (tested in limits.sh).  256 MiB is three times the
+ * worst legitimate case measured and fourteen times a bulk transfer; a
+ * worker that needs more is misbehaving or under attack: its allocations
+ * fail and only its own connection ends.
  */
 #define WORKER_MAX_DATA	((rlim_t)256 << 20)
 

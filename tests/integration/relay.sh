@@ -174,17 +174,24 @@ D_PORT=$(free_port)
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM" -O forward -D "127.0.0.1:$D_PORT" 2>/dev/null
 curls=
 for i in $(seq 1 24); do
-	curl -s --max-time 30 --socks5-hostname "127.0.0.1:$D_PORT" \
-	    "http://127.0.0.1:$HTTP_PORT/blob" -o "$T/socks.$i" &
+	( curl -sS --max-time 30 --socks5-hostname "127.0.0.1:$D_PORT" \
+	    "http://127.0.0.1:$HTTP_PORT/blob" -o "$T/socks.$i" 2>"$T/socks.$i.err"
+	  echo $? > "$T/socks.$i.rc" ) &
 	curls="$curls $!"
 done
 wait $curls
 nok=0
 for i in $(seq 1 24); do
+	[ -f "$T/socks.$i" ] &&
 	[ "$(sha256sum < "$T/socks.$i" | cut -d' ' -f1)" = "$web_sum" ] && nok=$((nok + 1))
 done
 [ $nok = 24 ] && ok "ssh -D: 24 parallel SOCKS downloads over one connection, all intact" ||
-	not_ok "ssh -D: $nok of 24 downloads intact"
+	{ not_ok "ssh -D: $nok of 24 downloads intact"
+	  for i in $(seq 1 24); do
+		echo "#   curl $i: exit $(cat "$T/socks.$i.rc") $(cat "$T/socks.$i.err")"
+	  done
+	  grep -E "direct-tcpip|refus|fail|error" "$GW_LOG" | tail -20 | sed 's/^/#   /'
+	  tail -20 "$T/http.log" | sed 's/^/#   /'; }
 rm -f "$T"/socks.*
 grep -q "event=channel.close .*type=direct-tcpip .*detail=127.0.0.1:$HTTP_PORT .*bytes_out=[1-9]" "$GW_LOG" &&
 	ok "audit: one channel.close record per forwarded connection, with target and bytes" ||
