@@ -41,13 +41,15 @@ agent_reply(struct monitor *m, struct worker *w, const struct buf *body)
 }
 
 static int
-agent_identities(struct monitor *m, struct worker *w)
+agent_identities(struct monitor *m, struct worker *w,
+    const struct agent_req *r)
 {
 	const uint8_t *blob;
 	size_t bloblen;
 	struct buf b;
 	int rc;
 
+	(void)r;
 	blob = hostkey_blob(m->key, &bloblen);
 	buf_init(&b, MON_AGENT_MAX_MSG);
 	buf_put_u8(&b, AGENT_IDENTITIES_ANSWER);
@@ -113,8 +115,6 @@ agent_sign(struct monitor *m, struct worker *w, const struct agent_req *r)
 		why = "sign request for a key that is not the gateway key";
 	else
 		why = check_sign_data(m, w, &r->ua);
-	if (why == NULL && ++w->nagent_sign > MON_MAX_AGENT_SIGNS)
-		why = "too many upstream signatures";
 	if (why != NULL) {
 		worker_kill(m, w, "agent sign refused: %s", why);
 		return -1;
@@ -137,28 +137,52 @@ agent_sign(struct monitor *m, struct worker *w, const struct agent_req *r)
 	return rc;
 }
 
-/* One complete request: parse, then act; anything else kills. */
+/*
+ * The agent's whole contract, like the dispatch table's: the requests it
+ * answers, and how many of each per connection (libssh lists the
+ * identities once per login attempt and signs once per attempt).
+ * connect-sshd-ipc(7), AGENT PROTOCOL, lists the same table.
+ */
+static const struct agent_handler {
+	uint8_t type;
+	enum agent_counter counter;
+	unsigned max;			/* per connection */
+	const char *what;		/* for the kill reason */
+	int (*fn)(struct monitor *, struct worker *, const struct agent_req *);
+} agent_handlers[] = {
+	{ AGENTC_REQUEST_IDENTITIES, AC_IDS, MON_MAX_AGENT_IDS,	"identity listings", agent_identities },
+	{ AGENTC_SIGN_REQUEST,	AC_SIGNS, MON_MAX_AGENT_SIGNS,	"upstream signatures", agent_sign },
+};
+
+/* One complete request: parse, count, then act; anything else kills. */
 static int
 agent_request(struct monitor *m, struct worker *w, const uint8_t *msg,
     size_t len)
 {
+	const struct agent_handler *h = NULL;
 	struct agent_req r;
 	const char *why = NULL;
+	size_t i;
 
 	if (agent_parse(msg, len, &r, &why) != 0) {
 		worker_kill(m, w, "agent request refused: %s", why);
 		return -1;
 	}
-	if (r.type == AGENTC_REQUEST_IDENTITIES) {
-		/* libssh lists the identities once per login attempt. */
-		if (++w->nagent_ids > MON_MAX_AGENT_IDS) {
-			worker_kill(m, w, "agent request refused: more than "
-			    "%d identity listings", MON_MAX_AGENT_IDS);
-			return -1;
-		}
-		return agent_identities(m, w);
+	for (i = 0; i < sizeof(agent_handlers) / sizeof(agent_handlers[0]);
+	    i++)
+		if (agent_handlers[i].type == r.type)
+			h = &agent_handlers[i];
+	if (h == NULL) {
+		worker_kill(m, w, "agent request refused: request type not "
+		    "permitted");
+		return -1;
 	}
-	return agent_sign(m, w, &r);
+	if (++w->nagent[h->counter] > h->max) {
+		worker_kill(m, w, "agent request refused: more than %u %s",
+		    h->max, h->what);
+		return -1;
+	}
+	return h->fn(m, w, &r);
 }
 
 void

@@ -33,8 +33,6 @@
 #include "sshwire.h"
 #include "usercert.h"
 
-#define MON_ONCE	0x1
-
 #define S_ANY		(WS_BIT(WS_NSTATES) - 1)
 #define S_HAS_CLIENT	(WS_BIT(WS_PREAUTH) | WS_BIT(WS_KEYED) | \
 			 WS_BIT(WS_AUTHED) | WS_BIT(WS_ROUTED))
@@ -42,10 +40,43 @@
 typedef int (*mon_handler_fn)(struct monitor *, struct worker *,
     struct cursor *);
 
+/*
+ * What a request may cost per connection, enforced before its handler
+ * runs (limit_take()).  Counters named here may be shared by rows: the
+ * keys a client offers are counted whether the monitor is asked about
+ * them (W_KEY_QUERY) or the worker refused them itself (W_REFUSED).
+ */
+enum mon_limit_kind {
+	LIM_NONE,	/* no bound beyond the states */
+	LIM_ONCE,	/* once per worker; a repeat kills */
+	LIM_COUNT,	/* n per worker, on a counter; one more kills */
+	LIM_BUCKET,	/* n at once, refilled at rate a second; faster kills */
+	LIM_DROP,	/* n a second; the excess is dropped, not punished */
+};
+
+#define NO_LIMIT		{ LIM_NONE, 0, 0, 0 }
+#define ONCE			{ LIM_ONCE, 1, 0, 0 }
+#define COUNT(n, counter)	{ LIM_COUNT, (n), 0, (counter) }
+#define BUCKET(n, rate)		{ LIM_BUCKET, (n), (rate), 0 }
+#define DROP(n)			{ LIM_DROP, (n), 0, 0 }
+
+struct mon_limit {
+	enum mon_limit_kind kind;
+	unsigned n, rate;
+	unsigned counter;	/* LIM_COUNT: index into worker.nreq */
+};
+
+/* LIM_COUNT counters, and how a kill names what was exceeded. */
+static const char *const counter_names[WORKER_NCOUNTERS] = {
+	[WC_KEYS] = "keys offered",
+	[WC_VERIFIES] = "signed login attempts",
+	[WC_KEX] = "W_KEX reports",
+};
+
 struct mon_handler {
 	unsigned type;
 	uint32_t states;	/* states in which the request is permitted */
-	uint32_t flags;
+	struct mon_limit limit;	/* per connection */
 	mon_handler_fn fn;
 };
 
@@ -61,22 +92,27 @@ static int h_refused(struct monitor *, struct worker *, struct cursor *);
 static int h_kex(struct monitor *, struct worker *, struct cursor *);
 static void audit_opened(struct worker *);
 
+/*
+ * The whole contract: which request, in which states, how often.  One row
+ * per line; connect-sshd-ipc(7) lists the same table and
+ * tests/contract/check.py fails make check when the two differ.
+ */
 static const struct mon_handler handlers[] = {
-	{ IPC_W_READY,	   WS_BIT(WS_STARTING), MON_ONCE, h_ready },
+	{ IPC_W_READY,	   WS_BIT(WS_STARTING),	ONCE,	h_ready },
 	/* A client from a balancer: its PROXY header first, once. */
-	{ IPC_W_PROXY,	   WS_BIT(WS_PROXY),	MON_ONCE, h_proxy },
-	{ IPC_W_LOG,	   S_ANY,		0,	  h_log },
+	{ IPC_W_PROXY,	   WS_BIT(WS_PROXY),	ONCE,	h_proxy },
+	{ IPC_W_LOG,	   S_ANY,		DROP(MON_LOG_BURST),	h_log },
 	/* Key exchanges: the first sets the session id, rekeys follow. */
-	{ IPC_W_SIGN,	   S_HAS_CLIENT,	0,	  h_sign },
-	{ IPC_W_KEY_QUERY, WS_BIT(WS_KEYED),	0,	  h_key_query },
-	{ IPC_W_VERIFY,	   WS_BIT(WS_KEYED),	0,	  h_verify },
+	{ IPC_W_SIGN,	   S_HAS_CLIENT,	BUCKET(MON_KEX_SIGN_BURST, MON_KEX_SIGN_RATE),	h_sign },
+	{ IPC_W_KEY_QUERY, WS_BIT(WS_KEYED),	COUNT(MON_MAX_KEY_QUERIES, WC_KEYS),	h_key_query },
+	{ IPC_W_VERIFY,	   WS_BIT(WS_KEYED),	COUNT(MON_MAX_VERIFIES, WC_VERIFIES),	h_verify },
 	/* What the worker refused itself: audited, counted as a failure. */
-	{ IPC_W_REFUSED,   WS_BIT(WS_KEYED),	0,	  h_refused },
-	{ IPC_W_ROUTE,	   WS_BIT(WS_AUTHED),	MON_ONCE, h_route },
-	{ IPC_W_AUDIT,	   WS_BIT(WS_ROUTED),	0,	  h_audit },
+	{ IPC_W_REFUSED,   WS_BIT(WS_KEYED),	COUNT(MON_MAX_KEY_QUERIES, WC_KEYS),	h_refused },
+	{ IPC_W_ROUTE,	   WS_BIT(WS_AUTHED),	ONCE,	h_route },
+	{ IPC_W_AUDIT,	   WS_BIT(WS_ROUTED),	NO_LIMIT,	h_audit },
 	/* What a leg negotiated: the client's once keyed, the Studio's
-	 * once routed (h_kex checks which, and once each). */
-	{ IPC_W_KEX,	   WS_BIT(WS_KEYED) | WS_BIT(WS_ROUTED), 0, h_kex },
+	 * once routed (h_kex checks which leg). */
+	{ IPC_W_KEX,	   WS_BIT(WS_KEYED) | WS_BIT(WS_ROUTED),	COUNT(2, WC_KEX),	h_kex },
 };
 
 static const struct mon_handler *
@@ -90,6 +126,103 @@ find_handler(unsigned type)
 	return NULL;
 }
 
+/*
+ * The W_SIGN token bucket: n signatures at once, refilled at rate a
+ * second; counted in thousandths so that a refill after a millisecond is
+ * not lost.  1 when a signature may be made (and takes it), 0 when the
+ * worker asks faster than the bound.
+ */
+static int
+bucket_take(struct worker *w, const struct mon_limit *l)
+{
+	const uint64_t full = (uint64_t)l->n * 1000;
+	struct timespec now;
+	int64_t ns, ms;
+
+	mono_now(&now);
+	if (w->nsign == 0) {
+		w->sign_credit = full;
+		w->sign_t = now;
+	}
+	ns = (int64_t)(now.tv_sec - w->sign_t.tv_sec) * 1000000000 +
+	    (now.tv_nsec - w->sign_t.tv_nsec);
+	if (ns > (int64_t)3600 * 1000000000) {
+		/* Full long ago. */
+		w->sign_credit = full;
+		w->sign_t = now;
+	} else if ((ms = ns / 1000000) > 0) {
+		/* Whole milliseconds are credited, the rest kept. */
+		w->sign_credit += (uint64_t)ms * l->rate;
+		if (w->sign_credit > full)
+			w->sign_credit = full;
+		w->sign_t.tv_nsec += (long)((ms % 1000) * 1000000);
+		w->sign_t.tv_sec += (time_t)(ms / 1000);
+		if (w->sign_t.tv_nsec >= 1000000000) {
+			w->sign_t.tv_nsec -= 1000000000;
+			w->sign_t.tv_sec++;
+		}
+	}
+	if (w->sign_credit < 1000)
+		return 0;
+	w->sign_credit -= 1000;
+	w->nsign++;
+	return 1;
+}
+
+/* n a second, the excess dropped: 1 to handle the request, 0 to drop it. */
+static int
+drop_take(struct worker *w, const struct mon_limit *l)
+{
+	time_t now = time(NULL);
+
+	if (now != w->drop_window) {
+		w->drop_window = now;
+		w->drop_left = l->n;
+	}
+	if (w->drop_left == 0)
+		return 0;
+	w->drop_left--;
+	return 1;
+}
+
+/* Charge one request to its row's limit: 1 to handle it, 0 to drop it,
+ * -1 after killing the worker. */
+static int
+limit_take(struct monitor *m, struct worker *w, const struct mon_handler *h)
+{
+	const struct mon_limit *l = &h->limit;
+
+	switch (l->kind) {
+	case LIM_NONE:
+		return 1;
+	case LIM_ONCE:
+		if (w->once_done & (1u << h->type)) {
+			worker_kill(m, w, "%s repeated", ipc_type_name(h->type));
+			return -1;
+		}
+		w->once_done |= 1u << h->type;
+		return 1;
+	case LIM_COUNT:
+		if (++w->nreq[l->counter] > l->n) {
+			worker_kill(m, w, "more than %u %s", l->n,
+			    counter_names[l->counter]);
+			return -1;
+		}
+		return 1;
+	case LIM_BUCKET:
+		if (!bucket_take(w, l)) {
+			worker_kill(m, w, "key exchanges faster than %u a "
+			    "second (burst %u) after %llu", l->rate, l->n,
+			    (unsigned long long)w->nsign);
+			return -1;
+		}
+		return 1;
+	case LIM_DROP:
+		return drop_take(w, l);
+	}
+	return -1;
+}
+
 /* Handle one message the table permits in the worker's state. */
 static void
 dispatch_one(struct monitor *m, struct worker *w, unsigned type,
@@ -97,6 +230,7 @@ dispatch_one(struct monitor *m, struct worker *w, unsigned type,
 {
 	const struct mon_handler *h;
 	struct cursor c;
+	int take;
 
 	h = find_handler(type);
 	if (h == NULL || !(h->states & WS_BIT(w->state))) {
@@ -104,11 +238,8 @@ dispatch_one(struct monitor *m, struct worker *w, unsigned type,
 		    ipc_type_name(type), wstate_name(w->state));
 		return;
 	}
-	if ((h->flags & MON_ONCE) && (w->once_done & (1u << type))) {
-		worker_kill(m, w, "%s repeated", ipc_type_name(type));
+	if ((take = limit_take(m, w, h)) <= 0)
 		return;
-	}
-	w->once_done |= 1u << type;
 	cursor_init(&c, msg + 2, n - 2);
 	if (h->fn(m, w, &c) != 0 && w->kill_reason[0] == '\0')
 		worker_kill(m, w, "bad %s", ipc_type_name(type));
@@ -223,7 +354,8 @@ h_ready(struct monitor *m, struct worker *w, struct cursor *c)
 
 	if (cursor_end(c) != 0)
 		return -1;
-	w->state = WS_IDLE;
+	if (worker_set_state(m, w, WS_IDLE) != 0)
+		return -1;
 	debug("worker %ld ready", (long)w->pid);
 	if (w->client_fd == -1)
 		return 0;
@@ -259,7 +391,7 @@ h_proxy(struct monitor *m, struct worker *w, struct cursor *c)
 		    AF_S("peer", w->peer), AF_S("reason",
 		    p.status == IPC_PROXY_BAD ? "bad-proxy-header" :
 		    "proxy-header-timeout"), AF_S("detail", p.why));
-		w->state = WS_CLOSING;
+		(void)worker_set_state(m, w, WS_CLOSING);
 		return reply_flag(m, w, IPC_M_PROXY_REPLY, 0);
 	}
 	if (p.status == IPC_PROXY_CLIENT) {
@@ -284,31 +416,27 @@ h_proxy(struct monitor *m, struct worker *w, struct cursor *c)
 	    (why = "per-source-max-startups") != NULL)) {
 		AUDIT("connection.refused", AF_N("conn", w->conn_id),
 		    AF_S("peer", w->peer), AF_S("reason", why));
-		w->state = WS_CLOSING;
+		(void)worker_set_state(m, w, WS_CLOSING);
 		return reply_flag(m, w, IPC_M_PROXY_REPLY, 0);
 	}
 	memcpy(w->src, src, srclen);
 	w->src_len = srclen;
-	w->state = WS_PREAUTH;
+	if (worker_set_state(m, w, WS_PREAUTH) != 0)
+		return -1;
 	return reply_flag(m, w, IPC_M_PROXY_REPLY, 1);
 }
 
-/* Worker log lines, rate-limited so a worker cannot flood the log. */
+/* Worker log lines (rate-limited by the table: a worker cannot flood the
+ * log). */
 static int
 h_log(struct monitor *m, struct worker *w, struct cursor *c)
 {
 	struct ipc_log l;
 	char line[IPC_MAX_TEXT + 96];
-	time_t now = time(NULL);
 
+	(void)m;
 	if (ipc_dec_log(c, &l) != 0 || l.level > LOG_LVL_DEBUG)
 		return -1;
-	if (now != w->log_window) {
-		w->log_window = now;
-		w->log_tokens = MON_LOG_BURST;
-	}
-	if (w->log_tokens-- <= 0)
-		return 0;
 	if (w->conn_id != 0)
 		snprintf(line, sizeof(line), "worker %ld conn %llu: %s",
 		    (long)w->pid, (unsigned long long)w->conn_id, l.text);
@@ -407,49 +535,6 @@ session_id_claim(struct monitor *m, struct worker *w)
 }
 
 /*
- * The W_SIGN token bucket: MON_KEX_SIGN_BURST signatures at once, refilled
- * at MON_KEX_SIGN_RATE a second; counted in thousandths so that a refill
- * after a millisecond is not lost.  1 when a signature may be made (and
- * takes it), 0 when the worker asks faster than the bound.
- */
-static int
-sign_take(struct worker *w)
-{
-	const uint64_t full = (uint64_t)MON_KEX_SIGN_BURST * 1000;
-	struct timespec now;
-	int64_t ns, ms;
-
-	mono_now(&now);
-	if (w->nsign == 0) {
-		w->sign_credit = full;
-		w->sign_t = now;
-	}
-	ns = (int64_t)(now.tv_sec - w->sign_t.tv_sec) * 1000000000 +
-	    (now.tv_nsec - w->sign_t.tv_nsec);
-	if (ns > (int64_t)3600 * 1000000000) {
-		/* Full long ago. */
-		w->sign_credit = full;
-		w->sign_t = now;
-	} else if ((ms = ns / 1000000) > 0) {
-		/* Whole milliseconds are credited, the rest kept. */
-		w->sign_credit += (uint64_t)ms * MON_KEX_SIGN_RATE;
-		if (w->sign_credit > full)
-			w->sign_credit = full;
-		w->sign_t.tv_nsec += (long)((ms % 1000) * 1000000);
-		w->sign_t.tv_sec += (time_t)(ms / 1000);
-		if (w->sign_t.tv_nsec >= 1000000000) {
-			w->sign_t.tv_nsec -= 1000000000;
-			w->sign_t.tv_sec++;
-		}
-	}
-	if (w->sign_credit < 1000)
-		return 0;
-	w->sign_credit -= 1000;
-	w->nsign++;
-	return 1;
-}
-
-/*
  * Sign an exchange hash with the host key.  Only hash-sized input is
  * signed (SHA-256/384/512 exchange hashes), at a bounded rate; the first
  * hash is the connection's session id, which the userauth check below
@@ -477,18 +562,13 @@ h_sign(struct monitor *m, struct worker *w, struct cursor *c)
 		    "exchange hash (%zu)", in.len, w->kex, w->kex_hash_len);
 		return -1;
 	}
-	if (!sign_take(w)) {
-		worker_kill(m, w, "key exchanges faster than %d a second "
-		    "(burst %d) after %llu", MON_KEX_SIGN_RATE,
-		    MON_KEX_SIGN_BURST, (unsigned long long)w->nsign);
-		return -1;
-	}
 	if (w->session_id_len == 0) {
 		if (session_id_fresh(m, w, in.data, in.len) != 0)
 			return -1;
 		memcpy(w->session_id, in.data, in.len);
 		w->session_id_len = in.len;
-		w->state = WS_KEYED;
+		if (worker_set_state(m, w, WS_KEYED) != 0)
+			return -1;
 	}
 	if (hostkey_sign(m->key, in.data, in.len, sig) != 0)
 		return -1;
@@ -596,19 +676,13 @@ key_refused(struct monitor *m, struct worker *w, const char *ssh_user,
 	return 1;
 }
 
-/* One more key offered (queried, or refused by the worker itself): 0, or
- * -1 after killing a worker past max_auth_tries or MON_MAX_KEY_QUERIES. */
+/* One more key offered (queried, or refused by the worker itself; the
+ * table counts them): 0, or -1 after killing a worker past
+ * max_auth_tries. */
 static int
 key_offered(struct monitor *m, struct worker *w)
 {
-	if (too_many_failures(m, w))
-		return -1;
-	if (++w->nkeyq > MON_MAX_KEY_QUERIES) {
-		worker_kill(m, w, "more than %d keys offered",
-		    MON_MAX_KEY_QUERIES);
-		return -1;
-	}
-	return 0;
+	return too_many_failures(m, w) ? -1 : 0;
 }
 
 /* A refusal of a client certificate (or a login by one): the record
@@ -880,11 +954,6 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 		return -1;
 	if (too_many_failures(m, w))
 		return -1;
-	if (++w->nverify > MON_MAX_VERIFIES) {
-		worker_kill(m, w, "more than %d signed login attempts",
-		    MON_MAX_VERIFIES);
-		return -1;
-	}
 	if (userauth_parse(v.data, v.data_len, &r, &why) != 0 ||
 	    (why = verify_binding(m, w, &r)) != NULL) {
 		worker_kill(m, w, "verify request refused: %s", why);
@@ -946,7 +1015,8 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 	}
 	record_login(w, &d, fp);
 	w->upstream_auth = resolve_upstream_auth(m, &d);
-	w->state = WS_AUTHED;
+	if (worker_set_state(m, w, WS_AUTHED) != 0)
+		return -1;
 	monitor_shared_release(m, w);
 	if (is_cert) {
 		char serial[24];
@@ -982,7 +1052,7 @@ route_refuse(struct monitor *m, struct worker *w, const char *text)
 	int rc;
 
 	snprintf(t.text, sizeof(t.text), "%s", text);
-	w->state = WS_CLOSING;
+	(void)worker_set_state(m, w, WS_CLOSING);
 	buf_init(&b, IPC_MAX_MSG);
 	rc = ipc_enc_text(&b, IPC_M_ROUTE_FAIL, &t) == 0 ?
 	    worker_send(m, w, &b, NULL, 0) : -1;
@@ -1061,7 +1131,8 @@ h_route(struct monitor *m, struct worker *w, struct cursor *c)
 		    "again", max);
 		return route_refuse(m, w, text);
 	}
-	w->state = WS_ROUTING;
+	if (worker_set_state(m, w, WS_ROUTING) != 0)
+		return -1;
 	err = upstream_connect(w->upstream_host, w->upstream_port,
 	    &w->upstream_fd);
 	if (err != 0)
@@ -1194,7 +1265,8 @@ route_done_cert(struct monitor *m, struct worker *w, const struct ipc_route *r)
 		return;
 	}
 	w->has_grace = 0;
-	w->state = WS_ROUTED;
+	if (worker_set_state(m, w, WS_ROUTED) != 0)
+		return;
 	w->opened_pending = 1;
 }
 
@@ -1253,7 +1325,8 @@ dispatch_route_done(struct monitor *m, struct worker *w, int err)
 	 * socket, and a full socket kills it (agent_reply()). */
 	(void)fcntl(w->agent_fd, F_SETFL, O_NONBLOCK);
 	buf_init(&w->agent_in, MON_AGENT_MAX_MSG + 4);
-	w->state = WS_ROUTED;
+	if (worker_set_state(m, w, WS_ROUTED) != 0)
+		return;
 	w->opened_pending = 1;
 }
 

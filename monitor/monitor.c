@@ -52,6 +52,46 @@ wstate_name(enum wstate s)
 	return (unsigned)s < WS_NSTATES ? state_names[s] : "unknown";
 }
 
+/*
+ * The state changes of connect-sshd-ipc(7), STATES, and only those (its
+ * list and this table are compared by tests/contract/check.py); any
+ * state may also go to closing (a refusal, a failed route, a kill).
+ */
+static const struct {
+	enum wstate from, to;
+} transitions[] = {
+	{ WS_STARTING,	WS_IDLE },	/* W_READY */
+	{ WS_IDLE,	WS_PREAUTH },	/* M_CLIENT */
+	{ WS_IDLE,	WS_PROXY },	/* M_CLIENT from a PROXY listener */
+	{ WS_PROXY,	WS_PREAUTH },	/* W_PROXY, M_PROXY_REPLY 1 */
+	{ WS_PREAUTH,	WS_KEYED },	/* the first W_SIGN */
+	{ WS_KEYED,	WS_AUTHED },	/* W_VERIFY accepted */
+	{ WS_AUTHED,	WS_ROUTING },	/* W_ROUTE */
+	{ WS_ROUTING,	WS_ROUTED },	/* M_ROUTE or M_ROUTE_CERT */
+};
+
+/* Every state change but a new worker's first: 0, or -1 after killing a
+ * worker the monitor itself tried to move along an edge the table does
+ * not have (a monitor bug, never a worker's doing). */
+int
+worker_set_state(struct monitor *m, struct worker *w, enum wstate to)
+{
+	size_t i;
+
+	if (to == WS_CLOSING) {
+		w->state = to;
+		return 0;
+	}
+	for (i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++)
+		if (transitions[i].from == w->state && transitions[i].to == to) {
+			w->state = to;
+			return 0;
+		}
+	worker_kill(m, w, "internal error: no transition from %s to %s",
+	    wstate_name(w->state), wstate_name(to));
+	return -1;
+}
+
 void
 mono_now(struct timespec *ts)
 {
@@ -339,7 +379,7 @@ worker_kill(struct monitor *m, struct worker *w, const char *fmt, ...)
 	if (!w->reaped)
 		kill(w->pid, SIGKILL);
 	close_worker_fds(w);
-	w->state = WS_CLOSING;
+	(void)worker_set_state(m, w, WS_CLOSING);
 }
 
 static const char *
@@ -498,7 +538,7 @@ retire_idle(struct monitor *m)
 	for (w = m->workers; w != NULL; w = w->next)
 		if (w->conn_id == 0 && !w->retired) {
 			w->retired = 1;
-			w->state = WS_CLOSING;
+			(void)worker_set_state(m, w, WS_CLOSING);
 			kill(w->pid, SIGKILL);
 			close_worker_fds(w);
 		}
@@ -794,8 +834,10 @@ monitor_send_client(struct monitor *m, struct worker *w, int fd)
 	buf_init(&b, IPC_MAX_MSG);
 	rc = ipc_enc_client(&b, &cl) == 0 ? worker_send(m, w, &b, &fd, 1) : -1;
 	buf_free(&b);
+	if (rc == 0 && worker_set_state(m, w, w->proxied ? WS_PROXY :
+	    WS_PREAUTH) != 0)
+		rc = -1;
 	if (rc == 0) {
-		w->state = w->proxied ? WS_PROXY : WS_PREAUTH;
 		mono_now(&w->t_connect);
 		/* The worker's own alarm covers the PROXY header wait and
 		 * the login; a worker that ignores it is killed here. */

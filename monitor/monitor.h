@@ -72,6 +72,10 @@ enum wstate {
 
 struct hostkey;
 
+/* Requests counted per connection (dispatch.c, agent.c). */
+enum worker_counter { WC_KEYS, WC_VERIFIES, WC_KEX, WORKER_NCOUNTERS };
+enum agent_counter { AC_IDS, AC_SIGNS, AGENT_NCOUNTERS };
+
 struct worker {
 	struct worker *next;
 	pid_t pid;
@@ -99,7 +103,8 @@ struct worker {
 	uint8_t session_id[IPC_MAX_HASH];
 	size_t session_id_len;
 	int replay_claimed;		/* in the registry's replay keys */
-	unsigned nkeyq, nverify, nagent_sign, nagent_ids;
+	unsigned nreq[WORKER_NCOUNTERS];	/* dispatch.c's COUNT limits */
+	unsigned nagent[AGENT_NCOUNTERS];	/* agent.c's limits */
 	uint64_t nsign;			/* host key signatures made */
 	uint64_t sign_credit;		/* W_SIGN token bucket, in signatures
 					 * times 1000 (MON_KEX_SIGN_*) */
@@ -150,8 +155,8 @@ struct worker {
 	int exit_status;		/* last the worker reported, -1 none */
 	char exit_signal[IPC_MAX_NAME];
 
-	int log_tokens;			/* log rate limit */
-	time_t log_window;
+	unsigned drop_left;		/* W_LOG lines left this second */
+	time_t drop_window;
 	char kill_reason[160];		/* set when the monitor kills it */
 	int retired;			/* idle, stopped by a reload or drain */
 };
@@ -240,6 +245,7 @@ void worker_kill(struct monitor *m, struct worker *w, const char *fmt, ...)
 int worker_send(struct monitor *m, struct worker *w, const struct buf *b,
     const int *fds, int nfds);
 const char *wstate_name(enum wstate s);
+int worker_set_state(struct monitor *m, struct worker *w, enum wstate to);
 
 /* reload.c */
 /* SIGHUP: 0 if the configuration was reloaded, -1 if it was refused and

@@ -279,7 +279,7 @@ expect "agent-other-user $SEED" \
 expect "agent-other-key $SEED" \
 	"agent sign refused: sign request for a key that is not the gateway key" \
 	"agent: a signature with another key"
-expect "agent-too-many $SEED" "agent sign refused: too many upstream signatures" \
+expect "agent-too-many $SEED" "agent request refused: more than 4 upstream signatures" \
 	"agent: more upstream signatures than a login needs (bound: 4)"
 [ "$(echo "$LAST" | grep -c "^agent answered 14")" = 4 ] &&
 	ok "agent: the first 4 upstream signatures were answered" ||
