@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "ipc.h"
+#include "clock.h"
 #include "log.h"
 #include "monitor.h"
 
@@ -72,16 +73,6 @@ known_type(const char *type)
 	return NULL;
 }
 
-static uint64_t
-ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)(now.tv_sec - t->tv_sec) * 1000 +
-	    (uint64_t)((now.tv_nsec - t->tv_nsec) / 1000000);
-}
-
 static int
 chan_opened(struct monitor *m, struct worker *w, const struct ipc_audit *a)
 {
@@ -109,7 +100,7 @@ chan_opened(struct monitor *m, struct worker *w, const struct ipc_audit *a)
 	}
 	ch->id = a->channel;
 	ch->type = type;
-	clock_gettime(CLOCK_MONOTONIC, &ch->started);
+	clock_now(&ch->started);
 	ch->next = w->chans;
 	w->chans = ch;
 	w->nchans++;
@@ -287,7 +278,7 @@ channels_worker_ended(struct worker *w)
 		w->bytes_in += ch->bytes_in;
 		w->bytes_out += ch->bytes_out;
 		audit_close(w, ch, ch->request, ch->detail,
-		    ms_since(&ch->started), ch->bytes_in, ch->bytes_out, -1, "",
+		    clock_ms_since(&ch->started), ch->bytes_in, ch->bytes_out, -1, "",
 		    IPC_END_NONE);
 		chan_remove(w, ch);
 	}

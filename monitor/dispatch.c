@@ -26,6 +26,7 @@
 #include "ipc.h"
 #include "keytypes.h"
 #include "log.h"
+#include "clock.h"
 #include "monitor.h"
 #include "policy.h"
 #include "registry.h"
@@ -139,7 +140,7 @@ bucket_take(struct worker *w, const struct mon_limit *l)
 	struct timespec now;
 	int64_t ns, ms;
 
-	mono_now(&now);
+	clock_now(&now);
 	if (w->nsign == 0) {
 		w->sign_credit = full;
 		w->sign_t = now;
@@ -470,21 +471,12 @@ replay_ttl_ms(const struct monitor *m)
 	    REPLAY_TTL_SLACK) * 1000;
 }
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* 0 if this connection may use id as its session id; else it was killed. */
 static int
 session_id_fresh(struct monitor *m, struct worker *w, const uint8_t *id,
     size_t len)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = clock_ms();
 
 	switch (replay_add(m->replay, id, len, now, replay_ttl_ms(m))) {
 	case REPLAY_NEW:
@@ -1137,7 +1129,7 @@ h_route(struct monitor *m, struct worker *w, struct cursor *c)
 	    &w->upstream_fd);
 	if (err != 0)
 		return route_fail(m, w, strerror(err));
-	mono_now(&w->t_deadline);
+	clock_now(&w->t_deadline);
 	w->t_deadline.tv_sec += m->cfg->limits.upstream_connect_timeout;
 	w->has_deadline = 1;
 	return 0;

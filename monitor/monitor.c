@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "clock.h"
 #include "monitor.h"
 #include "replay.h"
 #include "registry.h"
@@ -90,33 +91,6 @@ worker_set_state(struct monitor *m, struct worker *w, enum wstate to)
 	worker_kill(m, w, "internal error: no transition from %s to %s",
 	    wstate_name(w->state), wstate_name(to));
 	return -1;
-}
-
-void
-mono_now(struct timespec *ts)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-}
-
-/* CLOCK_MONOTONIC in microseconds, as the sd_notify protocol wants it. */
-static unsigned long long
-mono_usec(void)
-{
-	struct timespec ts;
-
-	mono_now(&ts);
-	return (unsigned long long)ts.tv_sec * 1000000ULL +
-	    (unsigned long long)ts.tv_nsec / 1000ULL;
-}
-
-long long
-ms_until(const struct timespec *deadline)
-{
-	struct timespec now;
-
-	mono_now(&now);
-	return (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
-	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
 }
 
 static void
@@ -418,7 +392,7 @@ worker_ended(struct monitor *m, struct worker *w, int status)
 	channels_worker_ended(w);
 	monitor_shared_release(m, w);
 	if (w->conn_id != 0) {
-		mono_now(&now);
+		clock_now(&now);
 		ms = (long long)(now.tv_sec - w->t_connect.tv_sec) * 1000 +
 		    (now.tv_nsec - w->t_connect.tv_nsec) / 1000000;
 		AUDIT("session.closed", AF_N("conn", w->conn_id),
@@ -767,7 +741,7 @@ monitor_linger(struct monitor *m, int fd)
 		m->nlinger--;
 	}
 	m->linger[m->nlinger].fd = fd;
-	mono_now(&m->linger[m->nlinger].until);
+	clock_now(&m->linger[m->nlinger].until);
 	m->linger[m->nlinger].until.tv_nsec += MON_LINGER_MS % 1000 * 1000000L;
 	m->linger[m->nlinger].until.tv_sec += MON_LINGER_MS / 1000 +
 	    m->linger[m->nlinger].until.tv_nsec / 1000000000L;
@@ -786,7 +760,7 @@ service_linger(struct monitor *m, int fd)
 	int done;
 
 	for (i = j = 0; i < m->nlinger; i++) {
-		done = ms_until(&m->linger[i].until) <= 0;
+		done = clock_ms_until(&m->linger[i].until) <= 0;
 		if (!done && m->linger[i].fd == fd) {
 			n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
 			done = n == 0 || (n < 0 && errno != EAGAIN &&
@@ -838,7 +812,7 @@ monitor_send_client(struct monitor *m, struct worker *w, int fd)
 	    WS_PREAUTH) != 0)
 		rc = -1;
 	if (rc == 0) {
-		mono_now(&w->t_connect);
+		clock_now(&w->t_connect);
 		/* The worker's own alarm covers the PROXY header wait and
 		 * the login; a worker that ignores it is killed here. */
 		w->t_grace = w->t_connect;
@@ -998,13 +972,13 @@ build_pollset(struct monitor *m, struct pollset *ps, int *timeout)
 		    ps_add(ps, w->upstream_fd, POLLOUT, w, 2) != 0)
 			return -1;
 		if (w->has_deadline) {
-			ms = ms_until(&w->t_deadline);
+			ms = clock_ms_until(&w->t_deadline);
 			ms = ms < 0 ? 0 : ms;
 			if (*timeout < 0 || ms < *timeout)
 				*timeout = (int)ms;
 		}
 		if (w->has_grace && w->kill_reason[0] == '\0') {
-			ms = ms_until(&w->t_grace);
+			ms = clock_ms_until(&w->t_grace);
 			ms = ms < 0 ? 0 : ms;
 			if (*timeout < 0 || ms < *timeout)
 				*timeout = (int)ms;
@@ -1013,7 +987,7 @@ build_pollset(struct monitor *m, struct pollset *ps, int *timeout)
 	for (i = 0; i < m->nlinger; i++) {
 		if (ps_add(ps, m->linger[i].fd, POLLIN, NULL, 3) != 0)
 			return -1;
-		ms = ms_until(&m->linger[i].until);
+		ms = clock_ms_until(&m->linger[i].until);
 		ms = ms < 0 ? 0 : ms;
 		if (*timeout < 0 || ms < *timeout)
 			*timeout = (int)ms;
@@ -1030,10 +1004,10 @@ check_deadlines(struct monitor *m)
 
 	for (w = m->workers; w != NULL; w = w->next) {
 		if (w->has_deadline && w->state == WS_ROUTING &&
-		    ms_until(&w->t_deadline) <= 0)
+		    clock_ms_until(&w->t_deadline) <= 0)
 			dispatch_route_done(m, w, ETIMEDOUT);
 		if (w->has_grace && w->state != WS_ROUTED &&
-		    w->kill_reason[0] == '\0' && ms_until(&w->t_grace) <= 0)
+		    w->kill_reason[0] == '\0' && clock_ms_until(&w->t_grace) <= 0)
 			worker_kill(m, w, "login grace time exceeded (%d s): "
 			    "the worker did not end the login itself",
 			    m->cfg->limits.login_grace_time);
@@ -1066,7 +1040,7 @@ start_drain(struct monitor *m, int sig)
 		close(m->listen_fds[i]);
 	m->nlisten = 0;
 	retire_idle(m);
-	mono_now(&m->drain_deadline);
+	clock_now(&m->drain_deadline);
 	m->drain_deadline.tv_sec += m->cfg->limits.drain_timeout;
 	logit("received %s: no new connections; draining %zu connection(s) "
 	    "for up to %d s", sigabbrev_np(sig), count_connections(m),
@@ -1088,7 +1062,7 @@ check_drain(struct monitor *m)
 		m->quit = 1;
 		return;
 	}
-	if (ms_until(&m->drain_deadline) > 0)
+	if (clock_ms_until(&m->drain_deadline) > 0)
 		return;
 	if (m->drain_signalled) {
 		logit("%zu connection(s) did not end: stopping them",
@@ -1102,7 +1076,7 @@ check_drain(struct monitor *m)
 		if (w->conn_id != 0)
 			kill(w->pid, SIGTERM);
 	m->drain_signalled = 1;
-	mono_now(&m->drain_deadline);
+	clock_now(&m->drain_deadline);
 	m->drain_deadline.tv_sec += DRAIN_GOODBYE_SEC;
 }
 
@@ -1232,7 +1206,7 @@ monitor_run(struct monitor *m)
 		if (m->reload && !m->draining) {
 			m->reload = 0;
 			notify_send("RELOADING=1\nMONOTONIC_USEC=%llu",
-			    mono_usec());
+			    (unsigned long long)clock_us());
 			/* A refused configuration changes nothing: the
 			 * workers starting or waiting keep serving. */
 			if (monitor_reload(m) == 0) {

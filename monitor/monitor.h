@@ -334,8 +334,4 @@ void agent_readable(struct monitor *m, struct worker *w);
 int upstream_connect(const char *host, const char *port, int *fd);
 int upstream_finish(int fd);
 
-/* time helpers */
-void mono_now(struct timespec *ts);
-long long ms_until(const struct timespec *deadline);
-
 #endif

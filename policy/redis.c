@@ -29,6 +29,7 @@
 
 #include "authkeys.h"
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "keytypes.h"
 #include "log.h"
@@ -135,24 +136,6 @@ registry_key_startups(char *buf, size_t sz, const char *prefix,
 
 /* --- the connection ---------------------------------------------------- */
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void
 record_latency(struct registry_redis *r, uint64_t us)
 {
@@ -182,7 +165,7 @@ mark_down(struct registry_redis *r, const char *reason)
 	r->backoff_ms = r->backoff_ms == 0 ? REDIS_BACKOFF_MIN_MS :
 	    (r->backoff_ms * 2 > REDIS_BACKOFF_MAX_MS ? REDIS_BACKOFF_MAX_MS :
 	    r->backoff_ms * 2);
-	r->retry_at_ms = now_ms() + (uint64_t)r->backoff_ms;
+	r->retry_at_ms = clock_ms() + (uint64_t)r->backoff_ms;
 	if (!r->reported_down) {
 		error("registry: Redis at %s:%s is unavailable: %s; new logins "
 		    "are refused until it is back", r->host, r->port, why);
@@ -269,7 +252,7 @@ ensure_connected(struct registry_redis *r)
 {
 	if (r->ctx != NULL)
 		return 0;
-	if (now_ms() < r->retry_at_ms)
+	if (clock_ms() < r->retry_at_ms)
 		return -1;
 	return connect_redis(r);
 }
@@ -290,11 +273,11 @@ run_command(struct registry_redis *r, const char *what, const char *fmt, ...)
 		r->stats.errors++;
 		return NULL;
 	}
-	t0 = now_us();
+	t0 = clock_us();
 	va_start(ap, fmt);
 	rep = redisvCommand(r->ctx, fmt, ap);
 	va_end(ap);
-	record_latency(r, now_us() - t0);
+	record_latency(r, clock_us() - t0);
 	if (rep == NULL) {
 		r->stats.errors++;
 		mark_down(r, r->ctx->err == REDIS_ERR_IO && (errno == EAGAIN ||
@@ -375,7 +358,7 @@ ask(struct registry_redis *r, redisReply **owned, const char *verb,
 	struct cache_entry *e;
 	redisReply *rep;
 	char cmd[sizeof(e->cmd)];
-	uint64_t now = now_ms();
+	uint64_t now = clock_ms();
 
 	*owned = NULL;
 	if (key_name(cmd, sizeof(cmd), "%s %s%s%s", verb, key,

@@ -34,6 +34,7 @@
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 
+#include "clock.h"
 #include "ipc.h"
 #include "log.h"
 #include "worker.h"
@@ -163,7 +164,7 @@ relay_new(ssh_session down, ssh_session up, const char *studio,
 	r->idle_timeout = in->idle_timeout;
 	r->keepalive_interval = in->keepalive_interval;
 	r->keepalive_count_max = in->keepalive_count_max;
-	clock_gettime(CLOCK_MONOTONIC, &r->last_data);
+	clock_now(&r->last_data);
 	r->last_keepalive = r->last_data;
 	r->last_progress = r->last_data;
 	snprintf(r->studio, sizeof(r->studio), "%s", studio);
@@ -218,16 +219,6 @@ relay_free(struct relay *r)
 	free(r);
 }
 
-static uint64_t
-elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)(now.tv_sec - since->tv_sec) * 1000 +
-	    (uint64_t)((now.tv_nsec - since->tv_nsec) / 1000000);
-}
-
 /* end: how a closed channel ended (IPC_END_*), IPC_END_NONE otherwise. */
 static void
 audit(struct pair *p, uint32_t event, const char *kind, const char *detail,
@@ -244,7 +235,7 @@ audit(struct pair *p, uint32_t event, const char *kind, const char *detail,
 	if (event == IPC_AUDIT_CHANNEL_CLOSE) {
 		snprintf(a.request, sizeof(a.request), "%s%s",
 		    p->pty ? "pty " : "", p->request);
-		a.duration_ms = elapsed_ms(&p->started);
+		a.duration_ms = clock_ms_since(&p->started);
 	}
 	a.bytes_in = p->bytes_in;
 	a.bytes_out = p->bytes_out;
@@ -440,7 +431,7 @@ new_pair(struct relay *r, enum chan_kind kind)
 		return NULL;
 	p->r = r;
 	p->kind = kind;
-	clock_gettime(CLOCK_MONOTONIC, &p->started);
+	clock_now(&p->started);
 	return p;
 }
 
@@ -1017,9 +1008,9 @@ report_progress(struct relay *r)
 	struct pair *p;
 	size_t i;
 
-	if (elapsed_ms(&r->last_progress) < 1000)
+	if (clock_ms_since(&r->last_progress) < 1000)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &r->last_progress);
+	clock_now(&r->last_progress);
 	for (i = 0; i < r->npairs; i++) {
 		p = r->pairs[i];
 		if (p->bytes_in == p->reported_in &&
@@ -1060,11 +1051,11 @@ check_liveness(struct relay *r, long progress)
 	long silent;
 	uint64_t limit_ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_now(&now);
 	if (progress > 0)
 		r->last_data = now;
 	if (r->idle_timeout > 0 &&
-	    elapsed_ms(&r->last_data) >= (uint64_t)r->idle_timeout * 1000) {
+	    clock_ms_since(&r->last_data) >= (uint64_t)r->idle_timeout * 1000) {
 		logit("closing idle connection: no data for %u s",
 		    r->idle_timeout);
 		snprintf(r->end_msg, sizeof(r->end_msg), "Idle for %u "
@@ -1072,7 +1063,7 @@ check_liveness(struct relay *r, long progress)
 		return -1;
 	}
 	if (r->keepalive_interval == 0 ||
-	    elapsed_ms(&r->last_keepalive) < (uint64_t)r->keepalive_interval *
+	    clock_ms_since(&r->last_keepalive) < (uint64_t)r->keepalive_interval *
 	    1000)
 		return 0;
 	limit_ms = (uint64_t)r->keepalive_interval * r->keepalive_count_max *

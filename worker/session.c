@@ -26,6 +26,7 @@
 #include <libssh/server.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "ipc.h"
 #include "keytypes.h"
 #include "log.h"
@@ -818,7 +819,7 @@ read_proxy_header(int fd, unsigned timeout_s, struct ipc_proxy *p)
 {
 	uint8_t hdr[PROXY_MAX_HEADER];
 	struct proxy_result r;
-	struct timespec t0, now;
+	struct timespec deadline;
 	struct pollfd pfd = { fd, POLLIN, 0 };
 	const char *why = NULL;
 	size_t have = 0;
@@ -827,12 +828,10 @@ read_proxy_header(int fd, unsigned timeout_s, struct ipc_proxy *p)
 	int hl = 0, rc;
 
 	memset(p, 0, sizeof(*p));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_now(&deadline);
+	deadline.tv_sec += (time_t)timeout_s;
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = (long long)timeout_s * 1000 -
-		    ((now.tv_sec - t0.tv_sec) * 1000LL +
-		    (now.tv_nsec - t0.tv_nsec) / 1000000);
+		left = clock_ms_until(&deadline);
 		rc = left > 0 ? poll(&pfd, 1, (int)left) : 0;
 		if (rc < 0 && errno == EINTR)
 			continue;

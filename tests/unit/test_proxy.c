@@ -10,7 +10,7 @@
 
 #include <CUnit/Basic.h>
 
-#include "proxy.h"
+#include "worker/proxy.h"
 
 static int
 parse(const void *p, size_t len, struct proxy_result *r)
