@@ -15,6 +15,7 @@
 #include "authkeys.h"
 #include "buf.h"
 #include "sshwire.h"
+#include "runner.h"
 
 #define BLOB_MAX	4096
 #define TEXT_MAX	8192
@@ -613,12 +614,9 @@ test_fingerprint_and_blob(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "good keys of each type", test_good_keys },
 		{ "comment and spacing", test_comment_and_spacing },
 		{ "blank and comment lines", test_blank_and_comment_lines },
@@ -638,26 +636,8 @@ main(void)
 		{ "strict base64 decode", test_b64_strict },
 		{ "base64 encode", test_b64_encode },
 		{ "fingerprint and blob helpers", test_fingerprint_and_blob },
+		UNIT_END,
 	};
-	CU_pSuite s;
-	unsigned failures;
-	size_t i;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((s = CU_add_suite("authkeys", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS ||
-	    CU_get_error() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
- fail:
-	CU_cleanup_registry();
-	return 1;
+	return unit_run(argc, argv, "authkeys", tests);
 }

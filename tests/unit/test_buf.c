@@ -9,6 +9,7 @@
 #include <CUnit/Basic.h>
 
 #include "buf.h"
+#include "runner.h"
 
 #define MAX_SMALL	16
 #define MAX_BIG		4096
@@ -274,12 +275,9 @@ test_bytes_equal(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "integer round trip", test_roundtrip_ints },
 		{ "string round trip", test_roundtrip_strings },
 		{ "max enforced", test_max_enforced },
@@ -290,26 +288,8 @@ main(void)
 		{ "string over max", test_string_over_max_refused },
 		{ "printf: whole or failed", test_printf },
 		{ "bytes_equal", test_bytes_equal },
+		UNIT_END,
 	};
-	CU_pSuite s;
-	unsigned failures;
-	size_t i;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((s = CU_add_suite("buf", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS ||
-	    CU_get_error() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
- fail:
-	CU_cleanup_registry();
-	return 1;
+	return unit_run(argc, argv, "buf", tests);
 }

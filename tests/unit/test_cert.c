@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "monitor/cert.h"
 #include "sshwire.h"
+#include "runner.h"
 
 static EVP_PKEY *ca_key, *subject_key;
 static uint8_t ca_blob[64], subject_blob[64];
@@ -317,12 +318,9 @@ test_ssh_keygen_accepts(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "every field, CA signature verifies", test_fields },
 		{ "a changed byte or another signer fails",
 		    test_signature_breaks },
@@ -331,30 +329,14 @@ main(void)
 		    test_refusals },
 		{ "ssh-keygen -L accepts it, and refuses a forgery",
 		    test_ssh_keygen_accepts },
+		UNIT_END,
 	};
-	CU_pSuite s;
-	unsigned failures;
-	size_t i;
+	int rc;
 
 	ca_key = new_ed25519(ca_blob, &ca_blob_len);
 	subject_key = new_ed25519(subject_blob, &subject_blob_len);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((s = CU_add_suite("cert", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS ||
-	    CU_get_error() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = unit_run(argc, argv, "cert", tests);
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(subject_key);
-	return failures ? 1 : 0;
- fail:
-	CU_cleanup_registry();
-	return 1;
+	return rc;
 }

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "runner.h"
 
 #define WORKER		"/usr/libexec/connect-sshd/connect-sshd-worker"
 #define NFTW_FDS	8
@@ -1253,12 +1254,9 @@ test_per_source_default(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "defaults", test_defaults },
 		{ "every setting", test_full },
 		{ "unknown settings", test_unknown_settings },
@@ -1285,29 +1283,8 @@ main(void)
 		{ "dump round trip", test_dump_round_trip },
 		{ "config_parse_hostport", test_parse_hostport },
 		{ "config_join", test_join },
+		UNIT_END,
 	};
-	CU_pSuite s;
-	unsigned failures;
-	size_t i;
 
-	/* The loader refuses group/world-writable files (StrictModes). */
-	umask(022);
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((s = CU_add_suite("config", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS ||
-	    CU_get_error() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
- fail:
-	CU_cleanup_registry();
-	return 1;
+	return unit_run(argc, argv, "config", tests);
 }

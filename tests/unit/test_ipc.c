@@ -25,6 +25,7 @@
 
 #include "buf.h"
 #include "ipc.h"
+#include "runner.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -2129,12 +2130,8 @@ test_proxy_msgs(void)
 
 /* ------------------------------------------------------------------ */
 
-struct test {
-	const char *name;
-	CU_TestFunc fn;
-};
 
-static const struct test rt_tests[] = {
+static const struct unit_test rt_tests[] = {
 	{ "M_INIT", test_rt_init },
 	{ "M_CLIENT", test_rt_client },
 	{ "W_PROXY and M_CLIENT's PROXY flag", test_proxy_msgs },
@@ -2153,7 +2150,7 @@ static const struct test rt_tests[] = {
 	{ NULL, NULL },
 };
 
-static const struct test refuse_tests[] = {
+static const struct unit_test refuse_tests[] = {
 	{ "M_INIT", test_refuse_init },
 	{ "M_CLIENT", test_refuse_client },
 	{ "byte strings", test_refuse_bytes },
@@ -2165,7 +2162,7 @@ static const struct test refuse_tests[] = {
 	{ NULL, NULL },
 };
 
-static const struct test malformed_tests[] = {
+static const struct unit_test malformed_tests[] = {
 	{ "every truncation", test_truncations },
 	{ "a trailing byte", test_trailing_byte },
 	{ "bad strings", test_bad_strings },
@@ -2177,7 +2174,7 @@ static const struct test malformed_tests[] = {
 	{ NULL, NULL },
 };
 
-static const struct test transport_tests[] = {
+static const struct unit_test transport_tests[] = {
 	{ "send and receive", test_send_recv },
 	{ "every type with its fds", test_send_recv_every_type },
 	{ "M_CLIENT fd works", test_client_fd },
@@ -2190,50 +2187,25 @@ static const struct test transport_tests[] = {
 	{ NULL, NULL },
 };
 
-static const struct test name_tests[] = {
+static const struct unit_test name_tests[] = {
 	{ "ipc_type_name, ipc_type_nfds", test_type_names },
 	{ NULL, NULL },
 };
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		const struct test *tests;
-	} suites[] = {
+	static const struct unit_suite suites[] = {
 		{ "ipc round trip", rt_tests },
 		{ "ipc encoder refusals", refuse_tests },
 		{ "ipc malformed bodies", malformed_tests },
 		{ "ipc transport", transport_tests },
 		{ "ipc names", name_tests },
+		UNIT_SUITES_END,
 	};
-	const struct test *t;
-	CU_pSuite s;
-	unsigned failures;
 	size_t i;
 
 	for (i = 0; i < sizeof(pat); i++)
 		pat[i] = (uint8_t)(i * 7 + 3);	/* 0x00 at i = 219, ... */
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	for (i = 0; i < NELEM(suites); i++) {
-		if ((s = CU_add_suite(suites[i].name, NULL, NULL)) == NULL)
-			goto fail;
-		for (t = suites[i].tests; t->name != NULL; t++) {
-			if (CU_add_test(s, t->name, t->fn) == NULL)
-				goto fail;
-		}
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS ||
-	    CU_get_error() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
- fail:
-	CU_cleanup_registry();
-	return 1;
+	return unit_run_suites(argc, argv, suites);
 }

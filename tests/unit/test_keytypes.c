@@ -28,6 +28,7 @@
 #include "keytypes.h"
 #include "monitor/monitor.h"
 #include "sshwire.h"
+#include "runner.h"
 
 #define MAX_PRIMES	40
 #define SMALL_PRIME	512
@@ -784,12 +785,9 @@ test_cert_sigalgs(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "the table", test_table },
 		{ "rsa exponent bounds", test_exponent_bounds },
 		{ "rsa modulus bounds", test_modulus_bounds },
@@ -805,30 +803,13 @@ main(void)
 		    test_verify_algorithms },
 		{ "verify: ed25519 and ecdsa unaffected", test_verify_curves },
 		{ "certificate types and their algorithms", test_cert_sigalgs },
+		UNIT_END,
 	};
-	CU_pSuite s;
-	unsigned failures;
-	size_t i;
+	int rc;
 
 	if ((bnctx = BN_CTX_new()) == NULL)
 		return 1;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((s = CU_add_suite("keytypes", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS ||
-	    CU_get_error() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = unit_run(argc, argv, "keytypes", tests);
 	BN_CTX_free(bnctx);
-	return failures ? 1 : 0;
- fail:
-	CU_cleanup_registry();
-	BN_CTX_free(bnctx);
-	return 1;
+	return rc;
 }

@@ -10,6 +10,7 @@
 #include <CUnit/Basic.h>
 
 #include "log.h"
+#include "runner.h"
 
 /* ---- independent checkers ---- */
 
@@ -383,12 +384,9 @@ test_checkers(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "the checkers refuse what they should", test_checkers },
 		{ "JSON: invalid UTF-8 bytes as \\u00XX", test_json_invalid_bytes },
 		{ "JSON: well-formed UTF-8 kept", test_json_valid_utf8 },
@@ -400,26 +398,8 @@ main(void)
 		{ "JSON: audit and log lines are valid JSON and UTF-8",
 		    test_json_lines },
 		{ "text: lines stay printable ASCII", test_text_lines },
+		UNIT_END,
 	};
-	CU_pSuite s;
-	unsigned failures;
-	size_t i;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((s = CU_add_suite("log", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS ||
-	    CU_get_error() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
- fail:
-	CU_cleanup_registry();
-	return 1;
+	return unit_run(argc, argv, "log", tests);
 }

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "monitor/monitor.h"
 #include "registry.h"
+#include "runner.h"
 
 #define MAXU	18446744073709551615ULL		/* 20 digits */
 #define MAXU_S	"18446744073709551615"
@@ -500,38 +501,17 @@ test_largest_fits(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "20-digit values, whole lines", test_twenty_digits },
 		{ "counted from the audit records", test_counted_from_audit },
 		{ "gauges from the worker table", test_gauges },
 		{ "long and odd label values", test_long_and_odd_labels },
 		{ "more values than a family holds", test_full_table },
 		{ "the largest response fits", test_largest_fits },
+		UNIT_END,
 	};
-	CU_pSuite s;
-	unsigned failures;
-	size_t i;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((s = CU_add_suite("metrics", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS ||
-	    CU_get_error() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
- fail:
-	CU_cleanup_registry();
-	return 1;
+	return unit_run(argc, argv, "metrics", tests);
 }

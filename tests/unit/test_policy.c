@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "policy.h"
+#include "runner.h"
 
 #define WORKER	"/usr/libexec/connect-sshd/connect-sshd-worker"
 
@@ -490,12 +491,9 @@ test_backend_errors(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "split user@session", test_split },
 		{ "valid user and session", test_valid_parts },
 		{ "reason strings", test_reasons },
@@ -505,26 +503,8 @@ main(void)
 		{ "each denial", test_denials },
 		{ "order of checks", test_order },
 		{ "backend errors", test_backend_errors },
+		UNIT_END,
 	};
-	CU_pSuite s;
-	unsigned failures;
-	size_t i;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((s = CU_add_suite("policy", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS ||
-	    CU_get_error() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
- fail:
-	CU_cleanup_registry();
-	return 1;
+	return unit_run(argc, argv, "policy", tests);
 }

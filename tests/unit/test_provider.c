@@ -43,6 +43,7 @@
 #include <openssl/rsa.h>
 
 #include "worker/provider.h"
+#include "runner.h"
 
 #define DEFLT	"provider=default"
 #define SIGMAX	1024
@@ -1030,12 +1031,9 @@ test_x25519(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "init and routing", test_init_and_routing },
 		{ "ed25519 stub key", test_ed25519_stub_key },
 		{ "ed25519 sign via hook", test_ed25519_sign_hook },
@@ -1050,10 +1048,10 @@ main(void)
 		{ "ecdh as libssh does it", test_ecdh_libssh },
 		{ "ecdh through EVP", test_ecdh_evp },
 		{ "x25519 as libssh does it", test_x25519 },
+		UNIT_END,
 	};
-	CU_pSuite s;
-	unsigned failures;
-	size_t i, len = sizeof(ed_pub);
+	size_t len = sizeof(ed_pub);
+	int rc;
 
 	if (csshd_provider_init() != 0) {
 		fprintf(stderr, "csshd_provider_init failed\n");
@@ -1065,23 +1063,7 @@ main(void)
 		fprintf(stderr, "cannot make the test key\n");
 		return 1;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((s = CU_add_suite("provider", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS ||
-	    CU_get_error() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = unit_run(argc, argv, "provider", tests);
 	EVP_PKEY_free(ed_real);
-	return failures ? 1 : 0;
- fail:
-	CU_cleanup_registry();
-	EVP_PKEY_free(ed_real);
-	return 1;
+	return rc;
 }

@@ -11,6 +11,7 @@
 #include <CUnit/Basic.h>
 
 #include "worker/proxy.h"
+#include "runner.h"
 
 static int
 parse(const void *p, size_t len, struct proxy_result *r)
@@ -194,12 +195,9 @@ test_v2_bad(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "v1 TCP4, byte by byte", test_v1_tcp4 },
 		{ "v1 TCP6 and UNKNOWN", test_v1_tcp6_unknown },
 		{ "v1 malformed", test_v1_bad },
@@ -207,26 +205,8 @@ main(void)
 		{ "v2 TCP4 with a TLV, byte by byte", test_v2_tcp4_with_tlv },
 		{ "v2 TCP6 and LOCAL", test_v2_tcp6_local },
 		{ "v2 malformed", test_v2_bad },
+		UNIT_END,
 	};
-	CU_pSuite s;
-	unsigned failures;
-	size_t i;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((s = CU_add_suite("proxy", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS ||
-	    CU_get_error() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
- fail:
-	CU_cleanup_registry();
-	return 1;
+	return unit_run(argc, argv, "proxy", tests);
 }

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "policy.h"
 #include "registry.h"
+#include "runner.h"
 
 #define KEY_A	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOz5JqMkJKITygKi/9nDH25FrNz+TknKjd/u9o6eZ5L3 a@t"
 #define FP_A	"SHA256:m0eTeLViLihAvOxtTDmMoTN7q6rkPuAFbfTzUiiEsSk"
@@ -223,12 +224,9 @@ test_key_names(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "studio record, every field", test_studio_good },
 		{ "studio record, required fields only; absent", test_studio_minimal_and_absent },
 		{ "studio records that fail the checks", test_studio_bad },
@@ -236,30 +234,13 @@ main(void)
 		{ "user keys", test_keys },
 		{ "user keys under limits.rsa_min_bits", test_keys_rsa_min_bits },
 		{ "key names", test_key_names },
+		UNIT_END,
 	};
-	CU_pSuite s;
-	unsigned failures;
-	size_t i;
+	int rc;
 
 	if ((reg = registry_redis_offline()) == NULL)
 		return 1;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((s = CU_add_suite("registry", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS ||
-	    CU_get_error() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = unit_run(argc, argv, "registry", tests);
 	registry_redis_free(reg);
-	return failures == 0 ? 0 : 1;
- fail:
-	CU_cleanup_registry();
-	registry_redis_free(reg);
-	return 1;
+	return rc;
 }

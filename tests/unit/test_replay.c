@@ -7,6 +7,7 @@
 #include <CUnit/Basic.h>
 
 #include "monitor/replay.h"
+#include "runner.h"
 
 #define TTL	90000
 
@@ -152,38 +153,17 @@ test_against_model(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "new, then seen; lengths apart", test_new_then_seen },
 		{ "an id with the same prefix does not evict",
 		    test_same_prefix_does_not_evict },
 		{ "an id lives for its TTL", test_ttl },
 		{ "full: refused, nothing evicted", test_capacity_refuses },
 		{ "200000 random adds against a model", test_against_model },
+		UNIT_END,
 	};
-	CU_pSuite s;
-	unsigned failures;
-	size_t i;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((s = CU_add_suite("replay", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS ||
-	    CU_get_error() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
- fail:
-	CU_cleanup_registry();
-	return 1;
+	return unit_run(argc, argv, "replay", tests);
 }

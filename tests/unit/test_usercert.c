@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "monitor/usercert.h"
 #include "sshwire.h"
+#include "runner.h"
 
 #define MAXBLOB	8192
 #define MIN_BITS	2048
@@ -309,12 +310,9 @@ test_peer_ip(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "a good Ed25519 certificate, fields, principal, CA list",
 		    test_good },
 		{ "RSA key, ECDSA CA; ECDSA key, RSA CA; SHA-1 refused",
@@ -325,11 +323,9 @@ main(void)
 		{ "truncated, trailing, tampered, huge, wrong type",
 		    test_broken },
 		{ "the peer's address", test_peer_ip },
+		UNIT_END,
 	};
-	CU_pSuite s;
-	unsigned failures;
-	size_t i;
-	int rc = 1;
+	int rc;
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
@@ -348,22 +344,7 @@ main(void)
 	ca3_len = read_blob("ca_rsa.pub", ca3_blob);
 	cas[2].blob = ca3_blob;
 	cas[2].len = ca3_len;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		goto out;
-	if ((s = CU_add_suite("usercert", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS ||
-	    CU_get_error() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	rc = failures ? 1 : 0;
- fail:
-	CU_cleanup_registry();
- out:
+	rc = unit_run(argc, argv, "usercert", tests);
 	run("rm -r %s", dir);
 	return rc;
 }
