@@ -599,6 +599,50 @@ cancel_forward(struct relay *r, ssh_message msg)
 
 /* libssh: return 0 when the message was answered, 1 for its default
  * answer (a refusal). */
+/* The pair one of whose channels is ch: the client's if from_client,
+ * else the Studio's. */
+static struct pair *
+pair_of(struct relay *r, ssh_channel ch, int from_client)
+{
+	size_t i;
+
+	for (i = 0; i < r->npairs; i++)
+		if (ch != NULL && (from_client ? r->pairs[i]->down :
+		    r->pairs[i]->up) == ch)
+			return r->pairs[i];
+	return NULL;
+}
+
+/*
+ * A channel request libssh does not know.  eow@openssh.com (OpenSSH's
+ * PROTOCOL, 2.1) says its sender will not read the channel's data any
+ * more: the client's stdout went away (ssh gw yes | head -1), or the
+ * Studio's command closed its input.  Passed on to the other side, so
+ * that the Studio's sshd closes the command's output (it dies of SIGPIPE
+ * and the session ends, as without the gateway).  Any other is refused.
+ */
+static int
+unknown_request(struct relay *r, ssh_message msg, int from_client)
+{
+	const char *name = ssh_message_channel_request_name(msg);
+	struct pair *p;
+	ssh_channel to;
+
+	p = pair_of(r, ssh_message_channel_request_channel(msg), from_client);
+	if (p == NULL || p->opening || name == NULL ||
+	    strcmp(name, "eow@openssh.com") != 0) {
+		debug("refused %s channel request %s",
+		    from_client ? "client" : "Studio", name ? name : "?");
+		return 1;
+	}
+	to = from_client ? p->up : p->down;
+	if (to != NULL && !ssh_channel_is_closed(to))
+		(void)ssh_channel_request_send_eow(to);
+	/* It asks for no reply; one that does gets success. */
+	(void)ssh_message_channel_request_reply_success(msg);
+	return 0;
+}
+
 static int
 down_message(ssh_session s, ssh_message msg, void *ud)
 {
@@ -606,6 +650,8 @@ down_message(ssh_session s, ssh_message msg, void *ud)
 	int type = ssh_message_type(msg), sub = ssh_message_subtype(msg);
 
 	(void)s;
+	if (type == SSH_REQUEST_CHANNEL && sub == SSH_CHANNEL_REQUEST_UNKNOWN)
+		return unknown_request(r, msg, 1);
 	if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_DIRECT_TCPIP)
 		return open_direct(r, msg);
 	if (type == SSH_REQUEST_GLOBAL &&
@@ -668,6 +714,8 @@ up_message(ssh_session s, ssh_message msg, void *ud)
 	const char *host;
 
 	(void)s;
+	if (type == SSH_REQUEST_CHANNEL && sub == SSH_CHANNEL_REQUEST_UNKNOWN)
+		return unknown_request(r, msg, 0);
 	if (type != SSH_REQUEST_CHANNEL_OPEN) {
 		debug("refused Studio request type %d/%d", type, sub);
 		return 1;

@@ -43,6 +43,23 @@ direct_rc=$?
 	ok "kill -9 \$\$: exit code $gw_rc and message as without the gateway" ||
 	not_ok "kill -9: gateway rc=$gw_rc '$(cat "$T/k9.gw")', direct rc=$direct_rc '$(cat "$T/k9.direct")'"
 
+# ssh ... yes | head -1: the client's stdout goes away, OpenSSH's client
+# says so (eow@openssh.com) and sshd closes the command's output, which
+# dies of SIGPIPE.  The gateway passes the request on; before, the
+# command ran on and the client waited for it for ever.  timeout 60 only
+# catches that hang (the login takes a second or two).
+timeout 60 $GW_SSH_CMD alice@s1@127.0.0.1 'yes' 2>"$T/eow.gw" | head -1 >"$T/eow.out"
+gw_rc=${PIPESTATUS[0]}
+timeout 60 ssh -F /dev/null -p "$KEY_STUDIO_PORT" -i "$T/gw_key" -o IdentitiesOnly=yes \
+    -o IdentityAgent=none -o BatchMode=yes -o StrictHostKeyChecking=no \
+    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "$STUDIO_USER@127.0.0.1" \
+    'yes' 2>"$T/eow.direct" | head -1 >/dev/null
+direct_rc=${PIPESTATUS[0]}
+[ "$(cat "$T/eow.out")" = y ] && [ $gw_rc != 124 ] && [ $gw_rc = $direct_rc ] &&
+    wait_log "$GW_LOG" "event=channel.close .*request=exec detail=yes .*exit_signal=PIPE" &&
+	ok "ssh gw yes | head -1 ends: eow@openssh.com reaches the Studio, the command dies of SIGPIPE (exit $gw_rc, as direct)" ||
+	not_ok "yes | head -1: gateway rc=$gw_rc '$(cat "$T/eow.gw")', direct rc=$direct_rc (124: still running after 60 s)"
+
 # Ctrl-C on a pty is a byte the remote pty turns into SIGINT.  It is
 # typed once the trap is armed (on a loaded machine the login alone can
 # take longer than any fixed wait).
