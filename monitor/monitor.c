@@ -910,16 +910,28 @@ accept_one(struct monitor *m, size_t li)
 
 /* ---- the loop ---- */
 
+/* What a descriptor in the poll set is, and so who services it. */
+enum ps_role {
+	PS_SIGNALS,		/* the self-pipe: handle_signals() */
+	PS_LISTENER,		/* a client listener: accept_one() */
+	PS_METRICS,		/* the metrics listener: metrics_serve() */
+	PS_WORKER,		/* a worker's IPC: dispatch_worker_msg() */
+	PS_AGENT,		/* a worker's agent socket: agent_readable() */
+	PS_UPSTREAM,		/* a Studio connect in progress */
+	PS_LINGER,		/* a refused client, told why, closing */
+};
+
 struct pollset {
 	struct pollfd *pfd;
-	struct worker **who;	/* NULL for listeners and the self-pipe */
-	int *what;		/* 0 ipc, 1 agent, 2 upstream connect,
-				 * 3 lingering, 4 metrics listener */
+	struct worker **who;	/* the worker of PS_WORKER, PS_AGENT,
+				 * PS_UPSTREAM; NULL for the others */
+	enum ps_role *what;
 	size_t n, cap;
 };
 
 static int
-ps_add(struct pollset *ps, int fd, short ev, struct worker *w, int what)
+ps_add(struct pollset *ps, int fd, short ev, struct worker *w,
+    enum ps_role what)
 {
 	if (ps->n == ps->cap) {
 		size_t ncap = ps->cap ? ps->cap * 2 : 64;
@@ -954,22 +966,22 @@ build_pollset(struct monitor *m, struct pollset *ps, int *timeout)
 
 	ps->n = 0;
 	*timeout = -1;
-	if (ps_add(ps, m->sigpipe[0], POLLIN, NULL, 0) != 0)
+	if (ps_add(ps, m->sigpipe[0], POLLIN, NULL, PS_SIGNALS) != 0)
 		return -1;
 	for (i = 0; !m->quit && i < m->nlisten; i++)
-		if (ps_add(ps, m->listen_fds[i], POLLIN, NULL, 0) != 0)
+		if (ps_add(ps, m->listen_fds[i], POLLIN, NULL, PS_LISTENER) != 0)
 			return -1;
 	if (m->metrics_fd != -1 &&
-	    ps_add(ps, m->metrics_fd, POLLIN, NULL, 4) != 0)
+	    ps_add(ps, m->metrics_fd, POLLIN, NULL, PS_METRICS) != 0)
 		return -1;
 	for (w = m->workers; w != NULL; w = w->next) {
-		if (w->sock != -1 && ps_add(ps, w->sock, POLLIN, w, 0) != 0)
+		if (w->sock != -1 && ps_add(ps, w->sock, POLLIN, w, PS_WORKER) != 0)
 			return -1;
 		if (w->agent_fd != -1 &&
-		    ps_add(ps, w->agent_fd, POLLIN, w, 1) != 0)
+		    ps_add(ps, w->agent_fd, POLLIN, w, PS_AGENT) != 0)
 			return -1;
 		if (w->upstream_fd != -1 && w->state == WS_ROUTING &&
-		    ps_add(ps, w->upstream_fd, POLLOUT, w, 2) != 0)
+		    ps_add(ps, w->upstream_fd, POLLOUT, w, PS_UPSTREAM) != 0)
 			return -1;
 		if (w->has_deadline) {
 			ms = clock_ms_until(&w->t_deadline);
@@ -985,7 +997,7 @@ build_pollset(struct monitor *m, struct pollset *ps, int *timeout)
 		}
 	}
 	for (i = 0; i < m->nlinger; i++) {
-		if (ps_add(ps, m->linger[i].fd, POLLIN, NULL, 3) != 0)
+		if (ps_add(ps, m->linger[i].fd, POLLIN, NULL, PS_LINGER) != 0)
 			return -1;
 		ms = clock_ms_until(&m->linger[i].until);
 		ms = ms < 0 ? 0 : ms;
@@ -1116,37 +1128,39 @@ static void
 service_fd(struct monitor *m, struct pollset *ps, size_t i)
 {
 	struct worker *w = ps->who[i];
-	short re = ps->pfd[i].revents;
+	int fd = ps->pfd[i].fd;
 	size_t k;
 
-	if (re == 0)
+	if (ps->pfd[i].revents == 0)
 		return;
-	if (ps->what[i] == 3) {
-		service_linger(m, ps->pfd[i].fd);
-		return;
-	}
-	if (ps->what[i] == 4) {
-		metrics_serve(m);
-		return;
-	}
-	if (w == NULL) {
-		for (k = 0; k < m->nlisten; k++)
-			if (ps->pfd[i].fd == m->listen_fds[k])
-				accept_one(m, k);
-		return;
-	}
 	switch (ps->what[i]) {
-	case 0:
-		if (w->sock == ps->pfd[i].fd)
+	case PS_SIGNALS:
+		/* Read by handle_signals(), after the pass. */
+		break;
+	case PS_LISTENER:
+		for (k = 0; k < m->nlisten; k++)
+			if (fd == m->listen_fds[k])
+				accept_one(m, k);
+		break;
+	case PS_METRICS:
+		metrics_serve(m);
+		break;
+	case PS_LINGER:
+		service_linger(m, fd);
+		break;
+	/* A worker's descriptors: unless an earlier handler in this pass
+	 * closed or replaced them. */
+	case PS_WORKER:
+		if (w->sock == fd)
 			dispatch_worker_msg(m, w);
 		break;
-	case 1:
-		if (w->agent_fd == ps->pfd[i].fd)
+	case PS_AGENT:
+		if (w->agent_fd == fd)
 			agent_readable(m, w);
 		break;
-	case 2:
-		if (w->upstream_fd == ps->pfd[i].fd && w->state == WS_ROUTING)
-			dispatch_route_done(m, w, upstream_finish(w->upstream_fd));
+	case PS_UPSTREAM:
+		if (w->upstream_fd == fd && w->state == WS_ROUTING)
+			dispatch_route_done(m, w, upstream_finish(fd));
 		break;
 	}
 }
