@@ -223,11 +223,37 @@ void notify_init(void);
 void notify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 
-/* monitor.c */
+/* monitor.c: the event loop */
 int monitor_run(struct monitor *m);
+
+/* pool.c: the workers */
+const char *wstate_name(enum wstate s);
+int worker_set_state(struct monitor *m, struct worker *w, enum wstate to);
+void worker_kill(struct monitor *m, struct worker *w, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int worker_send(struct monitor *m, struct worker *w, const struct buf *b,
+    const int *fds, int nfds);
+/* Start workers until workers.prefork spare ones are starting or idle. */
+void refill_pool(struct monitor *m);
+/* Stop the idle workers (a reload, a drain): new ones get the new
+ * settings. */
+void retire_idle(struct monitor *m);
+/* Collect every worker that ended, and say how. */
+void reap_workers(struct monitor *m);
+/* Tell systemd the pool is ready, once. */
+void notify_ready(struct monitor *m);
+/* Start one worker (fork+exec); NULL if it cannot be started. */
+struct worker *worker_spawn(struct monitor *m);
+/* An idle worker for a new client, or NULL. */
+struct worker *take_idle(struct monitor *m);
+/* Workers not serving a client: starting or idle. */
+size_t count_spare(const struct monitor *m);
+
+/* admission.c: listeners, limits, the hand-over */
+int monitor_listen_one(const struct cfg_listen *l, int *out);
+int open_listeners(struct monitor *m);
 int monitor_send_client(struct monitor *m, struct worker *w, int fd);
 void monitor_linger(struct monitor *m, int fd);
-int monitor_listen_one(const struct cfg_listen *l, int *out);
 /* per_source_max_startups across replicas, with a Redis registry: count
  * w's connection (0) or refuse it (-1); release it once authenticated or
  * ended. */
@@ -240,12 +266,11 @@ size_t monitor_source_key(const struct sockaddr_storage *ss,
     uint8_t key[16]);
 void monitor_format_peer(const struct sockaddr_storage *ss, char *out,
     size_t outsz);
-void worker_kill(struct monitor *m, struct worker *w, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-int worker_send(struct monitor *m, struct worker *w, const struct buf *b,
-    const int *fds, int nfds);
-const char *wstate_name(enum wstate s);
-int worker_set_state(struct monitor *m, struct worker *w, enum wstate to);
+/* Accept on listener li: refuse, or hand to an idle worker. */
+void accept_one(struct monitor *m, size_t li);
+/* A refused client being told why: fd readable, or -1 to expire the
+ * lingering ones. */
+void service_linger(struct monitor *m, int fd);
 
 /* reload.c */
 /* SIGHUP: 0 if the configuration was reloaded, -1 if it was refused and

@@ -3,7 +3,7 @@
 
 The monitor's contract with its workers is written twice: as code (the
 dispatch table of monitor/dispatch.c, the state transitions of
-monitor/monitor.c, the agent table of monitor/agent.c, the bounds of
+monitor/pool.c, the agent table of monitor/agent.c, the bounds of
 monitor/monitor.h) and in connect-sshd-ipc(7), which auditors read.  This
 reads both and fails, naming every difference, when they disagree.  A
 table row it cannot read is a failure too: the tables are written one row
@@ -77,7 +77,7 @@ def number(expr, defs, where):
 def main():
     top, man_path = args()
     mh = read(top + "/monitor/monitor.h")
-    mc = read(top + "/monitor/monitor.c")
+    mc = read(top + "/monitor/pool.c")
     dc = read(top + "/monitor/dispatch.c")
     ac = read(top + "/monitor/agent.c")
     man = read(man_path)
@@ -92,7 +92,7 @@ def main():
     names = dict(re.findall(r"\[(WS_\w+)\]\s*=\s*\"([^\"]+)\"", mc))
     for s in states:
         if s not in names:
-            fail("monitor/monitor.c: state %s has no name" % s)
+            fail("monitor/pool.c: state %s has no name" % s)
 
     def state_set(expr, where):
         expr = expr.strip()
@@ -188,10 +188,10 @@ def main():
 
     # ---- transitions ----
     code_tr = set()
-    for r in rows(c_array(mc, "transitions", "monitor/monitor.c"),
-                  "monitor/monitor.c", "transitions"):
+    for r in rows(c_array(mc, "transitions", "monitor/pool.c"),
+                  "monitor/pool.c", "transitions"):
         if len(r) != 2 or r[0] not in names or r[1] not in names:
-            fail("monitor/monitor.c: transitions[]: cannot read %r" % r)
+            fail("monitor/pool.c: transitions[]: cannot read %r" % r)
             continue
         code_tr.add((names[r[0]], names[r[1]]))
     m = re.search(r"The transitions.*?\n\.Bd -literal[^\n]*\n(.*?)\n\.Ed",

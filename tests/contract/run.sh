@@ -17,7 +17,7 @@ PASS=0 FAIL=0
 mutate() {
 	rm -rf "$T/top"
 	mkdir -p "$T/top/man" "$T/top/monitor"
-	cp "$TOP"/monitor/monitor.h "$TOP"/monitor/monitor.c \
+	cp "$TOP"/monitor/monitor.h "$TOP"/monitor/pool.c \
 	    "$TOP"/monitor/dispatch.c "$TOP"/monitor/agent.c "$T/top/monitor/"
 	cp "$TOP/man/connect-sshd-ipc.7" "$T/top/man/"
 	sed -i "$2" "$T/top/$1"
@@ -45,8 +45,8 @@ mutate monitor/dispatch.c 's/COUNT(MON_MAX_VERIFIES, WC_VERIFIES)/COUNT(MON_MAX_
 	"W_VERIFY shares the keys' counter in the code"
 mutate monitor/dispatch.c 's/{ IPC_W_AUDIT,\t   WS_BIT(WS_ROUTED),/{ IPC_W_AUDIT,\t   WS_BIT(WS_ROUTED) | WS_BIT(WS_AUTHED),/' \
 	"the code permits W_AUDIT in another state"
-mutate monitor/monitor.c '/{ WS_KEYED,\tWS_AUTHED },/d' "the code drops a transition"
-mutate monitor/monitor.c 's/{ WS_ROUTING,\tWS_ROUTED },/{ WS_ROUTING,\tWS_ROUTED },\n\t{ WS_PREAUTH,\tWS_ROUTED },/' \
+mutate monitor/pool.c '/{ WS_KEYED,\tWS_AUTHED },/d' "the code drops a transition"
+mutate monitor/pool.c 's/{ WS_ROUTING,\tWS_ROUTED },/{ WS_ROUTING,\tWS_ROUTED },\n\t{ WS_PREAUTH,\tWS_ROUTED },/' \
 	"the code adds a transition"
 mutate monitor/monitor.h 's/^#define MON_MAX_VERIFIES\t16/#define MON_MAX_VERIFIES\t15/' \
 	"the code changes a bound"
