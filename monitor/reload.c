@@ -151,6 +151,13 @@ monitor_log_backend(const struct monitor *m)
 		    "will be refused");
 }
 
+static void
+say_changed(const char *group, const char *name, const char *from,
+    const char *to)
+{
+	logit("reload: %s.%s: %s -> %s", group, name, from, to);
+}
+
 int
 monitor_reload(struct monitor *m)
 {
@@ -181,6 +188,7 @@ monitor_reload(struct monitor *m)
 		config_free(new);
 		return -1;
 	}
+	config_changes(old, new, say_changed);
 	m->cfg = new;
 	if (!m->debug)
 		log_set_level((enum log_level)m->cfg->log.level);

@@ -21,6 +21,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,17 +253,63 @@ static const char *const default_macs[] = {
 	NULL,
 };
 
-static const char *const forwarding_names[] = {
-	"local", "remote", "agent", NULL,
+/*
+ * The number and bool settings of the limits and forwarding groups, one
+ * row each, in the order -T prints them: the loader takes their bounds
+ * and defaults from here, -T dumps them, check_rows() refuses a name
+ * that is not here, and a reload logs the ones that changed
+ * (config_changes()).  A new limit is its field, one row, and its entry
+ * in connect-sshd.conf(5).  Every one of them applies to new connections
+ * on SIGHUP.
+ */
+enum row_type {
+	ROW_INT,
+	ROW_BOOL,
+	ROW_STARTUPS,	/* max_startups: "start:rate:full" */
 };
-static const char *const limits_names[] = {
-	"login_grace_time", "upstream_connect_timeout", "max_auth_tries",
-	"max_sessions", "max_sessions_per_user", "idle_timeout",
-	"keepalive_interval", "keepalive_count_max", "drain_timeout",
-	"max_startups", "per_source_max_startups", "proxy_header_timeout",
-	"rsa_min_bits",
-	NULL,
+
+struct setting_row {
+	const char *group;
+	const char *name;
+	enum row_type type;
+	size_t offset;		/* of its int in struct config */
+	int min, max, def;
+	int early;		/* read before the users (load_key_limits()) */
 };
+
+#define LIMIT(f, lo, hi, d) \
+	{ "limits", #f, ROW_INT, offsetof(struct config, limits.f), lo, hi, d, 0 }
+#define SWITCH(f) \
+	{ "forwarding", #f, ROW_BOOL, offsetof(struct config, forwarding.f), \
+	  0, 1, 1, 0 }
+
+static const struct setting_row setting_rows[] = {
+	LIMIT(login_grace_time, GRACE_MIN, GRACE_MAX, GRACE_DEFAULT),
+	LIMIT(upstream_connect_timeout, CONNECT_TIMEOUT_MIN,
+	    CONNECT_TIMEOUT_MAX, CONNECT_TIMEOUT_DEFAULT),
+	LIMIT(max_auth_tries, AUTH_TRIES_MIN, AUTH_TRIES_MAX,
+	    AUTH_TRIES_DEFAULT),
+	LIMIT(max_sessions, SESSIONS_MIN, SESSIONS_MAX, SESSIONS_DEFAULT),
+	LIMIT(max_sessions_per_user, 0, SESSIONS_MAX, PER_USER_DEFAULT),
+	LIMIT(idle_timeout, 0, IDLE_MAX, IDLE_DEFAULT),
+	LIMIT(keepalive_interval, 0, KEEPALIVE_MAX, KEEPALIVE_DEFAULT),
+	LIMIT(keepalive_count_max, KEEPALIVE_COUNT_MIN, KEEPALIVE_COUNT_MAX,
+	    KEEPALIVE_COUNT_DEFAULT),
+	LIMIT(drain_timeout, 0, DRAIN_MAX, DRAIN_DEFAULT),
+	{ "limits", "max_startups", ROW_STARTUPS, 0, 0, 0, 0, 0 },
+	/* -1: half of max_startups' start (per_source_default()) */
+	LIMIT(per_source_max_startups, 0, STARTUPS_MAX, -1),
+	LIMIT(proxy_header_timeout, PROXY_TIMEOUT_MIN, PROXY_TIMEOUT_MAX,
+	    PROXY_TIMEOUT_DEFAULT),
+	{ "limits", "rsa_min_bits", ROW_INT,
+	  offsetof(struct config, limits.rsa_min_bits),
+	  KEYTYPE_RSA_MIN_BITS_LOWEST, KEYTYPE_RSA_MAX_BITS,
+	  KEYTYPE_RSA_MIN_BITS_DEFAULT, 1 },
+	SWITCH(local),
+	SWITCH(remote),
+	SWITCH(agent),
+};
+#define NROWS	(sizeof(setting_rows) / sizeof(setting_rows[0]))
 
 /* --- errors ----------------------------------------------------------- */
 
@@ -1684,6 +1731,71 @@ load_max_startups(struct loader *l, const config_setting_t *g,
 	lim->startups_full = f;
 }
 
+static void member_bool(struct loader *l, const config_setting_t *group,
+    const char *name, const char *where, int *out);
+
+static int *
+row_field(struct config *cfg, const struct setting_row *r)
+{
+	return (int *)((char *)cfg + r->offset);
+}
+
+/* Report settings of group that have no row. */
+static void
+check_rows(struct loader *l, const config_setting_t *group, const char *gname)
+{
+	const config_setting_t *s;
+	const char *name;
+	size_t j;
+	int i, n = config_setting_length(group);
+
+	for (i = 0; i < n; i++) {
+		s = config_setting_get_elem(group, (unsigned)i);
+		if ((name = config_setting_name(s)) == NULL)
+			continue;
+		for (j = 0; j < NROWS; j++)
+			if (strcmp(setting_rows[j].group, gname) == 0 &&
+			    strcmp(setting_rows[j].name, name) == 0)
+				break;
+		if (j == NROWS)
+			serr(l, s, "unknown setting '%s' in %s", name, gname);
+	}
+}
+
+/* The rows of group gname (early ones, or the others): their defaults,
+ * then what g sets (g may be NULL: defaults only). */
+static void
+load_rows(struct loader *l, const config_setting_t *g, const char *gname,
+    int early)
+{
+	const struct setting_row *r;
+	size_t i;
+
+	for (i = 0; i < NROWS; i++) {
+		r = &setting_rows[i];
+		if (strcmp(r->group, gname) != 0 || r->early != early)
+			continue;
+		switch (r->type) {
+		case ROW_INT:
+			*row_field(l->cfg, r) = r->def;
+			member_int(l, g, r->name, gname, r->min, r->max,
+			    row_field(l->cfg, r));
+			break;
+		case ROW_BOOL:
+			*row_field(l->cfg, r) = r->def;
+			member_bool(l, g, r->name, gname, row_field(l->cfg, r));
+			break;
+		case ROW_STARTUPS:
+			l->cfg->limits.startups_begin = STARTUPS_BEGIN_DEFAULT;
+			l->cfg->limits.startups_rate = STARTUPS_RATE_DEFAULT;
+			l->cfg->limits.startups_full = STARTUPS_FULL_DEFAULT;
+			if (g != NULL)
+				load_max_startups(l, g, &l->cfg->limits);
+			break;
+		}
+	}
+}
+
 /*
  * limits.rsa_min_bits, before the users whose keys it bounds (an error in
  * the group itself is reported by load_limits).  The bounds it moves are
@@ -1692,15 +1804,13 @@ load_max_startups(struct loader *l, const config_setting_t *g,
 static void
 load_key_limits(struct loader *l, const config_setting_t *root)
 {
-	const config_setting_t *g;
+	const config_setting_t *g = NULL;
 
-	l->cfg->limits.rsa_min_bits = KEYTYPE_RSA_MIN_BITS_DEFAULT;
-	if (root == NULL ||
-	    (g = config_setting_get_member(root, "limits")) == NULL ||
-	    config_setting_type(g) != CONFIG_TYPE_GROUP)
-		return;
-	member_int(l, g, "rsa_min_bits", "limits", KEYTYPE_RSA_MIN_BITS_LOWEST,
-	    KEYTYPE_RSA_MAX_BITS, &l->cfg->limits.rsa_min_bits);
+	if (root != NULL &&
+	    ((g = config_setting_get_member(root, "limits")) == NULL ||
+	    config_setting_type(g) != CONFIG_TYPE_GROUP))
+		g = NULL;
+	load_rows(l, g, "limits", 1);
 }
 
 /*
@@ -1720,53 +1830,12 @@ per_source_default(struct cfg_limits *lim)
 static void
 load_limits(struct loader *l, const config_setting_t *root)
 {
-	struct cfg_limits *lim = &l->cfg->limits;
 	const config_setting_t *g;
 
-	lim->login_grace_time = GRACE_DEFAULT;
-	lim->upstream_connect_timeout = CONNECT_TIMEOUT_DEFAULT;
-	lim->max_auth_tries = AUTH_TRIES_DEFAULT;
-	lim->max_sessions = SESSIONS_DEFAULT;
-	lim->max_sessions_per_user = PER_USER_DEFAULT;
-	lim->idle_timeout = IDLE_DEFAULT;
-	lim->keepalive_interval = KEEPALIVE_DEFAULT;
-	lim->keepalive_count_max = KEEPALIVE_COUNT_DEFAULT;
-	lim->drain_timeout = DRAIN_DEFAULT;
-	lim->startups_begin = STARTUPS_BEGIN_DEFAULT;
-	lim->startups_rate = STARTUPS_RATE_DEFAULT;
-	lim->startups_full = STARTUPS_FULL_DEFAULT;
-	lim->per_source_max_startups = -1;	/* from max_startups, below */
-	lim->proxy_header_timeout = PROXY_TIMEOUT_DEFAULT;
-	if ((g = root_group(l, root, "limits")) == NULL) {
-		per_source_default(lim);
-		return;
-	}
-	check_names(l, g, limits_names, "limits");
-	member_int(l, g, "login_grace_time", "limits", GRACE_MIN, GRACE_MAX,
-	    &lim->login_grace_time);
-	member_int(l, g, "upstream_connect_timeout", "limits",
-	    CONNECT_TIMEOUT_MIN, CONNECT_TIMEOUT_MAX,
-	    &lim->upstream_connect_timeout);
-	member_int(l, g, "max_auth_tries", "limits", AUTH_TRIES_MIN,
-	    AUTH_TRIES_MAX, &lim->max_auth_tries);
-	member_int(l, g, "max_sessions", "limits", SESSIONS_MIN, SESSIONS_MAX,
-	    &lim->max_sessions);
-	member_int(l, g, "max_sessions_per_user", "limits", 0, SESSIONS_MAX,
-	    &lim->max_sessions_per_user);
-	member_int(l, g, "idle_timeout", "limits", 0, IDLE_MAX,
-	    &lim->idle_timeout);
-	member_int(l, g, "keepalive_interval", "limits", 0, KEEPALIVE_MAX,
-	    &lim->keepalive_interval);
-	member_int(l, g, "keepalive_count_max", "limits", KEEPALIVE_COUNT_MIN,
-	    KEEPALIVE_COUNT_MAX, &lim->keepalive_count_max);
-	member_int(l, g, "drain_timeout", "limits", 0, DRAIN_MAX,
-	    &lim->drain_timeout);
-	load_max_startups(l, g, lim);
-	member_int(l, g, "per_source_max_startups", "limits", 0,
-	    STARTUPS_MAX, &lim->per_source_max_startups);
-	member_int(l, g, "proxy_header_timeout", "limits", PROXY_TIMEOUT_MIN,
-	    PROXY_TIMEOUT_MAX, &lim->proxy_header_timeout);
-	per_source_default(lim);
+	if ((g = root_group(l, root, "limits")) != NULL)
+		check_rows(l, g, "limits");
+	load_rows(l, g, "limits", 0);
+	per_source_default(&l->cfg->limits);
 }
 
 /* A bool setting of a group, or its default when absent. */
@@ -1789,16 +1858,11 @@ member_bool(struct loader *l, const config_setting_t *group, const char *name,
 static void
 load_forwarding(struct loader *l, const config_setting_t *root)
 {
-	struct cfg_forwarding *f = &l->cfg->forwarding;
 	const config_setting_t *g;
 
-	f->local = f->remote = f->agent = 1;
-	if ((g = root_group(l, root, "forwarding")) == NULL)
-		return;
-	check_names(l, g, forwarding_names, "forwarding");
-	member_bool(l, g, "local", "forwarding", &f->local);
-	member_bool(l, g, "remote", "forwarding", &f->remote);
-	member_bool(l, g, "agent", "forwarding", &f->agent);
+	if ((g = root_group(l, root, "forwarding")) != NULL)
+		check_rows(l, g, "forwarding");
+	load_rows(l, g, "forwarding", 0);
 }
 
 static int
@@ -2617,12 +2681,6 @@ dump_int(FILE *out, int level, const char *name, long long v)
 }
 
 /* libconfig 1.5 truncates unsuffixed integers to 32 bits. */
-static void
-dump_bool(FILE *out, int level, const char *name, int v)
-{
-	dump_indent(out, level);
-	fprintf(out, "%s = %s;\n", name, v ? "true" : "false");
-}
 
 static int
 needs_int64(long long v)
@@ -2877,6 +2935,58 @@ dump_registry(const struct cfg_registry *r, FILE *out)
 	fputs("};\n", out);
 }
 
+/* A row's value as the configuration file writes it (max_startups without
+ * its quotes). */
+static void
+row_text(const struct config *cfg, const struct setting_row *r, char *out,
+    size_t outsz)
+{
+	int v = *row_field((struct config *)cfg, r);
+
+	if (r->type == ROW_INT)
+		snprintf(out, outsz, "%d", v);
+	else if (r->type == ROW_BOOL)
+		snprintf(out, outsz, "%s", v ? "true" : "false");
+	else
+		snprintf(out, outsz, "%d:%d:%d", cfg->limits.startups_begin,
+		    cfg->limits.startups_rate, cfg->limits.startups_full);
+}
+
+/* A group of setting_rows, in their order. */
+static void
+dump_rows(const struct config *cfg, const char *gname, FILE *out)
+{
+	char v[64];
+	size_t i;
+
+	fprintf(out, "%s = {\n", gname);
+	for (i = 0; i < NROWS; i++) {
+		if (strcmp(setting_rows[i].group, gname) != 0)
+			continue;
+		row_text(cfg, &setting_rows[i], v, sizeof(v));
+		fprintf(out, setting_rows[i].type == ROW_STARTUPS ?
+		    "%*s%s = \"%s\";\n" : "%*s%s = %s;\n", INDENT, "",
+		    setting_rows[i].name, v);
+	}
+	fputs("};\n", out);
+}
+
+void
+config_changes(const struct config *a, const struct config *b,
+    void (*say)(const char *group, const char *name, const char *from,
+    const char *to))
+{
+	char va[64], vb[64];
+	size_t i;
+
+	for (i = 0; i < NROWS; i++) {
+		row_text(a, &setting_rows[i], va, sizeof(va));
+		row_text(b, &setting_rows[i], vb, sizeof(vb));
+		if (strcmp(va, vb) != 0)
+			say(setting_rows[i].group, setting_rows[i].name, va, vb);
+	}
+}
+
 static void
 dump_groups(const struct config *cfg, FILE *out)
 {
@@ -2890,33 +3000,8 @@ dump_groups(const struct config *cfg, FILE *out)
 	dump_str(out, 1, "level", value_name(log_levels, cfg->log.level));
 	dump_str(out, 1, "format", value_name(log_formats, cfg->log.format));
 	fputs("};\n", out);
-	fputs("limits = {\n", out);
-	dump_int(out, 1, "login_grace_time", cfg->limits.login_grace_time);
-	dump_int(out, 1, "upstream_connect_timeout",
-	    cfg->limits.upstream_connect_timeout);
-	dump_int(out, 1, "max_auth_tries", cfg->limits.max_auth_tries);
-	dump_int(out, 1, "max_sessions", cfg->limits.max_sessions);
-	dump_int(out, 1, "max_sessions_per_user",
-	    cfg->limits.max_sessions_per_user);
-	dump_int(out, 1, "idle_timeout", cfg->limits.idle_timeout);
-	dump_int(out, 1, "keepalive_interval", cfg->limits.keepalive_interval);
-	dump_int(out, 1, "keepalive_count_max",
-	    cfg->limits.keepalive_count_max);
-	dump_int(out, 1, "drain_timeout", cfg->limits.drain_timeout);
-	fprintf(out, "%*smax_startups = \"%d:%d:%d\";\n", INDENT, "",
-	    cfg->limits.startups_begin, cfg->limits.startups_rate,
-	    cfg->limits.startups_full);
-	dump_int(out, 1, "per_source_max_startups",
-	    cfg->limits.per_source_max_startups);
-	dump_int(out, 1, "proxy_header_timeout",
-	    cfg->limits.proxy_header_timeout);
-	dump_int(out, 1, "rsa_min_bits", cfg->limits.rsa_min_bits);
-	fputs("};\n", out);
-	fputs("forwarding = {\n", out);
-	dump_bool(out, 1, "local", cfg->forwarding.local);
-	dump_bool(out, 1, "remote", cfg->forwarding.remote);
-	dump_bool(out, 1, "agent", cfg->forwarding.agent);
-	fputs("};\n", out);
+	dump_rows(cfg, "limits", out);
+	dump_rows(cfg, "forwarding", out);
 	fputs("algorithms = {\n", out);
 	dump_str_array(out, 1, "kex", cfg->algorithms.kex,
 	    cfg->algorithms.nkex);

@@ -208,6 +208,12 @@ void config_errors_free(struct config_errors *errs);
 
 /* Print the effective config as libconfig text that config_load accepts. */
 void config_dump(const struct config *cfg, FILE *out);
+/* Calls say for each limits and forwarding setting whose value differs
+ * between a and b, with both values as the file writes them (without
+ * quotes). */
+void config_changes(const struct config *a, const struct config *b,
+    void (*say)(const char *group, const char *name, const char *from,
+    const char *to));
 
 /* "host:port", "[v6]:port" or ":port" into numeric host ("" any) and port. */
 int config_parse_hostport(const char *s, char **host, char **port,

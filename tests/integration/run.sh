@@ -771,8 +771,15 @@ if start_gateway rl "$T/rl.conf"; then
 	bobp=$!
 	sleep 1.5
 	: > "$T/keys/bob"		# bob's key is revoked
+	echo 'limits = { idle_timeout = 4321; max_startups = "20:30:100"; };' >> "$T/rl.conf"
 	kill -HUP "$rlpid"
 	wait_log "$T/rl.log" "configuration reloaded" || true
+	grep -q 'reload: limits.idle_timeout: [0-9]* -> 4321$' "$T/rl.log" &&
+	    grep -q 'reload: limits.max_startups: 10:30:100 -> 20:30:100$' "$T/rl.log" &&
+	    grep -q 'reload: limits.per_source_max_startups: 5 -> 10$' "$T/rl.log" &&
+	    [ "$(grep -c 'reload: ' "$T/rl.log")" = 3 ] &&
+		ok "SIGHUP: the limits that changed are logged, old and new value (3)" ||
+		not_ok "SIGHUP: changed limits: $(grep 'reload: ' "$T/rl.log" | tr '\n' ' ')"
 	gw_ssh "$RL_PORT" "$T/bob" bob@s1 true 2>/dev/null
 	rc=$?
 	[ $rc = 255 ] && wait_log "$T/rl.log" "auth.denied .*user=bob .*reason=key-not-registered" &&
