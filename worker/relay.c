@@ -597,8 +597,6 @@ cancel_forward(struct relay *r, ssh_message msg)
 	return 0;
 }
 
-/* libssh: return 0 when the message was answered, 1 for its default
- * answer (a refusal). */
 /* The pair one of whose channels is ch: the client's if from_client,
  * else the Studio's. */
 static struct pair *
@@ -621,6 +619,7 @@ pair_of(struct relay *r, ssh_channel ch, int from_client)
  * that the Studio's sshd closes the command's output (it dies of SIGPIPE
  * and the session ends, as without the gateway).  Any other is refused.
  */
+#ifdef LIBSSH_CSSHD_EOW
 static int
 unknown_request(struct relay *r, ssh_message msg, int from_client)
 {
@@ -642,7 +641,23 @@ unknown_request(struct relay *r, ssh_message msg, int from_client)
 	(void)ssh_message_channel_request_reply_success(msg);
 	return 0;
 }
+#else
+/* A system libssh without scripts/libssh-patches/0003: the request's name
+ * is not known, so every unknown request is refused, eow included (the
+ * Studio's command then runs until it ends by itself). */
+static int
+unknown_request(struct relay *r, ssh_message msg, int from_client)
+{
+	(void)r;
+	(void)msg;
+	debug("refused a %s channel request (libssh without patch 0003)",
+	    from_client ? "client" : "Studio");
+	return 1;
+}
+#endif
 
+/* libssh: return 0 when the message was answered, 1 for its default
+ * answer (a refusal). */
 static int
 down_message(ssh_session s, ssh_message msg, void *ud)
 {
