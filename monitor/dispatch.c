@@ -43,9 +43,14 @@ typedef int (*mon_handler_fn)(struct monitor *, struct worker *,
 
 /*
  * What a request may cost per connection, enforced before its handler
- * runs (limit_take()).  Counters named here may be shared by rows: the
- * keys a client offers are counted whether the monitor is asked about
- * them (W_KEY_QUERY) or the worker refused them itself (W_REFUSED).
+ * runs (limit_take()), so before its body is decoded: a W_LOG beyond its
+ * rate is dropped unread, a W_SIGN spends its token before its hash is
+ * checked.  Counters named here may be shared by rows: the keys a client
+ * offers are counted whether the monitor is asked about them
+ * (W_KEY_QUERY) or the worker refused them itself (W_REFUSED).  BUCKET
+ * and DROP keep their state in one set of worker fields each (the
+ * W_SIGN bucket, the W_LOG second): one row each at most, which
+ * tests/contract/check.py enforces.
  */
 enum mon_limit_kind {
 	LIM_NONE,	/* no bound beyond the states */
@@ -174,7 +179,7 @@ bucket_take(struct worker *w, const struct mon_limit *l)
 static int
 drop_take(struct worker *w, const struct mon_limit *l)
 {
-	time_t now = time(NULL);
+	uint64_t now = clock_ms() / 1000;
 
 	if (now != w->drop_window) {
 		w->drop_window = now;

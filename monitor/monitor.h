@@ -156,7 +156,7 @@ struct worker {
 	char exit_signal[IPC_MAX_NAME];
 
 	unsigned drop_left;		/* W_LOG lines left this second */
-	time_t drop_window;
+	uint64_t drop_window;		/* that second (monotonic) */
 	char kill_reason[160];		/* set when the monitor kills it */
 	int retired;			/* idle, stopped by a reload or drain */
 };

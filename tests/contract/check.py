@@ -160,6 +160,12 @@ def main():
 
     code_rows = {r["type"]: (render_states(r["states"]), render_limit(r))
                  for r in table}
+    # BUCKET and DROP state lives in one set of worker fields each.
+    for kind in ("BUCKET", "DROP"):
+        users = [r["type"] for r in table if r["kind"] == kind]
+        if len(users) > 1:
+            fail("monitor/dispatch.c: %s is used by %s; its state is one "
+                 "set of worker fields, for one row" % (kind, ", ".join(users)))
 
     # ---- the same table in ipc(7) ----
     m = re.search(r"The requests each state permits.*?\n\.Bl -column[^\n]*\n"

@@ -52,6 +52,8 @@ mutate monitor/monitor.h 's/^#define MON_MAX_VERIFIES\t16/#define MON_MAX_VERIFI
 	"the code changes a bound"
 mutate monitor/agent.c 's/AC_IDS, MON_MAX_AGENT_IDS,/AC_IDS, 3,/' \
 	"the code changes the agent's bound"
+mutate monitor/dispatch.c 's/{ IPC_W_AUDIT,\t   WS_BIT(WS_ROUTED),\tNO_LIMIT,/{ IPC_W_AUDIT,\t   WS_BIT(WS_ROUTED),\tDROP(10),/' \
+	"a second row uses DROP, whose state is one per worker"
 
 echo "contract: $PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]
