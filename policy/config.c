@@ -1744,22 +1744,14 @@ row_field(struct config *cfg, const struct setting_row *r)
 static void
 check_rows(struct loader *l, const config_setting_t *group, const char *gname)
 {
-	const config_setting_t *s;
-	const char *name;
-	size_t j;
-	int i, n = config_setting_length(group);
+	const char *names[NROWS + 1];
+	size_t i, n = 0;
 
-	for (i = 0; i < n; i++) {
-		s = config_setting_get_elem(group, (unsigned)i);
-		if ((name = config_setting_name(s)) == NULL)
-			continue;
-		for (j = 0; j < NROWS; j++)
-			if (strcmp(setting_rows[j].group, gname) == 0 &&
-			    strcmp(setting_rows[j].name, name) == 0)
-				break;
-		if (j == NROWS)
-			serr(l, s, "unknown setting '%s' in %s", name, gname);
-	}
+	for (i = 0; i < NROWS; i++)
+		if (strcmp(setting_rows[i].group, gname) == 0)
+			names[n++] = setting_rows[i].name;
+	names[n] = NULL;
+	check_names(l, group, names, gname);
 }
 
 /* The rows of group gname (early ones, or the others): their defaults,
