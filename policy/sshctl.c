@@ -545,12 +545,44 @@ key_add(const char *user, const char *arg)
 }
 
 /* The registry's user CA keys: checked as users' keys are. */
+/* Print a hash of keys, "fingerprint line" per entry (key list, ca list). */
+static void
+hash_list(const char *key)
+{
+	redisReply *rep;
+	size_t i;
+
+	rep = must(redisCommand(rc, "HGETALL %s", key));
+	for (i = 0; i + 1 < rep->elements; i += 2) {
+		put_reply(stdout, rep->element[i]);
+		putchar(' ');
+		put_reply(stdout, rep->element[i + 1]);
+		putchar('\n');
+	}
+	freeReplyObject(rep);
+}
+
+/* Remove entry fp of a hash of keys: 1, or 0 if it had none.  lister is
+ * the command that prints the fingerprints, for the error. */
+static int
+hash_remove(const char *key, const char *fp, const char *lister)
+{
+	redisReply *rep;
+	int removed;
+
+	if (config_valid_fingerprint(fp) != 0)
+		die("\"%s\" is not a SHA256 fingerprint, as %s prints", fp,
+		    lister);
+	rep = must(redisCommand(rc, "HDEL %s %s", key, fp));
+	removed = rep->integer != 0;
+	freeReplyObject(rep);
+	return removed;
+}
+
 static void
 cmd_ca(int argc, char **argv)
 {
 	char key[REGISTRY_MAX_KEY];
-	redisReply *rep;
-	size_t i;
 
 	if (argc < 1)
 		usage();
@@ -558,23 +590,11 @@ cmd_ca(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[0], "add") == 0)
 		hash_add_keys(key, argv[1]);
 	else if (argc == 2 && strcmp(argv[0], "remove") == 0) {
-		if (config_valid_fingerprint(argv[1]) != 0)
-			die("\"%s\" is not a SHA256 fingerprint, as ca list "
-			    "prints", argv[1]);
-		rep = must(redisCommand(rc, "HDEL %s %s", key, argv[1]));
-		if (rep->integer == 0)
+		if (hash_remove(key, argv[1], "ca list") == 0)
 			die("no CA key %s", argv[1]);
-		freeReplyObject(rep);
-	} else if (argc == 1 && strcmp(argv[0], "list") == 0) {
-		rep = must(redisCommand(rc, "HGETALL %s", key));
-		for (i = 0; i + 1 < rep->elements; i += 2) {
-			put_reply(stdout, rep->element[i]);
-			putchar(' ');
-			put_reply(stdout, rep->element[i + 1]);
-			putchar('\n');
-		}
-		freeReplyObject(rep);
-	} else
+	} else if (argc == 1 && strcmp(argv[0], "list") == 0)
+		hash_list(key);
+	else
 		usage();
 }
 
@@ -582,8 +602,6 @@ static void
 cmd_key(int argc, char **argv)
 {
 	char key[REGISTRY_MAX_KEY];
-	redisReply *rep;
-	size_t i;
 
 	if (argc < 2)
 		usage();
@@ -594,23 +612,11 @@ cmd_key(int argc, char **argv)
 	key_or_die(registry_key_user_keys(key, sizeof(key), prefix,
 	    arg_user(argv[1])));
 	if (argc == 3 && strcmp(argv[0], "remove") == 0) {
-		if (config_valid_fingerprint(argv[2]) != 0)
-			die("\"%s\" is not a SHA256 fingerprint, as key list "
-			    "prints", argv[2]);
-		rep = must(redisCommand(rc, "HDEL %s %s", key, argv[2]));
-		if (rep->integer == 0)
+		if (hash_remove(key, argv[2], "key list") == 0)
 			die("%s has no key %s", argv[1], argv[2]);
-		freeReplyObject(rep);
-	} else if (argc == 2 && strcmp(argv[0], "list") == 0) {
-		rep = must(redisCommand(rc, "HGETALL %s", key));
-		for (i = 0; i + 1 < rep->elements; i += 2) {
-			put_reply(stdout, rep->element[i]);
-			putchar(' ');
-			put_reply(stdout, rep->element[i + 1]);
-			putchar('\n');
-		}
-		freeReplyObject(rep);
-	} else
+	} else if (argc == 2 && strcmp(argv[0], "list") == 0)
+		hash_list(key);
+	else
 		usage();
 }
 

@@ -215,6 +215,14 @@ if start_gateway rg "$T/rg.conf"; then
 		not_ok "Redis: CA from user_ca_keys ($rcafp; $(grep 'event=auth' "$RG_LOG" | tail -1))"
 	ctl ca remove "$rcafp" && [ -z "$(ctl ca list)" ] &&
 		ok "connect-sshctl ca remove" || not_ok "connect-sshctl ca remove"
+	# Removing what is not there, or by something that is no
+	# fingerprint: refused, saying which.
+	ctl ca remove "$rcafp" 2>"$T/ctl.err1"; rc1=$?
+	ctl key remove alice not-a-fingerprint 2>"$T/ctl.err2"; rc2=$?
+	[ $rc1 != 0 ] && grep -q "no CA key $rcafp" "$T/ctl.err1" &&
+	    [ $rc2 != 0 ] && grep -q "is not a SHA256 fingerprint, as key list prints" "$T/ctl.err2" &&
+		ok "connect-sshctl ca/key remove: a missing entry and a non-fingerprint are refused, named" ||
+		not_ok "connect-sshctl remove errors (rc $rc1 '$(cat "$T/ctl.err1")', rc $rc2 '$(cat "$T/ctl.err2")')"
 
 	# Revocation: the session already open goes on; the key stops working
 	# within cache_ttl (1 s).
