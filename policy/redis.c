@@ -676,20 +676,19 @@ registry_parse_keys(struct registry_redis *r, const char *key,
 	return n > 0 ? 1 : 0;
 }
 
+/* HGETALL key, a hash of key entries (a user's keys, the CA keys), and
+ * look for blob in it: registry_parse_keys()'s answer, POLICY_BAD_RECORD
+ * if it is not a hash of strings, -1 if Redis did not answer. */
 static int
-redis_user_key(void *ctx, const char *user, const uint8_t *blob, size_t len,
-    int *has_key)
+ask_keys(struct registry_redis *r, const char *key, const uint8_t *blob,
+    size_t len, int *has_key)
 {
-	struct registry_redis *r = ctx;
-	char key[REGISTRY_MAX_KEY];
 	const redisReply *rep;
 	redisReply *owned;
 	size_t n = 0;
-	int rc = -1;
+	int rc;
 
-	*has_key = 0;
-	if (registry_key_user_keys(key, sizeof(key), r->prefix, user) != 0 ||
-	    (rep = ask(r, &owned, "HGETALL", key, NULL)) == NULL)
+	if ((rep = ask(r, &owned, "HGETALL", key, NULL)) == NULL)
 		return -1;
 	if (hash_elems(rep, r->elems, r->lens, REDIS_MAX_ELEMS, &n) != 0) {
 		r->stats.bad_records++;
@@ -702,6 +701,19 @@ redis_user_key(void *ctx, const char *user, const uint8_t *blob, size_t len,
 	return rc;
 }
 
+static int
+redis_user_key(void *ctx, const char *user, const uint8_t *blob, size_t len,
+    int *has_key)
+{
+	struct registry_redis *r = ctx;
+	char key[REGISTRY_MAX_KEY];
+
+	*has_key = 0;
+	if (registry_key_user_keys(key, sizeof(key), r->prefix, user) != 0)
+		return -1;
+	return ask_keys(r, key, blob, len, has_key);
+}
+
 /* Is blob one of the registry's user CA keys?  Every entry is checked as
  * a user's keys are. */
 static int
@@ -709,22 +721,11 @@ redis_user_ca(void *ctx, const uint8_t *blob, size_t len)
 {
 	struct registry_redis *r = ctx;
 	char key[REGISTRY_MAX_KEY];
-	const redisReply *rep;
-	redisReply *owned;
-	size_t n = 0;
 	int rc, has = 0;
 
-	if (registry_key_user_cas(key, sizeof(key), r->prefix) != 0 ||
-	    (rep = ask(r, &owned, "HGETALL", key, NULL)) == NULL)
+	if (registry_key_user_cas(key, sizeof(key), r->prefix) != 0)
 		return -1;
-	if (hash_elems(rep, r->elems, r->lens, REDIS_MAX_ELEMS, &n) != 0) {
-		r->stats.bad_records++;
-		error("registry: %s: not a hash of strings", key);
-		rc = POLICY_BAD_RECORD;
-	} else
-		rc = registry_parse_keys(r, key, r->elems, r->lens, n, blob,
-		    len, &has);
-	freeReplyObject(owned);
+	rc = ask_keys(r, key, blob, len, &has);
 	return rc < 0 ? rc : has;
 }
 
