@@ -191,9 +191,11 @@ if command -v haproxy >/dev/null; then
 		# channels open then: run.sh's final check skips its log.
 		echo ra.log >> "$T/sigkilled"
 		sleep 2
-		ra_left=0
+		ra_left=0 ra_what=
 		for p in $ra_workers; do
-			kill -0 "$p" 2>/dev/null && ra_left=$((ra_left + 1))
+			running "$p" || continue
+			ra_left=$((ra_left + 1))
+			ra_what="$ra_what $(ps -o pid=,ppid=,stat=,comm= -p "$p")"
 		done
 		nok=0
 		for i in 1 2 3; do
@@ -204,7 +206,7 @@ if command -v haproxy >/dev/null; then
 		nsurv=$(cat "$T/long.1" "$T/long.2" | grep -c survived)
 		[ "$nok" = 3 ] && [ "$nsurv" = 1 ] && [ -n "$ra_workers" ] && [ "$ra_left" = 0 ] &&
 			ok "replica a killed (SIGKILL): its workers die with it, only its session ends, new logins go to b" ||
-			not_ok "replica killed: $nok of 3 new logins, $nsurv sessions survived, $ra_left of its workers left ($(cat "$T/long.1" "$T/long.2" | tr '\n' ' '))"
+			not_ok "replica killed: $nok of 3 new logins, $nsurv sessions survived, $ra_left of its workers left ($ra_what) ($(cat "$T/long.1" "$T/long.2" | tr '\n' ' '))"
 		kill "$hap" 2>/dev/null
 		wait "$hap" 2>/dev/null
 	else

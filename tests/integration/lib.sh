@@ -147,6 +147,17 @@ start_gateway() {
 	wait_log "$T/$name.log" "ready:" || { cat "$T/$name.log"; return 1; }
 }
 
+# running PID: the process exists and has not ended.  A process that
+# ended but was not yet reaped (a zombie) still answers kill -0; an
+# orphan's zombie waits for PID 1, which in a container may reap late.
+running() {
+	local state
+	state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	case $state in
+	"" | Z*) return 1 ;;
+	esac
+}
+
 stop_gateway() {
 	local name=$1 pid
 	pid=$(cat "$T/$name.pid" 2>/dev/null) || return 0

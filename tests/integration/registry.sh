@@ -40,7 +40,7 @@ stop_redis() {
 	pid=$(cat "$T/redis-server.pidfile")
 	kill -9 "$pid" 2>/dev/null
 	for i in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || break
+		running "$pid" || break
 		sleep 0.1
 	done
 	rm -f "$T/redis-server.pidfile"
