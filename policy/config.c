@@ -1,16 +1,20 @@
 /*
- * config.c - connect-sshd.conf(5): load, validate, dump.
+ * config.c - connect-sshd.conf(5): the loader's core.
  *
  * The loader reads the whole file even after an error, so that one run of
  * "connect-sshd -t" lists every mistake, each as "file:line: what to fix".
  * Settings are taken in a fixed order (workspaces before the studios that
- * name them), whatever their order in the file.  Nothing is half-loaded: on
- * any error the caller gets the list and no config.
+ * name them), whatever their order in the file: load_root() below is that
+ * order.  Nothing is half-loaded: on any error the caller gets the list
+ * and no config.
  *
- * libconfig 1.5 note: an integer literal past 32 bits without the "L"
- * suffix is silently truncated by the parser, and an array may not mix
- * plain and "L" integers; the dump writes every id of an array with "L"
- * as soon as one needs it.
+ * Here: the errors (serr, ferr, kerr), the typed access to settings every
+ * other config_*.c uses (get_string, get_int, member_int, ...), reading
+ * and checking the file, the gateway's own top-level settings (key,
+ * enabled, upstream_auth, workers, log) and CONNECT_SSH_KEY_PATH /
+ * CONNECT_SSH_ENABLED, config_load(), config_load_registry() and
+ * config_free().  The rest is split by concern (config_int.h lists the
+ * files); what they share is declared in config_int.h.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -32,21 +36,17 @@
 
 #include "authkeys.h"
 #include "config.h"
+#include "config_int.h"
 #include "filecheck.h"
 #include "keytypes.h"
 #include "log.h"
 #include "policy.h"
 #include "sshwire.h"
 
-#define PORT_MAX		65535
-#define PORT_DIGITS_MAX		5
 #define FP_PREFIX		"SHA256:"
 #define FP_B64_LEN		43	/* 32 bytes, unpadded */
 #define FP_RAW_LEN		32
-#define SHOW_MAX		80	/* longest value echoed in a message */
 #define LABEL_MAX		96	/* "studio <session>", "users entry 9" */
-#define WHAT_MAX		160	/* a label, ": ", a setting name */
-
 #define PREFORK_MIN		1
 #define PREFORK_MAX		256
 #define PREFORK_DEFAULT		4
@@ -62,11 +62,13 @@
 #define SESSIONS_MIN		1
 #define SESSIONS_MAX		100000
 #define SESSIONS_DEFAULT	1000
+
 /* One user's connections at once: a few editor windows, terminals and
  * transfers (VS Code keeps 1-3 connections per window; ControlMaster
  * shares one) stay well under it, while one user alone cannot take more
  * than 32 of max_sessions' workers and their memory. */
 #define PER_USER_DEFAULT	32
+
 #define STARTUPS_MAX		100000
 #define STARTUPS_BEGIN_DEFAULT	10	/* OpenSSH's MaxStartups 10:30:100 */
 #define STARTUPS_RATE_DEFAULT	30
@@ -83,18 +85,14 @@
 #define KEEPALIVE_COUNT_MIN	1
 #define KEEPALIVE_COUNT_MAX	100
 #define KEEPALIVE_COUNT_DEFAULT	3
-
 #define WORKERS_USER_DEFAULT	"nobody"
 #define WORKERS_CHROOT_DEFAULT	"/var/empty"
-
-#define ENV_ADDR		"CONNECT_SSH_ADDR"
 #define ENV_KEY_PATH		"CONNECT_SSH_KEY_PATH"
 #define ENV_ENABLED		"CONNECT_SSH_ENABLED"
 #define ENV_REDIS_ADDRESS	"CONNECT_REDIS_ADDRESS"
 #define ENV_REDIS_USER		"CONNECT_REDIS_USER"
 #define ENV_REDIS_PASSWORD	"CONNECT_REDIS_PASSWORD"
 #define ENV_REDIS_DB		"CONNECT_REDIS_DB"
-
 #define REDIS_ADDRESS_DEFAULT	"127.0.0.1:6379"
 #define REDIS_PREFIX_DEFAULT	"connect-sshd:"
 #define REDIS_PREFIX_MAX	64
@@ -106,17 +104,7 @@
 #define REDIS_TIMEOUT_DEFAULT	500
 #define REDIS_TTL_MAX		300
 #define REDIS_TTL_DEFAULT	5
-
 #define INDENT			2	/* spaces per dump level */
-
-struct loader {
-	const char *path;	/* the file as given */
-	char *dir;		/* its directory, NULL if none in path */
-	char *const *env;
-	const char *default_worker;
-	struct config *cfg;
-	struct config_errors *errs;
-};
 
 struct name_value {
 	const char *name;
@@ -136,6 +124,7 @@ static const struct name_value upstream_auths[] = {
 	{ "key", CFG_UPSTREAM_KEY },
 	{ NULL, 0 },
 };
+
 #define UPSTREAM_AUTH_CHOICES	"certificate, key"
 
 int
@@ -172,32 +161,38 @@ static const char *const root_names[] = {
 	"forwarding", "algorithms", "metrics_listen", "registry",
 	"upstream_auth", "trusted_user_ca_keys", NULL,
 };
+
 static const char *const registry_names[] = {
 	"backend", "address", "db", "user", "password_file", "prefix",
 	"timeout_ms", "cache_ttl", NULL,
 };
+
 static const struct name_value registry_backends[] = {
 	{ "file", CFG_REGISTRY_FILE },
 	{ "redis", CFG_REGISTRY_REDIS },
 	{ NULL, 0 },
 };
+
 /* What the file holds only while the registry is the file. */
 static const char *const file_registry_settings[] = {
 	"allowed_workspaces", "workspaces", "users", "studios", NULL,
 };
-static const char *const listen_names[] = {
-	"address", "proxy_protocol", "proxy_from", NULL,
-};
+
 static const char *const workspace_names[] = { "id", "members", NULL };
+
 static const char *const user_names[] = { "name", "keys", "keys_file", NULL };
+
 static const char *const studio_names[] = {
 	"session", "workspace", "upstream", "upstream_user", "users",
 	"host_key_fingerprint", "upstream_auth", NULL,
 };
+
 static const char *const workers_names[] = {
 	"prefork", "user", "chroot", "program", NULL,
 };
+
 static const char *const log_names[] = { "level", "format", NULL };
+
 static const char *const algorithms_names[] = {
 	"kex", "ciphers", "macs", NULL,
 };
@@ -225,6 +220,7 @@ static const char *const safe_kex[] = {
 	"diffie-hellman-group18-sha512", "diffie-hellman-group16-sha512",
 	NULL,
 };
+
 static const char *const default_kex[] = {
 	"mlkem768x25519-sha256", "sntrup761x25519-sha512",
 	"sntrup761x25519-sha512@openssh.com",
@@ -232,11 +228,13 @@ static const char *const default_kex[] = {
 	"diffie-hellman-group18-sha512", "diffie-hellman-group16-sha512",
 	NULL,
 };
+
 static const char *const safe_ciphers[] = {
 	"aes128-gcm@openssh.com", "aes256-gcm@openssh.com",
 	"chacha20-poly1305@openssh.com", "aes256-ctr", "aes192-ctr",
 	"aes128-ctr", NULL,
 };
+
 /*
  * The encrypt-and-MAC hmac-sha2-256/-512 are allowed for clients that have
  * neither an ETM MAC nor an AEAD cipher (libssh2 1.10: Debian 12's curl,
@@ -248,6 +246,7 @@ static const char *const safe_macs[] = {
 	"hmac-sha2-256", "hmac-sha2-512",
 	NULL,
 };
+
 static const char *const default_macs[] = {
 	"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com",
 	NULL,
@@ -309,20 +308,19 @@ static const struct setting_row setting_rows[] = {
 	SWITCH(remote),
 	SWITCH(agent),
 };
+
 #define NROWS	(sizeof(setting_rows) / sizeof(setting_rows[0]))
 
-/* --- errors ----------------------------------------------------------- */
-
 static void free_strings(char **v, size_t n);
+
 static void add_error(struct config_errors *e, const char *file,
     unsigned line, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
-static void serr(struct loader *l, const config_setting_t *s,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void ferr(struct loader *l, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+
 static void kerr(struct loader *l, const char *file, unsigned line,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* --- errors ----------------------------------------------------------- */
 
 /* "file:line: message", or "file: message" when there is no line. */
 static void
@@ -353,7 +351,7 @@ add_error(struct config_errors *e, const char *file, unsigned line,
 }
 
 /* An error about setting s, at its own file and line. */
-static void
+void
 serr(struct loader *l, const config_setting_t *s, const char *fmt, ...)
 {
 	const char *file = config_setting_source_file(s);
@@ -366,7 +364,7 @@ serr(struct loader *l, const config_setting_t *s, const char *fmt, ...)
 }
 
 /* An error with no line: a missing setting, an environment override. */
-static void
+void
 ferr(struct loader *l, const char *fmt, ...)
 {
 	va_list ap;
@@ -413,7 +411,7 @@ open_trusted(const char *path, char *why, size_t whysz, int *unsafe)
 	return f;
 }
 
-static void *
+void *
 lcalloc(struct loader *l, size_t n, size_t size)
 {
 	void *p;
@@ -466,7 +464,7 @@ is_int_type(int type)
 }
 
 /* 0 if s has the wanted type (any integer for CONFIG_TYPE_INT). */
-static int
+int
 want_type(struct loader *l, const config_setting_t *s, const char *what,
     int type)
 {
@@ -480,7 +478,7 @@ want_type(struct loader *l, const config_setting_t *s, const char *what,
 }
 
 /* A non-empty string; *out points into the libconfig tree. */
-static int
+int
 get_string(struct loader *l, const config_setting_t *s, const char *what,
     const char **out)
 {
@@ -548,7 +546,7 @@ member_int(struct loader *l, const config_setting_t *group, const char *name,
 }
 
 /* Report settings of group that are not in names. */
-static void
+void
 check_names(struct loader *l, const config_setting_t *group,
     const char *const *names, const char *where)
 {
@@ -629,116 +627,8 @@ get_string_array(struct loader *l, const config_setting_t *s,
 
 static const char user_rule[] = "use 1 to 64 of A-Z a-z 0-9 . _ + @ -, "
     "not starting with - or @";
+
 static const char session_rule[] = "use 1 to 64 of A-Z a-z 0-9 _ -";
-
-/* --- values ----------------------------------------------------------- */
-
-static int
-valid_port(const char *p)
-{
-	size_t n = strlen(p), i;
-	long v;
-
-	if (n == 0 || n > PORT_DIGITS_MAX || p[0] == '0')
-		return -1;
-	for (i = 0; i < n; i++)
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-	v = strtol(p, NULL, 10);
-	return (v >= 1 && v <= PORT_MAX) ? 0 : -1;
-}
-
-/*
- * Check host (numeric, of family) and port with getaddrinfo(), which never
- * resolves anything with these flags.  IPv4 must also be dotted-quad:
- * getaddrinfo would take "127.1" too.
- */
-static int
-valid_numeric(const char *host, const char *port, int family)
-{
-	struct addrinfo hints, *res = NULL;
-	struct in_addr a4;
-
-	if (family == AF_INET && host != NULL &&
-	    inet_pton(AF_INET, host, &a4) != 1)
-		return -1;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = family;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV |
-	    (host == NULL ? AI_PASSIVE : 0);
-	if (getaddrinfo(host, port, &hints, &res) != 0)
-		return -1;
-	freeaddrinfo(res);
-	return 0;
-}
-
-/* Split s into host text and port text, by its form. */
-static const char *
-split_hostport(const char *s, const char **h, size_t *hlen,
-    const char **p, int *family)
-{
-	const char *close, *colon;
-
-	if (s[0] == '[') {
-		if ((close = strchr(s, ']')) == NULL)
-			return "missing ']' after the IPv6 address";
-		if (close[1] != ':')
-			return "missing \":port\" after ']'";
-		if (close == s + 1)
-			return "empty IPv6 address in brackets";
-		*h = s + 1;
-		*hlen = (size_t)(close - *h);
-		*p = close + 2;
-		*family = AF_INET6;
-		return NULL;
-	}
-	if ((colon = strchr(s, ':')) == NULL)
-		return "missing \":port\"";
-	if (strchr(colon + 1, ':') != NULL)
-		return "an IPv6 address must be in brackets, as in "
-		    "\"[::1]:22\"";
-	*h = s;
-	*hlen = (size_t)(colon - s);
-	*p = colon + 1;
-	*family = AF_INET;
-	return NULL;
-}
-
-int
-config_parse_hostport(const char *s, char **host, char **port,
-    const char **why)
-{
-	const char *h = NULL, *p = NULL;
-	size_t hlen = 0;
-	int family = AF_UNSPEC;
-
-	*host = *port = NULL;
-	if ((*why = split_hostport(s, &h, &hlen, &p, &family)) != NULL)
-		return -1;
-	if (valid_port(p) != 0) {
-		*why = "the port must be a number from 1 to 65535";
-		return -1;
-	}
-	if ((*host = strndup(h, hlen)) == NULL ||
-	    (*port = strdup(p)) == NULL) {
-		*why = "out of memory";
-		goto fail;
-	}
-	/* ":port" is the wildcard of both families. */
-	if (valid_numeric(hlen > 0 ? *host : NULL, *port,
-	    hlen > 0 ? family : AF_UNSPEC) != 0) {
-		*why = family == AF_INET6 ? "not a numeric IPv6 address" :
-		    "not a numeric IPv4 address; host names are not resolved";
-		goto fail;
-	}
-	return 0;
- fail:
-	free(*host);
-	free(*port);
-	*host = *port = NULL;
-	return -1;
-}
 
 /* "SHA256:" and 43 base64 characters that decode to 32 bytes. */
 static int
@@ -795,7 +685,7 @@ get_absolute_path(struct loader *l, const config_setting_t *s,
 	return (*out = lstrdup(l, v)) != NULL ? 0 : -1;
 }
 
-static const char *
+const char *
 env_get(char *const *env, const char *name)
 {
 	size_t n = strlen(name);
@@ -837,207 +727,6 @@ member_name_value(struct loader *l, const config_setting_t *group,
 		}
 	}
 	serr(l, s, "%s \"%.*s\" is not one of %s", what, SHOW_MAX, v, choices);
-}
-
-/* --- top-level settings ----------------------------------------------- */
-
-int
-config_parse_net(const char *s, struct cfg_net *n, const char **why)
-{
-	char addr[INET6_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-	int bits, i, max;
-	char *end;
-	long v;
-
-	memset(n, 0, sizeof(*n));
-	if (alen == 0 || alen >= sizeof(addr)) {
-		*why = "not an address";
-		return -1;
-	}
-	memcpy(addr, s, alen);
-	addr[alen] = '\0';
-	if (inet_pton(AF_INET, addr, n->addr) == 1) {
-		n->family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, addr, n->addr) == 1) {
-		n->family = AF_INET6;
-		max = 128;
-	} else {
-		*why = "not a numeric IPv4 or IPv6 address";
-		return -1;
-	}
-	n->prefix = max;
-	if (slash != NULL) {
-		errno = 0;
-		v = strtol(slash + 1, &end, 10);
-		if (slash[1] < '0' || slash[1] > '9' || *end != '\0' ||
-		    errno != 0 || v > max) {
-			*why = "prefix length out of range";
-			return -1;
-		}
-		n->prefix = (int)v;
-	}
-	for (i = 0, bits = n->prefix; i < max / 8; i++, bits -= 8) {
-		uint8_t mask = bits >= 8 ? 0xff : bits <= 0 ? 0 :
-		    (uint8_t)(0xff << (8 - bits));
-		if (n->addr[i] & (uint8_t)~mask) {
-			*why = "host bits set after the prefix";
-			return -1;
-		}
-	}
-	return 0;
-}
-
-int
-config_net_match(const struct cfg_net *nets, size_t n, int family,
-    const uint8_t *addr)
-{
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	    0xff, 0xff };
-	size_t k;
-	int i, bits;
-
-	if (family == AF_INET6 && memcmp(addr, mapped, 12) == 0) {
-		family = AF_INET;
-		addr += 12;
-	}
-	for (k = 0; k < n; k++) {
-		if (nets[k].family != family)
-			continue;
-		for (i = 0, bits = nets[k].prefix; bits > 0; i++, bits -= 8) {
-			uint8_t mask = bits >= 8 ? 0xff :
-			    (uint8_t)(0xff << (8 - bits));
-			if ((addr[i] & mask) != nets[k].addr[i])
-				break;
-		}
-		if (bits <= 0)
-			return 1;
-	}
-	return 0;
-}
-
-static void member_bool(struct loader *, const config_setting_t *,
-    const char *, const char *, int *);
-
-/* { address = "..."; proxy_protocol = true; proxy_from = [ ... ]; } */
-static int
-load_listen_group(struct loader *l, const config_setting_t *e,
-    const char *what, struct cfg_listen *ls)
-{
-	const config_setting_t *a, *f, *x;
-	char w[WHAT_MAX + 16];
-	const char *v, *why;
-	int i, n;
-
-	check_names(l, e, listen_names, what);
-	if ((a = config_setting_get_member(e, "address")) == NULL) {
-		serr(l, e, "%s has no address: add address = \":2222\"", what);
-		return -1;
-	}
-	snprintf(w, sizeof(w), "%s.address", what);
-	if (get_string(l, a, w, &v) != 0)
-		return -1;
-	if (config_parse_hostport(v, &ls->host, &ls->port, &why) != 0) {
-		serr(l, a, "listen \"%.*s\": %s (use \"host:port\", "
-		    "\"[v6]:port\" or \":port\")", SHOW_MAX, v, why);
-		return -1;
-	}
-	member_bool(l, e, "proxy_protocol", what, &ls->proxy_protocol);
-	f = config_setting_get_member(e, "proxy_from");
-	snprintf(w, sizeof(w), "%s.proxy_from", what);
-	if (f != NULL && want_type(l, f, w, CONFIG_TYPE_ARRAY) == 0) {
-		n = config_setting_length(f);
-		if (n > CFG_MAX_PROXY_FROM) {
-			serr(l, f, "%s has %d networks; at most %d", w, n,
-			    CFG_MAX_PROXY_FROM);
-			n = CFG_MAX_PROXY_FROM;
-		}
-		ls->proxy_from = lcalloc(l, (size_t)n + 1,
-		    sizeof(*ls->proxy_from));
-		for (i = 0; ls->proxy_from != NULL && i < n; i++) {
-			x = config_setting_get_elem(f, (unsigned)i);
-			if (get_string(l, x, w, &v) != 0)
-				continue;
-			if (config_parse_net(v, &ls->proxy_from[
-			    ls->nproxy_from], &why) != 0) {
-				serr(l, x, "%s \"%.*s\": %s (use a network "
-				    "such as \"10.0.0.0/8\")", w, SHOW_MAX,
-				    v, why);
-				continue;
-			}
-			ls->nproxy_from++;
-		}
-	}
-	if (ls->proxy_protocol && (f == NULL || config_setting_length(f) == 0))
-		serr(l, e, "%s: proxy_protocol needs proxy_from, the balancers' "
-		    "networks (a PROXY header is believed only from them)", what);
-	if (!ls->proxy_protocol && f != NULL)
-		serr(l, f, "%s: proxy_from without proxy_protocol = true", what);
-	return 0;
-}
-
-/* listen = [ "host:port", ... ] or ( "host:port" or { ... }, ... ) */
-static void
-load_listen(struct loader *l, const config_setting_t *root)
-{
-	const config_setting_t *s, *e;
-	struct cfg_listen *ls;
-	const char *v, *why;
-	char what[WHAT_MAX];
-	int i, n;
-
-	if ((s = config_setting_get_member(root, "listen")) == NULL)
-		return;
-	if (config_setting_type(s) != CONFIG_TYPE_LIST &&
-	    want_type(l, s, "listen", CONFIG_TYPE_ARRAY) != 0)
-		return;
-	n = config_setting_length(s);
-	if ((l->cfg->listen = lcalloc(l, (size_t)n + 1, sizeof(*ls))) == NULL)
-		return;
-	for (i = 0; i < n; i++) {
-		e = config_setting_get_elem(s, (unsigned)i);
-		snprintf(what, sizeof(what), "listen[%d]", i);
-		ls = &l->cfg->listen[l->cfg->nlisten];
-		ls->line = (int)config_setting_source_line(e);
-		if (config_setting_type(e) == CONFIG_TYPE_GROUP) {
-			if (load_listen_group(l, e, what, ls) == 0)
-				l->cfg->nlisten++;
-			continue;
-		}
-		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-			serr(l, e, "%s must be a string or a group { address "
-			    "= ...; }", what);
-			continue;
-		}
-		v = config_setting_get_string(e);
-		if (config_parse_hostport(v, &ls->host, &ls->port, &why) != 0) {
-			serr(l, e, "listen \"%.*s\": %s (use \"host:port\", "
-			    "\"[v6]:port\" or \":port\")", SHOW_MAX, v, why);
-			continue;
-		}
-		l->cfg->nlisten++;
-	}
-}
-
-/* metrics_listen = "host:port": optional, the Prometheus endpoint */
-static void
-load_metrics(struct loader *l, const config_setting_t *root)
-{
-	const config_setting_t *s;
-	const char *v, *why;
-
-	if ((s = config_setting_get_member(root, "metrics_listen")) == NULL ||
-	    get_string(l, s, "metrics_listen", &v) != 0)
-		return;
-	if (config_parse_hostport(v, &l->cfg->metrics.host,
-	    &l->cfg->metrics.port, &why) != 0) {
-		serr(l, s, "metrics_listen \"%.*s\": %s (use \"host:port\", "
-		    "such as \"127.0.0.1:9122\")", SHOW_MAX, v, why);
-		return;
-	}
-	l->cfg->metrics.line = (int)config_setting_source_line(s);
 }
 
 static void
@@ -1731,9 +1420,6 @@ load_max_startups(struct loader *l, const config_setting_t *g,
 	lim->startups_full = f;
 }
 
-static void member_bool(struct loader *l, const config_setting_t *group,
-    const char *name, const char *where, int *out);
-
 static int *
 row_field(struct config *cfg, const struct setting_row *r)
 {
@@ -1831,7 +1517,7 @@ load_limits(struct loader *l, const config_setting_t *root)
 }
 
 /* A bool setting of a group, or its default when absent. */
-static void
+void
 member_bool(struct loader *l, const config_setting_t *group, const char *name,
     const char *where, int *out)
 {
@@ -1957,54 +1643,6 @@ config_join(char *const *v, size_t n, char *buf, size_t bufsz)
 		len += vl;
 	}
 	return 0;
-}
-
-/* --- environment overrides -------------------------------------------- */
-
-static void
-free_listen(struct config *cfg)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->nlisten; i++) {
-		free(cfg->listen[i].host);
-		free(cfg->listen[i].port);
-		free(cfg->listen[i].proxy_from);
-	}
-	/* An entry that failed to load may hold a partial allocation. */
-	if (cfg->listen != NULL) {
-		free(cfg->listen[cfg->nlisten].host);
-		free(cfg->listen[cfg->nlisten].port);
-		free(cfg->listen[cfg->nlisten].proxy_from);
-	}
-	free(cfg->listen);
-	cfg->listen = NULL;
-	cfg->nlisten = 0;
-}
-
-static void
-env_addr(struct loader *l)
-{
-	struct config *cfg = l->cfg;
-	struct cfg_listen ls;
-	const char *v, *why;
-
-	if ((v = env_get(l->env, ENV_ADDR)) == NULL)
-		return;
-	memset(&ls, 0, sizeof(ls));
-	if (config_parse_hostport(v, &ls.host, &ls.port, &why) != 0) {
-		ferr(l, "%s: \"%.*s\": %s (use \"host:port\", \"[v6]:port\" "
-		    "or \":port\")", ENV_ADDR, SHOW_MAX, v, why);
-		return;
-	}
-	free_listen(cfg);
-	if ((cfg->listen = lcalloc(l, 2, sizeof(*cfg->listen))) == NULL) {
-		free(ls.host);
-		free(ls.port);
-		return;
-	}
-	cfg->listen[0] = ls;
-	cfg->nlisten = 1;
 }
 
 static void

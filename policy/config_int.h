@@ -1,0 +1,58 @@
+/*
+ * config_int.h - what the parts of the configuration loader share; not
+ * for use outside policy/config*.c (the API is config.h).
+ *
+ * The loader is split by concern:
+ *   config.c            the core: errors, typed access, reading the file,
+ *                       the top-level settings, config_load(), config_free()
+ *   config_net.c        host:port, networks, listen, metrics_listen
+ */
+#ifndef CSSHD_CONFIG_INT_H
+#define CSSHD_CONFIG_INT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <libconfig.h>
+
+#include "config.h"
+
+#define SHOW_MAX		80	/* longest value echoed in a message */
+#define WHAT_MAX		160	/* a label, ": ", a setting name */
+#define ENV_ADDR		"CONNECT_SSH_ADDR"
+struct loader {
+	const char *path;	/* the file as given */
+	char *dir;		/* its directory, NULL if none in path */
+	char *const *env;
+	const char *default_worker;
+	struct config *cfg;
+	struct config_errors *errs;
+};
+
+/* config.c */
+void serr(struct loader *l, const config_setting_t *s,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void ferr(struct loader *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void *lcalloc(struct loader *l, size_t n, size_t size);
+int want_type(struct loader *l, const config_setting_t *s, const char *what,
+    int type);
+int get_string(struct loader *l, const config_setting_t *s, const char *what,
+    const char **out);
+void check_names(struct loader *l, const config_setting_t *group,
+    const char *const *names, const char *where);
+const char *env_get(char *const *env, const char *name);
+void member_bool(struct loader *l, const config_setting_t *group,
+    const char *name, const char *where, int *out);
+
+/* config_net.c */
+int valid_port(const char *p);
+int valid_numeric(const char *host, const char *port, int family);
+const char *split_hostport(const char *s, const char **h, size_t *hlen,
+    const char **p, int *family);
+void load_listen(struct loader *l, const config_setting_t *root);
+void load_metrics(struct loader *l, const config_setting_t *root);
+void free_listen(struct config *cfg);
+void env_addr(struct loader *l);
+
+#endif
