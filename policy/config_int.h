@@ -6,6 +6,7 @@
  *   config.c            the core: errors, typed access, reading the file,
  *                       the top-level settings, config_load(), config_free()
  *   config_net.c        host:port, networks, listen, metrics_listen
+ *   config_registry.c   the registry group and CONNECT_REDIS_*
  */
 #ifndef CSSHD_CONFIG_INT_H
 #define CSSHD_CONFIG_INT_H
@@ -28,20 +29,35 @@ struct loader {
 	struct config *cfg;
 	struct config_errors *errs;
 };
+struct name_value {
+	const char *name;
+	int value;
+};
+#define ENV_REDIS_ADDRESS	"CONNECT_REDIS_ADDRESS"
+#define REDIS_ADDRESS_DEFAULT	"127.0.0.1:6379"
 
 /* config.c */
 void serr(struct loader *l, const config_setting_t *s,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ferr(struct loader *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+FILE *open_trusted(const char *path, char *why, size_t whysz, int *unsafe);
 void *lcalloc(struct loader *l, size_t n, size_t size);
+char *lstrdup(struct loader *l, const char *s);
 int want_type(struct loader *l, const config_setting_t *s, const char *what,
     int type);
 int get_string(struct loader *l, const config_setting_t *s, const char *what,
     const char **out);
+void member_int(struct loader *l, const config_setting_t *group, const char *name,
+    const char *where, long long lo, long long hi, int *out);
 void check_names(struct loader *l, const config_setting_t *group,
     const char *const *names, const char *where);
+const config_setting_t *root_group(struct loader *l, const config_setting_t *root, const char *name);
 const char *env_get(char *const *env, const char *name);
+void member_name_value(struct loader *l, const config_setting_t *group,
+    const char *name, const char *where, const struct name_value *t,
+    const char *choices, int *out);
+char *resolve_path(struct loader *l, const char *file);
 void member_bool(struct loader *l, const config_setting_t *group,
     const char *name, const char *where, int *out);
 
@@ -54,5 +70,12 @@ void load_listen(struct loader *l, const config_setting_t *root);
 void load_metrics(struct loader *l, const config_setting_t *root);
 void free_listen(struct config *cfg);
 void env_addr(struct loader *l);
+
+/* config_registry.c */
+extern const struct name_value registry_backends[];
+int set_redis_address(struct loader *l, const char *v, const char **why);
+void load_registry(struct loader *l, const config_setting_t *root);
+void env_registry(struct loader *l);
+void check_registry(struct loader *l, const config_setting_t *root);
 
 #endif
