@@ -46,7 +46,6 @@
 #define FP_PREFIX		"SHA256:"
 #define FP_B64_LEN		43	/* 32 bytes, unpadded */
 #define FP_RAW_LEN		32
-#define LABEL_MAX		96	/* "studio <session>", "users entry 9" */
 #define PREFORK_MIN		1
 #define PREFORK_MAX		256
 #define PREFORK_DEFAULT		4
@@ -105,8 +104,6 @@ static const struct name_value upstream_auths[] = {
 	{ NULL, 0 },
 };
 
-#define UPSTREAM_AUTH_CHOICES	"certificate, key"
-
 int
 config_upstream_auth_parse(const char *s)
 {
@@ -140,15 +137,6 @@ static const char *const root_names[] = {
 	"workspaces", "users", "studios", "workers", "log", "limits",
 	"forwarding", "algorithms", "metrics_listen", "registry",
 	"upstream_auth", "trusted_user_ca_keys", NULL,
-};
-
-static const char *const workspace_names[] = { "id", "members", NULL };
-
-static const char *const user_names[] = { "name", "keys", "keys_file", NULL };
-
-static const char *const studio_names[] = {
-	"session", "workspace", "upstream", "upstream_user", "users",
-	"host_key_fingerprint", "upstream_auth", NULL,
 };
 
 static const char *const workers_names[] = {
@@ -281,9 +269,6 @@ static void add_error(struct config_errors *e, const char *file,
     unsigned line, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 
-static void kerr(struct loader *l, const char *file, unsigned line,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
 /* --- errors ----------------------------------------------------------- */
 
 /* "file:line: message", or "file: message" when there is no line. */
@@ -339,7 +324,7 @@ ferr(struct loader *l, const char *fmt, ...)
 }
 
 /* An error in another file (a keys_file), at its own line. */
-static void
+void
 kerr(struct loader *l, const char *file, unsigned line, const char *fmt, ...)
 {
 	va_list ap;
@@ -421,7 +406,7 @@ type_name(int type)
 	}
 }
 
-static int
+int
 is_int_type(int type)
 {
 	return type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64;
@@ -457,7 +442,7 @@ get_string(struct loader *l, const config_setting_t *s, const char *what,
 }
 
 /* A workspace id: any integer but a negative one (-1 means "none"). */
-static int
+int
 get_id(struct loader *l, const config_setting_t *s, const char *what,
     long long *out)
 {
@@ -551,7 +536,7 @@ root_group(struct loader *l, const config_setting_t *root, const char *name)
  * An array of strings, each checked by valid() (0 if good); the good ones
  * are copied into *out.
  */
-static int
+int
 get_string_array(struct loader *l, const config_setting_t *s,
     const char *what, int (*valid)(const char *), const char *rule,
     char ***out, size_t *nout)
@@ -589,11 +574,6 @@ get_string_array(struct loader *l, const config_setting_t *s,
 	return rc;
 }
 
-static const char user_rule[] = "use 1 to 64 of A-Z a-z 0-9 . _ + @ -, "
-    "not starting with - or @";
-
-static const char session_rule[] = "use 1 to 64 of A-Z a-z 0-9 _ -";
-
 /* "SHA256:" and 43 base64 characters that decode to 32 bytes. */
 static int
 valid_fingerprint(const char *s)
@@ -615,7 +595,7 @@ config_valid_fingerprint(const char *s)
 	return valid_fingerprint(s);
 }
 
-static int
+int
 get_fingerprint(struct loader *l, const config_setting_t *s,
     const char *what, char **out)
 {
@@ -736,237 +716,6 @@ load_upstream_auth(struct loader *l, const config_setting_t *root)
 	}
 }
 
-/* Line of the earlier array element equal to e[i], or 0. */
-static unsigned
-earlier_id(const config_setting_t *arr, int i, long long v)
-{
-	const config_setting_t *e;
-	int j;
-
-	for (j = 0; j < i; j++) {
-		e = config_setting_get_elem(arr, (unsigned)j);
-		if (is_int_type(config_setting_type(e)) &&
-		    config_setting_get_int64(e) == v)
-			return config_setting_source_line(e);
-	}
-	return 0;
-}
-
-static void
-load_allowed(struct loader *l, const config_setting_t *root)
-{
-	const config_setting_t *s, *e;
-	char what[WHAT_MAX];
-	long long v;
-	unsigned first;
-	int i, n;
-
-	if ((s = config_setting_get_member(root,
-	    "allowed_workspaces")) == NULL ||
-	    want_type(l, s, "allowed_workspaces", CONFIG_TYPE_ARRAY) != 0)
-		return;
-	n = config_setting_length(s);
-	if ((l->cfg->allowed_workspaces = lcalloc(l, (size_t)n,
-	    sizeof(long long))) == NULL)
-		return;
-	for (i = 0; i < n; i++) {
-		e = config_setting_get_elem(s, (unsigned)i);
-		snprintf(what, sizeof(what), "allowed_workspaces[%d]", i);
-		if (get_id(l, e, what, &v) != 0)
-			continue;
-		if ((first = earlier_id(s, i, v)) != 0) {
-			serr(l, e, "allowed_workspaces: workspace %lld is "
-			    "listed twice (first on line %u)", v, first);
-			continue;
-		}
-		l->cfg->allowed_workspaces[l->cfg->nallowed_workspaces++] = v;
-	}
-}
-
-/*
- * Entries of a list of groups share a shape: each must be a group, is
- * named in messages by its key field ("studio a1b2c3") or else by its
- * position, and a key value may appear only once.
- */
-static const config_setting_t *
-list_setting(struct loader *l, const config_setting_t *root,
-    const char *name, int *n)
-{
-	const config_setting_t *s;
-
-	*n = 0;
-	if ((s = config_setting_get_member(root, name)) == NULL ||
-	    want_type(l, s, name, CONFIG_TYPE_LIST) != 0)
-		return NULL;
-	*n = config_setting_length(s);
-	return s;
-}
-
-static const config_setting_t *
-list_entry(struct loader *l, const config_setting_t *list, int i,
-    const char *name)
-{
-	const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
-	char what[WHAT_MAX];
-
-	snprintf(what, sizeof(what), "%s entry %d", name, i + 1);
-	return want_type(l, e, what, CONFIG_TYPE_GROUP) == 0 ? e : NULL;
-}
-
-/* Line of an earlier entry whose string member key equals v, or 0. */
-static unsigned
-earlier_string(const config_setting_t *list, int i, const char *key,
-    const char *v)
-{
-	const config_setting_t *e, *m;
-	int j;
-
-	for (j = 0; j < i; j++) {
-		e = config_setting_get_elem(list, (unsigned)j);
-		if (config_setting_is_group(e) &&
-		    (m = config_setting_get_member(e, key)) != NULL &&
-		    config_setting_type(m) == CONFIG_TYPE_STRING &&
-		    strcmp(config_setting_get_string(m), v) == 0)
-			return config_setting_source_line(e);
-	}
-	return 0;
-}
-
-static unsigned
-earlier_int(const config_setting_t *list, int i, const char *key,
-    long long v)
-{
-	const config_setting_t *e, *m;
-	int j;
-
-	for (j = 0; j < i; j++) {
-		e = config_setting_get_elem(list, (unsigned)j);
-		if (config_setting_is_group(e) &&
-		    (m = config_setting_get_member(e, key)) != NULL &&
-		    is_int_type(config_setting_type(m)) &&
-		    config_setting_get_int64(m) == v)
-			return config_setting_source_line(e);
-	}
-	return 0;
-}
-
-/* A required member of an entry; reports its absence. */
-static const config_setting_t *
-required(struct loader *l, const config_setting_t *e, const char *label,
-    const char *name, const char *example)
-{
-	const config_setting_t *m;
-
-	if ((m = config_setting_get_member(e, name)) == NULL)
-		serr(l, e, "%s: %s is not set: add %s = %s;", label, name,
-		    name, example);
-	return m;
-}
-
-/* --- workspaces ------------------------------------------------------- */
-
-static void
-load_workspace(struct loader *l, const config_setting_t *list, int i,
-    const config_setting_t *e, struct cfg_workspace *ws)
-{
-	const config_setting_t *m;
-	char label[LABEL_MAX], what[WHAT_MAX];
-	unsigned first;
-
-	ws->id = -1;
-	snprintf(label, sizeof(label), "workspaces entry %d", i + 1);
-	if ((m = required(l, e, label, "id", "12345")) != NULL &&
-	    get_id(l, m, "workspaces: id", &ws->id) == 0) {
-		snprintf(label, sizeof(label), "workspace %lld", ws->id);
-		if ((first = earlier_int(list, i, "id", ws->id)) != 0)
-			serr(l, m, "workspace %lld is defined twice (first on "
-			    "line %u)", ws->id, first);
-	}
-	check_names(l, e, workspace_names, label);
-	snprintf(what, sizeof(what), "%s: members", label);
-	if ((m = config_setting_get_member(e, "members")) != NULL)
-		get_string_array(l, m, what, policy_valid_user, user_rule,
-		    &ws->members, &ws->nmembers);
-}
-
-static void
-load_workspaces(struct loader *l, const config_setting_t *root)
-{
-	const config_setting_t *list, *e;
-	struct config *cfg = l->cfg;
-	int i, n;
-
-	if ((list = list_setting(l, root, "workspaces", &n)) == NULL ||
-	    (cfg->workspaces = lcalloc(l, (size_t)n,
-	    sizeof(*cfg->workspaces))) == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		if ((e = list_entry(l, list, i, "workspaces")) != NULL)
-			load_workspace(l, list, i, e,
-			    &cfg->workspaces[cfg->nworkspaces++]);
-}
-
-static const struct cfg_workspace *
-find_workspace(const struct config *cfg, long long id)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->nworkspaces; i++)
-		if (cfg->workspaces[i].id == id)
-			return &cfg->workspaces[i];
-	return NULL;
-}
-
-/* --- users and their keys --------------------------------------------- */
-
-static int
-add_key(struct loader *l, struct cfg_user *u, struct authkey *k)
-{
-	struct authkey *nk;
-
-	if ((nk = reallocarray(u->keys, u->nkeys + 1, sizeof(*nk))) == NULL) {
-		ferr(l, "out of memory");
-		authkey_free(k);
-		return -1;
-	}
-	u->keys = nk;
-	u->keys[u->nkeys++] = *k;
-	return 0;
-}
-
-/* Inline keys; returns how many were bad. */
-static int
-load_inline_keys(struct loader *l, const config_setting_t *s,
-    const char *label, struct cfg_user *u)
-{
-	const config_setting_t *e;
-	struct authkey k;
-	const char *why;
-	char what[WHAT_MAX], elem[WHAT_MAX + 16];
-	int i, n, rc, bad = 0;
-
-	snprintf(what, sizeof(what), "%s: keys", label);
-	if (want_type(l, s, what, CONFIG_TYPE_ARRAY) != 0)
-		return 1;
-	n = config_setting_length(s);
-	for (i = 0; i < n; i++) {
-		e = config_setting_get_elem(s, (unsigned)i);
-		snprintf(elem, sizeof(elem), "%s[%d]", what, i);
-		if (want_type(l, e, elem, CONFIG_TYPE_STRING) != 0)
-			return bad + 1;
-		rc = authkey_parse_line_min(config_setting_get_string(e),
-		    (unsigned)l->cfg->limits.rsa_min_bits, &k, &why);
-		if (rc == 1)
-			serr(l, e, "%s[%d] holds no key", what, i);
-		else if (rc != 0)
-			serr(l, e, "%s[%d]: %s", what, i, why);
-		if (rc != 0 || add_key(l, u, &k) != 0)
-			bad++;
-	}
-	u->ninline = u->nkeys;
-	return bad;
-}
-
 /* keys_file relative to the config file's directory. */
 char *
 resolve_path(struct loader *l, const char *file)
@@ -981,325 +730,6 @@ resolve_path(struct loader *l, const char *file)
 		return NULL;
 	}
 	return p;
-}
-
-/* One line of a keys file; returns 1 if it was bad. */
-static int
-keys_file_line(struct loader *l, const char *path, unsigned lineno,
-    const char *line, size_t len, struct cfg_user *u)
-{
-	struct authkey k;
-	const char *why;
-	int rc;
-
-	if (strlen(line) != len) {
-		kerr(l, path, lineno, "line holds a NUL byte");
-		return 1;
-	}
-	if ((rc = authkey_parse_line_min(line,
-	    (unsigned)l->cfg->limits.rsa_min_bits, &k, &why)) == 1)
-		return 0;
-	if (rc != 0) {
-		kerr(l, path, lineno, "%s", why);
-		return 1;
-	}
-	return add_key(l, u, &k) != 0;
-}
-
-/* The keys of a keys_file; returns how many lines were bad. */
-static int
-load_keys_file(struct loader *l, const config_setting_t *s,
-    const char *label, struct cfg_user *u)
-{
-	FILE *f;
-	char *path, *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	unsigned lineno = 0;
-	int bad = 0;
-	char why[FILECHECK_ERR];
-	int unsafe;
-
-	if ((path = resolve_path(l, u->keys_file)) == NULL)
-		return 1;
-	if ((f = open_trusted(path, why, sizeof(why), &unsafe)) == NULL) {
-		serr(l, s, "%s: keys_file %s: %s", label, path, why);
-		free(path);
-		return 1;
-	}
-	while ((len = getline(&line, &cap, f)) != -1)
-		bad += keys_file_line(l, path, ++lineno, line, (size_t)len, u);
-	if (ferror(f)) {
-		serr(l, s, "%s: keys_file %s: read error", label, path);
-		bad++;
-	}
-	free(line);
-	fclose(f);
-	free(path);
-	return bad;
-}
-
-/*
- * trusted_user_ca_keys = "path": the CA keys, one authorized_keys-like
- * line each ("type base64 [comment]", no options, no certificates), with
- * the StrictModes checks of a keys_file.  A file without a key is an
- * error: the setting would trust nobody, which leaving it out says.
- */
-static void
-load_user_cas(struct loader *l, const config_setting_t *root)
-{
-	const config_setting_t *s;
-	const char *v, *why;
-	char *path, *line = NULL;
-	char err[FILECHECK_ERR];
-	size_t cap = 0;
-	ssize_t len;
-	unsigned lineno = 0;
-	struct authkey k, *nk;
-	FILE *f;
-	int rc, unsafe, bad = 0;
-
-	if ((s = config_setting_get_member(root, "trusted_user_ca_keys")) ==
-	    NULL || get_string(l, s, "trusted_user_ca_keys", &v) != 0)
-		return;
-	if ((l->cfg->user_ca_path = lstrdup(l, v)) == NULL ||
-	    (path = resolve_path(l, v)) == NULL)
-		return;
-	if ((f = open_trusted(path, err, sizeof(err), &unsafe)) == NULL) {
-		serr(l, s, "trusted_user_ca_keys %s: %s", path, err);
-		free(path);
-		return;
-	}
-	while ((len = getline(&line, &cap, f)) != -1) {
-		lineno++;
-		if (strlen(line) != (size_t)len) {
-			kerr(l, path, lineno, "line holds a NUL byte");
-			bad++;
-			continue;
-		}
-		rc = authkey_parse_line_min(line,
-		    (unsigned)l->cfg->limits.rsa_min_bits, &k, &why);
-		if (rc == 1)
-			continue;
-		if (rc != 0) {
-			kerr(l, path, lineno, "CA key: %s", why);
-			bad++;
-			continue;
-		}
-		if (l->cfg->nuser_cas >= CFG_MAX_USER_CAS) {
-			kerr(l, path, lineno, "more than %d CA keys: keep "
-			    "only the CAs in use", CFG_MAX_USER_CAS);
-			authkey_free(&k);
-			bad++;
-			break;
-		}
-		if ((nk = reallocarray(l->cfg->user_cas, l->cfg->nuser_cas + 1,
-		    sizeof(*nk))) == NULL) {
-			ferr(l, "out of memory");
-			authkey_free(&k);
-			break;
-		}
-		l->cfg->user_cas = nk;
-		l->cfg->user_cas[l->cfg->nuser_cas++] = k;
-	}
-	if (ferror(f)) {
-		serr(l, s, "trusted_user_ca_keys %s: read error", path);
-		bad++;
-	}
-	if (bad == 0 && l->cfg->nuser_cas == 0)
-		serr(l, s, "trusted_user_ca_keys %s holds no key: add a CA "
-		    "public key (\"ssh-ed25519 AAAA... ca\") or remove the "
-		    "setting", path);
-	free(line);
-	fclose(f);
-	free(path);
-}
-
-static void
-load_user(struct loader *l, const config_setting_t *list, int i,
-    const config_setting_t *e, struct cfg_user *u)
-{
-	const config_setting_t *m, *kf = NULL;
-	char label[LABEL_MAX];
-	const char *v;
-	unsigned first;
-	char what[WHAT_MAX];
-	int bad = 0;
-
-	snprintf(label, sizeof(label), "users entry %d", i + 1);
-	if ((m = required(l, e, label, "name", "\"alice\"")) != NULL &&
-	    get_string(l, m, "users: name", &v) == 0) {
-		if (policy_valid_user(v) != 0) {
-			serr(l, m, "users: name \"%.*s\" is not valid: %s",
-			    SHOW_MAX, v, user_rule);
-		} else {
-			snprintf(label, sizeof(label), "user %s", v);
-			if ((first = earlier_string(list, i, "name", v)) != 0)
-				serr(l, m, "user %s is defined twice (first "
-				    "on line %u)", v, first);
-		}
-		u->name = lstrdup(l, v);
-	}
-	check_names(l, e, user_names, label);
-	if ((m = config_setting_get_member(e, "keys")) != NULL)
-		bad += load_inline_keys(l, m, label, u);
-	if ((kf = config_setting_get_member(e, "keys_file")) != NULL) {
-		snprintf(what, sizeof(what), "%s: keys_file", label);
-		if (get_string(l, kf, what, &v) != 0)
-			bad++;
-		else if ((u->keys_file = lstrdup(l, v)) != NULL)
-			bad += load_keys_file(l, kf, label, u);
-	}
-	/* A user whose keys were all bad has been told why already.  An
-	 * empty keys_file is allowed: every key revoked, no login; so is an
-	 * empty keys = [ ]: a user who logs in with certificates only
-	 * (trusted_user_ca_keys).  Neither setting is a mistake. */
-	if (u->nkeys == 0 && bad == 0 && u->keys_file == NULL &&
-	    config_setting_get_member(e, "keys") == NULL)
-		serr(l, e, "%s has no keys: add keys = [ \"ssh-ed25519 ...\" ] "
-		    "or keys_file = \"/path\" (keys = [ ] for certificates "
-		    "only)", label);
-}
-
-static void
-load_users(struct loader *l, const config_setting_t *root)
-{
-	const config_setting_t *list, *e;
-	struct config *cfg = l->cfg;
-	int i, n;
-
-	if ((list = list_setting(l, root, "users", &n)) == NULL ||
-	    (cfg->users = lcalloc(l, (size_t)n, sizeof(*cfg->users))) == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		if ((e = list_entry(l, list, i, "users")) != NULL)
-			load_user(l, list, i, e, &cfg->users[cfg->nusers++]);
-}
-
-/* --- studios ---------------------------------------------------------- */
-
-/* The session names the studio in every later message. */
-static void
-studio_session(struct loader *l, const config_setting_t *list, int i,
-    const config_setting_t *e, struct cfg_studio *st, char *label,
-    size_t labelsz)
-{
-	const config_setting_t *m;
-	const char *v;
-	unsigned first;
-
-	snprintf(label, labelsz, "studios entry %d", i + 1);
-	if ((m = required(l, e, label, "session", "\"a1b2c3\"")) == NULL ||
-	    get_string(l, m, "studios: session", &v) != 0)
-		return;
-	if (policy_valid_session(v) != 0) {
-		serr(l, m, "studios: session \"%.*s\" is not valid: %s",
-		    SHOW_MAX, v, session_rule);
-		return;
-	}
-	snprintf(label, labelsz, "studio %s", v);
-	if ((first = earlier_string(list, i, "session", v)) != 0)
-		serr(l, m, "studio %s is defined twice (first on line %u)", v,
-		    first);
-	st->session = lstrdup(l, v);
-}
-
-static void
-studio_workspace(struct loader *l, const config_setting_t *e,
-    const char *label, struct cfg_studio *st)
-{
-	const config_setting_t *m;
-	char what[WHAT_MAX];
-
-	st->workspace = -1;
-	snprintf(what, sizeof(what), "%s: workspace", label);
-	if ((m = required(l, e, label, "workspace", "12345")) == NULL ||
-	    get_id(l, m, what, &st->workspace) != 0)
-		return;
-	if (find_workspace(l->cfg, st->workspace) == NULL)
-		serr(l, m, "%s: workspace %lld is not defined in workspaces",
-		    label, st->workspace);
-}
-
-static void
-studio_upstream(struct loader *l, const config_setting_t *e,
-    const char *label, struct cfg_studio *st)
-{
-	const config_setting_t *m;
-	const char *v, *why;
-	char what[WHAT_MAX];
-
-	snprintf(what, sizeof(what), "%s: upstream", label);
-	m = required(l, e, label, "upstream", "\"10.0.0.5:22\"");
-	if (m == NULL || get_string(l, m, what, &v) != 0)
-		return;
-	if (config_parse_hostport(v, &st->upstream_host, &st->upstream_port,
-	    &why) != 0)
-		serr(l, m, "%s \"%.*s\": %s (use \"IPv4:port\" or "
-		    "\"[IPv6]:port\")", what, SHOW_MAX, v, why);
-	else if (st->upstream_host[0] == '\0')
-		serr(l, m, "%s \"%.*s\" has no address (use \"IPv4:port\" or "
-		    "\"[IPv6]:port\")", what, SHOW_MAX, v);
-}
-
-static void
-studio_optional(struct loader *l, const config_setting_t *e,
-    const char *label, struct cfg_studio *st)
-{
-	const config_setting_t *m;
-	const char *v;
-	char what[WHAT_MAX];
-
-	snprintf(what, sizeof(what), "%s: upstream_user", label);
-	if ((m = config_setting_get_member(e, "upstream_user")) != NULL &&
-	    get_string(l, m, what, &v) == 0) {
-		if (policy_valid_user(v) != 0)
-			serr(l, m, "%s \"%.*s\" is not valid: %s", what,
-			    SHOW_MAX, v, user_rule);
-		else
-			st->upstream_user = lstrdup(l, v);
-	}
-	snprintf(what, sizeof(what), "%s: users", label);
-	if ((m = config_setting_get_member(e, "users")) != NULL) {
-		st->users_set = 1;
-		get_string_array(l, m, what, policy_valid_user, user_rule,
-		    &st->users, &st->nusers);
-	}
-	snprintf(what, sizeof(what), "%s: host_key_fingerprint", label);
-	if ((m = config_setting_get_member(e, "host_key_fingerprint")) != NULL)
-		get_fingerprint(l, m, what, &st->host_key_fingerprint);
-	snprintf(what, sizeof(what), "%s: upstream_auth", label);
-	if ((m = config_setting_get_member(e, "upstream_auth")) != NULL &&
-	    get_string(l, m, what, &v) == 0 &&
-	    (st->upstream_auth = config_upstream_auth_parse(v)) ==
-	    CFG_UPSTREAM_UNSET)
-		serr(l, m, "%s \"%.*s\" is not one of %s", what, SHOW_MAX, v,
-		    UPSTREAM_AUTH_CHOICES);
-}
-
-static void
-load_studios(struct loader *l, const config_setting_t *root)
-{
-	const config_setting_t *list, *e;
-	struct config *cfg = l->cfg;
-	struct cfg_studio *st;
-	char label[LABEL_MAX];
-	int i, n;
-
-	if ((list = list_setting(l, root, "studios", &n)) == NULL ||
-	    (cfg->studios = lcalloc(l, (size_t)n,
-	    sizeof(*cfg->studios))) == NULL)
-		return;
-	for (i = 0; i < n; i++) {
-		if ((e = list_entry(l, list, i, "studios")) == NULL)
-			continue;
-		st = &cfg->studios[cfg->nstudios++];
-		studio_session(l, list, i, e, st, label, sizeof(label));
-		check_names(l, e, studio_names, label);
-		studio_workspace(l, e, label, st);
-		studio_upstream(l, e, label, st);
-		studio_optional(l, e, label, st);
-	}
 }
 
 /* --- workers, log, limits --------------------------------------------- */

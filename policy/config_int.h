@@ -5,6 +5,8 @@
  * The loader is split by concern:
  *   config.c            the core: errors, typed access, reading the file,
  *                       the top-level settings, config_load(), config_free()
+ *   config_access.c     allowed_workspaces, workspaces, users, keys,
+ *                       trusted_user_ca_keys, studios
  *   config_net.c        host:port, networks, listen, metrics_listen
  *   config_registry.c   the registry group and CONNECT_REDIS_*
  */
@@ -19,6 +21,7 @@
 #include "config.h"
 
 #define SHOW_MAX		80	/* longest value echoed in a message */
+#define LABEL_MAX		96	/* "studio <session>", "users entry 9" */
 #define WHAT_MAX		160	/* a label, ": ", a setting name */
 #define ENV_ADDR		"CONNECT_SSH_ADDR"
 struct loader {
@@ -33,6 +36,7 @@ struct name_value {
 	const char *name;
 	int value;
 };
+#define UPSTREAM_AUTH_CHOICES	"certificate, key"
 #define ENV_REDIS_ADDRESS	"CONNECT_REDIS_ADDRESS"
 #define REDIS_ADDRESS_DEFAULT	"127.0.0.1:6379"
 
@@ -41,18 +45,28 @@ void serr(struct loader *l, const config_setting_t *s,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ferr(struct loader *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+void kerr(struct loader *l, const char *file, unsigned line,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 FILE *open_trusted(const char *path, char *why, size_t whysz, int *unsafe);
 void *lcalloc(struct loader *l, size_t n, size_t size);
 char *lstrdup(struct loader *l, const char *s);
+int is_int_type(int type);
 int want_type(struct loader *l, const config_setting_t *s, const char *what,
     int type);
 int get_string(struct loader *l, const config_setting_t *s, const char *what,
     const char **out);
+int get_id(struct loader *l, const config_setting_t *s, const char *what,
+    long long *out);
 void member_int(struct loader *l, const config_setting_t *group, const char *name,
     const char *where, long long lo, long long hi, int *out);
 void check_names(struct loader *l, const config_setting_t *group,
     const char *const *names, const char *where);
 const config_setting_t *root_group(struct loader *l, const config_setting_t *root, const char *name);
+int get_string_array(struct loader *l, const config_setting_t *s,
+    const char *what, int (*valid)(const char *), const char *rule,
+    char ***out, size_t *nout);
+int get_fingerprint(struct loader *l, const config_setting_t *s,
+    const char *what, char **out);
 const char *env_get(char *const *env, const char *name);
 void member_name_value(struct loader *l, const config_setting_t *group,
     const char *name, const char *where, const struct name_value *t,
@@ -60,6 +74,13 @@ void member_name_value(struct loader *l, const config_setting_t *group,
 char *resolve_path(struct loader *l, const char *file);
 void member_bool(struct loader *l, const config_setting_t *group,
     const char *name, const char *where, int *out);
+
+/* config_access.c */
+void load_allowed(struct loader *l, const config_setting_t *root);
+void load_workspaces(struct loader *l, const config_setting_t *root);
+void load_user_cas(struct loader *l, const config_setting_t *root);
+void load_users(struct loader *l, const config_setting_t *root);
+void load_studios(struct loader *l, const config_setting_t *root);
 
 /* config_net.c */
 int valid_port(const char *p);
