@@ -9,6 +9,7 @@
  *                       trusted_user_ca_keys, studios
  *   config_net.c        host:port, networks, listen, metrics_listen
  *   config_registry.c   the registry group and CONNECT_REDIS_*
+ *   config_algorithms.c the algorithms group and its safe sets
  */
 #ifndef CSSHD_CONFIG_INT_H
 #define CSSHD_CONFIG_INT_H
@@ -74,6 +75,7 @@ void member_name_value(struct loader *l, const config_setting_t *group,
 char *resolve_path(struct loader *l, const char *file);
 void member_bool(struct loader *l, const config_setting_t *group,
     const char *name, const char *where, int *out);
+void free_strings(char **v, size_t n);
 
 /* config_access.c */
 void load_allowed(struct loader *l, const config_setting_t *root);
@@ -98,5 +100,8 @@ int set_redis_address(struct loader *l, const char *v, const char **why);
 void load_registry(struct loader *l, const config_setting_t *root);
 void env_registry(struct loader *l);
 void check_registry(struct loader *l, const config_setting_t *root);
+
+/* config_algorithms.c */
+void load_algorithms(struct loader *l, const config_setting_t *root);
 
 #endif
