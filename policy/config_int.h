@@ -10,6 +10,7 @@
  *   config_net.c        host:port, networks, listen, metrics_listen
  *   config_registry.c   the registry group and CONNECT_REDIS_*
  *   config_algorithms.c the algorithms group and its safe sets
+ *   config_dump.c       the -T dump
  */
 #ifndef CSSHD_CONFIG_INT_H
 #define CSSHD_CONFIG_INT_H
@@ -25,6 +26,7 @@
 #define LABEL_MAX		96	/* "studio <session>", "users entry 9" */
 #define WHAT_MAX		160	/* a label, ": ", a setting name */
 #define ENV_ADDR		"CONNECT_SSH_ADDR"
+#define INDENT			2	/* spaces per dump level */
 struct loader {
 	const char *path;	/* the file as given */
 	char *dir;		/* its directory, NULL if none in path */
@@ -42,6 +44,8 @@ struct name_value {
 #define REDIS_ADDRESS_DEFAULT	"127.0.0.1:6379"
 
 /* config.c */
+extern const struct name_value log_levels[];
+extern const struct name_value log_formats[];
 void serr(struct loader *l, const config_setting_t *s,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ferr(struct loader *l, const char *fmt, ...)
@@ -69,6 +73,7 @@ int get_string_array(struct loader *l, const config_setting_t *s,
 int get_fingerprint(struct loader *l, const config_setting_t *s,
     const char *what, char **out);
 const char *env_get(char *const *env, const char *name);
+const char *value_name(const struct name_value *t, int value);
 void member_name_value(struct loader *l, const config_setting_t *group,
     const char *name, const char *where, const struct name_value *t,
     const char *choices, int *out);
@@ -76,6 +81,7 @@ char *resolve_path(struct loader *l, const char *file);
 void member_bool(struct loader *l, const config_setting_t *group,
     const char *name, const char *where, int *out);
 void free_strings(char **v, size_t n);
+void dump_rows(const struct config *cfg, const char *gname, FILE *out);
 
 /* config_access.c */
 void load_allowed(struct loader *l, const config_setting_t *root);
