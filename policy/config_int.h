@@ -5,6 +5,7 @@
  * The loader is split by concern:
  *   config.c            the core: errors, typed access, reading the file,
  *                       the top-level settings, config_load(), config_free()
+ *   config_table.c      the number and bool settings, one row each
  *   config_access.c     allowed_workspaces, workspaces, users, keys,
  *                       trusted_user_ca_keys, studios
  *   config_net.c        host:port, networks, listen, metrics_listen
@@ -81,6 +82,11 @@ char *resolve_path(struct loader *l, const char *file);
 void member_bool(struct loader *l, const config_setting_t *group,
     const char *name, const char *where, int *out);
 void free_strings(char **v, size_t n);
+
+/* config_table.c */
+void load_key_limits(struct loader *l, const config_setting_t *root);
+void load_limits(struct loader *l, const config_setting_t *root);
+void load_forwarding(struct loader *l, const config_setting_t *root);
 void dump_rows(const struct config *cfg, const char *gname, FILE *out);
 
 /* config_access.c */
