@@ -39,11 +39,10 @@
 #define FP_PREFIX		"SHA256:"
 #define FP_B64_LEN		43	/* 32 bytes, unpadded */
 #define FP_RAW_LEN		32
-#define PREFORK_MIN		1
-#define PREFORK_MAX		256
-#define PREFORK_DEFAULT		4
+
 #define WORKERS_USER_DEFAULT	"nobody"
 #define WORKERS_CHROOT_DEFAULT	"/var/empty"
+
 #define ENV_KEY_PATH		"CONNECT_SSH_KEY_PATH"
 #define ENV_ENABLED		"CONNECT_SSH_ENABLED"
 
@@ -89,15 +88,17 @@ const struct name_value log_formats[] = {
 	{ NULL, 0 },
 };
 
+/* The names of the top level and of workers that are not rows of
+ * config_table.c (check_group() adds those). */
 static const char *const root_names[] = {
-	"listen", "key", "key_fingerprint", "enabled", "allowed_workspaces",
+	"listen", "key", "key_fingerprint", "allowed_workspaces",
 	"workspaces", "users", "studios", "workers", "log", "limits",
 	"forwarding", "algorithms", "metrics_listen", "registry",
 	"upstream_auth", "trusted_user_ca_keys", NULL,
 };
 
 static const char *const workers_names[] = {
-	"prefork", "user", "chroot", "program", NULL,
+	"user", "chroot", "program", NULL,
 };
 
 static const char *const log_names[] = { "level", "format", NULL };
@@ -314,7 +315,8 @@ get_int(struct loader *l, const config_setting_t *s, const char *what,
 	return 0;
 }
 
-/* An int setting of a group, or its default when absent. */
+/* An int setting of a group ("" the top level), or its default when
+ * absent. */
 void
 member_int(struct loader *l, const config_setting_t *group, const char *name,
     const char *where, long long lo, long long hi, int *out)
@@ -326,7 +328,8 @@ member_int(struct loader *l, const config_setting_t *group, const char *name,
 	if (group == NULL ||
 	    (s = config_setting_get_member(group, name)) == NULL)
 		return;
-	snprintf(what, sizeof(what), "%s.%s", where, name);
+	snprintf(what, sizeof(what), "%s%s%s", where,
+	    where[0] != '\0' ? "." : "", name);
 	if (get_int(l, s, what, lo, hi, &v) == 0)
 		*out = (int)v;
 }
@@ -524,16 +527,6 @@ load_keys_settings(struct loader *l, const config_setting_t *root)
 		    &l->cfg->key_fingerprint);
 }
 
-static void
-load_enabled(struct loader *l, const config_setting_t *root)
-{
-	const config_setting_t *s;
-
-	if ((s = config_setting_get_member(root, "enabled")) != NULL &&
-	    want_type(l, s, "enabled", CONFIG_TYPE_BOOL) == 0)
-		l->cfg->enabled = config_setting_get_bool(s) ? 1 : 0;
-}
-
 /* upstream_auth: certificate (the default) or key. */
 static void
 load_upstream_auth(struct loader *l, const config_setting_t *root)
@@ -578,11 +571,10 @@ load_workers(struct loader *l, const config_setting_t *root)
 	const config_setting_t *g, *s;
 	const char *v;
 
-	w->prefork = PREFORK_DEFAULT;
 	w->user = lstrdup(l, WORKERS_USER_DEFAULT);
 	w->chroot = lstrdup(l, WORKERS_CHROOT_DEFAULT);
 	if ((g = root_group(l, root, "workers")) != NULL)
-		check_names(l, g, workers_names, "workers");
+		check_group(l, g, "workers", workers_names);
 	if (g == NULL || config_setting_get_member(g, "program") == NULL) {
 		w->program = lstrdup(l, l->default_worker);
 		if (w->program != NULL && w->program[0] != '/')
@@ -592,8 +584,7 @@ load_workers(struct loader *l, const config_setting_t *root)
 	}
 	if (g == NULL)
 		return;
-	member_int(l, g, "prefork", "workers", PREFORK_MIN, PREFORK_MAX,
-	    &w->prefork);
+	load_rows(l, g, "workers", 0);
 	if ((s = config_setting_get_member(g, "user")) != NULL &&
 	    get_string(l, s, "workers.user", &v) == 0) {
 		free(w->user);
@@ -621,7 +612,8 @@ load_log(struct loader *l, const config_setting_t *root)
 	    &l->cfg->log.format);
 }
 
-/* A bool setting of a group, or its default when absent. */
+/* A bool setting of a group ("" the top level), or its default when
+ * absent. */
 void
 member_bool(struct loader *l, const config_setting_t *group, const char *name,
     const char *where, int *out)
@@ -632,7 +624,8 @@ member_bool(struct loader *l, const config_setting_t *group, const char *name,
 	if (group == NULL ||
 	    (s = config_setting_get_member(group, name)) == NULL)
 		return;
-	snprintf(what, sizeof(what), "%s.%s", where, name);
+	snprintf(what, sizeof(what), "%s%s%s", where,
+	    where[0] != '\0' ? "." : "", name);
 	if (want_type(l, s, what, CONFIG_TYPE_BOOL) == 0)
 		*out = config_setting_get_bool(s) ? 1 : 0;
 }
@@ -705,11 +698,11 @@ check_required(struct loader *l, const config_setting_t *root)
 static void
 load_root(struct loader *l, const config_setting_t *root)
 {
-	check_names(l, root, root_names, NULL);
+	check_group(l, root, "", root_names);
 	load_listen(l, root);
 	load_metrics(l, root);
 	load_keys_settings(l, root);
-	load_enabled(l, root);
+	load_row(l, root, "", "enabled");
 	load_upstream_auth(l, root);
 	load_allowed(l, root);
 	load_workspaces(l, root);
@@ -790,7 +783,7 @@ init_loader(struct loader *l, const char *path, char *const *env,
 	if ((l->cfg = calloc(1, sizeof(*l->cfg))) == NULL ||
 	    (l->cfg->path = strdup(path)) == NULL)
 		goto oom;
-	l->cfg->enabled = 1;
+	rows_default(l->cfg);
 	return 0;
  oom:
 	ferr(l, "out of memory");

@@ -5,6 +5,8 @@
  * CONNECT_* environment overrides, validates every field and resolves
  * dependent files (keys_file), and returns a fully checked struct or a list
  * of "file:line: message" errors.  Nothing downstream re-validates.
+ * The implementation is policy/config.c and the other policy/config_*.c,
+ * listed in config_int.h.
  */
 #ifndef CSSHD_CONFIG_H
 #define CSSHD_CONFIG_H
@@ -140,7 +142,7 @@ struct cfg_registry {
 };
 
 /* Algorithm lists offered to clients and Studios, in order of preference;
- * only names from the safe sets in config.c are accepted. */
+ * only names from the safe sets in config_algorithms.c are accepted. */
 struct cfg_algorithms {
 	char **kex;
 	size_t nkex;
@@ -208,9 +210,9 @@ void config_errors_free(struct config_errors *errs);
 
 /* Print the effective config as libconfig text that config_load accepts. */
 void config_dump(const struct config *cfg, FILE *out);
-/* Calls say for each limits and forwarding setting whose value differs
- * between a and b, with both values as the file writes them (without
- * quotes). */
+/* Calls say for each setting whose value differs between a and b and whose
+ * change a reload logs (config_table.c: the limits and forwarding rows),
+ * with both values as the file writes them (without quotes). */
 void config_changes(const struct config *a, const struct config *b,
     void (*say)(const char *group, const char *name, const char *from,
     const char *to));

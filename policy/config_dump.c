@@ -62,13 +62,6 @@ dump_str(FILE *out, int level, const char *name, const char *v)
 	fputs(";\n", out);
 }
 
-static void
-dump_int(FILE *out, int level, const char *name, long long v)
-{
-	dump_indent(out, level);
-	fprintf(out, "%s = %lld;\n", name, v);
-}
-
 /* libconfig 1.5 truncates unsuffixed integers to 32 bits. */
 
 static int
@@ -303,8 +296,9 @@ dump_studios(const struct config *cfg, FILE *out)
  * dump names password_file, and one from CONNECT_REDIS_PASSWORD is left
  * to the environment the dump is loaded with. */
 static void
-dump_registry(const struct cfg_registry *r, FILE *out)
+dump_registry(const struct config *cfg, FILE *out)
 {
+	const struct cfg_registry *r = &cfg->registry;
 	char hp[NI_MAXHOST + NI_MAXSERV + 4];
 
 	if (r->backend != CFG_REGISTRY_REDIS)
@@ -313,14 +307,14 @@ dump_registry(const struct cfg_registry *r, FILE *out)
 	dump_str(out, 1, "backend", value_name(registry_backends, r->backend));
 	format_hostport(r->host, r->port, hp, sizeof(hp));
 	dump_str(out, 1, "address", hp);
-	dump_int(out, 1, "db", r->db);
+	dump_row(cfg, "registry", "db", 1, out);
 	if (r->user != NULL)
 		dump_str(out, 1, "user", r->user);
 	if (r->password_file != NULL)
 		dump_str(out, 1, "password_file", r->password_file);
 	dump_str(out, 1, "prefix", r->prefix);
-	dump_int(out, 1, "timeout_ms", r->timeout_ms);
-	dump_int(out, 1, "cache_ttl", r->cache_ttl);
+	dump_row(cfg, "registry", "timeout_ms", 1, out);
+	dump_row(cfg, "registry", "cache_ttl", 1, out);
 	fputs("};\n", out);
 }
 
@@ -328,7 +322,7 @@ static void
 dump_groups(const struct config *cfg, FILE *out)
 {
 	fputs("workers = {\n", out);
-	dump_int(out, 1, "prefork", cfg->workers.prefork);
+	dump_rows(cfg, "workers", 1, out);
 	dump_str(out, 1, "user", cfg->workers.user);
 	dump_str(out, 1, "chroot", cfg->workers.chroot);
 	dump_str(out, 1, "program", cfg->workers.program);
@@ -337,8 +331,12 @@ dump_groups(const struct config *cfg, FILE *out)
 	dump_str(out, 1, "level", value_name(log_levels, cfg->log.level));
 	dump_str(out, 1, "format", value_name(log_formats, cfg->log.format));
 	fputs("};\n", out);
-	dump_rows(cfg, "limits", out);
-	dump_rows(cfg, "forwarding", out);
+	fputs("limits = {\n", out);
+	dump_rows(cfg, "limits", 1, out);
+	fputs("};\n", out);
+	fputs("forwarding = {\n", out);
+	dump_rows(cfg, "forwarding", 1, out);
+	fputs("};\n", out);
 	fputs("algorithms = {\n", out);
 	dump_str_array(out, 1, "kex", cfg->algorithms.kex,
 	    cfg->algorithms.nkex);
@@ -347,7 +345,7 @@ dump_groups(const struct config *cfg, FILE *out)
 	dump_str_array(out, 1, "macs", cfg->algorithms.macs,
 	    cfg->algorithms.nmacs);
 	fputs("};\n", out);
-	dump_registry(&cfg->registry, out);
+	dump_registry(cfg, out);
 }
 
 void
@@ -364,7 +362,7 @@ config_dump(const struct config *cfg, FILE *out)
 	dump_str(out, 0, "key", cfg->key_path);
 	if (cfg->key_fingerprint != NULL)
 		dump_str(out, 0, "key_fingerprint", cfg->key_fingerprint);
-	fprintf(out, "enabled = %s;\n", cfg->enabled ? "true" : "false");
+	dump_row(cfg, "", "enabled", 0, out);
 	dump_str(out, 0, "upstream_auth",
 	    config_upstream_auth_name(cfg->upstream_auth));
 	if (cfg->user_ca_path != NULL)

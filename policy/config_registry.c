@@ -30,16 +30,10 @@
 #define REDIS_PREFIX_MAX	64
 #define REDIS_USER_MAX		128
 #define REDIS_HOSTNAME_MAX	253
-#define REDIS_DB_MAX		65535
-#define REDIS_TIMEOUT_MIN	10
-#define REDIS_TIMEOUT_MAX	10000
-#define REDIS_TIMEOUT_DEFAULT	500
-#define REDIS_TTL_MAX		300
-#define REDIS_TTL_DEFAULT	5
 
+/* The registry settings that are not rows of config_table.c. */
 static const char *const registry_names[] = {
-	"backend", "address", "db", "user", "password_file", "prefix",
-	"timeout_ms", "cache_ttl", NULL,
+	"backend", "address", "user", "password_file", "prefix", NULL,
 };
 
 const struct name_value registry_backends[] = {
@@ -248,15 +242,13 @@ load_registry_redis(struct loader *l, const config_setting_t *g)
 		serr(l, s, "registry.address \"%.*s\": %s (use \"host:port\" "
 		    "or \"[v6]:port\", such as \"127.0.0.1:6379\")", SHOW_MAX,
 		    v, why);
-	member_int(l, g, "db", "registry", 0, REDIS_DB_MAX, &r->db);
+	load_row(l, g, "registry", "db");
 	registry_string(l, g, "user", valid_redis_user,
 	    "use 1 to 128 printable characters without spaces", &r->user);
 	registry_string(l, g, "prefix", valid_prefix,
 	    "use 1 to 64 of A-Z a-z 0-9 : _ . - { }", &r->prefix);
-	member_int(l, g, "timeout_ms", "registry", REDIS_TIMEOUT_MIN,
-	    REDIS_TIMEOUT_MAX, &r->timeout_ms);
-	member_int(l, g, "cache_ttl", "registry", 0, REDIS_TTL_MAX,
-	    &r->cache_ttl);
+	load_row(l, g, "registry", "timeout_ms");
+	load_row(l, g, "registry", "cache_ttl");
 	if ((s = config_setting_get_member(g, "password_file")) != NULL &&
 	    get_string(l, s, "registry.password_file", &v) == 0 &&
 	    (r->password_file = lstrdup(l, v)) != NULL)
@@ -270,12 +262,10 @@ load_registry(struct loader *l, const config_setting_t *root)
 	const config_setting_t *g;
 
 	r->backend = CFG_REGISTRY_FILE;
-	r->timeout_ms = REDIS_TIMEOUT_DEFAULT;
-	r->cache_ttl = REDIS_TTL_DEFAULT;
 	r->prefix = lstrdup(l, REDIS_PREFIX_DEFAULT);
 	if (root == NULL || (g = root_group(l, root, "registry")) == NULL)
 		return;
-	check_names(l, g, registry_names, "registry");
+	check_group(l, g, "registry", registry_names);
 	member_name_value(l, g, "backend", "registry", registry_backends,
 	    "file, redis", &r->backend);
 	load_registry_redis(l, g);

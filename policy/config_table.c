@@ -5,10 +5,13 @@
  * what a SIGHUP does with it; the loader, the -T dump and reload's change
  * log (config_changes()) all read it, so that a new limit is one row here
  * and its entry in connect-sshd.conf(5).  The limits and forwarding groups
- * are wholly rows and are loaded here too.
+ * are wholly rows and are loaded here too; the rows of the groups that
+ * also hold strings (the top level, workers, registry) are loaded and
+ * dumped by their group's code, in their places among those strings.
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libconfig.h>
@@ -17,6 +20,9 @@
 #include "config_int.h"
 #include "keytypes.h"
 
+#define PREFORK_MIN		1
+#define PREFORK_MAX		256
+#define PREFORK_DEFAULT		4
 #define GRACE_MIN		1
 #define GRACE_MAX		3600
 #define GRACE_DEFAULT		30
@@ -52,15 +58,33 @@
 #define KEEPALIVE_COUNT_MIN	1
 #define KEEPALIVE_COUNT_MAX	100
 #define KEEPALIVE_COUNT_DEFAULT	3
+#define REDIS_TIMEOUT_MIN	10
+#define REDIS_TIMEOUT_MAX	10000
+#define REDIS_TIMEOUT_DEFAULT	500
+#define REDIS_TTL_MAX		300
+#define REDIS_TTL_DEFAULT	5
 
 /*
- * The number and bool settings of the limits and forwarding groups, one
- * row each, in the order -T prints them: the loader takes their bounds
- * and defaults from here, -T dumps them, check_rows() refuses a name
- * that is not here, and a reload logs the ones that changed
- * (config_changes()).  A new limit is its field, one row, and its entry
- * in connect-sshd.conf(5).  Every one of them applies to new connections
- * on SIGHUP.
+ * Every plain number and bool setting, one row each, by group in the order
+ * -T prints them (group "" is the top level): the loader takes their
+ * bounds and defaults from here, -T dumps them, check_group() accepts
+ * their names, and a reload logs the ones that changed (config_changes()).
+ * A new limit is its int field in struct config, one row, and its entry
+ * in connect-sshd.conf(5).
+ *
+ * Not rows, kept in their own code because their values are not plain
+ * numbers or bools: strings and paths (key, key_fingerprint,
+ * trusted_user_ca_keys, metrics_listen, workers.user, chroot and program,
+ * registry.address, user, password_file and prefix), names from a fixed
+ * set (upstream_auth, log.level, log.format, registry.backend), lists
+ * (listen, allowed_workspaces, workspaces, users, studios, algorithms.*),
+ * the 64-bit workspace ids, and each listen entry's proxy_protocol, a bool
+ * inside a list entry that is checked together with its proxy_from.  The
+ * environment overrides CONNECT_SSH_ENABLED and CONNECT_REDIS_DB parse
+ * environment text and keep their own messages.  max_startups is a row of
+ * its own type: "start:rate:full" fills three fields.
+ *
+ * reload: what a SIGHUP does with the row (monitor/reload.c).
  */
 enum row_type {
 	ROW_INT,
@@ -68,22 +92,47 @@ enum row_type {
 	ROW_STARTUPS,	/* max_startups: "start:rate:full" */
 };
 
+enum row_reload {
+	/* The running value stays until a restart (keep_running() in
+	 * monitor/reload.c logs the change as such). */
+	RELOAD_RESTART,
+	/* Applies from the reload on, without a "reload: GROUP.NAME" line:
+	 * connect-sshd(8) promises that line for the limits and forwarding
+	 * switches only (the registry's values are in the "registry: Redis
+	 * at" line instead).  RELOAD_LOGGED would log them too. */
+	RELOAD_QUIET,
+	/* Applies to new connections, and a change is logged as
+	 * "reload: GROUP.NAME: old -> new". */
+	RELOAD_LOGGED,
+};
+
 struct setting_row {
-	const char *group;
+	const char *group;	/* "" for the top level */
 	const char *name;
 	enum row_type type;
 	size_t offset;		/* of its int in struct config */
 	int min, max, def;
 	int early;		/* read before the users (load_key_limits()) */
+	enum row_reload reload;
 };
 
+#define ROW(g, f, t, lo, hi, d, rl) \
+	{ g, #f, t, offsetof(struct config, f), lo, hi, d, 0, rl }
 #define LIMIT(f, lo, hi, d) \
-	{ "limits", #f, ROW_INT, offsetof(struct config, limits.f), lo, hi, d, 0 }
+	{ "limits", #f, ROW_INT, offsetof(struct config, limits.f), lo, hi, \
+	  d, 0, RELOAD_LOGGED }
 #define SWITCH(f) \
 	{ "forwarding", #f, ROW_BOOL, offsetof(struct config, forwarding.f), \
-	  0, 1, 1, 0 }
+	  0, 1, 1, 0, RELOAD_LOGGED }
+#define REGISTRY(f, lo, hi, d) \
+	{ "registry", #f, ROW_INT, offsetof(struct config, registry.f), lo, \
+	  hi, d, 0, RELOAD_QUIET }
 
 static const struct setting_row setting_rows[] = {
+	ROW("", enabled, ROW_BOOL, 0, 1, 1, RELOAD_RESTART),
+	{ "workers", "prefork", ROW_INT,
+	  offsetof(struct config, workers.prefork), PREFORK_MIN, PREFORK_MAX,
+	  PREFORK_DEFAULT, 0, RELOAD_QUIET },
 	LIMIT(login_grace_time, GRACE_MIN, GRACE_MAX, GRACE_DEFAULT),
 	LIMIT(upstream_connect_timeout, CONNECT_TIMEOUT_MIN,
 	    CONNECT_TIMEOUT_MAX, CONNECT_TIMEOUT_DEFAULT),
@@ -96,7 +145,8 @@ static const struct setting_row setting_rows[] = {
 	LIMIT(keepalive_count_max, KEEPALIVE_COUNT_MIN, KEEPALIVE_COUNT_MAX,
 	    KEEPALIVE_COUNT_DEFAULT),
 	LIMIT(drain_timeout, 0, DRAIN_MAX, DRAIN_DEFAULT),
-	{ "limits", "max_startups", ROW_STARTUPS, 0, 0, 0, 0, 0 },
+	{ "limits", "max_startups", ROW_STARTUPS, 0, 0, 0, 0, 0,
+	  RELOAD_LOGGED },
 	/* -1: half of max_startups' start (per_source_default()) */
 	LIMIT(per_source_max_startups, 0, STARTUPS_MAX, -1),
 	LIMIT(proxy_header_timeout, PROXY_TIMEOUT_MIN, PROXY_TIMEOUT_MAX,
@@ -104,13 +154,18 @@ static const struct setting_row setting_rows[] = {
 	{ "limits", "rsa_min_bits", ROW_INT,
 	  offsetof(struct config, limits.rsa_min_bits),
 	  KEYTYPE_RSA_MIN_BITS_LOWEST, KEYTYPE_RSA_MAX_BITS,
-	  KEYTYPE_RSA_MIN_BITS_DEFAULT, 1 },
+	  KEYTYPE_RSA_MIN_BITS_DEFAULT, 1, RELOAD_LOGGED },
 	SWITCH(local),
 	SWITCH(remote),
 	SWITCH(agent),
+	REGISTRY(db, 0, REDIS_DB_MAX, 0),
+	REGISTRY(timeout_ms, REDIS_TIMEOUT_MIN, REDIS_TIMEOUT_MAX,
+	    REDIS_TIMEOUT_DEFAULT),
+	REGISTRY(cache_ttl, 0, REDIS_TTL_MAX, REDIS_TTL_DEFAULT),
 };
 
 #define NROWS	(sizeof(setting_rows) / sizeof(setting_rows[0]))
+#define OWN_NAMES_MAX	32	/* names a group's own code takes */
 
 /* "start:rate:full" as OpenSSH's MaxStartups, or "n" for n:100:n. */
 static void
@@ -148,52 +203,93 @@ row_field(struct config *cfg, const struct setting_row *r)
 	return (int *)((char *)cfg + r->offset);
 }
 
-/* Report settings of group that have no row. */
-static void
-check_rows(struct loader *l, const config_setting_t *group, const char *gname)
+/* The row group.name; they are named in code, so a miss is a bug. */
+static const struct setting_row *
+find_row(const char *group, const char *name)
 {
-	const char *names[NROWS + 1];
+	size_t i;
+
+	for (i = 0; i < NROWS; i++)
+		if (strcmp(setting_rows[i].group, group) == 0 &&
+		    strcmp(setting_rows[i].name, name) == 0)
+			return &setting_rows[i];
+	abort();
+}
+
+/* Every row's default, before anything is read. */
+void
+rows_default(struct config *cfg)
+{
+	const struct setting_row *r;
+
+	for (r = setting_rows; r < setting_rows + NROWS; r++) {
+		if (r->type != ROW_STARTUPS) {
+			*row_field(cfg, r) = r->def;
+			continue;
+		}
+		cfg->limits.startups_begin = STARTUPS_BEGIN_DEFAULT;
+		cfg->limits.startups_rate = STARTUPS_RATE_DEFAULT;
+		cfg->limits.startups_full = STARTUPS_FULL_DEFAULT;
+	}
+}
+
+/* Report settings of group that are neither rows of gname nor in own (the
+ * names its own code takes; NULL if none). */
+void
+check_group(struct loader *l, const config_setting_t *group,
+    const char *gname, const char *const *own)
+{
+	const char *names[NROWS + OWN_NAMES_MAX + 1];
 	size_t i, n = 0;
 
 	for (i = 0; i < NROWS; i++)
 		if (strcmp(setting_rows[i].group, gname) == 0)
 			names[n++] = setting_rows[i].name;
+	for (i = 0; own != NULL && own[i] != NULL && i < OWN_NAMES_MAX; i++)
+		names[n++] = own[i];
 	names[n] = NULL;
-	check_names(l, group, names, gname);
+	check_names(l, group, names, gname[0] != '\0' ? gname : NULL);
 }
 
-/* The rows of group gname (early ones, or the others): their defaults,
- * then what g sets (g may be NULL: defaults only). */
+/* What g sets of row r (g may be NULL: nothing; the default stays). */
 static void
+load_one(struct loader *l, const config_setting_t *g,
+    const struct setting_row *r)
+{
+	switch (r->type) {
+	case ROW_INT:
+		member_int(l, g, r->name, r->group, r->min, r->max,
+		    row_field(l->cfg, r));
+		break;
+	case ROW_BOOL:
+		member_bool(l, g, r->name, r->group, row_field(l->cfg, r));
+		break;
+	case ROW_STARTUPS:
+		if (g != NULL)
+			load_max_startups(l, g, &l->cfg->limits);
+		break;
+	}
+}
+
+/* The rows of group gname (early ones, or the others), in table order. */
+void
 load_rows(struct loader *l, const config_setting_t *g, const char *gname,
     int early)
 {
-	const struct setting_row *r;
 	size_t i;
 
-	for (i = 0; i < NROWS; i++) {
-		r = &setting_rows[i];
-		if (strcmp(r->group, gname) != 0 || r->early != early)
-			continue;
-		switch (r->type) {
-		case ROW_INT:
-			*row_field(l->cfg, r) = r->def;
-			member_int(l, g, r->name, gname, r->min, r->max,
-			    row_field(l->cfg, r));
-			break;
-		case ROW_BOOL:
-			*row_field(l->cfg, r) = r->def;
-			member_bool(l, g, r->name, gname, row_field(l->cfg, r));
-			break;
-		case ROW_STARTUPS:
-			l->cfg->limits.startups_begin = STARTUPS_BEGIN_DEFAULT;
-			l->cfg->limits.startups_rate = STARTUPS_RATE_DEFAULT;
-			l->cfg->limits.startups_full = STARTUPS_FULL_DEFAULT;
-			if (g != NULL)
-				load_max_startups(l, g, &l->cfg->limits);
-			break;
-		}
-	}
+	for (i = 0; i < NROWS; i++)
+		if (strcmp(setting_rows[i].group, gname) == 0 &&
+		    setting_rows[i].early == early)
+			load_one(l, g, &setting_rows[i]);
+}
+
+/* One row, where its group's own code reads it. */
+void
+load_row(struct loader *l, const config_setting_t *g, const char *gname,
+    const char *name)
+{
+	load_one(l, g, find_row(gname, name));
 }
 
 /*
@@ -233,7 +329,7 @@ load_limits(struct loader *l, const config_setting_t *root)
 	const config_setting_t *g;
 
 	if ((g = root_group(l, root, "limits")) != NULL)
-		check_rows(l, g, "limits");
+		check_group(l, g, "limits", NULL);
 	load_rows(l, g, "limits", 0);
 	per_source_default(&l->cfg->limits);
 }
@@ -245,7 +341,7 @@ load_forwarding(struct loader *l, const config_setting_t *root)
 	const config_setting_t *g;
 
 	if ((g = root_group(l, root, "forwarding")) != NULL)
-		check_rows(l, g, "forwarding");
+		check_group(l, g, "forwarding", NULL);
 	load_rows(l, g, "forwarding", 0);
 }
 
@@ -266,25 +362,37 @@ row_text(const struct config *cfg, const struct setting_row *r, char *out,
 		    cfg->limits.startups_rate, cfg->limits.startups_full);
 }
 
-/* A group of setting_rows, in their order. */
-void
-dump_rows(const struct config *cfg, const char *gname, FILE *out)
+static void
+dump_one(const struct config *cfg, const struct setting_row *r, int level,
+    FILE *out)
 {
 	char v[64];
-	size_t i;
 
-	fprintf(out, "%s = {\n", gname);
-	for (i = 0; i < NROWS; i++) {
-		if (strcmp(setting_rows[i].group, gname) != 0)
-			continue;
-		row_text(cfg, &setting_rows[i], v, sizeof(v));
-		fprintf(out, setting_rows[i].type == ROW_STARTUPS ?
-		    "%*s%s = \"%s\";\n" : "%*s%s = %s;\n", INDENT, "",
-		    setting_rows[i].name, v);
-	}
-	fputs("};\n", out);
+	row_text(cfg, r, v, sizeof(v));
+	fprintf(out, r->type == ROW_STARTUPS ? "%*s%s = \"%s\";\n" :
+	    "%*s%s = %s;\n", level * INDENT, "", r->name, v);
 }
 
+/* The rows of group gname, in their order, at level (no braces). */
+void
+dump_rows(const struct config *cfg, const char *gname, int level, FILE *out)
+{
+	size_t i;
+
+	for (i = 0; i < NROWS; i++)
+		if (strcmp(setting_rows[i].group, gname) == 0)
+			dump_one(cfg, &setting_rows[i], level, out);
+}
+
+/* One row, where its group's own code prints it. */
+void
+dump_row(const struct config *cfg, const char *gname, const char *name,
+    int level, FILE *out)
+{
+	dump_one(cfg, find_row(gname, name), level, out);
+}
+
+/* The RELOAD_LOGGED rows whose text differs, in table order. */
 void
 config_changes(const struct config *a, const struct config *b,
     void (*say)(const char *group, const char *name, const char *from,
@@ -294,6 +402,8 @@ config_changes(const struct config *a, const struct config *b,
 	size_t i;
 
 	for (i = 0; i < NROWS; i++) {
+		if (setting_rows[i].reload != RELOAD_LOGGED)
+			continue;
 		row_text(a, &setting_rows[i], va, sizeof(va));
 		row_text(b, &setting_rows[i], vb, sizeof(vb));
 		if (strcmp(va, vb) != 0)

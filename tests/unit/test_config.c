@@ -1253,6 +1253,55 @@ test_per_source_default(void)
 	}
 }
 
+/* What a reload logs (config_changes()): the changed limits and forwarding
+ * switches, in table order, old and new value as the file writes them;
+ * not workers.prefork, the registry's numbers or enabled, which a reload
+ * applies quietly or keeps until a restart (config_table.c, reload). */
+static char changes[512];
+
+static void
+note_change(const char *group, const char *name, const char *from,
+    const char *to)
+{
+	size_t n = strlen(changes);
+
+	snprintf(changes + n, sizeof(changes) - n, "%s.%s: %s -> %s\n", group,
+	    name, from, to);
+}
+
+static void
+test_changes(void)
+{
+	static const char a_text[] =
+	    "listen = [ \":2222\" ];\nkey = \"/k\";\n";
+	static const char b_text[] =
+	    "listen = [ \":2222\" ];\nkey = \"/k\";\nenabled = false;\n"
+	    "workers = { prefork = 8; };\n"
+	    "limits = { idle_timeout = 600; max_startups = \"20:30:100\"; };\n"
+	    "forwarding = { agent = false; };\n"
+	    "registry = { timeout_ms = 900; cache_ttl = 0; };\n";
+	struct fx fx;
+	struct config *a, *b;
+
+	fx_init(&fx);
+	a = fx_load(&fx, a_text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	b = fx_load(&fx, b_text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	changes[0] = '\0';
+	config_changes(a, a, note_change);
+	CU_ASSERT_STRING_EQUAL(changes, "");
+	config_changes(a, b, note_change);
+	CU_ASSERT_STRING_EQUAL(changes,
+	    "limits.idle_timeout: 0 -> 600\n"
+	    "limits.max_startups: 10:30:100 -> 20:30:100\n"
+	    "limits.per_source_max_startups: 5 -> 10\n"
+	    "forwarding.agent: true -> false\n");
+	config_free(a);
+	config_free(b);
+	fx_done(&fx);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1283,6 +1332,7 @@ main(int argc, char **argv)
 		{ "dump round trip", test_dump_round_trip },
 		{ "config_parse_hostport", test_parse_hostport },
 		{ "config_join", test_join },
+		{ "reload change log", test_changes },
 		UNIT_END,
 	};
 
