@@ -119,7 +119,7 @@ send_init(struct monitor *m, struct worker *w)
 	w->init_max_auth_tries = in.max_auth_tries;
 	snprintf(in.chroot_dir, sizeof(in.chroot_dir), "%s",
 	    m->cfg->workers.chroot);
-	/* The safe sets fit (config.c); a failure here is a bug. */
+	/* The safe sets fit (config_algorithms.c); a failure here is a bug. */
 	if (config_join(m->cfg->algorithms.kex, m->cfg->algorithms.nkex,
 	    in.kex, sizeof(in.kex)) != 0 ||
 	    config_join(m->cfg->algorithms.ciphers,
