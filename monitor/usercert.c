@@ -20,7 +20,9 @@
 #define NONCE_MAX	256
 #define LIST_MAX	IPC_MAX_BLOB	/* principals, options, extensions */
 #define NAME_MAX_LEN	128		/* an option or extension name */
-#define ECDSA_DER_MAX	160		/* DER of two 66-byte integers */
+/* An ECDSA signature's r or s (an mpint): the largest curve's scalar,
+ * half its point (keytypes.h), and a sign byte. */
+#define ECDSA_SCALAR_MAX	((KEYTYPE_PUB_MAX - 1) / 2 + 1)
 
 static const char *const reasons[USERCERT_VERDICT_MAX] = {
 	[USERCERT_OK] = "allowed",
@@ -47,19 +49,29 @@ usercert_reason(enum usercert_verdict v)
 static int
 get_key_fields(struct cursor *c, struct usercert *uc)
 {
+	const struct keytype *kt;
 	const uint8_t *start = c->p, *p;
 	size_t n;
 	struct buf b;
 	int rc = -1;
 
-	if (strcmp(uc->ct->plain, "ssh-ed25519") == 0)
-		cursor_get_string(c, &p, &n, ED25519_PUB_LEN);
-	else if (strcmp(uc->ct->plain, "ssh-rsa") == 0) {
+	/* Bounds only; the key's own check (keytype_check_blob) follows. */
+	if ((kt = keytype_find(uc->ct->plain, strlen(uc->ct->plain))) == NULL)
+		return -1;
+	switch (kt->kind) {
+	case KEYTYPE_ED25519:
+		cursor_get_string(c, &p, &n, kt->publen);
+		break;
+	case KEYTYPE_RSA:
 		cursor_get_string(c, &p, &n, KEYTYPE_MAX_BLOB);	/* e */
 		cursor_get_string(c, &p, &n, KEYTYPE_MAX_BLOB);	/* n */
-	} else {
+		break;
+	case KEYTYPE_ECDSA:
 		cursor_get_string(c, &p, &n, 32);		/* curve */
 		cursor_get_string(c, &p, &n, KEYTYPE_MAX_BLOB);	/* Q */
+		break;
+	default:
+		return -1;
 	}
 	if (c->failed)
 		return -1;
@@ -296,8 +308,8 @@ ecdsa_der(const uint8_t *sig, size_t n, uint8_t *out, size_t outsz,
 	int len, rc = -1;
 
 	cursor_init(&c, sig, n);
-	cursor_get_string(&c, &r, &rn, 67);
-	cursor_get_string(&c, &s, &sn, 67);
+	cursor_get_string(&c, &r, &rn, ECDSA_SCALAR_MAX);
+	cursor_get_string(&c, &s, &sn, ECDSA_SCALAR_MAX);
 	if (cursor_end(&c) != 0)
 		return -1;
 	if ((br = BN_bin2bn(r, (int)rn, NULL)) == NULL ||
@@ -326,7 +338,7 @@ ca_signature_ok(const struct usercert *uc, unsigned rsa_min_bits)
 	char algo[64];
 	const uint8_t *s;
 	size_t sn, dn;
-	uint8_t der[ECDSA_DER_MAX];
+	uint8_t der[KEYTYPE_ECDSA_SIG_MAX];
 	const struct keytype *kt;
 
 	cursor_init(&c, uc->sig, uc->sig_len);

@@ -30,6 +30,8 @@ void sshwire_fingerprint(const uint8_t *blob, size_t n, char *out,
 int sshwire_blob_type(const uint8_t *blob, size_t n, char *type,
     size_t typesz);
 
+/* The gateway's own keys (host key, Studio login key) are Ed25519 by
+ * construction, not a choice among the accepted types of keytypes.h. */
 /* string "ssh-ed25519", string pub[32] */
 void sshwire_put_ed25519_blob(struct buf *b, const uint8_t pub[32]);
 

@@ -60,22 +60,23 @@
 #include <openssl/provider.h>
 #include <openssl/rsa.h>
 
+#include "keytypes.h"
 #include "provider.h"
+#include "sshwire.h"
 
 #define PROV_NAME	"csshd"
 #define PROV_PROPS	"provider=" PROV_NAME
 #define DEFLT_PROPQ	"provider=default"
 
-#define ED25519_KEYLEN	32
-#define ED25519_SIGLEN	64
-/* The longest EC point we hold: P-521 uncompressed, 1 + 2 * 66 bytes. */
-#define EC_PUB_MAX	133
-/* OpenSSL's own ceiling for RSA (OPENSSL_RSA_MAX_MODULUS_BITS); OpenSSH
- * refuses keys under 1024 bits. */
-#define RSA_MIN_BITS	1024
-#define RSA_MAX_BITS	16384
-/* Largest signature of any type we accept: a 16384-bit RSA signature. */
-#define SIG_MAX		(RSA_MAX_BITS / 8)
+/*
+ * Key types, curves, sizes and digests are the table's (keytypes.h).
+ * Every RSA key is held to the Studio host key bounds
+ * (KEYTYPE_USE_HOSTKEY): this provider verifies the Studio's host key
+ * itself, and cannot tell a client's key from it, which the monitor then
+ * holds to the tighter client bounds.  The largest signature of any type
+ * is an RSA one of the largest such modulus, KEYTYPE_RSA_SIG_MAX.
+ */
+#define SIG_MAX		KEYTYPE_RSA_SIG_MAX
 /* Largest data we verify a signature over.  A userauth request (session id,
  * user, service, method, algorithm, key blob) is a few KiB at most; the
  * update/final path buffers up to this much. */
@@ -89,23 +90,26 @@
 #define NAMES_EC	"EC:id-ecPublicKey:1.2.840.10045.2.1"
 #define NAMES_ECDSA	"ECDSA"
 
-enum ktype { KT_ED25519 = 1, KT_RSA, KT_EC };
+/* The table's kinds; KT_EC is an ECDSA key of one of its curves. */
+#define KT_ED25519	KEYTYPE_ED25519
+#define KT_RSA		KEYTYPE_RSA
+#define KT_EC		KEYTYPE_ECDSA
 
 struct ckey {
-	enum ktype type;
+	enum keytype_kind type;
 	int has_pub;
 	/* Ed25519 only: imported as a private key, i.e. the host key stub.
 	 * Means "signing is delegated to the hook"; no secret is held. */
 	int stub;
 	/* Ed25519: 32 bytes; EC: the uncompressed point. */
-	uint8_t pub[EC_PUB_MAX];
+	uint8_t pub[KEYTYPE_PUB_MAX];
 	size_t publen;
 	BIGNUM *n, *e;		/* RSA */
 	int nid;		/* EC curve, NID_undef until imported */
 };
 
 struct csig {
-	enum ktype type;
+	enum keytype_kind type;
 	struct ckey *key;	/* our own copy, freed with the context */
 	int op;			/* OP_SIGN or OP_VERIFY once initialised */
 	const char *md;		/* canonical digest name; NULL for Ed25519 */
@@ -136,35 +140,26 @@ csshd_provider_set_verify_hook(csshd_verify_hook fn)
 }
 
 /* ------------------------------------------------------------------ */
-/* Curves and digests we accept                                        */
+/* Curves and digests we accept: the table's                           */
 
-struct curve {
-	int nid;
-	int bits;
-	int secbits;
-	int maxsig;	/* DER ECDSA signature: SEQUENCE of two INTEGERs of
-			 * up to order-size + 1 bytes (ECDSA_size()) */
-};
-
-static const struct curve curves[] = {
-	{ NID_X9_62_prime256v1, 256, 128, 72 },
-	{ NID_secp384r1, 384, 192, 104 },
-	{ NID_secp521r1, 521, 256, 141 },
-};
-
-static const struct curve *
+/* The table's ECDSA entry for an OpenSSL curve, or NULL. */
+static const struct keytype *
 curve_by_nid(int nid)
 {
+	const struct keytype *kt;
 	size_t i;
 
-	for (i = 0; i < sizeof(curves) / sizeof(curves[0]); i++)
-		if (curves[i].nid == nid)
-			return &curves[i];
+	if (nid == NID_undef)
+		return NULL;
+	for (i = 0; (kt = keytype_at(i)) != NULL; i++)
+		if (kt->kind == KEYTYPE_ECDSA &&
+		    EC_curve_nist2nid(kt->group) == nid)
+			return kt;
 	return NULL;
 }
 
 /* The group names OpenSSL uses ("prime256v1", "P-256", "secp384r1", ...)
- * to one of our three curves; NID_undef for anything else. */
+ * to one of the table's curves; NID_undef for anything else. */
 static int
 curve_nid_by_name(const char *name)
 {
@@ -176,41 +171,59 @@ curve_nid_by_name(const char *name)
 	return curve_by_nid(nid) != NULL ? nid : NID_undef;
 }
 
-struct mdname {
-	const char *canon;
-	const char *alias[3];
-	int ecdsa;	/* also usable with ECDSA (SSH never pairs SHA-1) */
+/* OpenSSL's spellings of a digest, the canonical one (the table's) first.
+ * Which digest a key type may use is the table's to say, not this list's. */
+static const char *const mdnames[][3] = {
+	{ "SHA1", "SHA-1", "SSL3-SHA1" },
+	{ "SHA256", "SHA2-256", "SHA-256" },
+	{ "SHA384", "SHA2-384", "SHA-384" },
+	{ "SHA512", "SHA2-512", "SHA-512" },
 };
 
-static const struct mdname mdnames[] = {
-	{ "SHA1", { "SHA1", "SHA-1", "SSL3-SHA1" }, 0 },
-	{ "SHA256", { "SHA256", "SHA2-256", "SHA-256" }, 1 },
-	{ "SHA384", { "SHA384", "SHA2-384", "SHA-384" }, 1 },
-	{ "SHA512", { "SHA512", "SHA2-512", "SHA-512" }, 1 },
-};
+/*
+ * Digests RSA verifies with besides the table's.  SHA-1 is no algorithm
+ * of the table ("ssh-rsa" is refused), but should libssh verify such a
+ * signature it reaches the verify hook, which refuses it with a reason
+ * (worker/session.c), and no Studio host key algorithm the worker offers
+ * uses it.  SHA-384 no SSH algorithm pairs with RSA; kept as the
+ * provider always took it.
+ */
+static const char *const rsa_extra_md[] = { "SHA1", "SHA384" };
 
-/* EVP hands us the digest's name as whoever fetched it spelled it
- * (EVP_sha256() says "SHA256", a fetched SHA-256 "SHA2-256"). */
+/*
+ * The canonical name of a digest a key of this kind may verify with: one
+ * the table pairs with the kind (keytype_kind_digest: ECDSA any of its
+ * curves' digests), or for RSA one of rsa_extra_md.  EVP hands us the
+ * digest's name as whoever fetched it spelled it (EVP_sha256() says
+ * "SHA256", a fetched SHA-256 "SHA2-256").
+ */
 static const char *
-md_canon(const char *name, enum ktype type)
+md_canon(const char *name, enum keytype_kind type)
 {
+	const char *canon = NULL;
 	size_t i, j;
 
 	if (name == NULL)
 		return NULL;
 	for (i = 0; i < sizeof(mdnames) / sizeof(mdnames[0]); i++)
 		for (j = 0; j < 3; j++)
-			if (strcasecmp(name, mdnames[i].alias[j]) == 0)
-				return type == KT_EC && !mdnames[i].ecdsa ?
-				    NULL : mdnames[i].canon;
-	return NULL;
+			if (strcasecmp(name, mdnames[i][j]) == 0)
+				canon = mdnames[i][0];
+	if (canon == NULL)
+		return NULL;
+	if (type == KT_RSA)
+		for (i = 0; i < sizeof(rsa_extra_md) / sizeof(rsa_extra_md[0]);
+		    i++)
+			if (strcmp(canon, rsa_extra_md[i]) == 0)
+				return rsa_extra_md[i];
+	return keytype_kind_digest(type, canon);
 }
 
 /* ------------------------------------------------------------------ */
 /* Key objects                                                         */
 
 static struct ckey *
-key_new(enum ktype type)
+key_new(enum keytype_kind type)
 {
 	struct ckey *k;
 
@@ -329,11 +342,13 @@ static int
 ed_import(void *kd, int selection, const OSSL_PARAM params[])
 {
 	struct ckey *k = kd;
+	const struct keytype *ed = keytype_of_kind(KEYTYPE_ED25519);
 	const OSSL_PARAM *pub = NULL, *priv = NULL;
 	const void *p;
 	size_t len;
 
-	if (k == NULL || (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == 0)
+	if (k == NULL || ed == NULL ||
+	    (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) == 0)
 		return 0;
 	if (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY)
 		pub = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_PUB_KEY);
@@ -344,7 +359,7 @@ ed_import(void *kd, int selection, const OSSL_PARAM params[])
 		return 0;
 	/* Both must be well-formed if present, even the one we ignore. */
 	if (priv != NULL && (!OSSL_PARAM_get_octet_string_ptr(priv, &p,
-	    &len) || len != ED25519_KEYLEN))
+	    &len) || len != ed->publen))
 		return 0;
 	/*
 	 * EVP_PKEY_new_raw_private_key() passes the "seed" alone.  By our
@@ -354,10 +369,10 @@ ed_import(void *kd, int selection, const OSSL_PARAM params[])
 	 * secret is ever stored here.
 	 */
 	if (!OSSL_PARAM_get_octet_string_ptr(pub != NULL ? pub : priv, &p,
-	    &len) || len != ED25519_KEYLEN)
+	    &len) || len != ed->publen)
 		return 0;
-	memcpy(k->pub, p, ED25519_KEYLEN);
-	k->publen = ED25519_KEYLEN;
+	memcpy(k->pub, p, ed->publen);
+	k->publen = ed->publen;
 	k->has_pub = 1;
 	k->stub = priv != NULL;
 	return 1;
@@ -369,7 +384,10 @@ rsa_import(void *kd, int selection, const OSSL_PARAM params[])
 	struct ckey *k = kd;
 	const OSSL_PARAM *pn, *pe;
 	BIGNUM *n = NULL, *e = NULL;
-	int bits;
+	struct keytype_rsa_bounds b;
+	/* Room for e: a longer one is over every bound. */
+	uint8_t eb[8];
+	int elen;
 
 	if (k == NULL || (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) == 0)
 		return 0;
@@ -382,9 +400,13 @@ rsa_import(void *kd, int selection, const OSSL_PARAM params[])
 	    OSSL_PKEY_PARAM_RSA_E)) == NULL ||
 	    !OSSL_PARAM_get_BN(pn, &n) || !OSSL_PARAM_get_BN(pe, &e))
 		goto fail;
-	bits = BN_num_bits(n);
-	if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS || !BN_is_odd(n) ||
-	    !BN_is_odd(e) || BN_is_one(e) || BN_num_bits(e) > 64)
+	_Static_assert(KEYTYPE_HOSTKEY_RSA_E_MAX_BITS <= 8 * sizeof(eb),
+	    "eb holds any e within the bounds");
+	b = keytype_rsa_bounds(KEYTYPE_USE_HOSTKEY, 0);
+	if ((elen = BN_num_bytes(e)) > (int)sizeof(eb) ||
+	    BN_bn2bin(e, eb) != elen ||
+	    keytype_rsa_check(&b, (unsigned)BN_num_bits(n), BN_is_odd(n), eb,
+	    (size_t)elen) != KEYTYPE_OK)
 		goto fail;
 	BN_free(k->n);
 	BN_free(k->e);
@@ -433,7 +455,7 @@ ec_import(void *kd, int selection, const OSSL_PARAM params[])
 		/* Decode, which checks the point is on the curve, and keep
 		 * it uncompressed so that equal keys compare equal. */
 		if (!OSSL_PARAM_get_octet_string_ptr(pp, &p, &len) ||
-		    len == 0 || len > EC_PUB_MAX ||
+		    len == 0 || len > KEYTYPE_PUB_MAX ||
 		    (g = EC_GROUP_new_by_curve_name(nid)) == NULL ||
 		    (pt = EC_POINT_new(g)) == NULL ||
 		    !EC_POINT_oct2point(g, pt, p, len, NULL) ||
@@ -563,22 +585,6 @@ ec_io_types(int selection)
 	return ec_types;
 }
 
-/* Security strength of an RSA modulus, NIST SP 800-57 part 1 table 2
- * (OpenSSL interpolates between the steps; nothing here depends on it). */
-static int
-rsa_secbits(int bits)
-{
-	if (bits >= 15360)
-		return 256;
-	if (bits >= 7680)
-		return 192;
-	if (bits >= 3072)
-		return 128;
-	if (bits >= 2048)
-		return 112;
-	return bits >= 1024 ? 80 : 0;
-}
-
 /* Answer one parameter if it was asked for; 0 only on a failed answer. */
 static int
 set_int(OSSL_PARAM params[], const char *key, int v)
@@ -615,7 +621,7 @@ static int
 key_get_params(void *kd, OSSL_PARAM params[])
 {
 	struct ckey *k = kd;
-	const struct curve *c = NULL;
+	const struct keytype *kt = NULL;
 	OSSL_PARAM *p;
 	int bits, secbits, maxsize;
 	const char *gname;
@@ -624,23 +630,20 @@ key_get_params(void *kd, OSSL_PARAM params[])
 		return 0;
 	switch (k->type) {
 	case KT_ED25519:
-		bits = 253;
-		secbits = 128;
-		maxsize = ED25519_SIGLEN;
+	case KT_EC:
+		if ((kt = k->type == KT_EC ? curve_by_nid(k->nid) :
+		    keytype_of_kind(KT_ED25519)) == NULL)
+			return 0;
+		bits = (int)kt->bits;
+		secbits = (int)kt->security_bits;
+		maxsize = (int)kt->sig_max;
 		break;
 	case KT_RSA:
 		if (k->n == NULL)
 			return 0;
 		bits = BN_num_bits(k->n);
-		secbits = rsa_secbits(bits);
+		secbits = (int)keytype_rsa_security_bits((unsigned)bits);
 		maxsize = BN_num_bytes(k->n);
-		break;
-	case KT_EC:
-		if ((c = curve_by_nid(k->nid)) == NULL)
-			return 0;
-		bits = c->bits;
-		secbits = c->secbits;
-		maxsize = c->maxsig;
 		break;
 	default:
 		return 0;
@@ -657,6 +660,8 @@ key_get_params(void *kd, OSSL_PARAM params[])
 			return 0;
 		break;
 	case KT_RSA:
+		/* DEFAULT_DIGEST: the default provider's answer, for a
+		 * caller that names none; no SSH signature relies on it. */
 		if (!set_str(params, OSSL_PKEY_PARAM_DEFAULT_DIGEST, "SHA256") ||
 		    ((p = OSSL_PARAM_locate(params,
 		    OSSL_PKEY_PARAM_RSA_N)) != NULL &&
@@ -887,7 +892,7 @@ verify_any(const struct csig *c, const uint8_t *sig, size_t siglen,
 /* Signature contexts                                                  */
 
 static struct csig *
-sig_new(enum ktype type)
+sig_new(enum keytype_kind type)
 {
 	struct csig *c;
 
@@ -1034,24 +1039,25 @@ ed_digest_sign(void *vctx, unsigned char *sig, size_t *siglen,
 {
 	struct csig *c = vctx;
 	csshd_sign_hook hook = sign_hook;
-	uint8_t out[ED25519_SIGLEN];
-	size_t outlen = sizeof(out);
+	const struct keytype *ed = keytype_of_kind(KEYTYPE_ED25519);
+	uint8_t out[ED25519_SIG_LEN];
+	size_t outlen = sizeof(out), len;
 	int ok = 0;
 
-	if (c == NULL || c->op != OP_SIGN || siglen == NULL)
+	if (c == NULL || c->op != OP_SIGN || siglen == NULL || ed == NULL ||
+	    (len = ed->sig_max) > sizeof(out))
 		return 0;
 	if (sig == NULL) {	/* the size query */
-		*siglen = ED25519_SIGLEN;
+		*siglen = len;
 		return 1;
 	}
-	if (sigsize < ED25519_SIGLEN || hook == NULL ||
+	if (sigsize < len || hook == NULL ||
 	    (tbs == NULL && tbslen != 0) || tbslen > TBS_MAX)
 		return 0;
 	/* The hook writes into our buffer, never past the caller's. */
-	if (hook(tbs, tbslen, out, &outlen) == 0 &&
-	    outlen == ED25519_SIGLEN) {
-		memcpy(sig, out, ED25519_SIGLEN);
-		*siglen = ED25519_SIGLEN;
+	if (hook(tbs, tbslen, out, &outlen) == 0 && outlen == len) {
+		memcpy(sig, out, len);
+		*siglen = len;
 		ok = 1;
 	}
 	OPENSSL_cleanse(out, sizeof(out));

@@ -40,10 +40,10 @@
 
 /* The algorithm lists come from the monitor (config "algorithms", safe
  * names only).  No DH group exchange: its moduli file cannot be read in
- * the sandbox.  The gateway key is Ed25519; Studios may have any modern
- * host key. */
-#define UP_HOSTKEYS	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384," \
-			"ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256"
+ * the sandbox.  The gateway key is Ed25519 (its own key, not a choice
+ * among the table's types); Studios may have any host key of the table
+ * (keytype_hostkey_algorithms()). */
+#define UP_HOSTKEYS_MAX	256
 
 /*
  * The software version the client reads ("SSH-2.0-" and this): OpenSSH,
@@ -147,6 +147,7 @@ session_prepare(const struct wsettings *ws)
 {
 	bool no = false;
 	ssh_key stub = NULL;
+	char up_hostkeys[UP_HOSTKEYS_MAX];
 	int verbosity = log_get_level() >= LOG_LVL_DEBUG ? SSH_LOG_PROTOCOL :
 	    SSH_LOG_NOLOG;
 
@@ -156,7 +157,8 @@ session_prepare(const struct wsettings *ws)
 	csshd_provider_set_sign_hook(mm_sign);
 	ssh_set_log_callback(libssh_log);
 	ssh_set_log_level(verbosity);
-	if (build_stub_key(ws, &stub) != 0)
+	if (build_stub_key(ws, &stub) != 0 ||
+	    keytype_hostkey_algorithms(up_hostkeys, sizeof(up_hostkeys)) != 0)
 		return -1;
 	if ((sshbind = ssh_bind_new()) == NULL ||
 	    ssh_bind_options_set(sshbind, SSH_BIND_OPTIONS_PROCESS_CONFIG,
@@ -205,13 +207,14 @@ session_prepare(const struct wsettings *ws)
 	    "/dev/null") ||
 	    ssh_options_set(up_session, SSH_OPTIONS_KEY_EXCHANGE,
 	    ws->init.kex) ||
-	    ssh_options_set(up_session, SSH_OPTIONS_HOSTKEYS, UP_HOSTKEYS) ||
+	    ssh_options_set(up_session, SSH_OPTIONS_HOSTKEYS, up_hostkeys) ||
 	    ssh_options_set(up_session, SSH_OPTIONS_CIPHERS_C_S,
 	    ws->init.ciphers) ||
 	    ssh_options_set(up_session, SSH_OPTIONS_CIPHERS_S_C,
 	    ws->init.ciphers) ||
 	    ssh_options_set(up_session, SSH_OPTIONS_HMAC_C_S, ws->init.macs) ||
 	    ssh_options_set(up_session, SSH_OPTIONS_HMAC_S_C, ws->init.macs) ||
+	    /* The Studio login key: the gateway's own, always Ed25519. */
 	    ssh_options_set(up_session, SSH_OPTIONS_PUBLICKEY_ACCEPTED_TYPES,
 	    "ssh-ed25519-cert-v01@openssh.com,ssh-ed25519"))
 		return -1;

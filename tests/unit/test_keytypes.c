@@ -22,6 +22,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 
 #include "buf.h"
@@ -784,6 +785,266 @@ test_cert_sigalgs(void)
 	    28));
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Bounds by use: client keys and Studio host keys                      */
+
+static void
+test_bounds_by_use(void)
+{
+	struct keytype_rsa_bounds b;
+
+	b = keytype_rsa_bounds(KEYTYPE_USE_CLIENT, 3072);
+	CU_ASSERT_EQUAL(b.min_bits, 3072);
+	CU_ASSERT_EQUAL(b.max_bits, KEYTYPE_RSA_MAX_BITS);
+	CU_ASSERT_EQUAL(b.max_bits, 8192);
+	CU_ASSERT_EQUAL(b.e_max_bits, 32);
+	b = keytype_rsa_bounds(KEYTYPE_USE_CLIENT, 0);	/* 0 counts as 1024 */
+	CU_ASSERT_EQUAL(b.min_bits, KEYTYPE_RSA_MIN_BITS_LOWEST);
+	/* A host key's minimum is its own, whatever rsa_min_bits says. */
+	b = keytype_rsa_bounds(KEYTYPE_USE_HOSTKEY, 4096);
+	CU_ASSERT_EQUAL(b.min_bits, KEYTYPE_HOSTKEY_RSA_MIN_BITS);
+	CU_ASSERT_EQUAL(b.min_bits, 1024);
+	CU_ASSERT_EQUAL(b.max_bits, KEYTYPE_HOSTKEY_RSA_MAX_BITS);
+	CU_ASSERT_EQUAL(b.max_bits, 16384);
+	CU_ASSERT_EQUAL(b.e_max_bits, 64);
+	CU_ASSERT_EQUAL(KEYTYPE_RSA_SIG_MAX, 16384 / 8);
+}
+
+/* A 16384-bit key is a Studio host key's right, not a client's. */
+static void
+test_modulus_bounds_by_use(void)
+{
+	static const uint8_t e[] = { 0x01, 0x00, 0x01 };
+	static const struct {
+		int bits;
+		unsigned min;
+		enum keytype_verdict client, hostkey;
+	} cases[] = {
+		{ 1023, 0, KEYTYPE_RSA_TOO_SMALL, KEYTYPE_RSA_TOO_SMALL },
+		{ 1024, 4096, KEYTYPE_RSA_TOO_SMALL, KEYTYPE_OK },
+		{ 2048, 2048, KEYTYPE_OK, KEYTYPE_OK },
+		{ 8192, 2048, KEYTYPE_OK, KEYTYPE_OK },
+		{ 8193, 2048, KEYTYPE_RSA_TOO_LARGE, KEYTYPE_OK },
+		{ 16376, 2048, KEYTYPE_RSA_TOO_LARGE, KEYTYPE_OK },
+		{ 16383, 2048, KEYTYPE_RSA_TOO_LARGE, KEYTYPE_OK },
+		{ 16384, 2048, KEYTYPE_RSA_TOO_LARGE, KEYTYPE_OK },
+		{ 16385, 2048, KEYTYPE_RSA_TOO_LARGE, KEYTYPE_RSA_TOO_LARGE },
+	};
+	struct keytype_key k;
+	struct buf b;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fake_rsa_blob(cases[i].bits, e, sizeof(e), &b);
+		CU_ASSERT_EQUAL(keytype_check_blob_for(KEYTYPE_USE_CLIENT,
+		    b.data, b.len, cases[i].min, &k), cases[i].client);
+		CU_ASSERT_EQUAL(k.rsa_bits, (unsigned)cases[i].bits);
+		/* keytype_check_blob() is the client check. */
+		CU_ASSERT_EQUAL(keytype_check_blob(b.data, b.len,
+		    cases[i].min, NULL), cases[i].client);
+		CU_ASSERT_EQUAL(keytype_check_blob_for(KEYTYPE_USE_HOSTKEY,
+		    b.data, b.len, cases[i].min, &k), cases[i].hostkey);
+		buf_free(&b);
+	}
+}
+
+/* keytype_rsa_check() directly: odd modulus, e by use, the edges. */
+static void
+test_rsa_check(void)
+{
+	static const struct {
+		uint8_t e[10];
+		size_t len;
+		enum keytype_verdict client, hostkey;
+	} cases[] = {
+		{ { 0 }, 0, KEYTYPE_RSA_BAD_EXPONENT,
+		    KEYTYPE_RSA_BAD_EXPONENT },
+		{ { 0x00 }, 1, KEYTYPE_RSA_BAD_EXPONENT,
+		    KEYTYPE_RSA_BAD_EXPONENT },
+		{ { 0x01 }, 1, KEYTYPE_RSA_BAD_EXPONENT,
+		    KEYTYPE_RSA_BAD_EXPONENT },
+		{ { 0x02 }, 1, KEYTYPE_RSA_BAD_EXPONENT,
+		    KEYTYPE_RSA_BAD_EXPONENT },
+		{ { 0x03 }, 1, KEYTYPE_OK, KEYTYPE_OK },
+		{ { 0x00, 0x00, 0x03 }, 3, KEYTYPE_OK, KEYTYPE_OK },
+		{ { 0x01, 0x00, 0x01 }, 3, KEYTYPE_OK, KEYTYPE_OK },
+		{ { 0x01, 0x00, 0x00 }, 3, KEYTYPE_RSA_BAD_EXPONENT,
+		    KEYTYPE_RSA_BAD_EXPONENT },
+		/* 2^32 - 1, 2^32 + 1 */
+		{ { 0xff, 0xff, 0xff, 0xff }, 4, KEYTYPE_OK, KEYTYPE_OK },
+		{ { 0x01, 0x00, 0x00, 0x00, 0x01 }, 5,
+		    KEYTYPE_RSA_BAD_EXPONENT, KEYTYPE_OK },
+		/* 2^64 - 1, 2^64 + 1, and 2^64 - 1 behind a zero byte */
+		{ { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 8,
+		    KEYTYPE_RSA_BAD_EXPONENT, KEYTYPE_OK },
+		{ { 0x01, 0, 0, 0, 0, 0, 0, 0, 0x01 }, 9,
+		    KEYTYPE_RSA_BAD_EXPONENT, KEYTYPE_RSA_BAD_EXPONENT },
+		{ { 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 9,
+		    KEYTYPE_RSA_BAD_EXPONENT, KEYTYPE_OK },
+	};
+	static const uint8_t f4[] = { 0x01, 0x00, 0x01 };
+	struct keytype_rsa_bounds cb, hb;
+	size_t i;
+
+	cb = keytype_rsa_bounds(KEYTYPE_USE_CLIENT, 2048);
+	hb = keytype_rsa_bounds(KEYTYPE_USE_HOSTKEY, 2048);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CU_ASSERT_EQUAL(keytype_rsa_check(&cb, 2048, 1, cases[i].e,
+		    cases[i].len), cases[i].client);
+		CU_ASSERT_EQUAL(keytype_rsa_check(&hb, 2048, 1, cases[i].e,
+		    cases[i].len), cases[i].hostkey);
+	}
+	/* An even modulus is no RSA key, for either use. */
+	CU_ASSERT_EQUAL(keytype_rsa_check(&cb, 2048, 0, f4, sizeof(f4)),
+	    KEYTYPE_MALFORMED);
+	CU_ASSERT_EQUAL(keytype_rsa_check(&hb, 2048, 0, f4, sizeof(f4)),
+	    KEYTYPE_MALFORMED);
+	/* The modulus's edges, odd. */
+	CU_ASSERT_EQUAL(keytype_rsa_check(&cb, 2047, 1, f4, sizeof(f4)),
+	    KEYTYPE_RSA_TOO_SMALL);
+	CU_ASSERT_EQUAL(keytype_rsa_check(&cb, 8192, 1, f4, sizeof(f4)),
+	    KEYTYPE_OK);
+	CU_ASSERT_EQUAL(keytype_rsa_check(&cb, 8193, 1, f4, sizeof(f4)),
+	    KEYTYPE_RSA_TOO_LARGE);
+	CU_ASSERT_EQUAL(keytype_rsa_check(&hb, 1023, 1, f4, sizeof(f4)),
+	    KEYTYPE_RSA_TOO_SMALL);
+	CU_ASSERT_EQUAL(keytype_rsa_check(&hb, 1024, 1, f4, sizeof(f4)),
+	    KEYTYPE_OK);
+	CU_ASSERT_EQUAL(keytype_rsa_check(&hb, 16384, 1, f4, sizeof(f4)),
+	    KEYTYPE_OK);
+	CU_ASSERT_EQUAL(keytype_rsa_check(&hb, 16385, 1, f4, sizeof(f4)),
+	    KEYTYPE_RSA_TOO_LARGE);
+	/* NIST SP 800-57 strengths. */
+	CU_ASSERT_EQUAL(keytype_rsa_security_bits(1023), 0);
+	CU_ASSERT_EQUAL(keytype_rsa_security_bits(1024), 80);
+	CU_ASSERT_EQUAL(keytype_rsa_security_bits(2048), 112);
+	CU_ASSERT_EQUAL(keytype_rsa_security_bits(3072), 128);
+	CU_ASSERT_EQUAL(keytype_rsa_security_bits(7680), 192);
+	CU_ASSERT_EQUAL(keytype_rsa_security_bits(16384), 256);
+}
+
+/* Each curve's sizes, and Ed25519's, against OpenSSL's; the maxima
+ * keytypes.h names are the table's. */
+static void
+test_sizes(void)
+{
+	const struct keytype *kt;
+	EVP_PKEY_CTX *c = NULL;
+	EVP_PKEY *k;
+	size_t i, pub_max = 0, sig_max = 0, order = 0;
+	int necdsa = 0;
+
+	for (i = 0; (kt = keytype_at(i)) != NULL; i++) {
+		if (kt->kind == KEYTYPE_RSA) {
+			CU_ASSERT_EQUAL(kt->publen, 0);
+			CU_ASSERT_EQUAL(kt->sig_max, 0);
+			continue;
+		}
+		if (kt->publen > pub_max)
+			pub_max = kt->publen;
+		if (kt->sig_max > sig_max)
+			sig_max = kt->sig_max;
+		if (kt->kind == KEYTYPE_ED25519) {
+			CU_ASSERT_PTR_NULL(kt->group);
+			CU_ASSERT_EQUAL(kt->publen, 32);
+			k = NULL;
+			c = EVP_PKEY_CTX_new_from_name(NULL, "ED25519", NULL);
+			CU_ASSERT_FATAL(c != NULL && EVP_PKEY_keygen_init(c) ==
+			    1 && EVP_PKEY_keygen(c, &k) == 1);
+		} else {
+			necdsa++;
+			CU_ASSERT_PTR_EQUAL(keytype_of_group(kt->group), kt);
+			/* The point: 0x04 and two coordinates of the
+			 * field's size. */
+			order = (kt->bits + 7) / 8;
+			CU_ASSERT_EQUAL(kt->publen, 1 + 2 * order);
+			/* "ecdsa-sha2-" and the curve. */
+			CU_ASSERT_STRING_EQUAL(kt->name + 11, kt->curve);
+			k = EVP_EC_gen(kt->group);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+		}
+		CU_ASSERT_EQUAL(EVP_PKEY_get_security_bits(k),
+		    (int)kt->security_bits);
+		/* Room for any signature OpenSSL makes. */
+		CU_ASSERT(EVP_PKEY_get_size(k) <= (int)kt->sig_max);
+		if (kt->kind == KEYTYPE_ED25519) {
+			/* The group order's size; OpenSSL says 256. */
+			CU_ASSERT_EQUAL(kt->bits, 253);
+			CU_ASSERT_EQUAL(kt->sig_max, 64);
+		} else {
+			uint8_t pt[KEYTYPE_PUB_MAX + 8];
+			size_t ptlen = 0, ints;
+
+			CU_ASSERT_EQUAL(EVP_PKEY_get_bits(k), (int)kt->bits);
+			/* SEQUENCE { INTEGER r, INTEGER s }, each of the
+			 * order's size and a sign byte. */
+			ints = 2 * (2 + order + 1);
+			CU_ASSERT_EQUAL(kt->sig_max, ints + (ints < 128 ? 2 : 3));
+			CU_ASSERT(EVP_PKEY_get_octet_string_param(k,
+			    OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt),
+			    &ptlen) == 1);
+			CU_ASSERT_EQUAL(ptlen, kt->publen);
+			CU_ASSERT_EQUAL(pt[0], 0x04);
+		}
+		EVP_PKEY_free(k);
+		EVP_PKEY_CTX_free(c);
+		c = NULL;
+	}
+	CU_ASSERT_EQUAL(necdsa, 3);
+	CU_ASSERT_EQUAL(pub_max, KEYTYPE_PUB_MAX);
+	CU_ASSERT_EQUAL(sig_max, KEYTYPE_ECDSA_SIG_MAX);
+	CU_ASSERT_PTR_NULL(keytype_of_group("P-224"));
+	CU_ASSERT_PTR_NULL(keytype_of_group("prime256v1"));	/* NIST names */
+	CU_ASSERT_PTR_NULL(keytype_of_group(NULL));
+	CU_ASSERT_STRING_EQUAL(keytype_of_kind(KEYTYPE_ED25519)->name,
+	    "ssh-ed25519");
+	CU_ASSERT_STRING_EQUAL(keytype_of_kind(KEYTYPE_RSA)->name, "ssh-rsa");
+	CU_ASSERT_STRING_EQUAL(keytype_of_kind(KEYTYPE_ECDSA)->name,
+	    "ecdsa-sha2-nistp256");
+}
+
+/* The digests each kind hashes with, from its signature algorithms. */
+static void
+test_kind_digests(void)
+{
+	CU_ASSERT_STRING_EQUAL(keytype_kind_digest(KEYTYPE_RSA, "SHA256"),
+	    "SHA256");
+	CU_ASSERT_STRING_EQUAL(keytype_kind_digest(KEYTYPE_RSA, "SHA512"),
+	    "SHA512");
+	CU_ASSERT_PTR_NULL(keytype_kind_digest(KEYTYPE_RSA, "SHA384"));
+	CU_ASSERT_PTR_NULL(keytype_kind_digest(KEYTYPE_RSA, "SHA1"));
+	CU_ASSERT_STRING_EQUAL(keytype_kind_digest(KEYTYPE_ECDSA, "SHA256"),
+	    "SHA256");
+	CU_ASSERT_STRING_EQUAL(keytype_kind_digest(KEYTYPE_ECDSA, "SHA384"),
+	    "SHA384");
+	CU_ASSERT_STRING_EQUAL(keytype_kind_digest(KEYTYPE_ECDSA, "SHA512"),
+	    "SHA512");
+	CU_ASSERT_PTR_NULL(keytype_kind_digest(KEYTYPE_ECDSA, "SHA1"));
+	CU_ASSERT_PTR_NULL(keytype_kind_digest(KEYTYPE_ED25519, "SHA512"));
+	CU_ASSERT_PTR_NULL(keytype_kind_digest(KEYTYPE_ED25519, NULL));
+	CU_ASSERT_PTR_NULL(keytype_kind_digest(KEYTYPE_RSA, "sha256"));
+}
+
+/* What the worker offers a Studio, in its order, and nothing that does
+ * not fit. */
+static void
+test_hostkey_algorithms(void)
+{
+	static const char want[] = "ssh-ed25519,ecdsa-sha2-nistp256,"
+	    "ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,"
+	    "rsa-sha2-256";
+	char buf[256];
+
+	CU_ASSERT_EQUAL(keytype_hostkey_algorithms(buf, sizeof(buf)), 0);
+	CU_ASSERT_STRING_EQUAL(buf, want);
+	CU_ASSERT_EQUAL(keytype_hostkey_algorithms(buf, sizeof(want)), 0);
+	CU_ASSERT_STRING_EQUAL(buf, want);
+	CU_ASSERT_EQUAL(keytype_hostkey_algorithms(buf, sizeof(want) - 1),
+	    -1);
+	CU_ASSERT_EQUAL(keytype_hostkey_algorithms(buf, 0), -1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -803,6 +1064,13 @@ main(int argc, char **argv)
 		    test_verify_algorithms },
 		{ "verify: ed25519 and ecdsa unaffected", test_verify_curves },
 		{ "certificate types and their algorithms", test_cert_sigalgs },
+		{ "rsa bounds by use", test_bounds_by_use },
+		{ "rsa modulus bounds: client and host key",
+		    test_modulus_bounds_by_use },
+		{ "rsa check: modulus and exponent by use", test_rsa_check },
+		{ "sizes of each type, as OpenSSL has them", test_sizes },
+		{ "digests of each kind", test_kind_digests },
+		{ "studio host key algorithms", test_hostkey_algorithms },
 		UNIT_END,
 	};
 	int rc;

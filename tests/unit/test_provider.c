@@ -698,6 +698,72 @@ test_rsa(void)
 	hooks_reset();
 }
 
+/*
+ * Every RSA key the provider takes is held to the Studio host key bounds
+ * of keytypes.h (KEYTYPE_USE_HOSTKEY), looser than a client key's: up to
+ * 16384 bits, e up to 64 bits.  The keys are made of bits, not primes:
+ * import checks sizes and parity only.
+ */
+static EVP_PKEY *
+rsa_pub_of_size(int nbits, int even, const char *ehex)
+{
+	BIGNUM *n = BN_new(), *e = NULL;
+	EVP_PKEY *k = NULL;
+
+	CU_ASSERT_FATAL(n != NULL && BN_set_bit(n, nbits - 1) == 1 &&
+	    BN_set_bit(n, 0) == 1 && BN_hex2bn(&e, ehex) != 0);
+	if (even)
+		CU_ASSERT_FATAL(BN_clear_bit(n, 0) == 1 &&
+		    BN_set_bit(n, 1) == 1);
+	k = libssh_rsa_pub(n, e);
+	BN_free(n);
+	BN_free(e);
+	return k;
+}
+
+static void
+test_rsa_hostkey_bounds(void)
+{
+	static const struct {
+		int bits, even;
+		const char *e;
+		int ok;
+	} cases[] = {
+		{ 1023, 0, "10001", 0 },
+		{ 1024, 0, "10001", 1 },
+		{ 8192, 0, "10001", 1 },
+		{ 8193, 0, "10001", 1 },	/* over the client bound */
+		{ 16384, 0, "10001", 1 },
+		{ 16385, 0, "10001", 0 },
+		{ 2048, 1, "10001", 0 },	/* an even modulus */
+		{ 2048, 0, "1", 0 },
+		{ 2048, 0, "2", 0 },
+		{ 2048, 0, "3", 1 },
+		{ 2048, 0, "100000001", 1 },	/* 2^32 + 1 */
+		{ 2048, 0, "FFFFFFFFFFFFFFFF", 1 },	/* 2^64 - 1 */
+		{ 2048, 0, "10000000000000001", 0 },	/* 2^64 + 1 */
+	};
+	EVP_PKEY *k;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		k = rsa_pub_of_size(cases[i].bits, cases[i].even,
+		    cases[i].e);
+		CU_ASSERT_EQUAL(k != NULL, cases[i].ok);
+		if ((k != NULL) != cases[i].ok)
+			fprintf(stderr, "\n    %d bits, e %s: %s\n",
+			    cases[i].bits, cases[i].e,
+			    k != NULL ? "taken" : "refused");
+		if (k != NULL) {
+			CU_ASSERT_STRING_EQUAL(prov_of(k), "csshd");
+			CU_ASSERT_EQUAL(EVP_PKEY_get_bits(k), cases[i].bits);
+			CU_ASSERT_EQUAL(EVP_PKEY_get_size(k),
+			    (cases[i].bits + 7) / 8);
+		}
+		EVP_PKEY_free(k);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* ECDSA                                                               */
 
@@ -1041,6 +1107,7 @@ main(int argc, char **argv)
 		{ "ed25519 verify via hook", test_ed25519_verify_hook },
 		{ "ed25519 verify locally", test_ed25519_verify_local },
 		{ "rsa verify", test_rsa },
+		{ "rsa: host key bounds at import", test_rsa_hostkey_bounds },
 		{ "ecdsa p-256 verify", test_ecdsa_p256 },
 		{ "ecdsa p-384 verify", test_ecdsa_p384 },
 		{ "ecdsa p-521 verify", test_ecdsa_p521 },
