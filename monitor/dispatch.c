@@ -647,9 +647,17 @@ session_id_fresh(struct monitor *m, struct worker *w, const uint8_t *id,
 /*
  * With the Redis registry, a login's session id is also claimed across
  * replicas (SET NX PX) before the login is accepted, in the same question
- * to the lookup process as the policy's (f): 1 claimed (or no registry),
- * 0 claimed before -- the worker was killed --, -1 the registry could not
- * answer: the login is refused, as every login is while it is down.
+ * to the lookup process as the policy's (f): 1 claimed, or no registry,
+ * or the registry could not answer the claim; 0 claimed before -- the
+ * worker was killed.
+ *
+ * A claim the registry cannot answer does not refuse the login: the
+ * policy was answered (from the lookup's cache, within cache_ttl, when
+ * Redis is down or stalled), and this replica's own replay set
+ * (session_id_fresh) has checked the id.  What goes unchecked while Redis
+ * is away is only the reuse of a session id on another replica, which
+ * takes a compromised worker on each of two replicas; logins the cache
+ * can answer go on meanwhile (connect-sshd.conf(5), REGISTRY).
  */
 static int
 session_id_claim(struct monitor *m, struct worker *w,
@@ -665,7 +673,11 @@ session_id_claim(struct monitor *m, struct worker *w,
 	else if (rc == 0)
 		worker_kill(m, w, "session id already used by another "
 		    "connection (registry)");
-	return rc;
+	else
+		logit("conn %llu: session id checked by this replica only: "
+		    "the registry could not take the claim",
+		    (unsigned long long)w->conn_id);
+	return rc == 0 ? 0 : 1;
 }
 
 /*
@@ -1150,7 +1162,7 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 	char fp[SSHWIRE_FP_LEN];
 	const char *why = NULL;
 	struct usercert uc;
-	int good, claim, is_cert = 0;
+	int good, is_cert = 0;
 
 	if (ipc_dec_verify(c, &v) != 0)
 		return -1;
@@ -1217,14 +1229,8 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 			return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
 		}
 	}
-	if ((claim = session_id_claim(m, w, f)) == 0)
+	if (session_id_claim(m, w, f) == 0)
 		return -1;
-	if (claim < 0) {
-		audit_denied(w, &d, fp, policy_reason(POLICY_DENY_BACKEND));
-		w->nauthfail++;
-		return reply_verdict(m, w, IPC_M_VERIFY_REPLY,
-		    POLICY_DENY_BACKEND);
-	}
 	record_login(w, &d, fp);
 	w->upstream_auth = resolve_upstream_auth(m, &d);
 	if (worker_set_state(m, w, WS_AUTHED) != 0)

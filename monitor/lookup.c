@@ -63,6 +63,7 @@ struct lookup {
 	uint64_t restart_at_ms;
 	struct lk_pending q[LOOKUP_MAX_PENDING];
 	size_t head, n;
+	int gone;			/* closed its socket, not reaped */
 	struct registry_stats stats;	/* as last reported */
 	int stats_seen;
 };
@@ -217,7 +218,21 @@ lookup_kill(struct monitor *m, const char *why)
 		close(lk.sock);
 	lk.sock = -1;
 	lk.ready = 0;
+	lk.gone = 0;
 	/* Reaped by reap_workers() through lookup_reaped(). */
+	lk.restart_at_ms = clock_ms() + LOOKUP_RESTART_MS;
+	fail_all(m);
+}
+
+/* Its end of the socket closed: it is exiting or died.  Its questions are
+ * answered "unavailable" now; lookup_reaped() says how it ended. */
+static void
+lookup_gone(struct monitor *m)
+{
+	close(lk.sock);
+	lk.sock = -1;
+	lk.ready = 0;
+	lk.gone = 1;
 	lk.restart_at_ms = clock_ms() + LOOKUP_RESTART_MS;
 	fail_all(m);
 }
@@ -260,7 +275,7 @@ lookup_reaped(struct monitor *m, pid_t pid, int status)
 	if (pid != lk.pid || pid <= 0)
 		return 0;
 	lk.pid = -1;
-	if (lk.sock != -1) {
+	if (lk.sock != -1 || lk.gone) {
 		/* Not killed by us: it died. */
 		if (WIFSIGNALED(status))
 			error("lookup: connect-sshd-lookup died of %s%s; "
@@ -273,10 +288,9 @@ lookup_reaped(struct monitor *m, pid_t pid, int status)
 			error("lookup: connect-sshd-lookup exited with status "
 			    "%d; logins that need the registry are refused "
 			    "until it is back", WEXITSTATUS(status));
-		close(lk.sock);
-		lk.sock = -1;
-		lk.restart_at_ms = clock_ms() + LOOKUP_RESTART_MS;
-		fail_all(m);
+		if (lk.sock != -1)
+			lookup_gone(m);
+		lk.gone = 0;
 	}
 	return 1;
 }
@@ -538,9 +552,12 @@ lookup_readable(struct monitor *m)
 		n = ipc_recv(lk.sock, msg, &type, fds, &nfds);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		if (n <= 0) {
-			lookup_kill(m, n == 0 ? "it closed its socket" :
-			    "a malformed message");
+		if (n == 0) {
+			lookup_gone(m);
+			return;
+		}
+		if (n < 0) {
+			lookup_kill(m, "a malformed message");
 			return;
 		}
 		cursor_init(&c, msg + 2, (size_t)n - 2);
