@@ -224,36 +224,28 @@ shared_names(const struct monitor *m, uint64_t conn_id, const uint8_t *src,
 
 /*
  * The local count (monitor_source_refusal) has let the connection in;
- * with a Redis registry the replicas' shared count decides too.  A
- * registry that cannot answer leaves the local count alone in charge:
- * logins are refused then anyway.
+ * with a Redis registry the replicas' shared count decides too, asked
+ * through the lookup process (never waited for).  1 when it is asked
+ * about this source (names filled), 0 when the local count alone
+ * decides.
  */
 int
-monitor_shared_startup(struct monitor *m, struct worker *w, uint64_t conn_id,
-    const uint8_t *src, size_t srclen)
+monitor_shared_question(const struct monitor *m, uint64_t conn_id,
+    const uint8_t *src, size_t srclen, char source[40], char member[48],
+    int *limit, int *ttl_ms)
 {
 	const struct cfg_limits *lim = &m->cfg->limits;
-	char source[40], member[48];
-	int rc;
 
-	if (m->registry == NULL || lim->per_source_max_startups == 0 ||
+	if (!lookup_enabled(m) || lim->per_source_max_startups == 0 ||
 	    srclen == 0)
 		return 0;
-	shared_names(m, conn_id, src, srclen, source, sizeof(source), member,
-	    sizeof(member));
+	shared_names(m, conn_id, src, srclen, source, 40, member, 48);
+	*limit = lim->per_source_max_startups;
 	/* Counted until authenticated, at most for as long as a login may
 	 * take: a replica that dies leaves nothing behind for longer. */
-	rc = registry_redis_startup_take(m->registry, source, member,
-	    lim->per_source_max_startups, (lim->login_grace_time +
-	    lim->proxy_header_timeout + 5) * 1000);
-	if (rc == 0)
-		return -1;
-	if (w != NULL && rc == 1) {
-		memcpy(w->src, src, srclen);
-		w->src_len = srclen;
-		w->shared_startup = 1;
-	}
-	return 0;
+	*ttl_ms = (lim->login_grace_time + lim->proxy_header_timeout + 5) *
+	    1000;
+	return 1;
 }
 
 void
@@ -264,11 +256,9 @@ monitor_shared_release(struct monitor *m, struct worker *w)
 	if (!w->shared_startup)
 		return;
 	w->shared_startup = 0;
-	if (m->registry == NULL)
-		return;
 	shared_names(m, w->conn_id, w->src, w->src_len, source,
 	    sizeof(source), member, sizeof(member));
-	registry_redis_startup_release(m->registry, source, member);
+	lookup_release(m, source, member);
 }
 
 /*
@@ -418,6 +408,13 @@ hand_over(struct monitor *m, struct worker *w, int fd, const char *peer,
  * known yet: per_source_max_startups waits for the worker to read the
  * header (h_proxy), the monitor reads nothing from the network.
  */
+static void refuse(struct monitor *, int, uint64_t, const char *,
+    const char *);
+static void admit(struct monitor *, int, size_t, uint64_t, const char *,
+    const uint8_t *, size_t, int);
+static int wait_for_count(struct monitor *, int, size_t, uint64_t,
+    const char *, const uint8_t *, size_t);
+
 void
 accept_one(struct monitor *m, size_t li)
 {
@@ -425,7 +422,6 @@ accept_one(struct monitor *m, size_t li)
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	char peer[IPC_MAX_NAME];
-	struct worker *w = NULL;
 	const char *why;
 	uint8_t src[16];
 	size_t srclen;
@@ -457,22 +453,113 @@ accept_one(struct monitor *m, size_t li)
 		why = "max-sessions";
 	else
 		why = startup_refusal(m, src, srclen);
-	if (why == NULL && (w = take_idle(m)) == NULL &&
-	    (w = worker_spawn(m)) == NULL)
-		why = "no-worker";
-	if (why == NULL &&
-	    monitor_shared_startup(m, w, id, src, srclen) != 0)
-		why = "per-source-max-startups";
 	if (why != NULL) {
-		AUDIT("connection.refused", AF_N("conn", id),
-		    AF_S("peer", peer), AF_S("reason", why));
-		refuse_connection(m, fd, strcmp(why, "no-worker") == 0 ?
-		    "The gateway cannot serve you now; try again later" :
-		    "Too many connections to the gateway; try again later");
+		refuse(m, fd, id, peer, why);
+		return;
+	}
+	if (wait_for_count(m, fd, li, id, peer, src, srclen) == 0)
+		return;
+	admit(m, fd, li, id, peer, src, srclen, 0);
+}
+
+static void
+refuse(struct monitor *m, int fd, uint64_t id, const char *peer,
+    const char *why)
+{
+	AUDIT("connection.refused", AF_N("conn", id), AF_S("peer", peer),
+	    AF_S("reason", why));
+	refuse_connection(m, fd, strcmp(why, "no-worker") == 0 ?
+	    "The gateway cannot serve you now; try again later" :
+	    "Too many connections to the gateway; try again later");
+}
+
+/* A worker for a connection the limits let in; counted: in the shared
+ * per-source count (to be released once authenticated or ended). */
+static void
+admit(struct monitor *m, int fd, size_t li, uint64_t id, const char *peer,
+    const uint8_t *src, size_t srclen, int counted)
+{
+	struct worker *w;
+
+	if ((w = take_idle(m)) == NULL && (w = worker_spawn(m)) == NULL) {
+		if (counted) {
+			char source[40], member[48];
+			int limit, ttl;
+
+			if (monitor_shared_question(m, id, src, srclen, source,
+			    member, &limit, &ttl))
+				lookup_release(m, source, member);
+		}
+		refuse(m, fd, id, peer, "no-worker");
 		return;
 	}
 	memcpy(w->src, src, srclen);
 	w->src_len = srclen;
-	hand_over(m, w, fd, peer, id, ls->proxy_protocol);
+	w->shared_startup = counted;
+	hand_over(m, w, fd, peer, id, m->cfg->listen[li].proxy_protocol);
+}
+
+/*
+ * With a shared per-source count, the connection waits in a slot for the
+ * lookup process's answer (admission_counted) before a worker is chosen:
+ * 0.  -1 when it does not wait: no shared count, no free slot, or no
+ * lookup process (the local count alone decides, as when Redis is down).
+ */
+static int
+wait_for_count(struct monitor *m, int fd, size_t li, uint64_t id,
+    const char *peer, const uint8_t *src, size_t srclen)
+{
+	struct admit_wait *a = NULL;
+	int i, limit, ttl;
+
+	for (i = 0; i < MON_MAX_ADMIT_WAIT; i++)
+		if (m->admit[i].fd == -1) {
+			a = &m->admit[i];
+			break;
+		}
+	if (a == NULL || !monitor_shared_question(m, id, src, srclen,
+	    a->source, a->member, &limit, &ttl))
+		return -1;
+	if (lookup_startup(m, NULL, i, a->source, a->member, limit, ttl) != 0)
+		return -1;
+	a->fd = fd;
+	a->li = li;
+	a->conn_id = id;
+	snprintf(a->peer, sizeof(a->peer), "%s", peer);
+	memcpy(a->src, src, srclen);
+	a->srclen = srclen;
+	return 0;
+}
+
+void
+admission_counted(struct monitor *m, int i, int result)
+{
+	struct admit_wait a;
+
+	if (i < 0 || i >= MON_MAX_ADMIT_WAIT || m->admit[i].fd == -1)
+		return;
+	a = m->admit[i];
+	m->admit[i].fd = -1;
+	if (result == 0) {
+		refuse(m, a.fd, a.conn_id, a.peer, "per-source-max-startups");
+		return;
+	}
+	/* (-1: the registry could not answer; the local count let the
+	 * connection in, and its login is refused while Redis is down.) */
+	admit(m, a.fd, a.li, a.conn_id, a.peer, a.src, a.srclen, result == 1);
+}
+
+/* Every waiting connection closed (shutdown). */
+void
+admission_close_waiting(struct monitor *m)
+{
+	int i;
+
+	for (i = 0; i < MON_MAX_ADMIT_WAIT; i++)
+		if (m->admit[i].fd != -1) {
+			lookup_forget(NULL, i);
+			close(m->admit[i].fd);
+			m->admit[i].fd = -1;
+		}
 }
 

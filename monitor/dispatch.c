@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,13 +24,13 @@
 #include "buf.h"
 #include "cert.h"
 #include "config.h"
+#include "facts.h"
 #include "ipc.h"
 #include "keytypes.h"
 #include "log.h"
 #include "clock.h"
 #include "monitor.h"
 #include "policy.h"
-#include "registry.h"
 #include "replay.h"
 #include "sshwire.h"
 #include "usercert.h"
@@ -86,6 +87,8 @@ struct mon_handler {
 	mon_handler_fn fn;
 };
 
+static void park(struct monitor *, struct worker *, unsigned,
+    const uint8_t *, size_t);
 static int h_ready(struct monitor *, struct worker *, struct cursor *);
 static int h_log(struct monitor *, struct worker *, struct cursor *);
 static int h_sign(struct monitor *, struct worker *, struct cursor *);
@@ -244,11 +247,111 @@ dispatch_one(struct monitor *m, struct worker *w, unsigned type,
 		    ipc_type_name(type), wstate_name(w->state));
 		return;
 	}
+	/* One request at a time: while one waits for the registry, only
+	 * messages that want no answer may come. */
+	if (w->lk_id != 0 && type != IPC_W_LOG && type != IPC_W_AUDIT &&
+	    type != IPC_W_KEX) {
+		worker_kill(m, w, "%s while %s is unanswered",
+		    ipc_type_name(type), ipc_type_name(w->lk_type));
+		return;
+	}
 	if ((take = limit_take(m, w, h)) <= 0)
 		return;
 	cursor_init(&c, msg + 2, n - 2);
 	if (h->fn(m, w, &c) != 0 && w->kill_reason[0] == '\0')
 		worker_kill(m, w, "bad %s", ipc_type_name(type));
+	else if (w->lk_id != 0 && w->lk_msg == NULL)
+		park(m, w, type, msg, n);
+}
+
+/* The handler asked the lookup process: keep the request to run again
+ * with the answer (dispatch_lookup_answer).  Its limits were taken. */
+static void
+park(struct monitor *m, struct worker *w, unsigned type, const uint8_t *msg,
+    size_t n)
+{
+	if ((w->lk_msg = malloc(n)) == NULL) {
+		worker_kill(m, w, "out of memory");
+		return;
+	}
+	memcpy(w->lk_msg, msg, n);
+	w->lk_len = n;
+	w->lk_type = type;
+}
+
+static void
+unpark(struct worker *w)
+{
+	free(w->lk_msg);
+	free(w->lk_facts);
+	w->lk_msg = NULL;
+	w->lk_facts = NULL;
+	w->lk_len = 0;
+	w->lk_id = 0;
+	w->lk_counted_set = 0;
+}
+
+/* Run the parked request again, now that its answer is in w. */
+static void
+resume(struct monitor *m, struct worker *w)
+{
+	const struct mon_handler *h = find_handler(w->lk_type);
+	struct cursor c;
+	int rc;
+
+	w->lk_id = 0;
+	if (h == NULL || w->lk_msg == NULL || w->sock == -1 ||
+	    w->kill_reason[0] != '\0') {
+		unpark(w);
+		return;
+	}
+	/* The state cannot have changed: nothing else was handled. */
+	if (!(h->states & WS_BIT(w->state))) {
+		unpark(w);
+		worker_kill(m, w, "internal error: parked %s in state %s",
+		    ipc_type_name(w->lk_type), wstate_name(w->state));
+		return;
+	}
+	cursor_init(&c, w->lk_msg + 2, w->lk_len - 2);
+	w->lk_resuming = 1;
+	rc = h->fn(m, w, &c);
+	w->lk_resuming = 0;
+	if (rc != 0 && w->kill_reason[0] == '\0')
+		worker_kill(m, w, "bad %s", ipc_type_name(w->lk_type));
+	unpark(w);
+}
+
+void
+dispatch_lookup_answer(struct monitor *m, struct worker *w,
+    const struct ipc_lookup_facts *f)
+{
+	free(w->lk_facts);
+	if ((w->lk_facts = malloc(sizeof(*w->lk_facts))) == NULL) {
+		unpark(w);
+		worker_kill(m, w, "out of memory");
+		return;
+	}
+	if (f != NULL)
+		*w->lk_facts = *f;
+	else
+		facts_clear(w->lk_facts);	/* "could not answer" */
+	resume(m, w);
+}
+
+void
+dispatch_lookup_counted(struct monitor *m, struct worker *w, int result)
+{
+	w->lk_counted = result;
+	w->lk_counted_set = 1;
+	resume(m, w);
+}
+
+/* A worker that ended with a request parked. */
+void
+dispatch_forget(struct worker *w)
+{
+	lookup_forget(w, -1);
+	unpark(w);
 }
 
 /* Receive one message: its length, 0 when there is none (or the worker
@@ -373,6 +476,32 @@ h_ready(struct monitor *m, struct worker *w, struct cursor *c)
 }
 
 /*
+ * The replicas' shared per-source count for a proxied client (lookup.c):
+ * 1 the question is asked and the request parked; 0 counted, or no
+ * shared count, or no answer (the local count alone decides); -1
+ * refused.
+ */
+static int
+shared_count(struct monitor *m, struct worker *w, const uint8_t *src,
+    size_t srclen)
+{
+	char source[40], member[48];
+	int limit, ttl;
+
+	if (w->lk_counted_set) {
+		if (w->lk_counted == 0)
+			return -1;
+		w->shared_startup = w->lk_counted == 1;
+		return 0;
+	}
+	if (w->lk_resuming || !monitor_shared_question(m, w->conn_id, src,
+	    srclen, source, member, &limit, &ttl))
+		return 0;
+	return lookup_startup(m, w, -1, source, member, limit, ttl) == 0 ?
+	    1 : 0;
+}
+
+/*
  * The worker read the PROXY header of a client from a balancer.  The
  * header is believed because the connection came from the listener's
  * proxy_from networks (checked at accept).  The monitor logs the client,
@@ -415,11 +544,19 @@ h_proxy(struct monitor *m, struct worker *w, struct cursor *c)
 		srclen = monitor_source_key(&ss, src);
 	}
 	/* (LOCAL: the balancer's own connection keeps its address.) */
-	AUDIT("connection.proxied", AF_N("conn", w->conn_id),
-	    AF_S("peer", w->peer), AF_S("via", w->via));
-	if ((why = monitor_source_refusal(m, w, src, srclen)) != NULL ||
-	    (monitor_shared_startup(m, w, w->conn_id, src, srclen) != 0 &&
-	    (why = "per-source-max-startups") != NULL)) {
+	if (!w->lk_resuming)
+		AUDIT("connection.proxied", AF_N("conn", w->conn_id),
+		    AF_S("peer", w->peer), AF_S("via", w->via));
+	if ((why = monitor_source_refusal(m, w, src, srclen)) == NULL) {
+		switch (shared_count(m, w, src, srclen)) {
+		case 1:
+			return 0;	/* parked: run again with the count */
+		case -1:
+			why = "per-source-max-startups";
+			break;
+		}
+	}
+	if (why != NULL) {
 		AUDIT("connection.refused", AF_N("conn", w->conn_id),
 		    AF_S("peer", w->peer), AF_S("reason", why));
 		(void)worker_set_state(m, w, WS_CLOSING);
@@ -509,26 +646,38 @@ session_id_fresh(struct monitor *m, struct worker *w, const uint8_t *id,
 
 /*
  * With the Redis registry, a login's session id is also claimed across
- * replicas (SET NX PX) before the login is accepted: 1 claimed (or no
- * registry), 0 claimed before -- the worker was killed --, -1 the registry
- * could not answer: the login is refused, as every login is while it is
- * down.
+ * replicas (SET NX PX) before the login is accepted, in the same question
+ * to the lookup process as the policy's (f): 1 claimed, or no registry,
+ * or the registry could not answer the claim; 0 claimed before -- the
+ * worker was killed.
+ *
+ * A claim the registry cannot answer does not refuse the login: the
+ * policy was answered (from the lookup's cache, within cache_ttl, when
+ * Redis is down or stalled), and this replica's own replay set
+ * (session_id_fresh) has checked the id.  What goes unchecked while Redis
+ * is away is only the reuse of a session id on another replica, which
+ * takes a compromised worker on each of two replicas; logins the cache
+ * can answer go on meanwhile (connect-sshd.conf(5), REGISTRY).
  */
 static int
-session_id_claim(struct monitor *m, struct worker *w)
+session_id_claim(struct monitor *m, struct worker *w,
+    const struct ipc_lookup_facts *f)
 {
 	int rc;
 
-	if (m->registry == NULL || w->replay_claimed)
+	if (!lookup_enabled(m) || w->replay_claimed)
 		return 1;
-	rc = registry_redis_replay_claim(m->registry, w->session_id,
-	    w->session_id_len, (int)replay_ttl_ms(m));
+	rc = f != NULL && f->claimed != IPC_FACT_UNASKED ? f->claimed : -1;
 	if (rc == 1)
 		w->replay_claimed = 1;
 	else if (rc == 0)
 		worker_kill(m, w, "session id already used by another "
 		    "connection (registry)");
-	return rc;
+	else
+		logit("conn %llu: session id checked by this replica only: "
+		    "the registry could not take the claim",
+		    (unsigned long long)w->conn_id);
+	return rc == 0 ? 0 : 1;
 }
 
 /*
@@ -701,33 +850,67 @@ audit_cert_denied(struct worker *w, const struct policy_decision *d,
 }
 
 /*
- * The registry's answer for a certificate's CA when the file does not
- * list it: 1 when the backend trusts it (appended to cas, which has room
- * for one more), 0 when not or when the backend holds no CA keys, -1 or
- * POLICY_BAD_RECORD when it cannot say.  A CA that is itself a
- * certificate is never asked about.
+ * Is the registry asked about this certificate's CA?  Only when the file
+ * does not list it, and never about a CA that is itself a certificate.
  */
 static int
-registry_ca(struct monitor *m, const struct usercert *uc,
-    struct usercert_ca *cas, size_t ncas)
+ca_question(const struct usercert *uc, const struct usercert_ca *cas,
+    size_t ncas)
 {
 	size_t i;
-	int rc;
 
 	for (i = 0; i < ncas; i++)
 		if (cas[i].len == uc->ca_blob_len &&
 		    memcmp(cas[i].blob, uc->ca_blob, cas[i].len) == 0)
 			return 0;
-	if (m->backend.user_ca == NULL ||
-	    keytype_cert_of_blob(uc->ca_blob, uc->ca_blob_len) != NULL)
+	return keytype_cert_of_blob(uc->ca_blob, uc->ca_blob_len) == NULL;
+}
+
+/*
+ * The registry's answer for a certificate's CA when the file does not
+ * list it: 1 when the backend trusts it (appended to cas, which has room
+ * for one more), 0 when not or when the backend holds no CA keys, -1 or
+ * POLICY_BAD_RECORD when it cannot say.
+ */
+static int
+registry_ca(const struct policy_backend *be, const struct usercert *uc,
+    struct usercert_ca *cas, size_t ncas)
+{
+	int rc;
+
+	if (be->user_ca == NULL || !ca_question(uc, cas, ncas))
 		return 0;
-	if ((rc = m->backend.user_ca(m->backend.ctx, uc->ca_blob,
-	    uc->ca_blob_len)) != 1)
+	if ((rc = be->user_ca(be->ctx, uc->ca_blob, uc->ca_blob_len)) != 1)
 		return rc;
 	cas[ncas].blob = uc->ca_blob;
 	cas[ncas].len = uc->ca_blob_len;
 	return 1;
 }
+
+/*
+ * What a decision on q runs over: the file's backend, or, with the Redis
+ * registry, the lookup process's answers to q (facts.h).  1: the question
+ * is asked and the request parked (the caller returns at once, without
+ * answering); 0: *be is ready, and *f the answers (NULL with the file).
+ */
+static int
+decision_backend(struct monitor *m, struct worker *w,
+    const struct lookup_question *q, struct policy_backend *be,
+    struct facts_view *view, const struct ipc_lookup_facts **f)
+{
+	*f = NULL;
+	if (!lookup_enabled(m)) {
+		*be = m->backend;
+		return 0;
+	}
+	if (lookup_access(m, w, q, f) == 1)
+		return 1;
+	facts_backend(be, view, *f);
+	return 0;
+}
+
+/* A parked request's "verdict": no answer yet. */
+#define VERDICT_PARKED	POLICY_VERDICT_MAX
 
 /*
  * A client certificate (usercert.h), for the key query and the signed
@@ -738,11 +921,14 @@ registry_ca(struct monitor *m, const struct usercert *uc,
  */
 static enum policy_verdict
 cert_decision(struct monitor *m, struct worker *w, const char *ssh_user,
-    const uint8_t *blob, size_t len, struct usercert *uc,
-    struct policy_decision *d)
+    const uint8_t *blob, size_t len, int claim, struct usercert *uc,
+    struct policy_decision *d, const struct ipc_lookup_facts **f)
 {
 	unsigned min_bits = (unsigned)m->cfg->limits.rsa_min_bits;
 	struct usercert_ca cas[CFG_MAX_USER_CAS + 1];	/* + the registry's */
+	struct lookup_question q;
+	struct policy_backend be;
+	struct facts_view view;
 	struct policy_request req;
 	enum policy_verdict v;
 	enum usercert_verdict cv;
@@ -760,24 +946,37 @@ cert_decision(struct monitor *m, struct worker *w, const char *ssh_user,
 		w->nauthfail++;
 		return POLICY_DENY_KEY_NOT_REGISTERED;
 	}
-	memset(&req, 0, sizeof(req));
-	req.ssh_user = ssh_user;
-	v = policy_check(&m->backend, &req, d);
-	show_bad_name(d, ssh_user);
-	if (v != POLICY_ALLOW) {
-		audit_cert_denied(w, d, uc, policy_reason(v));
-		w->nauthfail++;
-		return v;
-	}
 	ncas = m->cfg->nuser_cas < CFG_MAX_USER_CAS ? m->cfg->nuser_cas :
 	    CFG_MAX_USER_CAS;
 	for (i = 0; i < ncas; i++) {
 		cas[i].blob = m->cfg->user_cas[i].blob;
 		cas[i].len = m->cfg->user_cas[i].bloblen;
 	}
+	/* One question: the policy on the user with no key (the
+	 * certificate stands for the key), the CA when the file does not
+	 * list it, and the session id's claim on a signed login. */
+	memset(&q, 0, sizeof(q));
+	q.ssh_user = ssh_user;
+	if (ca_question(uc, cas, ncas)) {
+		q.ca = uc->ca_blob;
+		q.ca_len = uc->ca_blob_len;
+	}
+	q.claim = claim;
+	q.claim_ttl_ms = (uint32_t)replay_ttl_ms(m);
+	if (decision_backend(m, w, &q, &be, &view, f) == 1)
+		return VERDICT_PARKED;
+	memset(&req, 0, sizeof(req));
+	req.ssh_user = ssh_user;
+	v = policy_check(&be, &req, d);
+	show_bad_name(d, ssh_user);
+	if (v != POLICY_ALLOW) {
+		audit_cert_denied(w, d, uc, policy_reason(v));
+		w->nauthfail++;
+		return v;
+	}
 	/* The file's CA keys first, then the registry's (Redis:
 	 * user_ca_keys), asked only about this certificate's CA. */
-	if ((rc = registry_ca(m, uc, cas, ncas)) < 0) {
+	if ((rc = registry_ca(&be, uc, cas, ncas)) < 0) {
 		v = rc == POLICY_BAD_RECORD ? POLICY_DENY_BAD_RECORD :
 		    POLICY_DENY_BACKEND;
 		audit_cert_denied(w, d, uc, policy_reason(v));
@@ -802,8 +1001,12 @@ cert_decision(struct monitor *m, struct worker *w, const char *ssh_user,
 static int
 h_key_query(struct monitor *m, struct worker *w, struct cursor *c)
 {
+	const struct ipc_lookup_facts *f;
 	struct ipc_key_query q;
 	struct usercert uc;
+	struct lookup_question lq;
+	struct policy_backend be;
+	struct facts_view view;
 	struct policy_request req;
 	struct policy_decision d;
 	char fp[SSHWIRE_FP_LEN];
@@ -811,18 +1014,28 @@ h_key_query(struct monitor *m, struct worker *w, struct cursor *c)
 
 	if (ipc_dec_key_query(c, &q) != 0)
 		return -1;
-	if (key_offered(m, w) != 0)
+	/* (Run again with the registry's answer: counted the first time.) */
+	if (!w->lk_resuming && key_offered(m, w) != 0)
 		return -1;
-	if (keytype_cert_of_blob(q.key_blob, q.key_blob_len) != NULL)
-		return reply_verdict(m, w, IPC_M_KEY_REPLY, cert_decision(m, w,
-		    q.user, q.key_blob, q.key_blob_len, &uc, &d));
+	if (keytype_cert_of_blob(q.key_blob, q.key_blob_len) != NULL) {
+		v = cert_decision(m, w, q.user, q.key_blob, q.key_blob_len, 0,
+		    &uc, &d, &f);
+		return v == VERDICT_PARKED ? 0 :
+		    reply_verdict(m, w, IPC_M_KEY_REPLY, v);
+	}
 	sshwire_fingerprint(q.key_blob, q.key_blob_len, fp, sizeof(fp));
 	if (key_refused(m, w, q.user, q.key_blob, q.key_blob_len, fp))
 		return reply_flag(m, w, IPC_M_KEY_REPLY, 0);
+	memset(&lq, 0, sizeof(lq));
+	lq.ssh_user = q.user;
+	lq.key = q.key_blob;
+	lq.key_len = q.key_blob_len;
+	if (decision_backend(m, w, &lq, &be, &view, &f) == 1)
+		return 0;
 	req.ssh_user = q.user;
 	req.key_blob = q.key_blob;
 	req.key_len = q.key_blob_len;
-	v = policy_check(&m->backend, &req, &d);
+	v = policy_check(&be, &req, &d);
 	show_bad_name(&d, q.user);
 	if (v != POLICY_ALLOW) {
 		audit_denied(w, &d, fp, policy_reason(v));
@@ -937,15 +1150,19 @@ resolve_upstream_auth(const struct monitor *m, const struct policy_decision *d)
 static int
 h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 {
+	const struct ipc_lookup_facts *f = NULL;
 	struct ipc_verify v;
 	struct userauth_req r;
+	struct lookup_question lq;
+	struct policy_backend be;
+	struct facts_view view;
 	struct policy_request req;
 	struct policy_decision d;
 	enum policy_verdict verdict;
 	char fp[SSHWIRE_FP_LEN];
 	const char *why = NULL;
 	struct usercert uc;
-	int good, claim, is_cert = 0;
+	int good, is_cert = 0;
 
 	if (ipc_dec_verify(c, &v) != 0)
 		return -1;
@@ -960,7 +1177,9 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 		/* A certificate: the policy and the certificate's checks,
 		 * then the user's signature with the certified key. */
 		verdict = cert_decision(m, w, r.user, r.key_blob,
-		    r.key_blob_len, &uc, &d);
+		    r.key_blob_len, !w->replay_claimed, &uc, &d, &f);
+		if (verdict == VERDICT_PARKED)
+			return 0;
 		if (verdict != POLICY_ALLOW)
 			return reply_verdict(m, w, IPC_M_VERIFY_REPLY, verdict);
 		is_cert = 1;
@@ -983,10 +1202,18 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 		 * signed data, so a key that may not log in here costs no
 		 * signature check (the key query already told the worker as
 		 * much). */
+		memset(&lq, 0, sizeof(lq));
+		lq.ssh_user = r.user;
+		lq.key = r.key_blob;
+		lq.key_len = r.key_blob_len;
+		lq.claim = !w->replay_claimed;
+		lq.claim_ttl_ms = (uint32_t)replay_ttl_ms(m);
+		if (decision_backend(m, w, &lq, &be, &view, &f) == 1)
+			return 0;
 		req.ssh_user = r.user;
 		req.key_blob = r.key_blob;
 		req.key_len = r.key_blob_len;
-		verdict = policy_check(&m->backend, &req, &d);
+		verdict = policy_check(&be, &req, &d);
 		show_bad_name(&d, r.user);
 		if (verdict != POLICY_ALLOW) {
 			audit_denied(w, &d, fp, policy_reason(verdict));
@@ -1002,14 +1229,8 @@ h_verify(struct monitor *m, struct worker *w, struct cursor *c)
 			return reply_flag(m, w, IPC_M_VERIFY_REPLY, 0);
 		}
 	}
-	if ((claim = session_id_claim(m, w)) == 0)
+	if (session_id_claim(m, w, f) == 0)
 		return -1;
-	if (claim < 0) {
-		audit_denied(w, &d, fp, policy_reason(POLICY_DENY_BACKEND));
-		w->nauthfail++;
-		return reply_verdict(m, w, IPC_M_VERIFY_REPLY,
-		    POLICY_DENY_BACKEND);
-	}
 	record_login(w, &d, fp);
 	w->upstream_auth = resolve_upstream_auth(m, &d);
 	if (worker_set_state(m, w, WS_AUTHED) != 0)

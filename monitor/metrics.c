@@ -257,7 +257,7 @@ metrics_reset(void)
 
 void
 metrics_render(struct buf *b, const struct metrics_gauges *g,
-    const struct registry_stats *reg)
+    const struct registry_stats *reg, uint64_t loop_max_us)
 {
 	put_metric(b, "connect_sshd_connections_total", "counter",
 	    "TCP connections accepted.", connections);
@@ -283,5 +283,12 @@ metrics_render(struct buf *b, const struct metrics_gauges *g,
 	    "connect_sshd_workers{state=\"serving\"} %llu\n",
 	    g->idle, g->starting, g->serving);
 	put_labelled(b, &ends);
+	buf_printf(b, "# HELP connect_sshd_monitor_loop_max_seconds The "
+	    "monitor's longest pass between two polls since it started: how "
+	    "long any peer may have waited for it.\n"
+	    "# TYPE connect_sshd_monitor_loop_max_seconds gauge\n"
+	    "connect_sshd_monitor_loop_max_seconds %llu.%06llu\n",
+	    (unsigned long long)(loop_max_us / 1000000),
+	    (unsigned long long)(loop_max_us % 1000000));
 	render_registry(reg, b);
 }

@@ -40,6 +40,7 @@ metrics_serve(struct monitor *m)
 	static const char head[] = "HTTP/1.0 200 OK\r\n"
 	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
 	    "Connection: close\r\n\r\n";
+	static const struct registry_stats none;	/* nothing asked yet */
 	struct metrics_gauges g;
 	struct buf b;
 	ssize_t n;
@@ -54,8 +55,8 @@ metrics_serve(struct monitor *m)
 	buf_init(&b, METRICS_MAX_TEXT);
 	buf_put(&b, head, sizeof(head) - 1);
 	metrics_gauges(m, &g);
-	metrics_render(&b, &g, m->registry != NULL ?
-	    registry_redis_stats(m->registry) : NULL);
+	metrics_render(&b, &g, !lookup_enabled(m) ? NULL :
+	    lookup_stats() != NULL ? lookup_stats() : &none, m->loop_max_us);
 	/* One send into an empty socket buffer made large enough for all
 	 * of it (the kernel doubles the size asked, for its overhead): the
 	 * monitor never waits for a scraper, nor sends half a response

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -79,6 +80,7 @@ enum ps_role {
 	PS_AGENT,		/* a worker's agent socket: agent_readable() */
 	PS_UPSTREAM,		/* a Studio connect in progress */
 	PS_LINGER,		/* a refused client, told why, closing */
+	PS_LOOKUP,		/* the lookup process: lookup_readable() */
 };
 
 struct pollset {
@@ -134,6 +136,11 @@ build_pollset(struct monitor *m, struct pollset *ps, int *timeout)
 	if (m->metrics_fd != -1 &&
 	    ps_add(ps, m->metrics_fd, POLLIN, NULL, PS_METRICS) != 0)
 		return -1;
+	if (lookup_fd() != -1 &&
+	    ps_add(ps, lookup_fd(), POLLIN, NULL, PS_LOOKUP) != 0)
+		return -1;
+	if ((ms = lookup_next_ms(m)) >= 0)
+		*timeout = (int)(ms > INT_MAX ? INT_MAX : ms);
 	for (w = m->workers; w != NULL; w = w->next) {
 		if (w->sock != -1 && ps_add(ps, w->sock, POLLIN, w, PS_WORKER) != 0)
 			return -1;
@@ -308,6 +315,10 @@ service_fd(struct monitor *m, struct pollset *ps, size_t i)
 	case PS_LINGER:
 		service_linger(m, fd);
 		break;
+	case PS_LOOKUP:
+		if (fd == lookup_fd())
+			lookup_readable(m);
+		break;
 	/* A worker's descriptors: unless an earlier handler in this pass
 	 * closed or replaced them. */
 	case PS_WORKER:
@@ -323,6 +334,24 @@ service_fd(struct monitor *m, struct pollset *ps, size_t i)
 			dispatch_route_done(m, w, upstream_finish(fd));
 		break;
 	}
+}
+
+/*
+ * The monitor's longest pass between two polls, which is how long a
+ * worker, a client or the lookup process may have waited for it: logged
+ * when it passes each new power of two over 64 ms, and in the metrics.
+ */
+static void
+note_busy(struct monitor *m, uint64_t us)
+{
+	uint64_t old = m->loop_max_us;
+
+	if (us <= old)
+		return;
+	m->loop_max_us = us;
+	if (us >= 64000 && (old < 64000 || us / 1000 >= 2 * (old / 1000)))
+		logit("the monitor was away from its poll loop for %llu ms",
+		    (unsigned long long)(us / 1000));
 }
 
 static void
@@ -352,6 +381,7 @@ int
 monitor_run(struct monitor *m)
 {
 	struct pollset ps = { 0 };
+	uint64_t busy_since = 0;
 	int timeout, n;
 	size_t i;
 
@@ -361,6 +391,10 @@ monitor_run(struct monitor *m)
 		return -1;
 	if ((m->replay = replay_new(REPLAY_CAPACITY)) == NULL)
 		fatal("out of memory");
+	for (i = 0; i < MON_MAX_ADMIT_WAIT; i++)
+		m->admit[i].fd = -1;
+	if (lookup_start(m) != 0)
+		error("lookup: not started; logins are refused until it is");
 	refill_pool(m);
 	logit("connect-sshd %s ready: %zu listener(s), %d prefork worker(s), "
 	    "host key %s", CSSHD_VERSION, m->nlisten,
@@ -368,12 +402,16 @@ monitor_run(struct monitor *m)
 	while (!m->quit) {
 		if (build_pollset(m, &ps, &timeout) != 0)
 			fatal("out of memory");
+		if (busy_since != 0)
+			note_busy(m, clock_us() - busy_since);
 		n = poll(ps.pfd, ps.n, timeout);
+		busy_since = clock_us();
 		if (n == -1 && errno != EINTR)
 			fatal("poll: %s", strerror(errno));
 		for (i = 1; n > 0 && i < ps.n; i++)
 			service_fd(m, &ps, i);
 		check_deadlines(m);
+		lookup_tick(m);
 		service_linger(m, -1);
 		if (ps.pfd[0].revents)
 			handle_signals(m);
@@ -403,6 +441,8 @@ monitor_run(struct monitor *m)
 	m->listen_fds = NULL;
 	m->nlisten = 0;
 	shutdown_workers(m);
+	admission_close_waiting(m);
+	lookup_stop(m);
 	metrics_close(m);
 	replay_free(m->replay);
 	m->replay = NULL;

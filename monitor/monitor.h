@@ -62,6 +62,7 @@ enum wstate {
 #define MON_MAX_LINGER		64	/* refused sockets held open briefly */
 #define MON_LINGER_MS		2000
 #define MON_GRACE_SLACK		2	/* s after a worker's own grace timer */
+#define MON_MAX_ADMIT_WAIT	64	/* connections waiting for a count */
 
 /* The ASan/UBSan test build (make SANITIZE=1) passes workers' stderr on. */
 #ifdef CSSHD_SANITIZE
@@ -159,13 +160,24 @@ struct worker {
 	uint64_t drop_window;		/* that second (monotonic) */
 	char kill_reason[160];		/* set when the monitor kills it */
 	int retired;			/* idle, stopped by a reload or drain */
+
+	/* A request parked for the lookup process (lookup.c): its
+	 * question, the request to run again, and the answer meanwhile. */
+	uint64_t lk_id;			/* the question outstanding; 0 none */
+	uint8_t lk_digest[32];		/* what it asked (lookup_access) */
+	unsigned lk_type;		/* the parked request: type, */
+	uint8_t *lk_msg;		/* whole message, */
+	size_t lk_len;			/* and length */
+	int lk_resuming;		/* its handler runs with the answer */
+	struct ipc_lookup_facts *lk_facts;	/* L_FACTS, or "unavailable" */
+	int lk_counted;			/* L_COUNTED: 1, 0, -1 */
+	int lk_counted_set;
 };
 
 struct monitor {
 	struct config *cfg;
 	struct hostkey *key;
-	struct policy_backend backend;
-	struct registry_redis *registry;	/* NULL with the file backend */
+	struct policy_backend backend;	/* the file's; with Redis, lookup.c */
 	struct replay_set *replay;	/* session ids signed (replay.h) */
 	char instance[17];		/* this replica, in shared counts */
 	int *listen_fds;
@@ -192,6 +204,18 @@ struct monitor {
 		struct timespec until;
 	} linger[MON_MAX_LINGER];
 	size_t nlinger;
+	/* Connections waiting for the replicas' shared per-source count
+	 * (admission.c), before a worker is chosen. */
+	struct admit_wait {
+		int fd;				/* -1: slot free */
+		size_t li;			/* its listener */
+		uint64_t conn_id;
+		char peer[IPC_MAX_NAME];
+		uint8_t src[16];
+		size_t srclen;
+		char source[40], member[48];	/* its entry in Redis */
+	} admit[MON_MAX_ADMIT_WAIT];
+	uint64_t loop_max_us;		/* longest pass away from poll() */
 };
 
 /* metrics.c: Prometheus text, counted from the audit records */
@@ -211,7 +235,7 @@ void metrics_gauges(const struct monitor *m, struct metrics_gauges *g);
 /* The metrics as Prometheus text, appended to b; reg NULL without a
  * Redis registry.  Check buf_ok(b) after. */
 void metrics_render(struct buf *b, const struct metrics_gauges *g,
-    const struct registry_stats *reg);
+    const struct registry_stats *reg, uint64_t loop_max_us);
 
 /* metrics_http.c: the metrics_listen socket */
 int metrics_open(struct monitor *m);
@@ -254,23 +278,68 @@ int monitor_listen_one(const struct cfg_listen *l, int *out);
 int open_listeners(struct monitor *m);
 int monitor_send_client(struct monitor *m, struct worker *w, int fd);
 void monitor_linger(struct monitor *m, int fd);
-/* per_source_max_startups across replicas, with a Redis registry: count
- * w's connection (0) or refuse it (-1); release it once authenticated or
- * ended. */
-int monitor_shared_startup(struct monitor *m, struct worker *w,
-    uint64_t conn_id, const uint8_t *src, size_t srclen);
+/* per_source_max_startups across replicas, with a Redis registry: 1
+ * when the shared count is asked about this source (its names, limit and
+ * time to live filled), 0 when the local count alone decides.  Released
+ * once authenticated or ended. */
+int monitor_shared_question(const struct monitor *m, uint64_t conn_id,
+    const uint8_t *src, size_t srclen, char source[40], char member[48],
+    int *limit, int *ttl_ms);
 void monitor_shared_release(struct monitor *m, struct worker *w);
+void admission_close_waiting(struct monitor *m);
 const char *monitor_source_refusal(const struct monitor *m,
     const struct worker *self, const uint8_t *src, size_t srclen);
 size_t monitor_source_key(const struct sockaddr_storage *ss,
     uint8_t key[16]);
 void monitor_format_peer(const struct sockaddr_storage *ss, char *out,
     size_t outsz);
+/* The shared count for admission slot i: 1 counted, 0 refused, -1 no
+ * answer (lookup.c). */
+void admission_counted(struct monitor *m, int i, int result);
 /* Accept on listener li: refuse, or hand to an idle worker. */
 void accept_one(struct monitor *m, size_t li);
 /* A refused client being told why: fd readable, or -1 to expire the
  * lingering ones. */
 void service_linger(struct monitor *m, int fd);
+
+/* lookup.c: the registry client process, connect-sshd-lookup */
+struct lookup_question {
+	const char *ssh_user;
+	const uint8_t *key;		/* NULL: no key */
+	size_t key_len;
+	const uint8_t *ca;		/* NULL: no CA question */
+	size_t ca_len;
+	int claim;			/* claim w's session id across replicas */
+	uint32_t claim_ttl_ms;
+};
+int lookup_enabled(const struct monitor *m);
+int lookup_start(struct monitor *m);
+int lookup_restart(struct monitor *m);
+void lookup_stop(struct monitor *m);
+void lookup_kill(struct monitor *m, const char *why);
+/* 1 if pid was the lookup process (reap_workers). */
+int lookup_reaped(struct monitor *m, pid_t pid, int status);
+/*
+ * The registry's answers to q for w's request: 0 with *facts (which may
+ * say "could not answer" throughout), or 1: the question is sent and the
+ * request parked; the handler returns 0 without answering and runs again
+ * with the answer (dispatch_lookup_answer).
+ */
+int lookup_access(struct monitor *m, struct worker *w,
+    const struct lookup_question *q, const struct ipc_lookup_facts **facts);
+/* Count a startup across replicas for w's request (parked: 0 sent, -1
+ * not) or for admission slot admit (w NULL). */
+int lookup_startup(struct monitor *m, struct worker *w, int admit,
+    const char *source, const char *member, int limit, int ttl_ms);
+void lookup_release(struct monitor *m, const char *source,
+    const char *member);
+void lookup_forget(struct worker *w, int admit);
+int lookup_fd(void);
+void lookup_readable(struct monitor *m);
+void lookup_tick(struct monitor *m);
+long long lookup_next_ms(const struct monitor *m);
+/* The registry client's counters as last reported, or NULL. */
+const struct registry_stats *lookup_stats(void);
 
 /* reload.c */
 /* SIGHUP: 0 if the configuration was reloaded, -1 if it was refused and
@@ -293,6 +362,14 @@ void dispatch_worker_msg(struct monitor *m, struct worker *w);
 /* A worker that has ended: the audit and log records it sent before. */
 void dispatch_drain(struct monitor *m, struct worker *w);
 void dispatch_route_done(struct monitor *m, struct worker *w, int err);
+/* The lookup process answered w's parked request (f NULL: it could not):
+ * the request runs again. */
+void dispatch_lookup_answer(struct monitor *m, struct worker *w,
+    const struct ipc_lookup_facts *f);
+void dispatch_lookup_counted(struct monitor *m, struct worker *w,
+    int result);
+/* A worker that ended with a request parked. */
+void dispatch_forget(struct worker *w);
 
 /* hostkey.c: the gateway key */
 struct hostkey *hostkey_load(const char *path, const char *pin, char *err,

@@ -29,7 +29,6 @@
 #include "clock.h"
 #include "monitor.h"
 #include "replay.h"
-#include "registry.h"
 #include "sshwire.h"
 
 static const char *const state_names[WS_NSTATES] = {
@@ -309,6 +308,7 @@ worker_ended(struct monitor *m, struct worker *w, int status)
 		    (unsigned long long)w->conn_id, how);
 	close_worker_fds(w);
 	buf_free(&w->agent_in);
+	dispatch_forget(w);
 }
 
 void
@@ -322,8 +322,10 @@ reap_workers(struct monitor *m)
 		for (wp = &m->workers; (w = *wp) != NULL; wp = &w->next)
 			if (w->pid == pid)
 				break;
-		if (w == NULL)
+		if (w == NULL) {
+			(void)lookup_reaped(m, pid, status);
 			continue;
+		}
 		*wp = w->next;
 		m->nworkers--;
 		worker_ended(m, w, status);

@@ -104,35 +104,22 @@ keep_running(struct config *loaded, struct config *running, int say)
 	}
 }
 
+/*
+ * The file's backend answers from cfg; with the Redis registry, the
+ * lookup process answers (lookup.c), started by monitor_run() and, on a
+ * reload, started again (monitor_reload): the registry settings may have
+ * changed, and its cache must not outlive the old configuration.
+ */
 int
 monitor_set_backend(struct monitor *m, struct config *cfg)
 {
-	struct registry_redis *r = NULL;
-
-	/* A reload makes a new client: the registry settings may have
-	 * changed, and the cache must not outlive the old configuration. */
-	if (cfg->registry.backend == CFG_REGISTRY_REDIS &&
-	    (r = registry_redis_new(&cfg->registry)) == NULL)
-		return -1;
-	if (r != NULL)
-		registry_redis_set_rsa_min_bits(r,
-		    (unsigned)cfg->limits.rsa_min_bits);
-	if (r != NULL && m->registry != NULL)
-		registry_redis_carry_stats(r, m->registry);
-	registry_redis_free(m->registry);
-	m->registry = r;
-	if (r != NULL)
-		policy_redis_backend(&m->backend, r, cfg->enabled);
-	else
-		policy_file_backend(&m->backend, cfg);
+	policy_file_backend(&m->backend, cfg);
 	return 0;
 }
 
 void
 monitor_free_backend(struct monitor *m)
 {
-	registry_redis_free(m->registry);
-	m->registry = NULL;
 	memset(&m->backend, 0, sizeof(m->backend));
 }
 
@@ -190,6 +177,12 @@ monitor_reload(struct monitor *m)
 	}
 	config_changes(old, new, say_changed);
 	m->cfg = new;
+	if (old->registry.backend == CFG_REGISTRY_REDIS ||
+	    new->registry.backend == CFG_REGISTRY_REDIS) {
+		if (lookup_restart(m) != 0)
+			error("lookup: not started; logins that need the "
+			    "registry are refused until it is");
+	}
 	if (!m->debug)
 		log_set_level((enum log_level)m->cfg->log.level);
 	config_free(old);

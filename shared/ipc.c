@@ -36,6 +36,12 @@ static const char *const type_names[IPC_TYPE_MAX] = {
 	[IPC_M_ROUTE_CERT] = "M_ROUTE_CERT",
 	[IPC_W_REFUSED] = "W_REFUSED",
 	[IPC_W_KEX] = "W_KEX",
+	[IPC_L_INIT] = "L_INIT",
+	[IPC_L_READY] = "L_READY",
+	[IPC_L_ACCESS] = "L_ACCESS",
+	[IPC_L_FACTS] = "L_FACTS",
+	[IPC_L_STARTUP] = "L_STARTUP",
+	[IPC_L_COUNTED] = "L_COUNTED",
 };
 
 const char *
@@ -509,6 +515,215 @@ ipc_enc_empty(struct buf *b, unsigned type)
 {
 	put_header(b, type);
 	return buf_ok(b);
+}
+
+/* ---- the lookup process: IPC_L_* ---- */
+
+static void
+put_i32(struct buf *b, int32_t v)
+{
+	buf_put_u32(b, (uint32_t)v);
+}
+
+static void
+get_i32(struct cursor *c, int32_t *v)
+{
+	uint32_t u = 0;
+
+	cursor_get_u32(c, &u);
+	*v = (int32_t)u;
+}
+
+int
+ipc_enc_lookup_init(struct buf *b, const struct ipc_lookup_init *m)
+{
+	put_header(b, IPC_L_INIT);
+	buf_put_u32(b, m->version);
+	buf_put_u32(b, m->log_level);
+	buf_put_u32(b, m->log_format);
+	buf_put_u32(b, m->flags);
+	buf_put_u32(b, m->uid);
+	buf_put_u32(b, m->gid);
+	put_cstr(b, m->host, sizeof(m->host));
+	put_cstr(b, m->port, sizeof(m->port));
+	buf_put_u32(b, m->db);
+	put_cstr(b, m->user, sizeof(m->user));
+	put_cstr(b, m->password, sizeof(m->password));
+	put_cstr(b, m->prefix, sizeof(m->prefix));
+	buf_put_u32(b, m->timeout_ms);
+	buf_put_u32(b, m->cache_ttl);
+	buf_put_u32(b, m->rsa_min_bits);
+	return buf_ok(b);
+}
+
+int
+ipc_dec_lookup_init(struct cursor *c, struct ipc_lookup_init *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_u32(c, &m->version);
+	cursor_get_u32(c, &m->log_level);
+	cursor_get_u32(c, &m->log_format);
+	cursor_get_u32(c, &m->flags);
+	cursor_get_u32(c, &m->uid);
+	cursor_get_u32(c, &m->gid);
+	cursor_get_cstring(c, m->host, sizeof(m->host));
+	cursor_get_cstring(c, m->port, sizeof(m->port));
+	cursor_get_u32(c, &m->db);
+	cursor_get_cstring(c, m->user, sizeof(m->user));
+	cursor_get_cstring(c, m->password, sizeof(m->password));
+	cursor_get_cstring(c, m->prefix, sizeof(m->prefix));
+	cursor_get_u32(c, &m->timeout_ms);
+	cursor_get_u32(c, &m->cache_ttl);
+	cursor_get_u32(c, &m->rsa_min_bits);
+	return cursor_end(c);
+}
+
+int
+ipc_enc_lookup_access(struct buf *b, const struct ipc_lookup_access *m)
+{
+	put_header(b, IPC_L_ACCESS);
+	buf_put_u64(b, m->id);
+	put_cstr(b, m->ssh_user, sizeof(m->ssh_user));
+	put_bytes(b, m->key_blob, m->key_blob_len, IPC_MAX_BLOB);
+	put_bytes(b, m->ca_blob, m->ca_blob_len, IPC_MAX_BLOB);
+	put_bytes(b, m->claim_id, m->claim_id_len, IPC_MAX_HASH);
+	buf_put_u32(b, m->claim_ttl_ms);
+	return buf_ok(b);
+}
+
+int
+ipc_dec_lookup_access(struct cursor *c, struct ipc_lookup_access *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_u64(c, &m->id);
+	cursor_get_cstring(c, m->ssh_user, sizeof(m->ssh_user));
+	cursor_get_string(c, &m->key_blob, &m->key_blob_len, IPC_MAX_BLOB);
+	cursor_get_string(c, &m->ca_blob, &m->ca_blob_len, IPC_MAX_BLOB);
+	cursor_get_string(c, &m->claim_id, &m->claim_id_len, IPC_MAX_HASH);
+	cursor_get_u32(c, &m->claim_ttl_ms);
+	return cursor_end(c);
+}
+
+int
+ipc_enc_lookup_facts(struct buf *b, const struct ipc_lookup_facts *m)
+{
+	uint32_t i;
+
+	put_header(b, IPC_L_FACTS);
+	buf_put_u64(b, m->id);
+	put_i32(b, m->enabled);
+	put_i32(b, m->studio);
+	buf_put_u64(b, (uint64_t)m->workspace);
+	put_cstr(b, m->upstream_host, sizeof(m->upstream_host));
+	put_cstr(b, m->upstream_port, sizeof(m->upstream_port));
+	put_cstr(b, m->upstream_user, sizeof(m->upstream_user));
+	put_cstr(b, m->host_key_pin, sizeof(m->host_key_pin));
+	buf_put_u32(b, m->upstream_auth);
+	buf_put_u32(b, m->users_set);
+	if (m->nusers > IPC_LOOKUP_MAX_USERS)
+		b->failed = 1;
+	buf_put_u32(b, m->nusers);
+	for (i = 0; i < m->nusers && i < IPC_LOOKUP_MAX_USERS; i++)
+		put_cstr(b, m->users[i], sizeof(m->users[i]));
+	put_i32(b, m->workspace_allowed);
+	put_i32(b, m->user_exists);
+	buf_put_u32(b, m->has_key);
+	put_i32(b, m->member);
+	put_i32(b, m->ca);
+	put_i32(b, m->claimed);
+	buf_put_u64(b, m->st_requests);
+	buf_put_u64(b, m->st_errors);
+	buf_put_u64(b, m->st_cache_hits);
+	buf_put_u64(b, m->st_bad_records);
+	buf_put_u64(b, m->st_latency_us);
+	for (i = 0; i < 8; i++)
+		buf_put_u64(b, m->st_latency_le[i]);
+	buf_put_u32(b, m->st_up);
+	return buf_ok(b);
+}
+
+int
+ipc_dec_lookup_facts(struct cursor *c, struct ipc_lookup_facts *m)
+{
+	uint64_t ws = 0;
+	uint32_t i;
+
+	memset(m, 0, sizeof(*m));
+	cursor_get_u64(c, &m->id);
+	get_i32(c, &m->enabled);
+	get_i32(c, &m->studio);
+	cursor_get_u64(c, &ws);
+	m->workspace = (int64_t)ws;
+	cursor_get_cstring(c, m->upstream_host, sizeof(m->upstream_host));
+	cursor_get_cstring(c, m->upstream_port, sizeof(m->upstream_port));
+	cursor_get_cstring(c, m->upstream_user, sizeof(m->upstream_user));
+	cursor_get_cstring(c, m->host_key_pin, sizeof(m->host_key_pin));
+	cursor_get_u32(c, &m->upstream_auth);
+	cursor_get_u32(c, &m->users_set);
+	cursor_get_u32(c, &m->nusers);
+	if (m->nusers > IPC_LOOKUP_MAX_USERS)
+		return -1;
+	for (i = 0; i < m->nusers; i++)
+		cursor_get_cstring(c, m->users[i], sizeof(m->users[i]));
+	get_i32(c, &m->workspace_allowed);
+	get_i32(c, &m->user_exists);
+	cursor_get_u32(c, &m->has_key);
+	get_i32(c, &m->member);
+	get_i32(c, &m->ca);
+	get_i32(c, &m->claimed);
+	cursor_get_u64(c, &m->st_requests);
+	cursor_get_u64(c, &m->st_errors);
+	cursor_get_u64(c, &m->st_cache_hits);
+	cursor_get_u64(c, &m->st_bad_records);
+	cursor_get_u64(c, &m->st_latency_us);
+	for (i = 0; i < 8; i++)
+		cursor_get_u64(c, &m->st_latency_le[i]);
+	cursor_get_u32(c, &m->st_up);
+	return cursor_end(c);
+}
+
+int
+ipc_enc_lookup_startup(struct buf *b, const struct ipc_lookup_startup *m)
+{
+	put_header(b, IPC_L_STARTUP);
+	buf_put_u64(b, m->id);
+	buf_put_u32(b, m->release);
+	put_cstr(b, m->source, sizeof(m->source));
+	put_cstr(b, m->member, sizeof(m->member));
+	buf_put_u32(b, m->limit);
+	buf_put_u32(b, m->ttl_ms);
+	return buf_ok(b);
+}
+
+int
+ipc_dec_lookup_startup(struct cursor *c, struct ipc_lookup_startup *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_u64(c, &m->id);
+	cursor_get_u32(c, &m->release);
+	cursor_get_cstring(c, m->source, sizeof(m->source));
+	cursor_get_cstring(c, m->member, sizeof(m->member));
+	cursor_get_u32(c, &m->limit);
+	cursor_get_u32(c, &m->ttl_ms);
+	return cursor_end(c);
+}
+
+int
+ipc_enc_lookup_counted(struct buf *b, const struct ipc_lookup_counted *m)
+{
+	put_header(b, IPC_L_COUNTED);
+	buf_put_u64(b, m->id);
+	put_i32(b, m->result);
+	return buf_ok(b);
+}
+
+int
+ipc_dec_lookup_counted(struct cursor *c, struct ipc_lookup_counted *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_u64(c, &m->id);
+	get_i32(c, &m->result);
+	return cursor_end(c);
 }
 
 /* ---- transport ---- */

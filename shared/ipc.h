@@ -63,6 +63,13 @@ enum ipc_type {
 	IPC_M_ROUTE_CERT,	/* fd: upstream TCP socket; the certificate */
 	IPC_W_REFUSED,		/* I refused a key or signature myself */
 	IPC_W_KEX,		/* what a leg's key exchange negotiated */
+	/* monitor <-> lookup process (connect-sshd-lookup(8)) */
+	IPC_L_INIT,		/* M->L: the registry's settings */
+	IPC_L_READY,		/* L->M: sandboxed, answering */
+	IPC_L_ACCESS,		/* M->L: the facts for one login decision */
+	IPC_L_FACTS,		/* L->M: ... those facts */
+	IPC_L_STARTUP,		/* M->L: count (or release) a startup */
+	IPC_L_COUNTED,		/* L->M: ... counted, refused, or no answer */
 	IPC_TYPE_MAX
 };
 
@@ -255,6 +262,106 @@ struct ipc_audit {
 	uint32_t end;			/* enum ipc_channel_end */
 };
 
+/* ---- the lookup process (connect-sshd-lookup(8)) ---- */
+
+/* Where the lookup process finds its IPC socket, as a worker does. */
+#define IPC_LOOKUP_FD		IPC_WORKER_FD
+#define IPC_LOOKUP_MAX_USERS	128	/* a Studio's "users" list */
+#define IPC_LOOKUP_USER		65	/* POLICY_MAX_USER + 1 */
+#define IPC_LOOKUP_HOST		256	/* a Redis address or DNS name */
+#define IPC_LOOKUP_SECRET	512	/* CFG_REDIS_MAX_SECRET */
+
+/* IPC_L_INIT flags */
+#define IPC_LOOKUP_SETUID	0x1	/* drop to uid/gid */
+#define IPC_LOOKUP_ENABLED	0x2	/* the config's enabled switch */
+
+struct ipc_lookup_init {
+	uint32_t version;
+	uint32_t log_level;
+	uint32_t log_format;
+	uint32_t flags;
+	uint32_t uid;
+	uint32_t gid;
+	char host[IPC_LOOKUP_HOST];
+	char port[8];
+	uint32_t db;
+	char user[IPC_MAX_NAME];	/* "" : Redis's default user */
+	char password[IPC_LOOKUP_SECRET];	/* "" : none */
+	char prefix[IPC_MAX_NAME];
+	uint32_t timeout_ms;
+	uint32_t cache_ttl;		/* seconds */
+	uint32_t rsa_min_bits;
+};
+
+/*
+ * IPC_L_ACCESS: one login decision's questions.  The lookup process runs
+ * the policy's fixed order (policy_check) over the registry for ssh_user
+ * and key (none: everything but the key), then, with a CA blob, asks
+ * whether that CA's certificates log users in, then, with a session id,
+ * claims it across replicas.  It answers with what the registry said
+ * (IPC_L_FACTS); the monitor runs the decision itself over those answers.
+ */
+struct ipc_lookup_access {
+	uint64_t id;			/* echoed in the answer */
+	char ssh_user[IPC_MAX_NAME];
+	const uint8_t *key_blob;	/* 0 bytes: no key */
+	size_t key_blob_len;
+	const uint8_t *ca_blob;		/* 0 bytes: no CA question */
+	size_t ca_blob_len;
+	const uint8_t *claim_id;	/* 0 bytes: no claim */
+	size_t claim_id_len;
+	uint32_t claim_ttl_ms;
+};
+
+/* An answer the registry did not give: the question was not asked. */
+#define IPC_FACT_UNASKED	(-3)
+
+/* What the registry answered (policy_backend's conventions: 1/0 yes/no,
+ * -1 could not answer, -2 POLICY_BAD_RECORD; find_studio 0 found, 1 not),
+ * and the registry client's counters for the metrics. */
+struct ipc_lookup_facts {
+	uint64_t id;
+	int32_t enabled;
+	int32_t studio;			/* find_studio's answer */
+	/* with studio == 0: the record */
+	int64_t workspace;
+	char upstream_host[64];
+	char upstream_port[8];
+	char upstream_user[IPC_MAX_NAME];	/* "": the client's name */
+	char host_key_pin[IPC_MAX_NAME];	/* "": not pinned */
+	uint32_t upstream_auth;
+	uint32_t users_set;
+	uint32_t nusers;
+	char users[IPC_LOOKUP_MAX_USERS][IPC_LOOKUP_USER];
+	int32_t workspace_allowed;
+	int32_t user_exists;		/* user_key's answer */
+	uint32_t has_key;
+	int32_t member;
+	int32_t ca;			/* user_ca's answer */
+	int32_t claimed;		/* 1 claimed, 0 taken, -1 no answer */
+	/* registry_stats */
+	uint64_t st_requests, st_errors, st_cache_hits, st_bad_records;
+	uint64_t st_latency_us;
+	uint64_t st_latency_le[8];
+	uint32_t st_up;
+};
+
+/* IPC_L_STARTUP: per_source_max_startups across replicas. */
+struct ipc_lookup_startup {
+	uint64_t id;
+	uint32_t release;		/* 1: stop counting member */
+	char source[IPC_MAX_NAME];
+	char member[IPC_MAX_NAME];
+	uint32_t limit;
+	uint32_t ttl_ms;
+};
+
+/* IPC_L_COUNTED: 1 counted, 0 refused, -1 no answer. */
+struct ipc_lookup_counted {
+	uint64_t id;
+	int32_t result;
+};
+
 /*
  * Encoders fill a caller-owned struct buf (initialised with IPC_MAX_MSG)
  * with a complete message; they return 0, or -1 when a field is over its
@@ -293,7 +400,17 @@ int ipc_dec_audit(struct cursor *c, struct ipc_audit *m);
 int ipc_enc_proxy(struct buf *b, const struct ipc_proxy *m);
 int ipc_dec_proxy(struct cursor *c, struct ipc_proxy *m);
 int ipc_dec_audit(struct cursor *c, struct ipc_audit *m);
-/* A message with no body (IPC_W_READY). */
+int ipc_enc_lookup_init(struct buf *b, const struct ipc_lookup_init *m);
+int ipc_dec_lookup_init(struct cursor *c, struct ipc_lookup_init *m);
+int ipc_enc_lookup_access(struct buf *b, const struct ipc_lookup_access *m);
+int ipc_dec_lookup_access(struct cursor *c, struct ipc_lookup_access *m);
+int ipc_enc_lookup_facts(struct buf *b, const struct ipc_lookup_facts *m);
+int ipc_dec_lookup_facts(struct cursor *c, struct ipc_lookup_facts *m);
+int ipc_enc_lookup_startup(struct buf *b, const struct ipc_lookup_startup *m);
+int ipc_dec_lookup_startup(struct cursor *c, struct ipc_lookup_startup *m);
+int ipc_enc_lookup_counted(struct buf *b, const struct ipc_lookup_counted *m);
+int ipc_dec_lookup_counted(struct cursor *c, struct ipc_lookup_counted *m);
+/* A message with no body (IPC_W_READY, IPC_L_READY). */
 int ipc_enc_empty(struct buf *b, unsigned type);
 
 /* How many fds each type must carry (exactly). */

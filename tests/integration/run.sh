@@ -165,6 +165,7 @@ fi
 # The Redis registry and the fleet alone, for working on them.
 if [ "${CSSHD_IT_ONLY:-}" = registry ]; then
 	. "$HERE/registry.sh"
+	. "$HERE/lookup.sh"
 	. "$HERE/fleet.sh"
 	echo "$PASS passed, $FAIL failed"
 	[ "$FAIL" = 0 ]
@@ -991,6 +992,7 @@ fi
 
 # ---- behind an L4 balancer: the PROXY protocol, HAProxy ----
 . "$HERE/registry.sh"
+. "$HERE/lookup.sh"
 . "$HERE/fleet.sh"
 
 # ---- Prometheus metrics on metrics_listen ----

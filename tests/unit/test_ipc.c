@@ -2036,6 +2036,12 @@ test_type_names(void)
 		{ IPC_M_ROUTE_CERT, "M_ROUTE_CERT", 1 },
 		{ IPC_W_REFUSED, "W_REFUSED", 0 },
 		{ IPC_W_KEX, "W_KEX", 0 },
+		{ IPC_L_INIT, "L_INIT", 0 },
+		{ IPC_L_READY, "L_READY", 0 },
+		{ IPC_L_ACCESS, "L_ACCESS", 0 },
+		{ IPC_L_FACTS, "L_FACTS", 0 },
+		{ IPC_L_STARTUP, "L_STARTUP", 0 },
+		{ IPC_L_COUNTED, "L_COUNTED", 0 },
 		{ IPC_TYPE_MAX, "UNKNOWN", 0 },
 		{ IPC_TYPE_MAX + 1, "UNKNOWN", 0 },
 		{ 0xffff, "UNKNOWN", 0 },
@@ -2044,7 +2050,7 @@ test_type_names(void)
 	size_t i;
 
 	/* The table above lists every type. */
-	CU_ASSERT_EQUAL(IPC_TYPE_MAX, 20);
+	CU_ASSERT_EQUAL(IPC_TYPE_MAX, 26);
 	for (i = 0; i < NELEM(types); i++) {
 		CHECK(strcmp(ipc_type_name(types[i].type), types[i].name) == 0,
 		    "ipc_type_name(%u) = \"%s\", want \"%s\"", types[i].type,

@@ -198,7 +198,7 @@ render(const struct metrics_gauges *g, const struct registry_stats *reg)
 	char *text;
 
 	buf_init(&b, METRICS_MAX_TEXT);
-	metrics_render(&b, g, reg);
+	metrics_render(&b, g, reg, 0);
 	text = check_text(&b);
 	buf_free(&b);
 	return text;
@@ -493,7 +493,7 @@ test_largest_fits(void)
 	st.up = 1;
 	buf_init(&b, METRICS_MAX_TEXT);
 	buf_put(&b, head, sizeof(head) - 1);	/* as metrics_serve */
-	metrics_render(&b, &g, &st);
+	metrics_render(&b, &g, &st, 0);
 	CU_ASSERT_EQUAL(buf_ok(&b), 0);
 	buf_free(&b);
 	t = render(&g, &st);

@@ -1,0 +1,233 @@
+/*
+ * lookup_sandbox.c - connect-sshd-lookup drops everything it can before it
+ * speaks to Redis.
+ *
+ * As the worker's sandbox (worker/sandbox.c), one straight line, each
+ * step fatal: drop to workers.user (when started as root), rlimits,
+ * no_new_privs, then a seccomp filter that kills by default.  No chroot:
+ * a registry named by a DNS name is resolved on every reconnect, which
+ * reads /etc/hosts, /etc/resolv.conf and /etc/nsswitch.conf; opening
+ * files is therefore allowed read-only.  The process holds no key and
+ * makes no decision (lookup.c); the filter keeps a compromise of its
+ * Redis parser from reaching the kernel's wider surface, other processes
+ * or the file system.
+ */
+#include <linux/futex.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <seccomp.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "lookup.h"
+
+/* stdio, IPC, the Redis connection, a DNS socket, a resolver file. */
+#define LOOKUP_MAX_FDS	16
+/* The cache (REDIS_CACHE_MAX answers) and hiredis's reply buffers. */
+#define LOOKUP_MAX_DATA	((rlim_t)64 << 20)
+
+struct sc_rule {
+	int nr;
+	int errno_ret;		/* 0: allow; else fail with this errno */
+	unsigned int nargs;
+	struct scmp_arg_cmp arg[2];
+	const char *why;
+};
+
+#define ALLOW(name, why)	{ SCMP_SYS(name), 0, 0, { { 0 } }, why }
+#define DENY(name, err, why)	{ SCMP_SYS(name), err, 0, { { 0 } }, why }
+#define ALLOW_IF(name, a, why)	{ SCMP_SYS(name), 0, 1, { a }, why }
+#define ALLOW_IF2(name, a, b, why) { SCMP_SYS(name), 0, 2, { a, b }, why }
+#define DENY_IF(name, err, a, why) { SCMP_SYS(name), err, 1, { a }, why }
+#define ARG_EQ(n, v)		{ (n), SCMP_CMP_EQ, (scmp_datum_t)(v), 0 }
+#define ARG_MASKED(n, m, v)	{ (n), SCMP_CMP_MASKED_EQ, \
+				  (scmp_datum_t)(m), (scmp_datum_t)(v) }
+#define FUTEX_FLAGS		(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
+#define FUTEX_CMD(op)		ARG_MASKED(1, ~(scmp_datum_t)FUTEX_FLAGS, op)
+/* open flags that write, create or truncate */
+#define O_WRITING		(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND)
+
+static const struct sc_rule rules[] = {
+	/* the IPC socket and the Redis connection */
+	ALLOW(read, "hiredis reads its socket"),
+	ALLOW(write, "hiredis writes its socket; log lines to stderr"),
+	ALLOW(recvfrom, "hiredis recv(); the resolver's answers"),
+	ALLOW(sendto, "hiredis send(); the resolver's questions"),
+	ALLOW(recvmsg, "IPC messages from the monitor"),
+	ALLOW(sendmsg, "IPC answers to the monitor"),
+	ALLOW(sendmmsg, "the resolver sends A and AAAA questions at once"),
+	ALLOW(poll, "hiredis waits for a connect and a reply, bounded"),
+	ALLOW(ppoll, "poll() on some architectures"),
+	ALLOW(close, "closing a Redis connection to reconnect"),
+	/* Sockets: IPv4 and IPv6 only (Redis, DNS); AF_UNIX is the
+	 * resolver's nscd probe, denied without harm. */
+	ALLOW_IF(socket, ARG_EQ(0, AF_INET), "the Redis connection, DNS"),
+	ALLOW_IF(socket, ARG_EQ(0, AF_INET6), "the Redis connection, DNS"),
+	DENY_IF(socket, EACCES, ARG_EQ(0, AF_UNIX),
+	    "glibc's resolver tries nscd first"),
+	ALLOW(connect, "to Redis, and the resolver's UDP socket"),
+	ALLOW(bind, "the resolver binds its UDP socket"),
+	ALLOW(getsockname, "the resolver"),
+	ALLOW(getpeername, "hiredis"),
+	ALLOW_IF2(getsockopt, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_ERROR),
+	    "hiredis reads a non-blocking connect's result"),
+	ALLOW_IF2(setsockopt, ARG_EQ(1, IPPROTO_TCP), ARG_EQ(2, TCP_NODELAY),
+	    "hiredis sets TCP_NODELAY"),
+	ALLOW_IF2(setsockopt, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_KEEPALIVE),
+	    "hiredis keepalive"),
+	ALLOW_IF2(setsockopt, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_REUSEADDR),
+	    "hiredis sets it before connect"),
+	ALLOW_IF2(setsockopt, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_RCVTIMEO),
+	    "hiredis's command timeout"),
+	ALLOW_IF2(setsockopt, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_SNDTIMEO),
+	    "hiredis's command timeout"),
+	ALLOW_IF2(setsockopt, ARG_EQ(1, IPPROTO_TCP), ARG_EQ(2, TCP_KEEPIDLE),
+	    "hiredis keepalive"),
+	ALLOW_IF2(setsockopt, ARG_EQ(1, IPPROTO_TCP), ARG_EQ(2, TCP_KEEPINTVL),
+	    "hiredis keepalive"),
+	ALLOW_IF2(setsockopt, ARG_EQ(1, IPPROTO_TCP), ARG_EQ(2, TCP_KEEPCNT),
+	    "hiredis keepalive"),
+	ALLOW_IF2(setsockopt, ARG_EQ(1, SOL_IP), ARG_EQ(2, IP_RECVERR),
+	    "the resolver"),
+	ALLOW_IF2(setsockopt, ARG_EQ(1, SOL_IPV6), ARG_EQ(2, IPV6_RECVERR),
+	    "the resolver"),
+	ALLOW_IF(fcntl, ARG_EQ(1, F_GETFL), "file status flags, read"),
+	ALLOW_IF2(fcntl, ARG_EQ(1, F_SETFL), ARG_MASKED(2, O_ASYNC, 0),
+	    "hiredis sets O_NONBLOCK to connect; never O_ASYNC"),
+	ALLOW_IF(fcntl, ARG_EQ(1, F_GETFD), "close-on-exec flag, read"),
+	ALLOW_IF(fcntl, ARG_EQ(1, F_SETFD), "close-on-exec flag"),
+	/* The resolver's files, read only: never write, create or
+	 * truncate. */
+	ALLOW_IF(openat, ARG_MASKED(2, O_WRITING, O_RDONLY),
+	    "/etc/hosts, /etc/resolv.conf, /etc/nsswitch.conf"),
+	ALLOW(newfstatat, "the resolver checks its files"),
+	ALLOW(fstat, "stdio on the resolver's files"),
+	ALLOW(lseek, "stdio on the resolver's files"),
+	/* memory */
+	ALLOW(brk, "malloc"),
+	ALLOW(munmap, "free of large blocks"),
+	ALLOW(mremap, "realloc of large blocks"),
+	ALLOW(madvise, "malloc trims freed memory"),
+	ALLOW_IF2(mmap, ARG_MASKED(2, PROT_EXEC, 0),
+	    ARG_MASKED(3, MAP_ANONYMOUS, MAP_ANONYMOUS),
+	    "malloc of large blocks; anonymous, not executable"),
+	ALLOW_IF(mprotect, ARG_MASKED(2, PROT_EXEC, 0),
+	    "glibc's malloc; never executable"),
+	ALLOW_IF(futex, FUTEX_CMD(FUTEX_WAIT), "glibc locks"),
+	ALLOW_IF(futex, FUTEX_CMD(FUTEX_WAKE), "glibc locks"),
+	ALLOW(getrandom, "the resolver's query ids"),
+	ALLOW(clock_gettime, "timeouts, the cache (without the vDSO)"),
+	ALLOW(gettimeofday, "timeouts (without the vDSO)"),
+	ALLOW(getpid, "the resolver, logs"),
+	ALLOW(rt_sigreturn, "signal return"),
+	ALLOW(rt_sigprocmask, "glibc blocks signals around critical code"),
+	ALLOW(exit, "thread exit"),
+	ALLOW(exit_group, "process exit"),
+	/* Harmless probes, denied with an error. */
+	DENY(ioctl, ENOTTY, "glibc isatty() probes"),
+	DENY(readlink, EACCES, "the sanitizer runtime names the binary"),
+#ifdef CSSHD_SANITIZE
+	ALLOW(sigaltstack, "ASan's no-return hook, sanitizer build only"),
+	DENY(open, EACCES, "the sanitizer runtime, while reporting"),
+#else
+	DENY(sigaltstack, EPERM, "the sanitizer runtime asks while reporting"),
+#endif
+};
+
+static void
+drop_identity(const struct ipc_lookup_init *in)
+{
+	gid_t gid = (gid_t)in->gid;
+	uid_t uid = (uid_t)in->uid;
+
+	if (!(in->flags & IPC_LOOKUP_SETUID))
+		return;
+	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1)
+		fatal("drop to uid %u: %s", uid, strerror(errno));
+	if (setuid(0) != -1 || seteuid(0) != -1)
+		fatal("regained root after dropping privileges");
+}
+
+static void
+set_limits(void)
+{
+	static const struct {
+		int res;
+		rlim_t val;
+		const char *name;
+	} lim[] = {
+		/* No RLIMIT_FSIZE: its log lines go to the monitor's
+		 * stderr, which may be a file; it can open no other file
+		 * for writing (openat below). */
+#ifndef CSSHD_SANITIZE
+		{ RLIMIT_DATA, LOOKUP_MAX_DATA, "DATA" },
+#endif
+		{ RLIMIT_NPROC, 0, "NPROC" },		/* no new processes */
+		{ RLIMIT_CORE, 0, "CORE" },		/* no core dumps */
+		{ RLIMIT_NOFILE, LOOKUP_MAX_FDS, "NOFILE" },
+	};
+	struct rlimit rl;
+	size_t i;
+
+	for (i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+		rl.rlim_cur = rl.rlim_max = lim[i].val;
+		if (setrlimit(lim[i].res, &rl) == -1)
+			fatal("setrlimit %s: %s", lim[i].name, strerror(errno));
+	}
+}
+
+static void
+install_filter(void)
+{
+	scmp_filter_ctx ctx;
+	size_t i;
+	int rc;
+
+	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
+		fatal("seccomp_init failed");
+	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		if (rules[i].nr < 0)
+			continue;	/* not on this architecture */
+		rc = seccomp_rule_add_array(ctx, rules[i].errno_ret ?
+		    SCMP_ACT_ERRNO((uint32_t)rules[i].errno_ret) :
+		    SCMP_ACT_ALLOW, rules[i].nr, rules[i].nargs, rules[i].arg);
+		if (rc != 0)
+			fatal("seccomp rule %zu (%s): %s", i, rules[i].why,
+			    strerror(-rc));
+	}
+	if ((rc = seccomp_load(ctx)) != 0)
+		fatal("seccomp_load: %s", strerror(-rc));
+	seccomp_release(ctx);
+}
+
+void
+lookup_sandbox_enter(const struct ipc_lookup_init *in)
+{
+	pid_t monitor = getppid();
+
+	drop_identity(in);
+	/* Set after the uid change, which clears it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		fatal("PR_SET_PDEATHSIG: %s", strerror(errno));
+	if (getppid() != monitor)
+		fatal("the monitor is gone");
+	set_limits();
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("PR_SET_DUMPABLE: %s", strerror(errno));
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+	install_filter();
+}

@@ -1,0 +1,119 @@
+# Sourced by run.sh after registry.sh (Redis is up, the records written):
+# connect-sshd-lookup, the process that talks to Redis instead of the
+# key-holding monitor.  Its sandbox; the monitor without a Redis client;
+# a lookup process killed and replaced; Redis stopped for 10 s while a
+# session rekeys and a cached login completes, and how long the monitor
+# was ever away from its poll loop.
+
+LK_PORT=$(free_port)
+LK_METRICS=$(free_port)
+# Answers cached for a minute: a login the cache can answer needs no
+# fresh lookup while Redis is stopped.
+cat > "$T/lk.conf" <<EOF2
+listen = [ "127.0.0.1:$LK_PORT" ];
+key = "$T/gw_key";
+workers = { prefork = 2; chroot = "$T/empty"; program = "$B/connect-sshd-worker"; };
+log = { level = "info"; format = "text"; };
+registry = { backend = "redis"; address = "127.0.0.1:$RDS_PORT"; user = "gw";
+             password_file = "$T/gw.pass"; timeout_ms = 300; cache_ttl = 60; };
+metrics_listen = "127.0.0.1:$LK_METRICS";
+EOF2
+echo "[127.0.0.1]:$LK_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+
+# The lookup process of the monitor in $1.pid, or nothing.
+lookup_pid() {
+	pgrep -P "$(cat "$T/$1.pid")" -f connect-sshd-lookup | head -1
+}
+
+if start_gateway lk "$T/lk.conf"; then
+	LK_LOG=$T/lk.log
+	MPID=$(cat "$T/lk.pid")
+	for _ in $(seq 1 50); do
+		LPID=$(lookup_pid lk)
+		[ -n "$LPID" ] && grep -q "connect-sshd-lookup\[$LPID\] info: registry: connected" "$LK_LOG" && break
+		sleep 0.1
+	done
+	st=/proc/$LPID/status
+	want_uid=$(id -u)
+	[ "$ROOT" = 1 ] && want_uid=$(id -u nobody)
+	if [ -n "$LPID" ] && grep -q '^Seccomp:[[:space:]]*2' "$st" &&
+	    grep -q '^NoNewPrivs:[[:space:]]*1' "$st" &&
+	    grep -q "^Uid:[[:space:]]*$want_uid[[:space:]]" "$st" &&
+	    ! grep -q hiredis "/proc/$MPID/maps" && grep -q hiredis "/proc/$LPID/maps"; then
+		ok "connect-sshd-lookup holds the Redis client: uid $want_uid, no_new_privs, seccomp; the monitor maps no hiredis"
+	else
+		not_ok "lookup process: pid '$LPID' $(grep -E '^(Uid|Seccomp|NoNewPrivs)' "$st" 2>/dev/null | tr '\n' ' ') monitor hiredis=$(grep -c hiredis "/proc/$MPID/maps")"
+	fi
+
+	out=$(gw_ssh "$LK_PORT" "$T/alice" alice@r1 'echo first' 2>&1)
+	[ "$out" = first ] && ok "a login through the lookup process" ||
+		not_ok "login through the lookup process: '$out'; $(tail -3 "$LK_LOG" | tr '\n' ' ')"
+
+	# Killed (as by the OOM killer): logged, replaced within about a
+	# second; logins work again, the monitor never stopped.
+	kill -KILL "$LPID"
+	n=0
+	until out=$(gw_ssh "$LK_PORT" "$T/alice" alice@r1 'echo again' 2>/dev/null) &&
+	    [ "$out" = again ]; do
+		n=$((n + 1))
+		[ $n -ge 20 ] && break
+		sleep 0.25
+	done
+	NPID=$(lookup_pid lk)
+	[ "$out" = again ] && [ -n "$NPID" ] && [ "$NPID" != "$LPID" ] &&
+		grep -q "lookup: connect-sshd-lookup died of KILL" "$LK_LOG" &&
+		running "$MPID" &&
+		ok "the lookup process killed: logged, replaced, logins work again ($n refused meanwhile)" ||
+		not_ok "lookup replacement: '$out' after $n tries, pid $LPID -> '$NPID'; $(grep lookup "$LK_LOG" | tail -2 | tr '\n' ' ')"
+
+	# Redis stopped for 10 s.  Meanwhile: a session sends 320 KiB, a
+	# key exchange every 16 KiB (each one a host key signature by the
+	# monitor); alice, whose answers are cached, logs in; bob, whose are
+	# not, is told the registry is unavailable.
+	bob_fp=$(ssh-keygen -lf "$T/bob.pub" | cut -d' ' -f2)
+	ctl key add bob "$(cat "$T/bob.pub")" > /dev/null && ctl member add 100 bob
+	out=$(gw_ssh "$LK_PORT" "$T/alice" alice@r1 'echo warm' 2>&1)
+	RPID=$(cat "$T/redis-server.pidfile")
+	kill -STOP "$RPID"
+	t0=$(date +%s%N)
+	python3 -c '
+import sys, time
+for i in range(80):
+    sys.stdout.buffer.write(b"x" * 4096); sys.stdout.flush(); time.sleep(0.1)
+' | GW_SSH_LOGLEVEL=DEBUG gw_ssh "$LK_PORT" "$T/alice" alice@r1 -o RekeyLimit=16K 'wc -c' \
+	    > "$T/lk.stream" 2> "$T/lk.stream.err" &
+	stream=$!
+	sleep 2
+	cached=$(gw_ssh "$LK_PORT" "$T/alice" alice@r1 'echo cached' 2>&1)
+	t_cached=$(( ($(date +%s%N) - t0) / 1000000 ))
+	GW_SSH_LOGLEVEL=INFO gw_ssh "$LK_PORT" "$T/bob" bob@r1 true 2> "$T/lk.bob.err"
+	bob_rc=$?
+	wait "$stream"
+	kexes=$(grep -c "SSH2_MSG_NEWKEYS received" "$T/lk.stream.err")
+	stall_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	sleep $(( 10 - stall_ms / 1000 > 0 ? 10 - stall_ms / 1000 : 0 ))
+	kill -CONT "$RPID"
+	curl -s --max-time 5 "http://127.0.0.1:$LK_METRICS/metrics" > "$T/lk.metrics"
+	loop=$(awk '$1 == "connect_sshd_monitor_loop_max_seconds" { print $2 }' "$T/lk.metrics")
+	[ "$(tr -d ' ' < "$T/lk.stream")" = 327680 ] && [ "$kexes" -ge 10 ] &&
+		ok "Redis stopped 10 s: a session sends 320 KiB through $kexes key exchanges meanwhile" ||
+		not_ok "session during the stall: '$(cat "$T/lk.stream")' bytes, $kexes key exchanges; $(tail -2 "$T/lk.stream.err" | tr '\n' ' ')"
+	[ "$out" = warm ] && [ "$cached" = cached ] &&
+		grep -q "session id checked by this replica only" "$LK_LOG" &&
+		ok "Redis stopped: a login the cache answers completes (${t_cached} ms into the stall)" ||
+		not_ok "cached login during the stall: '$cached'; $(tail -3 "$LK_LOG" | tr '\n' ' ')"
+	[ "$bob_rc" = 255 ] && grep -q "Registry unavailable" "$T/lk.bob.err" &&
+		grep -q "event=auth.denied .*user=bob .*reason=registry-unavailable" "$LK_LOG" &&
+		ok "Redis stopped: a login that needs Redis is told the registry is unavailable" ||
+		not_ok "uncached login during the stall: rc=$bob_rc $(tr '\n' ' ' < "$T/lk.bob.err")"
+	# Not a speed test: a bound far under the 10 s stall, which a
+	# monitor that waited on Redis would exceed.
+	[ -n "$loop" ] && python3 -c "import sys; sys.exit(0 if float('$loop') < 1.0 else 1)" &&
+		ok "the monitor's longest time away from its poll loop: ${loop} s (Redis stopped 10 s)" ||
+		not_ok "monitor loop: '$loop' s; $(grep 'away from its poll loop' "$LK_LOG" | tail -1)"
+	ctl member remove 100 bob > /dev/null 2>&1
+	ctl key remove bob "$bob_fp" > /dev/null 2>&1
+	stop_gateway lk
+else
+	not_ok "start a gateway with the lookup process"
+fi
