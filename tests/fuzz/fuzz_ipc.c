@@ -31,6 +31,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct ipc_proxy proxy;
 		struct ipc_refused refused;
 		struct ipc_kex kex;
+		struct ipc_lookup_init linit;
+		struct ipc_lookup_access access;
+		struct ipc_lookup_facts facts;
+		struct ipc_lookup_startup startup;
+		struct ipc_lookup_counted counted;
 	} u;
 	unsigned type;
 
@@ -86,6 +91,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case IPC_W_REFUSED:
 		(void)ipc_dec_refused(&c, &u.refused);
+		break;
+	case IPC_L_INIT:
+		(void)ipc_dec_lookup_init(&c, &u.linit);
+		break;
+	case IPC_L_ACCESS:
+		(void)ipc_dec_lookup_access(&c, &u.access);
+		break;
+	case IPC_L_FACTS:
+		(void)ipc_dec_lookup_facts(&c, &u.facts);
+		break;
+	case IPC_L_STARTUP:
+		(void)ipc_dec_lookup_startup(&c, &u.startup);
+		break;
+	case IPC_L_COUNTED:
+		(void)ipc_dec_lookup_counted(&c, &u.counted);
 		break;
 	default:
 		(void)ipc_type_nfds(type);

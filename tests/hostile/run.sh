@@ -415,6 +415,9 @@ if start_gateway hg2 "$T/hg2.conf"; then
 else
 	not_ok "start the second hostile gateway"
 fi
+# ---- a compromised lookup process ----
+. "$HERE/lookup.sh"
+
 grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$LOG" &&
 	{ not_ok "sanitizer report in the monitor's log"
 	  grep -E -A12 "ERROR: (Address|Leak)Sanitizer|runtime error:" "$LOG" | head -40 | sed 's/^/#   /'; } ||

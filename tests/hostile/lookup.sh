@@ -1,0 +1,71 @@
+# Sourced by run.sh: a compromised connect-sshd-lookup (hostile_lookup.py)
+# against the real monitor.  Whatever it sends, the monitor checks it: a
+# lie it can see (a record no registry passes, an answer to no question,
+# bytes that do not decode, facts nobody asked for) kills the process,
+# logged; one that never answers is answered "unavailable" by the monitor
+# itself and replaced.  No login is granted, and the monitor keeps serving.
+
+ssh-keygen -q -t ed25519 -N '' -f "$T/lkuser" -C lkuser
+
+# A gateway whose lookup process is the hostile one in MODE.
+start_hostile_lookup() {
+	local mode=$1 dir=$T/lk-$1
+	mkdir -p "$dir"
+	ln -sf "$B/connect-sshd-worker" "$dir/connect-sshd-worker"
+	printf '#!/bin/sh\nexec /usr/bin/python3 %s %s\n' \
+	    "$TOP/tests/hostile/hostile_lookup.py" "$mode" > "$dir/connect-sshd-lookup"
+	chmod 755 "$dir/connect-sshd-lookup"
+	LKP=$(free_port)
+	cat > "$T/lk-$mode.conf" <<EOF2
+listen = [ "127.0.0.1:$LKP" ];
+key = "$T/gw_key";
+workers = { prefork = 1; chroot = "$T/empty"; program = "$dir/connect-sshd-worker"; };
+log = { level = "info"; format = "text"; };
+registry = { backend = "redis"; address = "127.0.0.1:1"; timeout_ms = 300; };
+EOF2
+	echo "[127.0.0.1]:$LKP $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+	start_gateway "lk-$mode" "$T/lk-$mode.conf"
+}
+
+lookup_attack() {	# lookup_attack MODE "what the log must say" description
+	local mode=$1 want=$2 what=$3 out rc
+	if ! start_hostile_lookup "$mode"; then
+		not_ok "start a gateway with the hostile lookup ($mode)"
+		return
+	fi
+	GW_SSH_LOGLEVEL=INFO gw_ssh "$LKP" "$T/lkuser" lkuser@s1 'echo granted' \
+	    > "$T/lk-$mode.out" 2>&1
+	rc=$?
+	wait_log "$T/lk-$mode.log" "$want"
+	if [ $rc = 255 ] && ! grep -q granted "$T/lk-$mode.out" &&
+	    grep -q "Registry unavailable" "$T/lk-$mode.out" &&
+	    grep -q "lookup: killing connect-sshd-lookup (pid [0-9]*): $want" "$T/lk-$mode.log" &&
+	    running "$(cat "$T/lk-$mode.pid")"; then
+		ok "hostile lookup ($mode): $what"
+	else
+		not_ok "hostile lookup ($mode): rc=$rc $(tr '\n' ' ' < "$T/lk-$mode.out"); $(grep lookup "$T/lk-$mode.log" | tail -2 | tr '\n' ' ')"
+	fi
+	stop_gateway "lk-$mode"
+	cat "$T/lk-$mode.log" >> "$LOG"
+}
+
+lookup_attack lie-host "facts with an upstream that is not a numeric address and port" \
+	"a granted login routed to a DNS name is refused; the process killed"
+lookup_attack wrong-id "an answer to no question asked" \
+	"an answer to another question: killed, the login refused"
+lookup_attack garbage "a malformed L_FACTS" \
+	"an answer that does not decode: killed, the login refused"
+lookup_attack silent "no answer for far longer than registry.timeout_ms allows" \
+	"no answer: the monitor answers unavailable itself, then kills it"
+
+# Facts before any question: killed at once, no client needed.
+if start_hostile_lookup unsolicited; then
+	wait_log "$T/lk-unsolicited.log" "an answer to no question asked" &&
+		running "$(cat "$T/lk-unsolicited.pid")" &&
+		ok "hostile lookup (unsolicited): facts nobody asked for kill it" ||
+		not_ok "hostile lookup (unsolicited): $(grep lookup "$T/lk-unsolicited.log" | tail -2 | tr '\n' ' ')"
+	stop_gateway lk-unsolicited
+	cat "$T/lk-unsolicited.log" >> "$LOG"
+else
+	not_ok "start a gateway with the hostile lookup (unsolicited)"
+fi
