@@ -649,7 +649,8 @@ session_id_fresh(struct monitor *m, struct worker *w, const uint8_t *id,
  * replicas (SET NX PX) before the login is accepted, in the same question
  * to the lookup process as the policy's (f): 1 claimed, or no registry,
  * or the registry could not answer the claim; 0 claimed before -- the
- * worker was killed.
+ * worker was killed.  A claim taken by an earlier, refused attempt of the
+ * same connection stands (decision_backend()).
  *
  * A claim the registry cannot answer does not refuse the login: the
  * policy was answered (from the lookup's cache, within cache_ttl, when
@@ -905,6 +906,12 @@ decision_backend(struct monitor *m, struct worker *w,
 	}
 	if (lookup_access(m, w, q, f) == 1)
 		return 1;
+	/* The lookup process claims the session id whatever the verdict
+	 * turns out to be: once claimed, it is this connection's, and a
+	 * later attempt on it (a refused key, then another) must not find
+	 * it "already used". */
+	if (q->claim && *f != NULL && (*f)->claimed == 1)
+		w->replay_claimed = 1;
 	facts_backend(be, view, *f);
 	return 0;
 }

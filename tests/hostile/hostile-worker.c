@@ -1034,6 +1034,17 @@ attack(const char *name)
 		say("attack", "");
 		empty(IPC_W_ROUTE);
 		await(3000);
+	} else if (strcmp(name, "claim-after-refused") == 0) {
+		/* A refused signed attempt (a forged signature), then a
+		 * genuine login on the same connection: with the registry,
+		 * the first attempt claimed the session id already, for this
+		 * connection, and the second must not find it taken. */
+		sign(32);
+		await(3000);
+		verify(0);
+		await(3000);
+		if (genuine_login(0) != 0)
+			say("login failed", "");
 	} else if (strcmp(name, "verify-forged") == 0) {
 		sign(32);
 		await(3000);

@@ -9,8 +9,12 @@ and lies in one way, named by its argument:
   garbage      answers with a datagram that does not decode
   unsolicited  sends facts before any question is asked
   silent       reads questions and never answers
+  claims       not a lie: admits every connection, grants every login
+               and answers session id claims as Redis's SET NX would
+               (the first claim of an id wins, any later one finds it
+               taken)
 
-The monitor must kill it (or, silent, answer "unavailable" itself and
+Except with claims, the monitor must kill it (or, silent, answer "unavailable" itself and
 then replace it), refuse the login, and keep serving.
 """
 import socket
@@ -24,17 +28,32 @@ def string(b):
     return struct.pack(">I", len(b)) + b
 
 
-def facts(qid, host=b"10.0.0.5"):
+UNASKED = -3
+
+
+def facts(qid, host=b"10.0.0.5", claimed=1):
     body = struct.pack(">Qiiq", qid, 1, 0, 1)
     body += string(host) + string(b"22") + string(b"") + string(b"")
     body += struct.pack(">III", 0, 0, 0)             # auth, users_set, n
-    body += struct.pack(">iiIiii", 1, 1, 1, 1, 0, 1)  # allowed..claimed
+    body += struct.pack(">iiIiii", 1, 1, 1, 1, 0, claimed)  # allowed..claimed
     body += struct.pack(">13QI", *([0] * 13), 1)
     return struct.pack(">H", L_FACTS) + body
 
 
+def claim_id(msg):
+    """The session id an L_ACCESS claims (b"" for none): after the
+    type and the question id come the user, key and CA strings."""
+    pos = 10
+    for _ in range(3):
+        (n,) = struct.unpack(">I", msg[pos:pos + 4])
+        pos += 4 + n
+    (n,) = struct.unpack(">I", msg[pos:pos + 4])
+    return msg[pos + 4:pos + 4 + n]
+
+
 def main():
     mode = sys.argv[1]
+    claimed_ids = set()
     s = socket.socket(fileno=3)
     msg = s.recv(16384)
     assert struct.unpack(">H", msg[:2])[0] == L_INIT
@@ -46,6 +65,11 @@ def main():
         if not msg:
             return
         (kind,) = struct.unpack(">H", msg[:2])
+        if kind == L_STARTUP and mode == "claims":
+            (qid,) = struct.unpack(">Q", msg[2:10])
+            if qid != 0:                              # 0: a release
+                s.send(struct.pack(">HQi", L_COUNTED, qid, 1))
+            continue
         if kind != L_ACCESS:
             continue
         (qid,) = struct.unpack(">Q", msg[2:10])
@@ -53,6 +77,13 @@ def main():
             s.send(facts(qid, b"studio.internal"))
         elif mode == "wrong-id":
             s.send(facts(qid + 1000))
+        elif mode == "claims":
+            cid = claim_id(msg)
+            if not cid:
+                s.send(facts(qid, claimed=UNASKED))
+            else:
+                s.send(facts(qid, claimed=0 if cid in claimed_ids else 1))
+                claimed_ids.add(cid)
         elif mode == "garbage":
             s.send(struct.pack(">H", L_FACTS) + b"\x01")
         # silent: nothing

@@ -69,3 +69,39 @@ if start_hostile_lookup unsolicited; then
 else
 	not_ok "start a gateway with the hostile lookup (unsolicited)"
 fi
+
+# Not a lie: a lookup that answers session id claims as Redis's SET NX
+# does, behind the real monitor and a scripted worker.  A signed attempt
+# that is refused (a forged signature) claims the connection's session id
+# already; the genuine login that follows on the same connection must
+# not find that id "already used" (the monitor asks once per connection).
+LKC_DIR=$T/lk-claims
+mkdir -p "$LKC_DIR"
+ln -sf "$B/tests/hostile-worker" "$LKC_DIR/connect-sshd-worker"
+printf '#!/bin/sh\nexec /usr/bin/python3 %s claims\n' \
+    "$TOP/tests/hostile/hostile_lookup.py" > "$LKC_DIR/connect-sshd-lookup"
+chmod 755 "$LKC_DIR/connect-sshd-lookup"
+LKC_PORT=$(free_port)
+cat > "$T/lk-claims.conf" <<EOF2
+listen = [ "127.0.0.1:$LKC_PORT" ];
+key = "$T/gw_key";
+workers = { prefork = 1; chroot = "$T/empty"; program = "$LKC_DIR/connect-sshd-worker"; };
+log = { level = "info"; format = "text"; };
+registry = { backend = "redis"; address = "127.0.0.1:1"; timeout_ms = 300; };
+EOF2
+if start_gateway lk-claims "$T/lk-claims.conf"; then
+	out=$(PORT=$LKC_PORT attack "claim-after-refused $SEED")
+	if [ "$(echo "$out" | grep -c "^refused M_VERIFY_REPLY")" = 1 ] &&
+	    [ "$(echo "$out" | grep -c "^answered M_VERIFY_REPLY")" = 1 ] &&
+	    ! echo "$out" | grep -q "^closed\|login failed" &&
+	    grep -q "reason=bad-signature" "$T/lk-claims.log" &&
+	    ! grep -q "already used" "$T/lk-claims.log"; then
+		ok "registry claims: a refused signed attempt, then the genuine login on the same connection is accepted"
+	else
+		not_ok "registry claims: refused attempt then login (worker saw: $(echo "$out" | tr '\n' ' '); $(grep 'killing\|auth\.' "$T/lk-claims.log" | tail -2 | tr '\n' ' '))"
+	fi
+	stop_gateway lk-claims
+	cat "$T/lk-claims.log" >> "$LOG"
+else
+	not_ok "start a gateway with the claims lookup"
+fi
