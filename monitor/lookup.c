@@ -88,10 +88,10 @@ lookup_enabled(const struct monitor *m)
 /* ---- the process ---- */
 
 /* connect-sshd-lookup lives beside the worker program. */
-static int
-lookup_path(const struct monitor *m, char *out, size_t outsz)
+int
+lookup_path(const struct config *cfg, char *out, size_t outsz)
 {
-	const char *prog = m->cfg->workers.program, *slash;
+	const char *prog = cfg->workers.program, *slash;
 	int n;
 
 	slash = strrchr(prog, '/');
@@ -146,7 +146,7 @@ spawn(struct monitor *m)
 	char path[IPC_MAX_PATH + 32];
 	int sv[2], rc, sndbuf = 1 << 20;
 
-	if (lookup_path(m, path, sizeof(path)) != 0)
+	if (lookup_path(m->cfg, path, sizeof(path)) != 0)
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		error("lookup: socketpair: %s", strerror(errno));

@@ -134,13 +134,24 @@ print_studio_setup(const struct monitor *m, const char *session)
 static int
 check_worker_program(const struct config *cfg)
 {
+	char path[IPC_MAX_PATH + 32];
+
 	if (access(cfg->workers.program, X_OK) != 0) {
 		error("%s: worker program %s: %s (install connect-sshd-worker "
 		    "or set workers.program)", cfg->path, cfg->workers.program,
 		    strerror(errno));
 		return -1;
 	}
-	return 0;
+	if (cfg->registry.backend != CFG_REGISTRY_REDIS)
+		return 0;
+	if (lookup_path(cfg, path, sizeof(path)) != 0)
+		errno = ENAMETOOLONG;
+	else if (access(path, X_OK) == 0)
+		return 0;
+	error("%s: the Redis registry needs connect-sshd-lookup beside "
+	    "workers.program (%s): %s", cfg->path, cfg->workers.program,
+	    strerror(errno));
+	return -1;
 }
 
 int

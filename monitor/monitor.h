@@ -313,6 +313,7 @@ struct lookup_question {
 	uint32_t claim_ttl_ms;
 };
 int lookup_enabled(const struct monitor *m);
+int lookup_path(const struct config *cfg, char *out, size_t outsz);
 int lookup_start(struct monitor *m);
 int lookup_restart(struct monitor *m);
 void lookup_stop(struct monitor *m);
