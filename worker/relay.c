@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,13 +62,31 @@
  * every busy channel holds its window, so the budget leaves room for 32
  * of them (24 parallel downloads through ssh -D hold up to 49 MiB; with
  * 16 MiB, the last of them were refused their channels).  Channels
- * already open can still come to hold more; RLIMIT_DATA (sandbox.c) is
- * the hard bound, and only its own connection ends.  The worker does not
+ * already open can still come to hold more, up to RELAY_HOLD_MAX.  The
+ * worker does not
  * stop reading a side's socket to bound what one channel holds: the
  * window adjustments and keepalives of the other direction arrive on
  * that socket, and a channel echoing its input (cat) would never drain.
  */
 #define RELAY_HOLD_BUDGET	(64 * 1024 * 1024)
+/*
+ * What the channels of one connection may hold, both ways together, and
+ * what the worker's heap may come to, before the worker ends that
+ * connection itself (check_hold()).  Channels opened before any data can
+ * each still take in their window: 128 of them that the Studio side never
+ * reads reached RLIMIT_DATA (256 MiB, sandbox.c), where an allocation
+ * fails somewhere inside libssh and not every such path ends cleanly.
+ * The heap, not the bytes held, is what RLIMIT_DATA counts: libssh grows
+ * a channel's buffer to a power of two, so 162 MiB held took 246 MiB of
+ * VmData.  RLIMIT_DATA stays the backstop, 64 MiB above RELAY_HEAP_MAX
+ * for the libraries' own data and what one check interval takes in (a
+ * pass over the sockets reads at most 256 KiB, drain_sockets()).  The
+ * bytes held are checked too: under the sanitizer, mallinfo2() does not
+ * see the heap.
+ */
+#define RELAY_HOLD_MAX		(160 * 1024 * 1024)
+#define RELAY_HEAP_MAX		((size_t)192 * 1024 * 1024)
+#define RELAY_HOLD_CHECK_MS	10
 
 enum chan_kind { CH_SESSION, CH_DIRECT, CH_FORWARDED, CH_AGENT };
 
@@ -129,6 +148,7 @@ struct relay {
 	struct timespec last_data;	/* channel data moved either way */
 	struct timespec last_keepalive;
 	struct timespec last_progress;	/* channel byte counts reported */
+	struct timespec last_hold_check; /* check_hold() */
 	int agent_requested;		/* the client asked for ssh -A */
 	struct rfwd fwds[RELAY_MAX_FWDS];
 	size_t nfwds;
@@ -167,6 +187,7 @@ relay_new(ssh_session down, ssh_session up, const char *studio,
 	clock_now(&r->last_data);
 	r->last_keepalive = r->last_data;
 	r->last_progress = r->last_data;
+	r->last_hold_check = r->last_data;
 	snprintf(r->studio, sizeof(r->studio), "%s", studio);
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	/* What the channel and server callbacks do not take -- channel
@@ -1152,6 +1173,33 @@ check_liveness(struct relay *r, long progress)
 }
 
 /*
+ * The bound on what the channels hold (RELAY_HOLD_MAX).  Returns 0 to go
+ * on, or -1 with end_msg set to close the connection.
+ */
+static int
+check_hold(struct relay *r)
+{
+	struct mallinfo2 mi;
+	size_t held, heap;
+
+	if (clock_ms_since(&r->last_hold_check) < RELAY_HOLD_CHECK_MS)
+		return 0;
+	clock_now(&r->last_hold_check);
+	mi = mallinfo2();
+	heap = mi.arena + mi.hblkhd;	/* from brk, and mmap()ed chunks */
+	if ((held = held_now(r)) < RELAY_HOLD_MAX && heap < RELAY_HEAP_MAX)
+		return 0;
+	logit("closing the connection: its %zu channels hold %zu bytes that "
+	    "their destinations have not read, in a heap of %zu MiB (at most "
+	    "%d MiB held, %zu MiB of heap)", r->npairs, held, heap >> 20,
+	    RELAY_HOLD_MAX >> 20, RELAY_HEAP_MAX >> 20);
+	snprintf(r->end_msg, sizeof(r->end_msg), "The channels of this "
+	    "connection hold more data than their destinations take: "
+	    "disconnected by the gateway");
+	return -1;
+}
+
+/*
  * libssh reads a socket 4 KiB per poll event.  While data flows, take in
  * what the sockets have (up to RELAY_DRAIN_POLLS events) before the next
  * pass over the channels, rather than one pass per 4 KiB: the pass costs
@@ -1229,7 +1277,7 @@ relay_run(struct relay *r)
 			break;
 		}
 		report_progress(r);
-		if (check_liveness(r, progress) != 0) {
+		if (check_liveness(r, progress) != 0 || check_hold(r) != 0) {
 			rc = -1;
 			break;
 		}
