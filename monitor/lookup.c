@@ -66,6 +66,9 @@ struct lookup {
 	int gone;			/* closed its socket, not reaped */
 	struct registry_stats stats;	/* as last reported */
 	int stats_seen;
+	uint64_t log_window;		/* the second log_left counts for */
+	unsigned log_left;		/* L_LOG lines still logged in it */
+	unsigned long long log_dropped;
 };
 
 static struct lookup lk = { .pid = -1, .sock = -1 };
@@ -155,11 +158,15 @@ spawn(struct monitor *m)
 	/* Room for every question outstanding: a send never blocks. */
 	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf,
 	    sizeof(sndbuf));
-	/* stdin and stdout /dev/null; stderr the monitor's, for its log
-	 * lines; the IPC socket on fd 3. */
+	/* /dev/null on 0-2, as a worker's (stderr kept in debug mode and
+	 * in the sanitizer build, for its reports): its log lines come as
+	 * L_LOG (log_line()).  The IPC socket on fd 3. */
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (!m->debug && !SANITIZER_BUILD)
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null",
+		    O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], IPC_LOOKUP_FD);
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
@@ -470,6 +477,40 @@ take_stats(const struct ipc_lookup_facts *f)
 	lk.stats_seen = 1;
 }
 
+/*
+ * A log line of the lookup process: decoded, escaped and prefixed by the
+ * monitor's own logging, at most MON_LOG_BURST a second (beyond that,
+ * dropped and counted, as a worker's W_LOG).  0, or -1 after killing it.
+ */
+static int
+log_line(struct monitor *m, struct cursor *c)
+{
+	struct ipc_log l;
+	char line[IPC_MAX_TEXT + 64];
+	uint64_t now = clock_ms() / 1000;
+
+	if (ipc_dec_log(c, &l) != 0 || l.level > LOG_LVL_DEBUG) {
+		lookup_kill(m, "a malformed L_LOG");
+		return -1;
+	}
+	if (now != lk.log_window) {
+		if (lk.log_dropped > 0)
+			logit("lookup: %llu log lines dropped (more than %u "
+			    "a second)", lk.log_dropped, MON_LOG_BURST);
+		lk.log_window = now;
+		lk.log_left = MON_LOG_BURST;
+		lk.log_dropped = 0;
+	}
+	if (lk.log_left == 0) {
+		lk.log_dropped++;
+		return 0;
+	}
+	lk.log_left--;
+	snprintf(line, sizeof(line), "lookup %ld: %s", (long)lk.pid, l.text);
+	log_raw((enum log_level)l.level, line);
+	return 0;
+}
+
 /* The head of the FIFO, if msg answers it (kind and id); else the
  * process is killed. */
 static int
@@ -561,6 +602,12 @@ lookup_readable(struct monitor *m)
 			return;
 		}
 		cursor_init(&c, msg + 2, (size_t)n - 2);
+		/* Log lines come in any state: start-up errors too. */
+		if (type == IPC_L_LOG) {
+			if (log_line(m, &c) != 0)
+				return;
+			continue;
+		}
 		if (!lk.ready) {
 			if (type != IPC_L_READY || cursor_end(&c) != 0) {
 				lookup_kill(m, "no L_READY first");

@@ -42,6 +42,7 @@ static const char *const type_names[IPC_TYPE_MAX] = {
 	[IPC_L_FACTS] = "L_FACTS",
 	[IPC_L_STARTUP] = "L_STARTUP",
 	[IPC_L_COUNTED] = "L_COUNTED",
+	[IPC_L_LOG] = "L_LOG",
 };
 
 const char *
@@ -355,13 +356,27 @@ ipc_dec_text(struct cursor *c, struct ipc_text *m)
 
 /* ---- IPC_W_LOG ---- */
 
-int
-ipc_enc_log(struct buf *b, const struct ipc_log *m)
+/* A worker's and the lookup process's log lines share one body
+ * (ipc_dec_log() reads both). */
+static int
+enc_log_as(struct buf *b, unsigned type, const struct ipc_log *m)
 {
-	put_header(b, IPC_W_LOG);
+	put_header(b, type);
 	buf_put_u32(b, m->level);
 	put_cstr(b, m->text, sizeof(m->text));
 	return buf_ok(b);
+}
+
+int
+ipc_enc_log(struct buf *b, const struct ipc_log *m)
+{
+	return enc_log_as(b, IPC_W_LOG, m);
+}
+
+int
+ipc_enc_lookup_log(struct buf *b, const struct ipc_log *m)
+{
+	return enc_log_as(b, IPC_L_LOG, m);
 }
 
 int

@@ -70,6 +70,7 @@ enum ipc_type {
 	IPC_L_FACTS,		/* L->M: ... those facts */
 	IPC_L_STARTUP,		/* M->L: count (or release) a startup */
 	IPC_L_COUNTED,		/* L->M: ... counted, refused, or no answer */
+	IPC_L_LOG,		/* L->M: a log line (struct ipc_log) */
 	IPC_TYPE_MAX
 };
 
@@ -387,6 +388,7 @@ int ipc_enc_text(struct buf *b, unsigned type, const struct ipc_text *m);
 int ipc_dec_text(struct cursor *c, struct ipc_text *m);
 int ipc_enc_log(struct buf *b, const struct ipc_log *m);
 int ipc_dec_log(struct cursor *c, struct ipc_log *m);
+int ipc_enc_lookup_log(struct buf *b, const struct ipc_log *m);
 int ipc_enc_key_query(struct buf *b, const struct ipc_key_query *m);
 int ipc_dec_key_query(struct cursor *c, struct ipc_key_query *m);
 int ipc_enc_verify(struct buf *b, const struct ipc_verify *m);

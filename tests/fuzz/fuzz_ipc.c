@@ -72,6 +72,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)ipc_dec_text(&c, &u.text);
 		break;
 	case IPC_W_LOG:
+	case IPC_L_LOG:		/* the same body */
 		(void)ipc_dec_log(&c, &u.log);
 		break;
 	case IPC_W_KEY_QUERY:

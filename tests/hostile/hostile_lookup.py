@@ -9,6 +9,8 @@ and lies in one way, named by its argument:
   garbage      answers with a datagram that does not decode
   unsolicited  sends facts before any question is asked
   silent       reads questions and never answers
+  forge-log    writes a line that reads as the monitor's audit record to
+               its stderr, and sends one inside an L_LOG; then as claims
   claims       not a lie: admits every connection, grants every login
                and answers session id claims as Redis's SET NX would
                (the first claim of an id wins, any later one finds it
@@ -21,7 +23,10 @@ import socket
 import struct
 import sys
 
-L_INIT, L_READY, L_ACCESS, L_FACTS, L_STARTUP, L_COUNTED = range(20, 26)
+L_INIT, L_READY, L_ACCESS, L_FACTS, L_STARTUP, L_COUNTED, L_LOG = range(20, 27)
+LOG_INFO = 2
+FORGED = "2026-01-01T00:00:00.000Z connect-sshd[1] audit: event=auth.accepted forged=yes"
+
 
 
 def string(b):
@@ -60,6 +65,12 @@ def main():
     s.send(struct.pack(">H", L_READY))
     if mode == "unsolicited":
         s.send(facts(1))
+    if mode == "forge-log":
+        sys.stderr.write(FORGED + "\n")
+        sys.stderr.flush()
+        s.send(struct.pack(">HI", L_LOG, LOG_INFO) +
+               string(("logged\n" + FORGED).encode()))
+        mode = "claims"
     while True:
         msg = s.recv(16384)
         if not msg:

@@ -105,3 +105,24 @@ if start_gateway lk-claims "$T/lk-claims.conf"; then
 else
 	not_ok "start a gateway with the claims lookup"
 fi
+
+# The log is the monitor's: the lookup process's stderr is /dev/null
+# (kept only in the sanitizer build, for its reports), and a line it
+# sends as L_LOG is escaped and prefixed.  A forged audit record, written
+# to stderr and sent inside an L_LOG after a newline, never starts a line.
+if start_hostile_lookup forge-log; then
+	flog=$T/lk-forge-log.log
+	wait_log "$flog" "lookup [0-9]*: logged" >/dev/null
+	forged=$(grep -c "^2026-01-01T00:00:00.000Z connect-sshd\[1\] audit:" "$flog")
+	want=0; [ "${SANITIZE:-}" = 1 ] && want=1	# stderr kept there
+	if grep "lookup [0-9]*: logged" "$flog" | grep -qF 'logged\x0a2026-01-01T00:00:00.000Z connect-sshd[1] audit: event=auth.accepted forged=yes' &&
+	    [ "$forged" = "$want" ] && running "$(cat "$T/lk-forge-log.pid")"; then
+		ok "hostile lookup (forge-log): its lines reach the log escaped and prefixed, its stderr nowhere"
+	else
+		not_ok "hostile lookup (forge-log): forged lines at line start: $forged (want $want); $(grep -a 'lookup\|forged' "$flog" | tail -3 | tr '\n' ' ')"
+	fi
+	stop_gateway lk-forge-log
+	cat "$flog" >> "$LOG"
+else
+	not_ok "start a gateway with the hostile lookup (forge-log)"
+fi

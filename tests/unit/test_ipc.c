@@ -826,6 +826,11 @@ test_rt_log(void)
 		CHECK(ipc_dec_log(&c, &out) == 0, "W_LOG %s", vname[v]);
 		CU_ASSERT_EQUAL(out.level, in.level);
 		CU_ASSERT_STRING_EQUAL(out.text, in.text);
+		/* The lookup process's L_LOG: the same body, its own type. */
+		open_msg(ipc_enc_lookup_log(&b, &in), &b, IPC_L_LOG, &c);
+		CHECK(ipc_dec_log(&c, &out) == 0, "L_LOG %s", vname[v]);
+		CU_ASSERT_EQUAL(out.level, in.level);
+		CU_ASSERT_STRING_EQUAL(out.text, in.text);
 	}
 	CU_ASSERT_EQUAL(strlen(out.text), IPC_MAX_TEXT - 1);
 	buf_free(&b);
@@ -2042,6 +2047,7 @@ test_type_names(void)
 		{ IPC_L_FACTS, "L_FACTS", 0 },
 		{ IPC_L_STARTUP, "L_STARTUP", 0 },
 		{ IPC_L_COUNTED, "L_COUNTED", 0 },
+		{ IPC_L_LOG, "L_LOG", 0 },
 		{ IPC_TYPE_MAX, "UNKNOWN", 0 },
 		{ IPC_TYPE_MAX + 1, "UNKNOWN", 0 },
 		{ 0xffff, "UNKNOWN", 0 },
@@ -2050,7 +2056,7 @@ test_type_names(void)
 	size_t i;
 
 	/* The table above lists every type. */
-	CU_ASSERT_EQUAL(IPC_TYPE_MAX, 26);
+	CU_ASSERT_EQUAL(IPC_TYPE_MAX, 27);
 	for (i = 0; i < NELEM(types); i++) {
 		CHECK(strcmp(ipc_type_name(types[i].type), types[i].name) == 0,
 		    "ipc_type_name(%u) = \"%s\", want \"%s\"", types[i].type,
