@@ -66,6 +66,8 @@ struct lookup {
 	int gone;			/* closed its socket, not reaped */
 	struct registry_stats stats;	/* as last reported */
 	int stats_seen;
+	uint64_t scrape_window;		/* the second scrape_left counts for */
+	unsigned scrape_left;		/* L_SCRAPE still answered in it */
 	uint64_t log_window;		/* the second log_left counts for */
 	unsigned log_left;		/* L_LOG lines still logged in it */
 	unsigned long long log_dropped;
@@ -86,6 +88,13 @@ int
 lookup_enabled(const struct monitor *m)
 {
 	return m->cfg->registry.backend == CFG_REGISTRY_REDIS;
+}
+
+/* The process runs for the Redis registry, for metrics_listen, or both. */
+int
+lookup_runs(const struct monitor *m)
+{
+	return lookup_enabled(m) || m->metrics_fd != -1;
 }
 
 /* ---- the process ---- */
@@ -119,6 +128,10 @@ send_init(const struct monitor *m)
 		in.flags |= IPC_LOOKUP_SETUID;
 	if (m->cfg->enabled)
 		in.flags |= IPC_LOOKUP_ENABLED;
+	if (lookup_enabled(m))
+		in.flags |= IPC_LOOKUP_REDIS;
+	if (m->metrics_fd != -1)
+		in.flags |= IPC_LOOKUP_METRICS;
 	in.uid = (uint32_t)m->worker_uid;
 	in.gid = (uint32_t)m->worker_gid;
 	snprintf(in.host, sizeof(in.host), "%s", r->host);
@@ -160,7 +173,8 @@ spawn(struct monitor *m)
 	    sizeof(sndbuf));
 	/* /dev/null on 0-2, as a worker's (stderr kept in debug mode and
 	 * in the sanitizer build, for its reports): its log lines come as
-	 * L_LOG (log_line()).  The IPC socket on fd 3. */
+	 * L_LOG (log_line()).  The IPC socket on fd 3; the metrics_listen
+	 * socket, if any, on fd 4: the monitor never accepts on it. */
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -168,6 +182,9 @@ spawn(struct monitor *m)
 		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null",
 		    O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], IPC_LOOKUP_FD);
+	if (m->metrics_fd != -1)
+		posix_spawn_file_actions_adddup2(&fa, m->metrics_fd,
+		    IPC_LOOKUP_METRICS_FD);
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
 	rc = posix_spawn(&lk.pid, path, &fa, &attr, argv, envp);
@@ -247,7 +264,7 @@ lookup_gone(struct monitor *m)
 int
 lookup_start(struct monitor *m)
 {
-	if (!lookup_enabled(m))
+	if (!lookup_runs(m))
 		return 0;
 	lk.restart_at_ms = 0;
 	return spawn(m);
@@ -511,6 +528,62 @@ log_line(struct monitor *m, struct cursor *c)
 	return 0;
 }
 
+/*
+ * A scraper on metrics_listen, accepted by the lookup process: its
+ * metrics, rendered here, the body only.  The lookup process takes at
+ * most LOOKUP_SCRAPES_PER_S itself; more than MON_LOOKUP_SCRAPE_BURST in
+ * a second is a lookup process that misbehaves.  0, or -1 after killing
+ * it.
+ */
+static int
+on_scrape(struct monitor *m, struct cursor *c)
+{
+	static const struct registry_stats none;	/* nothing asked yet */
+	struct ipc_lookup_scrape q;
+	struct ipc_lookup_metrics a;
+	struct metrics_gauges g;
+	struct buf text, b;
+	uint64_t now = clock_ms() / 1000;
+	int rc = 0;
+
+	if (m->metrics_fd == -1 || ipc_dec_lookup_scrape(c, &q) != 0) {
+		lookup_kill(m, m->metrics_fd == -1 ? "a scrape with no "
+		    "metrics_listen" : "a malformed L_SCRAPE");
+		return -1;
+	}
+	if (now != lk.scrape_window) {
+		lk.scrape_window = now;
+		lk.scrape_left = MON_LOOKUP_SCRAPE_BURST;
+	}
+	if (lk.scrape_left == 0) {
+		lookup_kill(m, "scrapes faster than metrics_listen takes them");
+		return -1;
+	}
+	lk.scrape_left--;
+	buf_init(&text, IPC_MAX_METRICS);
+	metrics_gauges(m, &g);
+	metrics_render(&text, &g, !lookup_enabled(m) ? NULL :
+	    lookup_stats() != NULL ? lookup_stats() : &none, m->loop_max_us);
+	if (buf_ok(&text) != 0) {
+		error("metrics: over %d bytes", IPC_MAX_METRICS);
+		buf_reset(&text);
+	}
+	a.id = q.id;
+	a.text = text.data;
+	a.text_len = text.len;
+	buf_init(&b, IPC_MAX_MSG);
+	/* Never waits: the socket's buffer holds 1 MiB, and a process
+	 * that does not read its answers is replaced. */
+	if (ipc_enc_lookup_metrics(&b, &a) != 0 ||
+	    ipc_send(lk.sock, &b, NULL, 0) != 0) {
+		lookup_kill(m, "its metrics are not read");
+		rc = -1;
+	}
+	buf_free(&b);
+	buf_free(&text);
+	return rc;
+}
+
 /* The head of the FIFO, if msg answers it (kind and id); else the
  * process is killed. */
 static int
@@ -624,6 +697,10 @@ lookup_readable(struct monitor *m)
 		case IPC_L_COUNTED:
 			on_counted(m, &c);
 			break;
+		case IPC_L_SCRAPE:
+			if (on_scrape(m, &c) != 0)
+				return;
+			break;
 		default:
 			lookup_kill(m, "a message it may not send");
 			return;
@@ -643,7 +720,7 @@ lookup_tick(struct monitor *m)
 	struct lk_pending *p;
 	size_t i;
 
-	if (!lookup_enabled(m))
+	if (!lookup_runs(m))
 		return;
 	for (i = 0; i < lk.n; i++) {
 		p = &lk.q[(lk.head + i) % LOOKUP_MAX_PENDING];
@@ -684,7 +761,7 @@ lookup_next_ms(const struct monitor *m)
 	size_t i;
 	const struct lk_pending *p;
 
-	if (!lookup_enabled(m))
+	if (!lookup_runs(m))
 		return -1;
 	if (lk.sock == -1 && lk.pid <= 0)
 		next = lk.restart_at_ms;

@@ -75,7 +75,6 @@ setup_signals(struct monitor *m)
 enum ps_role {
 	PS_SIGNALS,		/* the self-pipe: handle_signals() */
 	PS_LISTENER,		/* a client listener: accept_one() */
-	PS_METRICS,		/* the metrics listener: metrics_serve() */
 	PS_WORKER,		/* a worker's IPC: dispatch_worker_msg() */
 	PS_AGENT,		/* a worker's agent socket: agent_readable() */
 	PS_UPSTREAM,		/* a Studio connect in progress */
@@ -133,9 +132,6 @@ build_pollset(struct monitor *m, struct pollset *ps, int *timeout)
 	for (i = 0; !m->quit && i < m->nlisten; i++)
 		if (ps_add(ps, m->listen_fds[i], POLLIN, NULL, PS_LISTENER) != 0)
 			return -1;
-	if (m->metrics_fd != -1 &&
-	    ps_add(ps, m->metrics_fd, POLLIN, NULL, PS_METRICS) != 0)
-		return -1;
 	if (lookup_fd() != -1 &&
 	    ps_add(ps, lookup_fd(), POLLIN, NULL, PS_LOOKUP) != 0)
 		return -1;
@@ -308,9 +304,6 @@ service_fd(struct monitor *m, struct pollset *ps, size_t i)
 		for (k = 0; k < m->nlisten; k++)
 			if (fd == m->listen_fds[k])
 				accept_one(m, k);
-		break;
-	case PS_METRICS:
-		metrics_serve(m);
 		break;
 	case PS_LINGER:
 		service_linger(m, fd);

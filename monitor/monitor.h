@@ -220,6 +220,7 @@ struct monitor {
 
 /* metrics.c: Prometheus text, counted from the audit records */
 #define METRICS_MAX_TEXT	16384	/* a whole response */
+#define MON_LOOKUP_SCRAPE_BURST	64	/* L_SCRAPE a second, at most */
 struct audit_field;
 struct registry_stats;
 struct metrics_gauges {
@@ -239,7 +240,6 @@ void metrics_render(struct buf *b, const struct metrics_gauges *g,
 
 /* metrics_http.c: the metrics_listen socket */
 int metrics_open(struct monitor *m);
-void metrics_serve(struct monitor *m);
 void metrics_close(struct monitor *m);
 
 /* notify.c: the sd_notify protocol, for systemd's Type=notify */
@@ -313,6 +313,7 @@ struct lookup_question {
 	uint32_t claim_ttl_ms;
 };
 int lookup_enabled(const struct monitor *m);
+int lookup_runs(const struct monitor *m);
 int lookup_path(const struct config *cfg, char *out, size_t outsz);
 int lookup_start(struct monitor *m);
 int lookup_restart(struct monitor *m);

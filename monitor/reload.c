@@ -178,7 +178,8 @@ monitor_reload(struct monitor *m)
 	config_changes(old, new, say_changed);
 	m->cfg = new;
 	if (old->registry.backend == CFG_REGISTRY_REDIS ||
-	    new->registry.backend == CFG_REGISTRY_REDIS) {
+	    new->registry.backend == CFG_REGISTRY_REDIS ||
+	    m->metrics_fd != -1) {
 		if (lookup_restart(m) != 0)
 			error("lookup: not started; logins that need the "
 			    "registry are refused until it is");

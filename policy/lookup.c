@@ -35,10 +35,12 @@
 #include "lookup.h"
 #include "policy.h"
 #include "registry.h"
+#include "scrape.h"
 
 static int ipc_fd = IPC_LOOKUP_FD;
 
-/* The IPC socket at fd 3 and stdio; nothing else may leak in. */
+/* The IPC socket at fd 3, metrics_listen at fd 4 (the monitor's L_INIT
+ * says whether it is one), and stdio; nothing else may leak in. */
 static void
 fixed_fds(void)
 {
@@ -47,7 +49,9 @@ fixed_fds(void)
 	if ((fl = fcntl(IPC_LOOKUP_FD, F_GETFD)) == -1)
 		_exit(3);
 	(void)fcntl(IPC_LOOKUP_FD, F_SETFD, fl | FD_CLOEXEC);
-	closefrom(IPC_LOOKUP_FD + 1);
+	if ((fl = fcntl(IPC_LOOKUP_METRICS_FD, F_GETFD)) != -1)
+		(void)fcntl(IPC_LOOKUP_METRICS_FD, F_SETFD, fl | FD_CLOEXEC);
+	closefrom(IPC_LOOKUP_METRICS_FD + 1);
 }
 
 static void
@@ -166,6 +170,30 @@ answer_access(struct registry_redis *r, const struct policy_backend *redis,
 	buf_free(&b);
 }
 
+/* A scraper is waiting: its metrics, please (IPC_L_SCRAPE). */
+static void
+ask_metrics(uint64_t id)
+{
+	struct ipc_lookup_scrape q;
+	struct buf b;
+
+	q.id = id;
+	buf_init(&b, IPC_MAX_MSG);
+	(void)ipc_enc_lookup_scrape(&b, &q);
+	send_msg(&b);
+	buf_free(&b);
+}
+
+static void
+answer_scraper(struct cursor *c)
+{
+	struct ipc_lookup_metrics a;
+
+	if (ipc_dec_lookup_metrics(c, &a) != 0 ||
+	    scrape_answer(a.id, a.text, a.text_len) != 0)
+		fatal("malformed L_METRICS from the monitor");
+}
+
 /* per_source_max_startups across replicas (IPC_L_STARTUP). */
 static void
 answer_startup(struct registry_redis *r, struct cursor *c)
@@ -195,12 +223,14 @@ main(int argc, char **argv)
 {
 	static uint8_t msg[IPC_MAX_MSG];
 	static struct ipc_lookup_init in;
+	struct pollfd pfd[1 + SCRAPE_POLLFDS];
 	struct cfg_registry cfg;
-	struct registry_redis *r;
+	struct registry_redis *r = NULL;
 	struct policy_backend redis;
 	struct cursor c;
 	struct buf b;
 	unsigned type;
+	size_t npfd;
 	long n;
 
 	(void)argc;
@@ -216,26 +246,53 @@ main(int argc, char **argv)
 		fatal("bad start-up settings from the monitor");
 	log_init("connect-sshd-lookup", (enum log_level)in.log_level,
 	    (enum log_format)in.log_format);
+	if (in.flags & IPC_LOOKUP_METRICS)
+		scrape_init(IPC_LOOKUP_METRICS_FD);
+	else {
+		(void)close(IPC_LOOKUP_METRICS_FD);
+		scrape_init(-1);
+	}
 	lookup_sandbox_enter(&in);
-	init_registry_cfg(&in, &cfg);
-	if ((r = registry_redis_new(&cfg)) == NULL)
-		fatal("out of memory");
+	if (in.flags & IPC_LOOKUP_REDIS) {
+		init_registry_cfg(&in, &cfg);
+		if ((r = registry_redis_new(&cfg)) == NULL)
+			fatal("out of memory");
+		registry_redis_set_rsa_min_bits(r, in.rsa_min_bits);
+		policy_redis_backend(&redis, r,
+		    (in.flags & IPC_LOOKUP_ENABLED) != 0);
+	}
 	explicit_bzero(in.password, sizeof(in.password));
-	registry_redis_set_rsa_min_bits(r, in.rsa_min_bits);
-	policy_redis_backend(&redis, r, (in.flags & IPC_LOOKUP_ENABLED) != 0);
 	buf_init(&b, IPC_MAX_MSG);
 	(void)ipc_enc_empty(&b, IPC_L_READY);
 	send_msg(&b);
 	buf_free(&b);
 	for (;;) {
+		pfd[0].fd = ipc_fd;
+		pfd[0].events = POLLIN;
+		npfd = 1 + scrape_pollfds(pfd + 1);
+		if (poll(pfd, npfd, scrape_timeout_ms()) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll: %s", strerror(errno));
+		}
+		scrape_events(pfd + 1, npfd - 1, ask_metrics);
+		if (pfd[0].revents == 0)
+			continue;
 		n = recv_msg(msg, &type);
 		cursor_init(&c, msg + 2, (size_t)n - 2);
+		if ((type == IPC_L_ACCESS || type == IPC_L_STARTUP) &&
+		    r == NULL)
+			fatal("%s from the monitor, with no Redis registry",
+			    ipc_type_name(type));
 		switch (type) {
 		case IPC_L_ACCESS:
 			answer_access(r, &redis, &c);
 			break;
 		case IPC_L_STARTUP:
 			answer_startup(r, &c);
+			break;
+		case IPC_L_METRICS:
+			answer_scraper(&c);
 			break;
 		default:
 			fatal("unexpected %s from the monitor",

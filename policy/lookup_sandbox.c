@@ -33,8 +33,9 @@
 #include "log.h"
 #include "lookup.h"
 
-/* stdio, IPC, the Redis connection, a DNS socket, a resolver file. */
-#define LOOKUP_MAX_FDS	16
+/* stdio, IPC, metrics_listen, the Redis connection, a DNS socket, a
+ * resolver file, and SCRAPE_MAX (8) scrapers. */
+#define LOOKUP_MAX_FDS	24
 /* The cache (REDIS_CACHE_MAX answers) and hiredis's reply buffers. */
 #define LOOKUP_MAX_DATA	((rlim_t)64 << 20)
 
@@ -62,7 +63,7 @@ struct sc_rule {
 static const struct sc_rule rules[] = {
 	/* the IPC socket and the Redis connection */
 	ALLOW(read, "hiredis reads its socket"),
-	ALLOW(write, "hiredis writes its socket; log lines to stderr"),
+	ALLOW(write, "hiredis writes its socket; sanitizer reports"),
 	ALLOW(recvfrom, "hiredis recv(); the resolver's answers"),
 	ALLOW(sendto, "hiredis send(); the resolver's questions"),
 	ALLOW(recvmsg, "IPC messages from the monitor"),
@@ -81,6 +82,13 @@ static const struct sc_rule rules[] = {
 	ALLOW(bind, "the resolver binds its UDP socket"),
 	ALLOW(getsockname, "the resolver"),
 	ALLOW(getpeername, "hiredis"),
+	/* metrics_listen (scrape.c): accepted on descriptor 4 only; a
+	 * response is one send, then the write side is shut. */
+	ALLOW_IF(accept4, ARG_EQ(0, IPC_LOOKUP_METRICS_FD),
+	    "a scraper on metrics_listen"),
+	ALLOW_IF(shutdown, ARG_EQ(1, SHUT_WR), "a scraper's response is whole"),
+	ALLOW_IF2(setsockopt, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_SNDBUF),
+	    "room for a whole metrics response"),
 	ALLOW_IF2(getsockopt, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_ERROR),
 	    "hiredis reads a non-blocking connect's result"),
 	ALLOW_IF2(setsockopt, ARG_EQ(1, IPPROTO_TCP), ARG_EQ(2, TCP_NODELAY),
@@ -132,6 +140,7 @@ static const struct sc_rule rules[] = {
 	ALLOW(gettimeofday, "timeouts (without the vDSO)"),
 	ALLOW(getpid, "the resolver, logs"),
 	ALLOW(rt_sigreturn, "signal return"),
+	ALLOW(restart_syscall, "poll() resumed after SIGSTOP/SIGCONT"),
 	ALLOW(rt_sigprocmask, "glibc blocks signals around critical code"),
 	ALLOW(exit, "thread exit"),
 	ALLOW(exit_group, "process exit"),
@@ -169,11 +178,12 @@ set_limits(void)
 		rlim_t val;
 		const char *name;
 	} lim[] = {
-		/* No RLIMIT_FSIZE: its log lines go to the monitor's
-		 * stderr, which may be a file; it can open no other file
-		 * for writing (openat below). */
+		/* Its log lines go to the monitor (L_LOG): it writes no
+		 * file.  The sanitizer build writes its reports to the
+		 * monitor's stderr, which may be a file. */
 #ifndef CSSHD_SANITIZE
 		{ RLIMIT_DATA, LOOKUP_MAX_DATA, "DATA" },
+		{ RLIMIT_FSIZE, 0, "FSIZE" },
 #endif
 		{ RLIMIT_NPROC, 0, "NPROC" },		/* no new processes */
 		{ RLIMIT_CORE, 0, "CORE" },		/* no core dumps */

@@ -43,6 +43,8 @@ static const char *const type_names[IPC_TYPE_MAX] = {
 	[IPC_L_STARTUP] = "L_STARTUP",
 	[IPC_L_COUNTED] = "L_COUNTED",
 	[IPC_L_LOG] = "L_LOG",
+	[IPC_L_SCRAPE] = "L_SCRAPE",
+	[IPC_L_METRICS] = "L_METRICS",
 };
 
 const char *
@@ -738,6 +740,40 @@ ipc_dec_lookup_counted(struct cursor *c, struct ipc_lookup_counted *m)
 	memset(m, 0, sizeof(*m));
 	cursor_get_u64(c, &m->id);
 	get_i32(c, &m->result);
+	return cursor_end(c);
+}
+
+int
+ipc_enc_lookup_scrape(struct buf *b, const struct ipc_lookup_scrape *m)
+{
+	put_header(b, IPC_L_SCRAPE);
+	buf_put_u64(b, m->id);
+	return buf_ok(b);
+}
+
+int
+ipc_dec_lookup_scrape(struct cursor *c, struct ipc_lookup_scrape *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_u64(c, &m->id);
+	return cursor_end(c);
+}
+
+int
+ipc_enc_lookup_metrics(struct buf *b, const struct ipc_lookup_metrics *m)
+{
+	put_header(b, IPC_L_METRICS);
+	buf_put_u64(b, m->id);
+	put_bytes(b, m->text, m->text_len, IPC_MAX_METRICS);
+	return buf_ok(b);
+}
+
+int
+ipc_dec_lookup_metrics(struct cursor *c, struct ipc_lookup_metrics *m)
+{
+	memset(m, 0, sizeof(*m));
+	cursor_get_u64(c, &m->id);
+	cursor_get_string(c, &m->text, &m->text_len, IPC_MAX_METRICS);
 	return cursor_end(c);
 }
 

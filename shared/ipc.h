@@ -71,6 +71,8 @@ enum ipc_type {
 	IPC_L_STARTUP,		/* M->L: count (or release) a startup */
 	IPC_L_COUNTED,		/* L->M: ... counted, refused, or no answer */
 	IPC_L_LOG,		/* L->M: a log line (struct ipc_log) */
+	IPC_L_SCRAPE,		/* L->M: a scraper connected to metrics_listen */
+	IPC_L_METRICS,		/* M->L: ... the metrics for it */
 	IPC_TYPE_MAX
 };
 
@@ -267,6 +269,7 @@ struct ipc_audit {
 
 /* Where the lookup process finds its IPC socket, as a worker does. */
 #define IPC_LOOKUP_FD		IPC_WORKER_FD
+#define IPC_LOOKUP_METRICS_FD	(IPC_LOOKUP_FD + 1)	/* the listener */
 #define IPC_LOOKUP_MAX_USERS	128	/* a Studio's "users" list */
 #define IPC_LOOKUP_USER		65	/* POLICY_MAX_USER + 1 */
 #define IPC_LOOKUP_HOST		256	/* a Redis address or DNS name */
@@ -275,6 +278,8 @@ struct ipc_audit {
 /* IPC_L_INIT flags */
 #define IPC_LOOKUP_SETUID	0x1	/* drop to uid/gid */
 #define IPC_LOOKUP_ENABLED	0x2	/* the config's enabled switch */
+#define IPC_LOOKUP_REDIS	0x4	/* the Redis registry: answer L_ACCESS */
+#define IPC_LOOKUP_METRICS	0x8	/* metrics_listen on IPC_LOOKUP_METRICS_FD */
 
 struct ipc_lookup_init {
 	uint32_t version;
@@ -363,6 +368,19 @@ struct ipc_lookup_counted {
 	int32_t result;
 };
 
+/* IPC_L_SCRAPE: a scraper is waiting; IPC_L_METRICS: its metrics, the
+ * body of the HTTP response (the lookup process adds the head). */
+#define IPC_MAX_METRICS		(IPC_MAX_MSG - 16)
+struct ipc_lookup_scrape {
+	uint64_t id;
+};
+
+struct ipc_lookup_metrics {
+	uint64_t id;
+	const uint8_t *text;		/* points into the message */
+	size_t text_len;
+};
+
 /*
  * Encoders fill a caller-owned struct buf (initialised with IPC_MAX_MSG)
  * with a complete message; they return 0, or -1 when a field is over its
@@ -412,6 +430,10 @@ int ipc_enc_lookup_startup(struct buf *b, const struct ipc_lookup_startup *m);
 int ipc_dec_lookup_startup(struct cursor *c, struct ipc_lookup_startup *m);
 int ipc_enc_lookup_counted(struct buf *b, const struct ipc_lookup_counted *m);
 int ipc_dec_lookup_counted(struct cursor *c, struct ipc_lookup_counted *m);
+int ipc_enc_lookup_scrape(struct buf *b, const struct ipc_lookup_scrape *m);
+int ipc_dec_lookup_scrape(struct cursor *c, struct ipc_lookup_scrape *m);
+int ipc_enc_lookup_metrics(struct buf *b, const struct ipc_lookup_metrics *m);
+int ipc_dec_lookup_metrics(struct cursor *c, struct ipc_lookup_metrics *m);
 /* A message with no body (IPC_W_READY, IPC_L_READY). */
 int ipc_enc_empty(struct buf *b, unsigned type);
 

@@ -11,6 +11,8 @@ and lies in one way, named by its argument:
   silent       reads questions and never answers
   forge-log    writes a line that reads as the monitor's audit record to
                its stderr, and sends one inside an L_LOG; then as claims
+  scrape-flood asks for the metrics 200 times at once, as if 200
+               scrapers had come (it accepts at most 20 a second)
   claims       not a lie: admits every connection, grants every login
                and answers session id claims as Redis's SET NX would
                (the first claim of an id wins, any later one finds it
@@ -23,7 +25,8 @@ import socket
 import struct
 import sys
 
-L_INIT, L_READY, L_ACCESS, L_FACTS, L_STARTUP, L_COUNTED, L_LOG = range(20, 27)
+(L_INIT, L_READY, L_ACCESS, L_FACTS, L_STARTUP, L_COUNTED, L_LOG, L_SCRAPE,
+ L_METRICS) = range(20, 29)
 LOG_INFO = 2
 FORGED = "2026-01-01T00:00:00.000Z connect-sshd[1] audit: event=auth.accepted forged=yes"
 
@@ -65,6 +68,9 @@ def main():
     s.send(struct.pack(">H", L_READY))
     if mode == "unsolicited":
         s.send(facts(1))
+    if mode == "scrape-flood":
+        for i in range(200):
+            s.send(struct.pack(">HQ", L_SCRAPE, i + 1))
     if mode == "forge-log":
         sys.stderr.write(FORGED + "\n")
         sys.stderr.flush()

@@ -7,9 +7,10 @@
 
 ssh-keygen -q -t ed25519 -N '' -f "$T/lkuser" -C lkuser
 
-# A gateway whose lookup process is the hostile one in MODE.
+# A gateway whose lookup process is the hostile one in MODE (and EXTRA,
+# more configuration).
 start_hostile_lookup() {
-	local mode=$1 dir=$T/lk-$1
+	local mode=$1 extra=${2:-} dir=$T/lk-$1
 	mkdir -p "$dir"
 	ln -sf "$B/connect-sshd-worker" "$dir/connect-sshd-worker"
 	printf '#!/bin/sh\nexec /usr/bin/python3 %s %s\n' \
@@ -22,6 +23,7 @@ key = "$T/gw_key";
 workers = { prefork = 1; chroot = "$T/empty"; program = "$dir/connect-sshd-worker"; };
 log = { level = "info"; format = "text"; };
 registry = { backend = "redis"; address = "127.0.0.1:1"; timeout_ms = 300; };
+$extra
 EOF2
 	echo "[127.0.0.1]:$LKP $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
 	start_gateway "lk-$mode" "$T/lk-$mode.conf"
@@ -126,3 +128,27 @@ if start_hostile_lookup forge-log; then
 else
 	not_ok "start a gateway with the hostile lookup (forge-log)"
 fi
+
+# metrics_listen is the lookup process's to accept on; the monitor renders
+# the metrics for each scrape it reports, at most 64 a second: a process
+# that reports more (it accepts at most 20 a second itself), or reports a
+# scrape with no metrics_listen configured, is killed.
+scrape_attack() {	# scrape_attack NAME EXTRA "what the log must say" description
+	local name=$1 extra=$2 want=$3 what=$4
+	if start_hostile_lookup scrape-flood "$extra"; then
+		wait_log "$T/lk-scrape-flood.log" "$want" &&
+			running "$(cat "$T/lk-scrape-flood.pid")" &&
+			ok "hostile lookup ($name): $what" ||
+			not_ok "hostile lookup ($name): $(grep lookup "$T/lk-scrape-flood.log" | tail -2 | tr '\n' ' ')"
+		stop_gateway lk-scrape-flood
+		cat "$T/lk-scrape-flood.log" >> "$LOG"
+	else
+		not_ok "start a gateway with the hostile lookup ($name)"
+	fi
+}
+scrape_attack scrape-flood "metrics_listen = \"127.0.0.1:$(free_port)\";" \
+	"lookup: killing connect-sshd-lookup (pid [0-9]*): scrapes faster than metrics_listen takes them" \
+	"200 scrapes reported at once: killed after 64"
+scrape_attack scrape-unasked "" \
+	"lookup: killing connect-sshd-lookup (pid [0-9]*): a scrape with no metrics_listen" \
+	"a scrape reported with no metrics_listen: killed"

@@ -1041,8 +1041,24 @@ PY
 	out=$(printf 'NOT HTTP AT ALL\0\377\r\n\r\n' | curl -s --max-time 5 -T - \
 	    "http://127.0.0.1:$MX_METRICS/anything" | grep -c "^connect_sshd_connections_total ")
 	[ "$out" = 1 ] && kill -0 "$(cat "$T/mx.pid")" &&
-		ok "metrics: any request gets the metrics; the monitor reads none of it" ||
+		ok "metrics: any request gets the metrics; nothing of it is parsed" ||
 		not_ok "metrics with an odd request (got $out)"
+	# The scrapers are connect-sshd-lookup's: the monitor never accepts
+	# on metrics_listen.  With the lookup process stopped, a scrape is
+	# not answered; resumed, it is.
+	mxlk=$(pgrep -P "$(cat "$T/mx.pid")" -f connect-sshd-lookup | head -1)
+	stopped=x again=x
+	if [ -n "$mxlk" ]; then
+		kill -STOP "$mxlk"
+		stopped=$(curl -s --max-time 2 "http://127.0.0.1:$MX_METRICS/metrics" |
+		    grep -c "^connect_sshd_connections_total ")
+		kill -CONT "$mxlk"
+		again=$(curl -s --max-time 5 "http://127.0.0.1:$MX_METRICS/metrics" |
+		    grep -c "^connect_sshd_connections_total ")
+	fi
+	[ "$stopped" = 0 ] && [ "$again" = 1 ] && running "$mxlk" &&
+		ok "metrics: served by connect-sshd-lookup, not the monitor (lookup stopped: no answer; resumed: answered)" ||
+		not_ok "metrics by the lookup process (pid '${mxlk}', stopped: $stopped, resumed: $again)"
 	stop_gateway mx
 else
 	not_ok "start a gateway with metrics_listen"
