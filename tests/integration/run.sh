@@ -1014,9 +1014,9 @@ samples = {}
 for line in text.splitlines():
     if line.startswith("# HELP ") or line.startswith("# TYPE "):
         continue
-    m = re.fullmatch(r'([a-z_]+)(\{[a-z_]+="[^"\\]*"\})? ([0-9]+)', line)
+    m = re.fullmatch(r'([a-z_]+)(\{[a-z_]+="[^"\\]*"\})? ([0-9]+(\.[0-9]+)?)', line)
     assert m, "not an exposition line: %r" % line
-    samples[m.group(1) + (m.group(2) or "")] = int(m.group(3))
+    samples[m.group(1) + (m.group(2) or "")] = float(m.group(3))
 want = {
     "connect_sshd_connections_total": lambda v: v == 3,
     "connect_sshd_auth_accepted_total": lambda v: v == 2,
@@ -1027,10 +1027,11 @@ want = {
     'connect_sshd_workers{state="idle"}': lambda v: v == 2,
     'connect_sshd_connection_ends_total{cause="exit"}': lambda v: v == 1,
     'connect_sshd_connection_ends_total{cause="error-exit"}': lambda v: v == 1,
+    "connect_sshd_monitor_loop_max_seconds": lambda v: 0 <= v < 60,
 }
 for k, ok in want.items():
     assert k in samples, "missing %s" % k
-    assert ok(samples[k]), "%s = %d" % (k, samples[k])
+    assert ok(samples[k]), "%s = %g" % (k, samples[k])
 print("ok")
 PY
 	[ "$(cat "$T/metrics.check")" = ok ] &&
