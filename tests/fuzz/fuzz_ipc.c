@@ -36,6 +36,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct ipc_lookup_facts facts;
 		struct ipc_lookup_startup startup;
 		struct ipc_lookup_counted counted;
+		struct ipc_lookup_scrape scrape;
+		struct ipc_lookup_metrics metrics;
 	} u;
 	unsigned type;
 
@@ -107,6 +109,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case IPC_L_COUNTED:
 		(void)ipc_dec_lookup_counted(&c, &u.counted);
+		break;
+	case IPC_L_SCRAPE:
+		(void)ipc_dec_lookup_scrape(&c, &u.scrape);
+		break;
+	case IPC_L_METRICS:
+		(void)ipc_dec_lookup_metrics(&c, &u.metrics);
 		break;
 	default:
 		(void)ipc_type_nfds(type);

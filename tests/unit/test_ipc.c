@@ -2048,6 +2048,8 @@ test_type_names(void)
 		{ IPC_L_STARTUP, "L_STARTUP", 0 },
 		{ IPC_L_COUNTED, "L_COUNTED", 0 },
 		{ IPC_L_LOG, "L_LOG", 0 },
+		{ IPC_L_SCRAPE, "L_SCRAPE", 0 },
+		{ IPC_L_METRICS, "L_METRICS", 0 },
 		{ IPC_TYPE_MAX, "UNKNOWN", 0 },
 		{ IPC_TYPE_MAX + 1, "UNKNOWN", 0 },
 		{ 0xffff, "UNKNOWN", 0 },
@@ -2056,7 +2058,7 @@ test_type_names(void)
 	size_t i;
 
 	/* The table above lists every type. */
-	CU_ASSERT_EQUAL(IPC_TYPE_MAX, 27);
+	CU_ASSERT_EQUAL(IPC_TYPE_MAX, 29);
 	for (i = 0; i < NELEM(types); i++) {
 		CHECK(strcmp(ipc_type_name(types[i].type), types[i].name) == 0,
 		    "ipc_type_name(%u) = \"%s\", want \"%s\"", types[i].type,

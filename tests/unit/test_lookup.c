@@ -157,6 +157,37 @@ test_startup_counted_init(void)
 	buf_free(&b);
 }
 
+/* L_SCRAPE and L_METRICS: the longest body fits, one byte more does not. */
+static void
+test_scrape_metrics(void)
+{
+	static uint8_t text[IPC_MAX_METRICS + 1];
+	struct ipc_lookup_scrape q = { .id = 77 }, q2;
+	struct ipc_lookup_metrics a, a2;
+	struct cursor c;
+	struct buf b;
+
+	CU_ASSERT_EQUAL(ROUND_TRIP(b, ipc_enc_lookup_scrape,
+	    ipc_dec_lookup_scrape, &q, &q2), 0);
+	CU_ASSERT_EQUAL(q2.id, 77);
+	buf_free(&b);
+	memset(text, 'm', sizeof(text));
+	a.id = 78;
+	a.text = text;
+	a.text_len = IPC_MAX_METRICS;
+	CU_ASSERT_EQUAL(ROUND_TRIP(b, ipc_enc_lookup_metrics,
+	    ipc_dec_lookup_metrics, &a, &a2), 0);
+	CU_ASSERT_EQUAL(a2.id, 78);
+	CU_ASSERT_EQUAL(a2.text_len, IPC_MAX_METRICS);
+	CU_ASSERT(a2.text_len == IPC_MAX_METRICS &&
+	    memcmp(a2.text, text, IPC_MAX_METRICS) == 0);
+	buf_free(&b);
+	a.text_len = IPC_MAX_METRICS + 1;
+	buf_init(&b, IPC_MAX_MSG);
+	CU_ASSERT_NOT_EQUAL(ipc_enc_lookup_metrics(&b, &a), 0);
+	buf_free(&b);
+}
+
 /* ---- facts_check ---- */
 
 static void
@@ -448,6 +479,7 @@ static const struct unit_test codec_tests[] = {
 	{ "L_FACTS claiming too many users", test_facts_too_many_users },
 	{ "L_ACCESS round trip, blob over bound", test_access_round_trip },
 	{ "L_STARTUP, L_COUNTED, L_INIT round trip", test_startup_counted_init },
+	{ "L_SCRAPE, L_METRICS round trip, body bound", test_scrape_metrics },
 	UNIT_END,
 };
 
