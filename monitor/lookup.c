@@ -132,8 +132,8 @@ send_init(const struct monitor *m)
 		in.flags |= IPC_LOOKUP_REDIS;
 	if (m->metrics_fd != -1)
 		in.flags |= IPC_LOOKUP_METRICS;
-	in.uid = (uint32_t)m->worker_uid;
-	in.gid = (uint32_t)m->worker_gid;
+	in.uid = (uint32_t)m->lookup_uid;
+	in.gid = (uint32_t)m->lookup_gid;
 	snprintf(in.host, sizeof(in.host), "%s", r->host);
 	snprintf(in.port, sizeof(in.port), "%s", r->port);
 	in.db = (uint32_t)r->db;

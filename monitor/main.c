@@ -52,6 +52,26 @@ load_config(const char *path)
  * its privsep directory) and setuid to workers.user.  Otherwise the
  * workers keep our uid and rely on seccomp alone.
  */
+/* A user that exists and is not root, for setting (named in errors). */
+static struct passwd *
+unprivileged_user(const struct monitor *m, const char *setting,
+    const char *name)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwnam(name)) == NULL) {
+		error("%s: %s \"%s\" does not exist: create it or set %s",
+		    m->cfg->path, setting, name, setting);
+		return NULL;
+	}
+	if (pw->pw_uid == 0) {
+		error("%s: %s \"%s\" is root: choose an unprivileged user",
+		    m->cfg->path, setting, name);
+		return NULL;
+	}
+	return pw;
+}
+
 static int
 worker_identity(struct monitor *m)
 {
@@ -64,16 +84,15 @@ worker_identity(struct monitor *m)
 		    "and rlimits, without chroot or a separate user");
 		return 0;
 	}
-	if ((pw = getpwnam(wc->user)) == NULL) {
-		error("%s: workers.user \"%s\" does not exist: create it or "
-		    "set workers.user", m->cfg->path, wc->user);
+	/* The lookup process's user first: pw is then the workers'. */
+	if ((pw = wc->lookup_user != NULL ?
+	    unprivileged_user(m, "workers.lookup_user", wc->lookup_user) :
+	    unprivileged_user(m, "workers.user", wc->user)) == NULL)
 		return -1;
-	}
-	if (pw->pw_uid == 0) {
-		error("%s: workers.user \"%s\" is root: choose an unprivileged "
-		    "user", m->cfg->path, wc->user);
+	m->lookup_uid = pw->pw_uid;
+	m->lookup_gid = pw->pw_gid;
+	if ((pw = unprivileged_user(m, "workers.user", wc->user)) == NULL)
 		return -1;
-	}
 	if (stat(wc->chroot, &st) == -1 || !S_ISDIR(st.st_mode)) {
 		error("%s: workers.chroot %s is not a directory: create it "
 		    "(mkdir -m 755 %s)", m->cfg->path, wc->chroot, wc->chroot);

@@ -190,6 +190,8 @@ struct monitor {
 	uint32_t init_flags;		/* IPC_INIT_CHROOT | IPC_INIT_SETUID */
 	uid_t worker_uid;
 	gid_t worker_gid;
+	uid_t lookup_uid;		/* workers.lookup_user, or the above */
+	gid_t lookup_gid;
 	volatile int quit;
 	const char *default_worker;	/* the compiled-in worker path */
 	int reload;			/* SIGHUP seen */

@@ -86,11 +86,15 @@ keep_running(struct config *loaded, struct config *running, int say)
 		SWAP(loaded->key_fingerprint, running->key_fingerprint);
 	}
 	if (!same_str(loaded->workers.user, running->workers.user) ||
+	    !same_str(loaded->workers.lookup_user,
+	    running->workers.lookup_user) ||
 	    !same_str(loaded->workers.chroot, running->workers.chroot) ||
 	    !same_str(loaded->workers.program, running->workers.program)) {
-		SAY("%s: workers.user, chroot or program changed: takes "
-		    "effect at restart", path);
+		SAY("%s: workers.user, lookup_user, chroot or program "
+		    "changed: takes effect at restart", path);
 		SWAP(loaded->workers.user, running->workers.user);
+		SWAP(loaded->workers.lookup_user,
+		    running->workers.lookup_user);
 		SWAP(loaded->workers.chroot, running->workers.chroot);
 		SWAP(loaded->workers.program, running->workers.program);
 	}

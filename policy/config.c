@@ -98,7 +98,7 @@ static const char *const root_names[] = {
 };
 
 static const char *const workers_names[] = {
-	"user", "chroot", "program", NULL,
+	"user", "lookup_user", "chroot", "program", NULL,
 };
 
 static const char *const log_names[] = { "level", "format", NULL };
@@ -590,6 +590,9 @@ load_workers(struct loader *l, const config_setting_t *root)
 		free(w->user);
 		w->user = lstrdup(l, v);
 	}
+	if ((s = config_setting_get_member(g, "lookup_user")) != NULL &&
+	    get_string(l, s, "workers.lookup_user", &v) == 0)
+		w->lookup_user = lstrdup(l, v);
 	if ((s = config_setting_get_member(g, "chroot")) != NULL)
 		get_absolute_path(l, s, "workers.chroot", &w->chroot);
 	if ((s = config_setting_get_member(g, "program")) != NULL)
@@ -920,6 +923,7 @@ config_free(struct config *cfg)
 	free_strings(cfg->algorithms.ciphers, cfg->algorithms.nciphers);
 	free_strings(cfg->algorithms.macs, cfg->algorithms.nmacs);
 	free(cfg->workers.user);
+	free(cfg->workers.lookup_user);
 	free(cfg->workers.chroot);
 	free(cfg->workers.program);
 	free(cfg->registry.host);

@@ -84,6 +84,7 @@ struct cfg_studio {
 struct cfg_workers {
 	int prefork;
 	char *user;		/* used only when started as root */
+	char *lookup_user;	/* connect-sshd-lookup's; NULL: user's */
 	char *chroot;		/* likewise */
 	char *program;		/* the worker executable */
 };

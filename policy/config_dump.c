@@ -324,6 +324,8 @@ dump_groups(const struct config *cfg, FILE *out)
 	fputs("workers = {\n", out);
 	dump_rows(cfg, "workers", 1, out);
 	dump_str(out, 1, "user", cfg->workers.user);
+	if (cfg->workers.lookup_user != NULL)
+		dump_str(out, 1, "lookup_user", cfg->workers.lookup_user);
 	dump_str(out, 1, "chroot", cfg->workers.chroot);
 	dump_str(out, 1, "program", cfg->workers.program);
 	fputs("};\n", out);

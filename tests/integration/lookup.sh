@@ -7,12 +7,18 @@
 
 LK_PORT=$(free_port)
 LK_METRICS=$(free_port)
+# As root, the lookup process runs as a user of its own (Debian's
+# "daemon" here), apart from the workers' "nobody".
+LK_USER_SETTING=
+[ "$ROOT" = 1 ] && LK_USER_SETTING='lookup_user = "daemon";'
+
 # Answers cached for a minute: a login the cache can answer needs no
 # fresh lookup while Redis is stopped.
 cat > "$T/lk.conf" <<EOF2
 listen = [ "127.0.0.1:$LK_PORT" ];
 key = "$T/gw_key";
-workers = { prefork = 2; chroot = "$T/empty"; program = "$B/connect-sshd-worker"; };
+workers = { prefork = 2; chroot = "$T/empty"; program = "$B/connect-sshd-worker";
+            $LK_USER_SETTING };
 log = { level = "info"; format = "text"; };
 registry = { backend = "redis"; address = "127.0.0.1:$RDS_PORT"; user = "gw";
              password_file = "$T/gw.pass"; timeout_ms = 300; cache_ttl = 60; };
@@ -30,19 +36,24 @@ if start_gateway lk "$T/lk.conf"; then
 	MPID=$(cat "$T/lk.pid")
 	for _ in $(seq 1 50); do
 		LPID=$(lookup_pid lk)
-		[ -n "$LPID" ] && grep -q "connect-sshd-lookup\[$LPID\] info: registry: connected" "$LK_LOG" && break
+		[ -n "$LPID" ] && grep -q "info: lookup $LPID: registry: connected" "$LK_LOG" && break
 		sleep 0.1
 	done
 	st=/proc/$LPID/status
 	want_uid=$(id -u)
-	[ "$ROOT" = 1 ] && want_uid=$(id -u nobody)
-	if [ -n "$LPID" ] && grep -q '^Seccomp:[[:space:]]*2' "$st" &&
+	[ "$ROOT" = 1 ] && want_uid=$(id -u daemon)
+	# Its workers keep workers.user.
+	wpid=$(pgrep -P "$MPID" -f connect-sshd-worker | head -1)
+	wuid=$(awk '/^Uid:/{print $2}' "/proc/$wpid/status" 2>/dev/null)
+	want_wuid=$(id -u); [ "$ROOT" = 1 ] && want_wuid=$(id -u nobody)
+	if [ -n "$LPID" ] && [ "$wuid" = "$want_wuid" ] &&
+	    grep -q '^Seccomp:[[:space:]]*2' "$st" &&
 	    grep -q '^NoNewPrivs:[[:space:]]*1' "$st" &&
 	    grep -q "^Uid:[[:space:]]*$want_uid[[:space:]]" "$st" &&
 	    ! grep -q hiredis "/proc/$MPID/maps" && grep -q hiredis "/proc/$LPID/maps"; then
-		ok "connect-sshd-lookup holds the Redis client: uid $want_uid, no_new_privs, seccomp; the monitor maps no hiredis"
+		ok "connect-sshd-lookup holds the Redis client: uid $want_uid (workers: $wuid), no_new_privs, seccomp; the monitor maps no hiredis"
 	else
-		not_ok "lookup process: pid '$LPID' $(grep -E '^(Uid|Seccomp|NoNewPrivs)' "$st" 2>/dev/null | tr '\n' ' ') monitor hiredis=$(grep -c hiredis "/proc/$MPID/maps")"
+		not_ok "lookup process: pid '$LPID' workers' uid '$wuid' $(grep -E '^(Uid|Seccomp|NoNewPrivs)' "$st" 2>/dev/null | tr '\n' ' ') monitor hiredis=$(grep -c hiredis "/proc/$MPID/maps")"
 	fi
 
 	out=$(gw_ssh "$LK_PORT" "$T/alice" alice@r1 'echo first' 2>&1)
