@@ -31,6 +31,7 @@
 
 #include "ipc.h"
 #include "log.h"
+#include "sandbox_common.h"
 #include "worker.h"
 
 #ifdef CSSHD_SANITIZE
@@ -76,25 +77,6 @@
  */
 #define WORKER_MAX_DATA	((rlim_t)256 << 20)
 
-struct sc_rule {
-	int nr;
-	int errno_ret;		/* 0: allow; else fail with this errno */
-	unsigned int nargs;	/* argument checks, all of which must hold */
-	struct scmp_arg_cmp arg[2];
-	const char *why;
-};
-
-#define ALLOW(name, why)	{ SCMP_SYS(name), 0, 0, { { 0 } }, why }
-#define DENY(name, err, why)	{ SCMP_SYS(name), err, 0, { { 0 } }, why }
-/* Allowed only when one or two argument checks hold; the same call may
- * have several such entries, any one of which allows it. */
-#define ALLOW_IF(name, a, why)	{ SCMP_SYS(name), 0, 1, { a }, why }
-#define ALLOW_IF2(name, a, b, why) { SCMP_SYS(name), 0, 2, { a, b }, why }
-/* Argument n equals v; (argument n & m) equals v.  All 64 bits are
- * compared: a value with stray high bits is refused, never let through. */
-#define ARG_EQ(n, v)		{ (n), SCMP_CMP_EQ, (scmp_datum_t)(v), 0 }
-#define ARG_MASKED(n, m, v)	{ (n), SCMP_CMP_MASKED_EQ, \
-				  (scmp_datum_t)(m), (scmp_datum_t)(v) }
 /* futex operations, with or without the private and realtime flags */
 #define FUTEX_FLAGS		(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
 #define FUTEX_CMD(op)		ARG_MASKED(1, ~(scmp_datum_t)FUTEX_FLAGS, op)
@@ -228,17 +210,15 @@ drop_identity(const struct ipc_init *in)
 static void
 set_limits(void)
 {
-	static const struct {
-		int res;
-		rlim_t val;
-		const char *name;
-	} lim[] = {
+	static const struct sc_limit lim[] = {
 #ifndef CSSHD_SANITIZE
 		{ RLIMIT_FSIZE, 0, "FSIZE" },		/* no file writes */
 #else
 		/* The sanitizer test build: reports go to stderr, which
 		 * may be the monitor's log file.  (No file can be opened.) */
 #endif
+		/* RLIMIT_NPROC=0 fails a root worker's own clone checks
+		 * only; it is harmless when not root. */
 		{ RLIMIT_NPROC, 0, "NPROC" },		/* no new processes */
 		{ RLIMIT_CORE, 0, "CORE" },		/* no core dumps */
 		{ RLIMIT_NOFILE, WORKER_MAX_FDS, "NOFILE" },
@@ -252,40 +232,13 @@ set_limits(void)
 		 * counts, reserved before main(). */
 #endif
 	};
-	struct rlimit rl;
-	size_t i;
-
-	for (i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
-		rl.rlim_cur = rl.rlim_max = lim[i].val;
-		/* RLIMIT_NPROC=0 would fail a root worker's own clone
-		 * checks only; it is harmless when not root. */
-		if (setrlimit(lim[i].res, &rl) == -1)
-			fatal("setrlimit %s: %s", lim[i].name, strerror(errno));
-	}
+	sandbox_set_limits(lim, sizeof(lim) / sizeof(lim[0]));
 }
 
 static void
 install_filter(void)
 {
-	scmp_filter_ctx ctx;
-	size_t i;
-	int rc;
-
-	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
-		fatal("seccomp_init failed");
-	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
-		if (rules[i].nr < 0)
-			continue;	/* not on this architecture */
-		rc = seccomp_rule_add_array(ctx, rules[i].errno_ret ?
-		    SCMP_ACT_ERRNO((uint32_t)rules[i].errno_ret) :
-		    SCMP_ACT_ALLOW, rules[i].nr, rules[i].nargs, rules[i].arg);
-		if (rc != 0)
-			fatal("seccomp rule %zu (%s): %s", i, rules[i].why,
-			    strerror(-rc));
-	}
-	if ((rc = seccomp_load(ctx)) != 0)
-		fatal("seccomp_load: %s", strerror(-rc));
-	seccomp_release(ctx);
+	sandbox_install_filter(rules, sizeof(rules) / sizeof(rules[0]));
 }
 
 void
