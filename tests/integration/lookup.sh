@@ -128,3 +128,18 @@ for i in range(80):
 else
 	not_ok "start a gateway with the lookup process"
 fi
+
+# workers.lookup_user is checked at start-up as workers.user is: a user
+# that does not exist, or root, stops the daemon with a clear message.
+if [ "$ROOT" = 1 ]; then
+	for bad in no-such-user-csshd root; do
+		sed "s/lookup_user = \"daemon\";/lookup_user = \"$bad\";/" "$T/lk.conf" > "$T/lk-bad.conf"
+		out=$(timeout 10 "$B/connect-sshd" -f "$T/lk-bad.conf" 2>&1)
+		rc=$?
+		want="does not exist: create it or set workers.lookup_user"
+		[ "$bad" = root ] && want="is root: choose an unprivileged user"
+		[ $rc = 1 ] && echo "$out" | grep -qF "workers.lookup_user \\x22$bad\\x22 $want" &&
+			ok "workers.lookup_user \"$bad\": refused at start-up ($want)" ||
+			not_ok "workers.lookup_user \"$bad\": rc=$rc $(echo "$out" | tail -1)"
+	done
+fi
