@@ -66,6 +66,7 @@ struct lookup {
 	int gone;			/* closed its socket, not reaped */
 	struct registry_stats stats;	/* as last reported */
 	int stats_seen;
+	uint8_t init_digest[32];	/* of the settings it was started with */
 	uint64_t scrape_window;		/* the second scrape_left counts for */
 	unsigned scrape_left;		/* L_SCRAPE still answered in it */
 	uint64_t log_window;		/* the second log_left counts for */
@@ -112,12 +113,12 @@ lookup_path(const struct config *cfg, char *out, size_t outsz)
 	return n > 0 && (size_t)n < outsz ? 0 : -1;
 }
 
+/* The L_INIT the configuration gives, encoded into b; 0 on success. */
 static int
-send_init(const struct monitor *m)
+encode_init(const struct monitor *m, struct buf *b)
 {
 	const struct cfg_registry *r = &m->cfg->registry;
 	static struct ipc_lookup_init in;
-	struct buf b;
 	int rc;
 
 	memset(&in, 0, sizeof(in));
@@ -144,11 +145,38 @@ send_init(const struct monitor *m)
 	in.timeout_ms = (uint32_t)r->timeout_ms;
 	in.cache_ttl = (uint32_t)r->cache_ttl;
 	in.rsa_min_bits = (uint32_t)m->cfg->limits.rsa_min_bits;
-	buf_init(&b, IPC_MAX_MSG);
-	rc = ipc_enc_lookup_init(&b, &in) == 0 ?
-	    ipc_send(lk.sock, &b, NULL, 0) : -1;
-	buf_free(&b);
+	rc = ipc_enc_lookup_init(b, &in);
 	explicit_bzero(in.password, sizeof(in.password));
+	return rc;
+}
+
+/* The digest of the L_INIT the configuration gives (no secret kept). */
+static int
+init_digest(const struct monitor *m, uint8_t out[32])
+{
+	unsigned int n = 0;
+	struct buf b;
+	int rc;
+
+	buf_init(&b, IPC_MAX_MSG);
+	rc = encode_init(m, &b) == 0 &&
+	    EVP_Digest(b.data, b.len, out, &n, EVP_sha256(), NULL) == 1 &&
+	    n == 32 ? 0 : -1;
+	buf_free(&b);
+	return rc;
+}
+
+static int
+send_init(const struct monitor *m)
+{
+	struct buf b;
+	int rc;
+
+	if (init_digest(m, lk.init_digest) != 0)
+		return -1;
+	buf_init(&b, IPC_MAX_MSG);
+	rc = encode_init(m, &b) == 0 ? ipc_send(lk.sock, &b, NULL, 0) : -1;
+	buf_free(&b);
 	return rc;
 }
 
@@ -270,11 +298,19 @@ lookup_start(struct monitor *m)
 	return spawn(m);
 }
 
-/* A reload: the settings may have changed.  The running process ends,
- * its questions are answered "unavailable", a new one starts. */
+/* A reload: the settings may have changed.  If they did, the running
+ * process ends, its questions are answered "unavailable", and a new one
+ * starts; if not, it goes on, and no login in flight notices the reload. */
 int
 lookup_restart(struct monitor *m)
 {
+	uint8_t d[32];
+
+	if (lk.sock != -1 && lookup_runs(m) && init_digest(m, d) == 0 &&
+	    memcmp(d, lk.init_digest, sizeof(d)) == 0) {
+		debug("lookup: its settings did not change: kept running");
+		return 0;
+	}
 	if (lk.pid > 0 || lk.sock != -1)
 		lookup_kill(m, NULL);
 	memset(&lk.stats, 0, sizeof(lk.stats));

@@ -181,6 +181,9 @@ monitor_reload(struct monitor *m)
 	}
 	config_changes(old, new, say_changed);
 	m->cfg = new;
+	/* Before the lookup process's settings, which carry the level. */
+	if (!m->debug)
+		log_set_level((enum log_level)m->cfg->log.level);
 	if (old->registry.backend == CFG_REGISTRY_REDIS ||
 	    new->registry.backend == CFG_REGISTRY_REDIS ||
 	    m->metrics_fd != -1) {
@@ -188,8 +191,6 @@ monitor_reload(struct monitor *m)
 			error("lookup: not started; logins that need the "
 			    "registry are refused until it is");
 	}
-	if (!m->debug)
-		log_set_level((enum log_level)m->cfg->log.level);
 	config_free(old);
 	monitor_log_backend(m);
 	logit("configuration reloaded: applies to new connections");

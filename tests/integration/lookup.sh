@@ -124,6 +124,30 @@ for i in range(80):
 		not_ok "monitor loop: '$loop' s; $(grep 'away from its poll loop' "$LK_LOG" | tail -1)"
 	ctl member remove 100 bob > /dev/null 2>&1
 	ctl key remove bob "$bob_fp" > /dev/null 2>&1
+	# SIGHUP: a lookup process whose settings did not change goes on (a
+	# login in flight does not notice the reload); one whose settings
+	# did is replaced.
+	P1=$(lookup_pid lk)
+	kill -HUP "$MPID"
+	wait_log "$LK_LOG" "configuration reloaded" >/dev/null
+	P2=$(lookup_pid lk)
+	sed 's/timeout_ms = 300;/timeout_ms = 350;/' "$T/lk.conf" > "$T/lk.conf.new" &&
+	    cat "$T/lk.conf.new" > "$T/lk.conf"
+	n0=$(grep -c "configuration reloaded" "$LK_LOG")
+	kill -HUP "$MPID"
+	for _ in $(seq 1 50); do
+		[ "$(grep -c "configuration reloaded" "$LK_LOG")" -gt "$n0" ] && break
+		sleep 0.1
+	done
+	P3=
+	for _ in $(seq 1 50); do
+		P3=$(lookup_pid lk)
+		[ -n "$P3" ] && [ "$P3" != "$P2" ] && break
+		sleep 0.1
+	done
+	[ -n "$P1" ] && [ "$P1" = "$P2" ] && [ -n "$P3" ] && [ "$P3" != "$P2" ] &&
+		ok "SIGHUP: the lookup process is kept when its settings did not change, replaced when they did" ||
+		not_ok "lookup process over reloads: $P1 -> $P2 (unchanged) -> '$P3' (timeout_ms changed)"
 	stop_gateway lk
 else
 	not_ok "start a gateway with the lookup process"
