@@ -46,12 +46,6 @@ load_config(const char *path)
 	return cfg;
 }
 
-/*
- * Who the workers run as.  As root: chroot into workers.chroot (which must
- * be a root-owned directory nobody else can write, as OpenSSH demands of
- * its privsep directory) and setuid to workers.user.  Otherwise the
- * workers keep our uid and rely on seccomp alone.
- */
 /* A user that exists and is not root, for setting (named in errors). */
 static struct passwd *
 unprivileged_user(const struct monitor *m, const char *setting,
@@ -72,6 +66,13 @@ unprivileged_user(const struct monitor *m, const char *setting,
 	return pw;
 }
 
+/*
+ * Who the workers run as.  As root: chroot into workers.chroot (which must
+ * be a root-owned directory nobody else can write, as OpenSSH demands of
+ * its privsep directory) and setuid to workers.user; the lookup
+ * process setuids to workers.lookup_user, by default the same.  Otherwise
+ * both keep our uid and rely on seccomp alone.
+ */
 static int
 worker_identity(struct monitor *m)
 {
