@@ -146,13 +146,8 @@ drop_identity(const struct ipc_lookup_init *in)
 	gid_t gid = (gid_t)in->gid;
 	uid_t uid = (uid_t)in->uid;
 
-	if (!(in->flags & IPC_LOOKUP_SETUID))
-		return;
-	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
-	    setresuid(uid, uid, uid) == -1)
-		fatal("drop to uid %u: %s", uid, strerror(errno));
-	if (setuid(0) != -1 || seteuid(0) != -1)
-		fatal("regained root after dropping privileges");
+	if (in->flags & IPC_LOOKUP_SETUID)
+		sandbox_drop_to(uid, gid);
 }
 
 static void

@@ -2,11 +2,26 @@
  * sandbox_common.c - the loops the worker's and the lookup process's
  * sandboxes share (sandbox_common.h).
  */
+#include <sys/types.h>
+
 #include <errno.h>
+#include <grp.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "sandbox_common.h"
+
+void
+sandbox_drop_to(uid_t uid, gid_t gid)
+{
+	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1)
+		fatal("drop to uid %u: %s", (unsigned)uid, strerror(errno));
+	/* Make sure the drop cannot be undone. */
+	if (setuid(0) != -1 || seteuid(0) != -1)
+		fatal("regained root after dropping privileges");
+}
 
 void
 sandbox_set_limits(const struct sc_limit *lim, size_t n)

@@ -40,6 +40,9 @@ struct sc_limit {
 	const char *name;
 };
 
+/* Groups, group and user ids all to gid and uid, and root not regained;
+ * fatal on failure. */
+void sandbox_drop_to(uid_t uid, gid_t gid);
 /* Each limit set, soft and hard; fatal on failure. */
 void sandbox_set_limits(const struct sc_limit *lim, size_t n);
 /* The rules loaded with kill-process as the default; fatal on failure. */

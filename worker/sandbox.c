@@ -196,15 +196,8 @@ drop_identity(const struct ipc_init *in)
 			fatal("chroot %s: %s", in->chroot_dir,
 			    strerror(errno));
 	}
-	if (in->flags & IPC_INIT_SETUID) {
-		if (setgroups(1, &gid) == -1 ||
-		    setresgid(gid, gid, gid) == -1 ||
-		    setresuid(uid, uid, uid) == -1)
-			fatal("drop to uid %u: %s", uid, strerror(errno));
-		/* Make sure the drop cannot be undone. */
-		if (setuid(0) != -1 || seteuid(0) != -1)
-			fatal("regained root after dropping privileges");
-	}
+	if (in->flags & IPC_INIT_SETUID)
+		sandbox_drop_to(uid, gid);
 }
 
 static void
