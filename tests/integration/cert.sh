@@ -1,5 +1,5 @@
 # cert.sh - upstream_auth: the Studio login by certificate (the default)
-# and by the gateway key.  Sourced by run.sh after the exec tests, with
+# and by the gateway key.  Run by topic.sh, with
 # the gateway "gw" running: s1 is a certificate-mode Studio whose sshd
 # has a cert-authority line per session (connect-sshd -S), s5 a key-mode
 # Studio (the gateway public key alone), s6 routes to s1's sshd, which has

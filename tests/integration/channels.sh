@@ -1,6 +1,6 @@
 # channels.sh - several channels on one connection, and every way a
 # channel can end: nothing lost, nothing out of order, one audit record
-# each.  Sourced by run.sh (needs its gateway "gw", Studio and keys).
+# each.  Run by topic.sh (needs its gateway "gw", Studio and keys).
 #
 # The multiplexed tests run against a gateway whose workers are the test
 # build, which poisons freed memory (M_PERTURB): a use after free -- like

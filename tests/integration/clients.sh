@@ -1,8 +1,8 @@
 # clients.sh - clients other than OpenSSH's ssh, and what the gateway tells
 # them and its operator: the version string, libssh2 (Debian's curl),
 # asyncssh's SFTP symlink, no-more-sessions@openssh.com, and log lines
-# that name the Studio.  Sourced by run.sh (its gateway "gw", the Studios
-# and keys); CSSHD_IT_ONLY=clients runs it alone.
+# that name the Studio.  Run by topic.sh (its gateway "gw", the Studios
+# and keys).
 
 # ---- the version string: OpenSSH's compat flags, no version ----
 banner=$(python3 - "$GW_PORT" <<'EOP'

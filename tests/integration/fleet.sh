@@ -1,4 +1,4 @@
-# Sourced by run.sh: behind an L4 balancer -- the PROXY protocol (v1 from a
+# Sourced by registry.sh after lookup.sh: behind an L4 balancer -- the PROXY protocol (v1 from a
 # ProxyCommand that plays the balancer, v2 from a real HAProxy in front of
 # two replicas sharing the key).  Loopback only.
 
@@ -188,7 +188,7 @@ if command -v haproxy >/dev/null; then
 		ra_workers=$(pgrep -P "$(cat "$T/ra.pid")" | tr '\n' ' ')
 		kill -KILL "$(cat "$T/ra.pid")"
 		# A monitor killed outright writes no channel.close for the
-		# channels open then: run.sh's final check skips its log.
+		# channels open then: topic.sh's closing check skips its log.
 		echo ra.log >> "$T/sigkilled"
 		sleep 2
 		ra_left=0 ra_what=

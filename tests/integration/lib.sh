@@ -1,6 +1,6 @@
 # lib.sh - helpers for the integration tests: a real OpenSSH sshd as the
 # Studio, real connect-sshd instances, the real ssh client.  Loopback only.
-# Sourced by run.sh; expects $B (build dir) and $T (scratch dir).
+# Sourced by topic.sh; expects $B (build dir) and $T (scratch dir).
 # Files this script writes are loaded by a gateway that refuses group- or
 # world-writable ones (StrictModes); do not inherit a umask of 002.
 umask 022
@@ -36,9 +36,37 @@ check() {
 	fi
 }
 
-# A free TCP port on 127.0.0.1.
+# free_port: a TCP port free on 127.0.0.1.  With CSSHD_PORT_BASE (run.sh
+# gives each topic its own 200 ports, below the kernel's ephemeral range)
+# the next free one of that range, counted in $T/.next_port: topics that
+# run at once never pick the same port, and no client's source port can
+# take one between its pick and its use.  Without it, one the kernel picks.
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	local next=$T/.next_port port
+	if [ -z "${CSSHD_PORT_BASE:-}" ]; then
+		python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+		return
+	fi
+	port=$(cat "$next" 2>/dev/null || echo "$CSSHD_PORT_BASE")
+	until python3 -c 'import socket, sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' \
+	    "$port" 2>/dev/null; do
+		port=$((port + 1))
+	done
+	[ "$port" -lt $((CSSHD_PORT_BASE + 200)) ] ||
+		{ echo "free_port: the 200 ports from $CSSHD_PORT_BASE are used up" >&2; return 1; }
+	echo $((port + 1)) > "$next"
+	echo "$port"
+}
+
+# it_keys DIR: the keys every topic uses: the gateway's, the users'
+# (ed25519, and carol's RSA) and mallory's, whom nobody registered.
+it_keys() {
+	local u
+	ssh-keygen -q -t ed25519 -N '' -f "$1/gw_key" -C connect-sshd-test
+	for u in alice bob dave eve mallory; do
+		ssh-keygen -q -t ed25519 -N '' -f "$1/$u" -C "$u@test"
+	done
+	ssh-keygen -q -t rsa -b 3072 -N '' -f "$1/carol" -C carol@test
 }
 
 wait_port() {

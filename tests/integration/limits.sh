@@ -1,6 +1,5 @@
 # limits.sh - memory and connection bounds (issue 12, items 7 and 8).
-# Sourced by run.sh after the first exec tests; CSSHD_IT_ONLY=limits runs
-# only these.
+# Run by topic.sh (its gateway "gw", the Studios and keys).
 
 # ---- 128 direct-tcpip channels whose data the client never reads ----
 # The Studio side sends forever on each; the client stops reading its TCP

@@ -1,4 +1,4 @@
-# Sourced by run.sh after registry.sh (Redis is up, the records written):
+# Sourced by registry.sh at its end (Redis is up, the records written):
 # connect-sshd-lookup, the process that talks to Redis instead of the
 # key-holding monitor.  Its sandbox; the monitor without a Redis client;
 # a lookup process killed and replaced; Redis stopped for 10 s while a

@@ -1,6 +1,5 @@
 # pq.sh - post-quantum key exchange on both legs, the audit of what each
-# leg negotiated, and rekeying with no ceiling.  Sourced by run.sh after
-# the first exec tests; CSSHD_IT_ONLY=pq runs it alone.  Needs $GW_PORT
+# leg negotiated, and rekeying with no ceiling.  Run by topic.sh.  Needs $GW_PORT
 # (the main gateway, default algorithms), $STUDIO_PORT (the system's sshd
 # 9.2 Studio) and, for the OpenSSH 10 tests, $OPENSSH10 (make integration
 # passes build/openssh10).

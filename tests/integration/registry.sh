@@ -1,4 +1,4 @@
-# Sourced by run.sh (before fleet.sh): the Redis registry, with a real redis-server on
+# Run by topic.sh, then lookup.sh and fleet.sh on its Redis: the Redis registry, with a real redis-server on
 # loopback and connect-sshctl writing to it.
 #
 #   login via Redis data; a revoked key stops working within cache_ttl
@@ -322,4 +322,8 @@ PY
 else
 	not_ok "start a gateway with the Redis registry"
 fi
-# Redis stays up for fleet.sh's replicas; run.sh's cleanup stops it.
+# Redis stays up for lookup.sh and fleet.sh; topic.sh's cleanup stops it.
+
+# The lookup process and the fleet, on this Redis and its records.
+. "$HERE/lookup.sh"
+. "$HERE/fleet.sh"

@@ -1,6 +1,6 @@
 # relay.sh - what a real SSH user does through the gateway: pty shells,
 # env, signals, sftp/scp/rsync, connection sharing, keepalives, port and
-# agent forwarding, flow control.  Sourced by run.sh once the gateway
+# agent forwarding, flow control.  Run by topic.sh once the gateway
 # ("gw", on $GW_PORT) and the Studio are up; uses lib.sh's helpers.
 
 # direct_ssh [ssh args...]: the same client straight to the Studio, for

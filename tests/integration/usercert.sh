@@ -1,5 +1,5 @@
 # usercert.sh - clients that log in with OpenSSH user certificates
-# (trusted_user_ca_keys).  Sourced by run.sh after cert.sh, with the
+# (trusted_user_ca_keys).  Run by topic.sh, with the
 # Studio running; starts its own gateway "ucgw" with the configuration of
 # "gw" plus a trusted CA file and a user, frank, who has no key of his
 # own (keys = [ ]).  Certificates are made here by the real ssh-keygen -s.

@@ -14,7 +14,7 @@
 # and on each leg the window granted, initial plus adjusts, never runs
 # more than 2 MiB ahead of the 16 MiB sent: what the worker may come to
 # buffer stays bounded by the window it grants.
-# Sourced by run.sh with lib.sh's helpers; its own Studio and gateway.
+# Run by topic.sh with lib.sh's helpers; its own Studio and gateway.
 
 WIN_STUDIO_PORT=$(free_port)
 WN_PORT=$(free_port)
