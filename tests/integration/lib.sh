@@ -4,6 +4,12 @@
 # Files this script writes are loaded by a gateway that refuses group- or
 # world-writable ones (StrictModes); do not inherit a umask of 002.
 umask 022
+# Debian's tools, which scripts/deps.sh installs (python3 with paramiko
+# and asyncssh, ssh, sshd, redis-server, haproxy), not whatever a
+# developer's PATH puts first: a pyenv shim for python3 costs half a
+# second of CPU a call.
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
 
 PASS=0
 FAIL=0
@@ -135,6 +141,11 @@ start_studio() {
 	UsePAM no
 	StrictModes no
 	AcceptEnv LANG LC_* CSSHD_TEST_*
+	# A shell sshd starts reads ~/.bashrc only at SHLVL < 2 (bash's
+	# SSH_SOURCE_BASHRC): the Studio user's dotfiles (root's pyenv init,
+	# here) stay out of every command the tests run, and out of their
+	# CPU time.
+	SetEnv SHLVL=1
 	Subsystem sftp internal-sftp
 	# Rekey often, so that long transfers re-exchange keys on the
 	# gateway's Studio leg too.
