@@ -11,11 +11,15 @@ ft_sum=$(sha256sum < "$T/ft.blob" | cut -d' ' -f1)
 if start_gateway ft "$T/ft.conf"; then
 	ftpid=$(cat "$T/ft.pid")
 	pids=
-	# Each client logs in, then waits for ft.go before its transfer, so
-	# that the kills below fall on workers that hold a session.
-	rm -f "$T/ft.go"
+	# Each client logs in, then waits for the go before its transfer, so
+	# that the kills below fall on workers that hold a session.  The go
+	# is ft.lock, held here until then: 50 commands waiting in flock(1)
+	# cost nothing, where 50 polling shells kept both cores busy.
+	: > "$T/ft.lock"
+	exec 7<"$T/ft.lock"
+	flock -x 7
 	for i in $(seq 1 50); do
-		gw_ssh "$FT_PORT" "$T/alice" alice@s1 "while [ ! -e $T/ft.go ]; do sleep 0.1; done; cat $T/ft.blob; sleep 1" > "$T/ft.out.$i" 2>/dev/null &
+		gw_ssh "$FT_PORT" "$T/alice" alice@s1 "flock -s $T/ft.lock true; cat $T/ft.blob; sleep 1" > "$T/ft.out.$i" 2>/dev/null 7<&- &
 		pids="$pids $!"
 	done
 	# Wait until all 50 relay, or until no login has arrived for 10 s: on
@@ -37,7 +41,8 @@ if start_gateway ft "$T/ft.conf"; then
 		if [ $nk -lt 5 ]; then kill -KILL "$w"; else kill -SEGV "$w"; fi
 		nk=$((nk + 1))
 	done
-	touch "$T/ft.go"
+	flock -u 7
+	exec 7<&-
 	wait $pids
 	good=0
 	for i in $(seq 1 50); do
