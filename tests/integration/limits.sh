@@ -45,7 +45,7 @@ if start_gateway cf "$T/cf.conf"; then
 	# next login.  Before that bound, the worker reached RLIMIT_DATA
 	# (262080 KiB seen) and, now and then, failed there.
 	out=$(/usr/bin/python3 "$HERE/chanflood.py" "$CF_PORT" "$T/alice" alice@s1 \
-	    "$(cat "$T/cf.pid")" 128 12 up 2>&1 | tail -n 1)
+	    "$(cat "$T/cf.pid")" 128 90 up 2>&1 | tail -n 1)
 	data=$(echo "$out" | sed -n 's/.*peak_data_kib=\([0-9]*\).*/\1/p')
 	nch=$(echo "$out" | sed -n 's/^channels=\([0-9]*\) .*/\1/p')
 	datacap=229376	# RELAY_HEAP_MAX (192 MiB) + 32 MiB
