@@ -23,9 +23,11 @@ echo "[127.0.0.1]:$RL_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_host
 cp "$T/keys/bob" "$T/keys/bob.saved"
 if start_gateway rl "$T/rl.conf"; then
 	rlpid=$(cat "$T/rl.pid")
-	gw_ssh "$RL_PORT" "$T/bob" bob@s1 'sleep 4; echo bob-still-here' > "$T/rl.bob" 2>&1 &
+	gw_ssh "$RL_PORT" "$T/bob" bob@s1 'echo bob-in; sleep 4; echo bob-still-here' > "$T/rl.bob" 2>&1 &
 	bobp=$!
-	sleep 1.5
+	# bob's session runs on the Studio before his key goes, however slow
+	# the login on a loaded machine.
+	for _ in $(seq 1 300); do grep -q bob-in "$T/rl.bob" && break; sleep 0.1; done
 	: > "$T/keys/bob"		# bob's key is revoked
 	echo 'limits = { idle_timeout = 4321; max_startups = "20:30:100"; };' >> "$T/rl.conf"
 	kill -HUP "$rlpid"
@@ -42,7 +44,7 @@ if start_gateway rl "$T/rl.conf"; then
 		ok "SIGHUP: a removed key can no longer log in" ||
 		not_ok "SIGHUP: removed key (rc=$rc)"
 	wait $bobp
-	[ "$(cat "$T/rl.bob")" = bob-still-here ] &&
+	[ "$(cat "$T/rl.bob")" = "$(printf 'bob-in\nbob-still-here')" ] &&
 		ok "SIGHUP: an established session of that user continues" ||
 		not_ok "SIGHUP: established session ($(cat "$T/rl.bob"))"
 	check "SIGHUP: other users still log in" gw_ssh "$RL_PORT" "$T/alice" alice@s1 true
