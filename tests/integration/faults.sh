@@ -6,7 +6,7 @@
 FT_PORT=$(free_port)
 write_conf "$T/ft.conf" "$FT_PORT" 'limits = { max_startups = "200"; max_sessions_per_user = 0; };'
 echo "[127.0.0.1]:$FT_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
-head -c 4M /dev/urandom > "$T/ft.blob"
+head -c 1M /dev/urandom > "$T/ft.blob"
 ft_sum=$(sha256sum < "$T/ft.blob" | cut -d' ' -f1)
 if start_gateway ft "$T/ft.conf"; then
 	ftpid=$(cat "$T/ft.pid")

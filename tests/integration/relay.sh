@@ -106,7 +106,7 @@ n=$(ls "$SF/back" | wc -l)
 	ok "sftp: put, ls, rename, rm, get of 200 files" ||
 	{ not_ok "sftp batch (rc=$rc, $n files back)"; tail -5 "$SF/out" | sed 's/^/#   /'; }
 
-head -c 256M /dev/urandom > "$SF/big"
+head -c 64M /dev/urandom > "$SF/big"
 want=$(sha256sum < "$SF/big" | cut -d' ' -f1)
 printf 'put %s %s/big.up\nget %s/big.up %s/big.down\n' "$SF/big" "$rdir" "$rdir" "$SF" > "$SF/batch2"
 sftp -q -b "$SF/batch2" -P "$GW_PORT" -i "$T/alice" -o IdentitiesOnly=yes -o IdentityAgent=none \
@@ -115,8 +115,8 @@ sftp -q -b "$SF/batch2" -P "$GW_PORT" -i "$T/alice" -o IdentitiesOnly=yes -o Ide
 up=$(sha256sum < "$rdir/big.up" | cut -d' ' -f1)
 down=$(sha256sum < "$SF/big.down" | cut -d' ' -f1)
 [ "$up" = "$want" ] && [ "$down" = "$want" ] &&
-	ok "sftp: 256 MiB up and down, sha256 equal" ||
-	{ not_ok "sftp 256 MiB (want $want up $up down $down)"; tail -5 "$SF/out2" | sed 's/^/#   /'; }
+	ok "sftp: 64 MiB up and down, sha256 equal" ||
+	{ not_ok "sftp 64 MiB (want $want up $up down $down)"; tail -5 "$SF/out2" | sed 's/^/#   /'; }
 rm -f "$SF/big.down" "$rdir/big.up"
 
 # ---- scp (sftp-based and legacy) and rsync ----
@@ -340,7 +340,7 @@ worker_of() {	# worker_of PATTERN: the worker whose connection is in the log as 
 	done
 }
 before=$(pgrep -P "$(cat "$T/gw.pid")" | sort)
-gw_ssh "$GW_PORT" "$T/alice" alice@s1 'head -c 400M /dev/zero' | { sleep 6; wc -c > "$T/slow.count"; } &
+gw_ssh "$GW_PORT" "$T/alice" alice@s1 'head -c 64M /dev/zero' | { sleep 6; wc -c > "$T/slow.count"; } &
 slowp=$!
 sleep 4
 maxrss=0
@@ -351,8 +351,8 @@ done
 wait $slowp
 # ASan's shadow memory and quarantine add ~30 MiB to every process.
 rsscap=32768; [ "${SANITIZE:-}" = 1 ] && rsscap=98304
-[ "$(cat "$T/slow.count")" = 419430400 ] && [ "$maxrss" -lt "$rsscap" ] &&
-	ok "a stalled reader: 400 MiB arrive intact, worker RSS stayed at ${maxrss} KiB" ||
+[ "$(cat "$T/slow.count")" = 67108864 ] && [ "$maxrss" -lt "$rsscap" ] &&
+	ok "a stalled reader: 64 MiB (twice the RSS bound) arrive intact, worker RSS stayed at ${maxrss} KiB" ||
 	not_ok "stalled reader (got $(cat "$T/slow.count") bytes, worker RSS ${maxrss} KiB)"
 
 # ---- one side going away ends the other promptly, with the cause logged ----
