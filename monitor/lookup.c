@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,10 +182,6 @@ send_init(const struct monitor *m)
 static int
 spawn(struct monitor *m)
 {
-	static char *const envp[] = { NULL };
-	char *argv[] = { "connect-sshd-lookup", NULL };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
 	char path[IPC_MAX_PATH + 32];
 	int sv[2], rc, sndbuf = 1 << 20;
 
@@ -199,25 +194,11 @@ spawn(struct monitor *m)
 	/* Room for every question outstanding: a send never blocks. */
 	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf,
 	    sizeof(sndbuf));
-	/* /dev/null on 0-2, as a worker's (stderr kept in debug mode and
-	 * in the sanitizer build, for its reports): its log lines come as
-	 * L_LOG (log_line()).  The IPC socket on fd 3; the metrics_listen
-	 * socket, if any, on fd 4: the monitor never accepts on it. */
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	if (!m->debug && !SANITIZER_BUILD)
-		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null",
-		    O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, sv[1], IPC_LOOKUP_FD);
-	if (m->metrics_fd != -1)
-		posix_spawn_file_actions_adddup2(&fa, m->metrics_fd,
-		    IPC_LOOKUP_METRICS_FD);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-	rc = posix_spawn(&lk.pid, path, &fa, &attr, argv, envp);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
+	/* Its log lines come as L_LOG (log_line()), not on stderr.  The
+	 * IPC socket on fd 3; the metrics_listen socket, if any, on fd 4:
+	 * the monitor never accepts on it. */
+	rc = spawn_unprivileged(m, path, "connect-sshd-lookup", sv[1],
+	    IPC_LOOKUP_FD, m->metrics_fd, IPC_LOOKUP_METRICS_FD, &lk.pid);
 	close(sv[1]);
 	if (rc != 0) {
 		error("lookup: cannot start %s: %s", path, strerror(rc));

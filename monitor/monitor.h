@@ -270,6 +270,10 @@ void reap_workers(struct monitor *m);
 void notify_ready(struct monitor *m);
 /* Start one worker (fork+exec); NULL if it cannot be started. */
 struct worker *worker_spawn(struct monitor *m);
+/* fork+exec of a worker or the lookup process; pool.c */
+int spawn_unprivileged(const struct monitor *m, const char *path,
+    char *argv0, int ipc_fd, int ipc_no, int extra_fd, int extra_no,
+    pid_t *pid);
 /* An idle worker for a new client, or NULL. */
 struct worker *take_idle(struct monitor *m);
 /* Workers not serving a client: starting or idle. */

@@ -138,13 +138,47 @@ send_init(struct monitor *m, struct worker *w)
 	return rc;
 }
 
+/*
+ * Start one of the monitor's unprivileged processes (a worker, the
+ * lookup process) with fork+exec: a fresh image with fresh ASLR, an
+ * empty environment, and exactly /dev/null on 0-2 (stderr kept in
+ * debug mode and in the sanitizer build, for its reports), its end of
+ * the IPC socket on IPC_NO and, when EXTRA_FD is not -1, that one on
+ * EXTRA_NO.  Everything else the monitor holds is close-on-exec.  It
+ * gets a session of its own: a Ctrl-C or SIGHUP meant for the
+ * monitor's terminal must not reach it; the monitor stops it.
+ * Returns posix_spawn()'s error number, 0 once it runs.
+ */
+int
+spawn_unprivileged(const struct monitor *m, const char *path, char *argv0,
+    int ipc_fd, int ipc_no, int extra_fd, int extra_no, pid_t *pid)
+{
+	static char *const envp[] = { NULL };
+	char *argv[] = { argv0, NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	int rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (!m->debug && !SANITIZER_BUILD)
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null",
+		    O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, ipc_fd, ipc_no);
+	if (extra_fd != -1)
+		posix_spawn_file_actions_adddup2(&fa, extra_fd, extra_no);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+	rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	return rc;
+}
+
 struct worker *
 worker_spawn(struct monitor *m)
 {
-	static char *const envp[] = { NULL };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	char *argv[] = { "connect-sshd-worker", NULL };
 	struct worker *w;
 	int sv[2], rc;
 
@@ -158,25 +192,9 @@ worker_spawn(struct monitor *m)
 		free(w);
 		return NULL;
 	}
-	/* The child gets exactly: /dev/null on 0-2 (stderr kept in debug
-	 * mode and in the sanitizer build, for its reports) and its IPC
-	 * socket on fd 3.  Everything else the monitor holds is
-	 * close-on-exec. */
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	if (!m->debug && !SANITIZER_BUILD)
-		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null",
-		    O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, sv[1], IPC_WORKER_FD);
-	/* A session of its own: a Ctrl-C or SIGHUP meant for the monitor's
-	 * terminal must not reach the workers; the monitor stops them. */
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-	rc = posix_spawn(&w->pid, m->cfg->workers.program, &fa, &attr, argv,
-	    envp);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
+	/* Its IPC socket on fd 3, nothing else. */
+	rc = spawn_unprivileged(m, m->cfg->workers.program,
+	    "connect-sshd-worker", sv[1], IPC_WORKER_FD, -1, -1, &w->pid);
 	close(sv[1]);
 	if (rc != 0) {
 		error("cannot start worker %s: %s", m->cfg->workers.program,
