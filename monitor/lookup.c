@@ -512,6 +512,21 @@ take_stats(const struct ipc_lookup_facts *f)
 }
 
 /*
+ * Once the second whose lines were dropped is over, say how many: at
+ * its next line or at the next lookup_tick(), whichever comes first
+ * (lookup_next_ms() wakes the loop for it).
+ */
+static void
+log_dropped_flush(uint64_t now_s)
+{
+	if (lk.log_dropped == 0 || now_s == lk.log_window)
+		return;
+	logit("lookup: %llu log lines dropped (more than %u a second)",
+	    lk.log_dropped, MON_LOG_BURST);
+	lk.log_dropped = 0;
+}
+
+/*
  * A log line of the lookup process: decoded, escaped and prefixed by the
  * monitor's own logging, at most MON_LOG_BURST a second (beyond that,
  * dropped and counted, as a worker's W_LOG).  0, or -1 after killing it.
@@ -528,9 +543,7 @@ log_line(struct monitor *m, struct cursor *c)
 		return -1;
 	}
 	if (now != lk.log_window) {
-		if (lk.log_dropped > 0)
-			logit("lookup: %llu log lines dropped (more than %u "
-			    "a second)", lk.log_dropped, MON_LOG_BURST);
+		log_dropped_flush(now);
 		lk.log_window = now;
 		lk.log_left = MON_LOG_BURST;
 		lk.log_dropped = 0;
@@ -739,6 +752,7 @@ lookup_tick(struct monitor *m)
 
 	if (!lookup_runs(m))
 		return;
+	log_dropped_flush(now / 1000);
 	for (i = 0; i < lk.n; i++) {
 		p = &lk.q[(lk.head + i) % LOOKUP_MAX_PENDING];
 		if (now < p->deadline_ms || (p->w == NULL && p->admit < 0))
@@ -792,6 +806,9 @@ lookup_next_ms(const struct monitor *m)
 	if (lk.n > 0 && (next == 0 ||
 	    lk.q[lk.head].deadline_ms + 4 * budget_ms(m) < next))
 		next = lk.q[lk.head].deadline_ms + 4 * budget_ms(m);
+	if (lk.log_dropped > 0 &&
+	    (next == 0 || (lk.log_window + 1) * 1000 < next))
+		next = (lk.log_window + 1) * 1000;
 	if (next == 0)
 		return -1;
 	return next <= now ? 0 : (long long)(next - now);

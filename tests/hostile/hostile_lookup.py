@@ -71,6 +71,13 @@ def main():
     if mode == "scrape-flood":
         for i in range(200):
             s.send(struct.pack(">HQ", L_SCRAPE, i + 1))
+    if mode == "log-flood":
+        # 1000 lines at once, then silence: the count of those dropped
+        # must not wait for a next line that never comes.
+        for i in range(1000):
+            s.send(struct.pack(">HI", L_LOG, LOG_INFO) +
+                   string(b"flood %d" % i))
+        mode = "claims"
     if mode == "forge-log":
         sys.stderr.write(FORGED + "\n")
         sys.stderr.flush()

@@ -129,6 +129,27 @@ else
 	not_ok "start a gateway with the hostile lookup (forge-log)"
 fi
 
+# At most 200 of its lines a second reach the log; the others are
+# counted, and the count is logged once that second is over, with no
+# later line needed to bring it out.
+if start_hostile_lookup log-flood; then
+	flog=$T/lk-log-flood.log
+	wait_log "$flog" "lookup: [0-9]* log lines dropped (more than 200 a second)" >/dev/null
+	shown=$(grep -c "lookup [0-9]*: flood [0-9]*$" "$flog")
+	dropped=$(sed -n 's/.*lookup: \([0-9]*\) log lines dropped.*/\1/p' "$flog" |
+	    awk '{ n += $1 } END { print n + 0 }')
+	if [ "$dropped" -gt 0 ] && [ $((shown + dropped)) = 1000 ] &&
+	    running "$(cat "$T/lk-log-flood.pid")"; then
+		ok "hostile lookup (log-flood): 1000 lines at once: $shown logged, $dropped counted as dropped, the count logged without a later line"
+	else
+		not_ok "hostile lookup (log-flood): $shown logged, $dropped dropped; $(grep 'dropped' "$flog" | tail -2 | tr '\n' ' ')"
+	fi
+	stop_gateway lk-log-flood
+	cat "$flog" >> "$LOG"
+else
+	not_ok "start a gateway with the hostile lookup (log-flood)"
+fi
+
 # metrics_listen is the lookup process's to accept on; the monitor renders
 # the metrics for each scrape it reports, at most 64 a second: a process
 # that reports more (it accepts at most 20 a second itself), or reports a
