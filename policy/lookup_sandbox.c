@@ -132,6 +132,8 @@ static const struct sc_rule rules[] = {
 	/* Harmless probes, denied with an error. */
 	DENY(ioctl, ENOTTY, "glibc isatty() probes"),
 	DENY(readlink, EACCES, "the sanitizer runtime names the binary"),
+	DENY(uname, EPERM, "res_init: a default search domain from the "
+	    "host name, done without (the kernel's version stays unknown)"),
 #ifdef CSSHD_SANITIZE
 	ALLOW(sigaltstack, "ASan's no-return hook, sanitizer build only"),
 	DENY(open, EACCES, "the sanitizer runtime, while reporting"),

@@ -167,3 +167,21 @@ if [ "$ROOT" = 1 ]; then
 			not_ok "workers.lookup_user \"$bad\": rc=$rc $(echo "$out" | tail -1)"
 	done
 fi
+
+# A registry address by name: the sandboxed lookup process resolves it
+# itself (glibc's resolver: /etc/nsswitch.conf, /etc/hosts, and ::1
+# refused before 127.0.0.1 answers), each time it connects.
+LN_PORT=$(free_port)
+sed "s|listen = \[ \"127.0.0.1:$LK_PORT\" \];|listen = [ \"127.0.0.1:$LN_PORT\" ];|; s|address = \"127.0.0.1:$RDS_PORT\"|address = \"localhost:$RDS_PORT\"|; /^metrics_listen/d" \
+    "$T/lk.conf" > "$T/lkn.conf"
+echo "[127.0.0.1]:$LN_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+if grep -q "address = \"localhost:$RDS_PORT\"" "$T/lkn.conf" && start_gateway lkn "$T/lkn.conf"; then
+	out=$(gw_ssh "$LN_PORT" "$T/alice" alice@r1 'echo by-name' 2>&1)
+	[ "$out" = by-name ] && grep -q "lookup [0-9]*: registry: connected" "$T/lkn.log" &&
+	    ! grep -q "killed by the sandbox\|connect-sshd-lookup died" "$T/lkn.log" &&
+		ok "registry address localhost:PORT: resolved inside the lookup process's sandbox, the login works" ||
+		not_ok "registry by name: '$out'; $(grep 'lookup' "$T/lkn.log" | tail -3 | tr '\n' ' ')"
+	stop_gateway lkn
+else
+	not_ok "start a gateway whose registry address is a name"
+fi
