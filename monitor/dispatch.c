@@ -45,9 +45,9 @@ typedef int (*mon_handler_fn)(struct monitor *, struct worker *,
 /*
  * What a request may cost per connection, enforced before its handler
  * runs (limit_take()), so before its body is decoded: a W_LOG beyond its
- * rate is dropped unread, a W_SIGN spends its token before its hash is
- * checked.  Counters named here may be shared by rows: the keys a client
- * offers are counted whether the monitor is asked about them
+ * rate is dropped unread (and counted), a W_SIGN spends its token before
+ * its hash is checked.  Counters named here may be shared by rows: the
+ * keys a client offers are counted whether the monitor is asked about them
  * (W_KEY_QUERY) or the worker refused them itself (W_REFUSED).  BUCKET
  * and DROP keep their state in one set of worker fields each (the
  * W_SIGN bucket, the W_LOG second): one row each at most, which
@@ -178,18 +178,38 @@ bucket_take(struct worker *w, const struct mon_limit *l)
 	return 1;
 }
 
-/* n a second, the excess dropped: 1 to handle the request, 0 to drop it. */
+/*
+ * Once the second whose W_LOG lines were dropped is over (NOW_S, a second
+ * of the monotonic clock, is another), or when the worker ends (NOW_S 0),
+ * say how many: the operator learns that the log has gaps, and where.
+ */
+void
+dispatch_log_dropped(struct worker *w, uint64_t now_s)
+{
+	if (w->log_dropped == 0 || now_s == w->drop_window)
+		return;
+	logit("worker %ld (conn %llu): %llu log lines dropped (more than %u "
+	    "a second)", (long)w->pid, (unsigned long long)w->conn_id,
+	    w->log_dropped, MON_LOG_BURST);
+	w->log_dropped = 0;
+}
+
+/* n a second, the excess dropped and counted (W_LOG is the only such
+ * row): 1 to handle the request, 0 to drop it. */
 static int
 drop_take(struct worker *w, const struct mon_limit *l)
 {
 	uint64_t now = clock_ms() / 1000;
 
 	if (now != w->drop_window) {
+		dispatch_log_dropped(w, now);
 		w->drop_window = now;
 		w->drop_left = l->n;
 	}
-	if (w->drop_left == 0)
+	if (w->drop_left == 0) {
+		w->log_dropped++;
 		return 0;
+	}
 	w->drop_left--;
 	return 1;
 }

@@ -176,8 +176,10 @@ static void
 check_deadlines(struct monitor *m)
 {
 	struct worker *w;
+	uint64_t now_s = clock_ms() / 1000;
 
 	for (w = m->workers; w != NULL; w = w->next) {
+		dispatch_log_dropped(w, now_s);
 		if (w->has_deadline && w->state == WS_ROUTING &&
 		    clock_ms_until(&w->t_deadline) <= 0)
 			dispatch_route_done(m, w, ETIMEDOUT);

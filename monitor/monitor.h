@@ -158,6 +158,7 @@ struct worker {
 
 	unsigned drop_left;		/* W_LOG lines left this second */
 	uint64_t drop_window;		/* that second (monotonic) */
+	unsigned long long log_dropped;	/* W_LOG lines dropped in it */
 	char kill_reason[160];		/* set when the monitor kills it */
 	int retired;			/* idle, stopped by a reload or drain */
 
@@ -369,6 +370,9 @@ void channels_worker_ended(struct worker *w);
 void dispatch_worker_msg(struct monitor *m, struct worker *w);
 /* A worker that has ended: the audit and log records it sent before. */
 void dispatch_drain(struct monitor *m, struct worker *w);
+/* Log how many W_LOG lines were dropped, once their second is over
+ * (NOW_S another second) or the worker ended (NOW_S 0). */
+void dispatch_log_dropped(struct worker *w, uint64_t now_s);
 void dispatch_route_done(struct monitor *m, struct worker *w, int err);
 /* The lookup process answered w's parked request (f NULL: it could not):
  * the request runs again. */

@@ -346,6 +346,7 @@ reap_workers(struct monitor *m)
 		}
 		*wp = w->next;
 		m->nworkers--;
+		dispatch_log_dropped(w, 0);
 		worker_ended(m, w, status);
 		free(w);
 	}
