@@ -298,6 +298,7 @@ worker_ended(struct monitor *m, struct worker *w, int status)
 
 	w->reaped = 1;
 	dispatch_drain(m, w);
+	dispatch_log_dropped(w, 0);	/* with what the drain dropped */
 	describe_exit(w, status, how, sizeof(how));
 	channels_worker_ended(w);
 	monitor_shared_release(m, w);
@@ -346,7 +347,6 @@ reap_workers(struct monitor *m)
 		}
 		*wp = w->next;
 		m->nworkers--;
-		dispatch_log_dropped(w, 0);
 		worker_ended(m, w, status);
 		free(w);
 	}
