@@ -146,6 +146,7 @@ start_studio() {
 	# here) stay out of every command the tests run, and out of their
 	# CPU time.
 	SetEnv SHLVL=1
+	$(it_kex_setting "" sshd)
 	Subsystem sftp internal-sftp
 	# Rekey often, so that long transfers re-exchange keys on the
 	# gateway's Studio leg too.
@@ -218,4 +219,19 @@ gw_ssh() {
 	    -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$T/known_hosts" \
 	    -o ConnectTimeout=10 -o LogLevel="${GW_SSH_LOGLEVEL:-ERROR}" \
 	    "$login@127.0.0.1" "$@"
+}
+
+# it_kex_setting EXTRA [sshd]: with IT_KEX=classical (topic.sh), the
+# gateway's algorithms setting for curve25519 (both names: paramiko knows
+# only the @libssh.org one), or with "sshd" the Studio's KexAlgorithms
+# line; nothing for IT_KEX=default, or when EXTRA, the settings a test
+# adds, has an algorithms group of its own.
+it_kex_setting() {
+	[ "${IT_KEX:-default}" = classical ] || return 0
+	case $1 in *algorithms*) return 0 ;; esac
+	if [ "${2:-}" = sshd ]; then
+		echo "KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org"
+	else
+		echo 'algorithms = { kex = [ "curve25519-sha256", "curve25519-sha256@libssh.org" ]; };'
+	fi
 }

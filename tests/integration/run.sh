@@ -7,6 +7,8 @@
 #   tests/integration/run.sh relay bulk      two of them
 #   CSSHD_IT_ONLY=relay,bulk ... run.sh      the same
 #   CSSHD_IT_JOBS=1 ... run.sh               one at a time
+#   CSSHD_IT_KEX=default ... run.sh          every topic post-quantum
+#                                            (topic.sh, "key exchange")
 #
 # Each topic's output is printed whole when it ends, then one line per
 # topic and the totals.  Exits non-zero if any test failed.
