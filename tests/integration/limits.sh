@@ -59,7 +59,10 @@ if start_gateway cf "$T/cf.conf"; then
 	    ! grep -q "killed by signal\|Cannot allocate\|out of memory" "$T/cf.log" &&
 	    [ "$again" = after-flood ] &&
 		ok "128 direct-tcpip channels the Studio side never reads: worker data ${data} KiB (<= $datacap), the worker ends that connection alone, next login works ($out)" ||
-		{ not_ok "128 channels the Studio side never reads ($out; cap $datacap KiB; next login: '$again')"; grep -v 'event=channel' "$T/cf.log" | tail -n 5 | sed 's/^/#   /'; }
+		{ not_ok "128 channels the Studio side never reads ($out; cap $datacap KiB; next login: '$again')"
+		  # how the flood's connection ended (the next login's lines last)
+		  grep -E "session\.closed|closing|killed|kill|signal|allocate|memory|error" "$T/cf.log" |
+		      grep -v 'event=channel' | tail -n 8 | sed 's/^/#   /'; }
 	stop_gateway cf
 else
 	not_ok "start the gateway for the channel flood"
