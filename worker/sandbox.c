@@ -151,6 +151,8 @@ static const struct sc_rule rules[] = {
 	ALLOW(gettid, "glibc"),
 	/* signals and the login grace timer */
 	ALLOW(rt_sigreturn, "return from the SIGALRM handler"),
+	ALLOW(restart_syscall, "the kernel resumes a poll() that a stop "
+	    "(SIGSTOP, a cgroup freeze, a debugger attaching) interrupted"),
 	ALLOW(rt_sigprocmask, "glibc blocks signals around critical code"),
 	ALLOW(alarm, "login grace timer, cancelled after authentication"),
 	ALLOW(setitimer, "alarm() on some architectures"),

@@ -87,6 +87,30 @@ CONNECT_SSH_ENABLED=false "$B/connect-sshd" -f "$KC/c.conf" >"$KC/out" 2>&1
 [ $? = 0 ] && grep -q "SSH access is disabled" "$KC/out" && ok "CONNECT_SSH_ENABLED=false: logs why and exits 0" ||
 	not_ok "CONNECT_SSH_ENABLED=false: $(cat "$KC/out")"
 
+# ---- a stopped and continued worker lives on ----
+# SIGSTOP then SIGCONT (a cgroup freeze and thaw, a debugger attaching)
+# interrupt the worker's poll(); the kernel resumes it with
+# restart_syscall, which the filter once lacked: the worker was killed
+# by the sandbox and the session lost.
+nlog=$(grep -c "logged in to Studio" "$GW_LOG")
+gw_ssh "$GW_PORT" "$T/alice" alice@s1 'read line; echo "after the stop: $line"' \
+    < <(sleep 3; echo resumed) > "$T/stop.out" 2>&1 &
+stop_ssh=$!
+for _ in $(seq 1 100); do
+	[ "$(grep -c "logged in to Studio" "$GW_LOG")" -gt "$nlog" ] && break
+	sleep 0.1
+done
+wpid=$(grep "logged in to Studio" "$GW_LOG" | tail -n 1 | sed -n 's/.* worker \([0-9]*\) conn .*/\1/p')
+sleep 0.5
+kill -STOP "$wpid"; sleep 0.5; kill -CONT "$wpid"
+wait $stop_ssh
+rc=$?
+[ $rc = 0 ] && [ "$(cat "$T/stop.out")" = "after the stop: resumed" ] &&
+	! grep -q "worker $wpid .*killed" "$GW_LOG" &&
+	ok "a worker stopped (SIGSTOP) and continued (SIGCONT) mid-session goes on" ||
+	{ not_ok "stopped and continued worker $wpid (rc=$rc, out '$(cat "$T/stop.out")')"
+	  grep "worker $wpid" "$GW_LOG" | tail -n 3 | sed 's/^/#   /'; }
+
 # ---- unprivileged: seccomp without chroot/setuid ----
 if [ $ROOT = 1 ] && id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
 	U=$T/unpriv
