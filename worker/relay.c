@@ -80,9 +80,9 @@
  * a channel's buffer to a power of two, so 162 MiB held took 246 MiB of
  * VmData.  RLIMIT_DATA stays the backstop, 64 MiB above RELAY_HEAP_MAX
  * for the libraries' own data and what one check interval takes in (a
- * pass over the sockets reads at most RELAY_DRAIN_BYTES a socket,
- * drain_sockets()).  The bytes held are checked too: under the
- * sanitizer, mallinfo2() does not see the heap.
+ * pass over the sockets reads at most 256 KiB, drain_sockets()).  The
+ * bytes held are checked too: under the sanitizer, mallinfo2() does not
+ * see the heap.
  */
 #define RELAY_HOLD_MAX		(160 * 1024 * 1024)
 #define RELAY_HEAP_MAX		((size_t)192 * 1024 * 1024)
@@ -1200,15 +1200,12 @@ check_hold(struct relay *r)
 }
 
 /*
- * The libssh the build compiles reads a socket up to 64 KiB per poll
- * event (scripts/libssh-patches/0004-socket-read-64k.patch; 4 KiB
- * without it).  While data flows, take in what the sockets have, up to
- * RELAY_DRAIN_BYTES a socket, before the next pass over the channels,
- * rather than one pass per read: the pass costs more than the read.
+ * libssh reads a socket 4 KiB per poll event.  While data flows, take in
+ * what the sockets have (up to RELAY_DRAIN_POLLS events) before the next
+ * pass over the channels, rather than one pass per 4 KiB: the pass costs
+ * more than the read.
  */
-#define RELAY_SOCKET_READ	(64 * 1024)
-#define RELAY_DRAIN_BYTES	(256 * 1024)
-#define RELAY_DRAIN_POLLS	(RELAY_DRAIN_BYTES / RELAY_SOCKET_READ)
+#define RELAY_DRAIN_POLLS	64
 
 static void
 drain_sockets(ssh_event ev)

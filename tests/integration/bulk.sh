@@ -25,31 +25,3 @@ got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 "cat $T/blob" | sha256sum | cut -d' 
 
 grep -q "event=session.closed.*bytes_in=33554432" "$GW_LOG" &&
 	ok "audit: bytes counted (32 MiB in)" || not_ok "audit: bytes counted (32 MiB in)"
-
-# ---- socket reads of up to 64 KiB (scripts/libssh-patches/0004) ----
-# strace counts the worker's reads while 16 MiB come down from the
-# Studio: libssh's own 4 KiB reads make at least 4096 of them on the
-# Studio's socket alone; 64 KiB reads, far fewer.
-if command -v strace > /dev/null; then
-	nlog=$(grep -c "logged in to Studio" "$GW_LOG")
-	gw_ssh "$GW_PORT" "$T/alice" alice@s1 'sleep 2; head -c 16M /dev/zero' > "$T/rd.out" &
-	rdpid=$!
-	for _ in $(seq 1 100); do
-		[ "$(grep -c "logged in to Studio" "$GW_LOG")" -gt "$nlog" ] && break
-		sleep 0.1
-	done
-	wpid=$(grep "logged in to Studio" "$GW_LOG" | tail -n 1 | sed -n 's/.* worker \([0-9]*\) conn .*/\1/p')
-	strace -c -e trace=recvfrom,read -o "$T/rd.strace" -p "$wpid" 2> /dev/null &
-	stpid=$!
-	wait $rdpid
-	wait $stpid
-	size=$(stat -c %s "$T/rd.out")
-	reads=$(awk '$NF == "recvfrom" { print $4 }' "$T/rd.strace")
-	[ "$size" = 16777216 ] && [ -n "$reads" ] && [ "$reads" -lt 2048 ] &&
-		ok "16 MiB down: the worker read its sockets in $reads recvfrom calls (4 KiB reads take over 4096)" ||
-		{ not_ok "socket reads of 64 KiB (worker $wpid, $size bytes, recvfrom calls: '$reads')"
-		  sed 's/^/#   /' "$T/rd.strace"; }
-	rm -f "$T/rd.out" "$T/rd.strace"
-else
-	skip "socket reads of 64 KiB: no strace (scripts/deps.sh installs it)"
-fi
