@@ -75,7 +75,17 @@
  * worker that needs more is misbehaving or under attack: its allocations
  * fail and only its own connection ends.
  */
+#ifndef CSSHD_TEST_HOOKS
 #define WORKER_MAX_DATA	((rlim_t)256 << 20)
+#else
+/*
+ * The test build (connect-sshd-worker-test) runs out of memory before
+ * the relay's own bound (RELAY_HEAP_MAX, 192 MiB) ends a connection:
+ * limits.sh floods it to check that an allocation that fails ends the
+ * connection cleanly.
+ */
+#define WORKER_MAX_DATA	((rlim_t)128 << 20)
+#endif
 
 /* futex operations, with or without the private and realtime flags */
 #define FUTEX_FLAGS		(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)

@@ -68,6 +68,36 @@ else
 	not_ok "start the gateway for the channel flood"
 fi
 
+# ---- a worker out of memory ends its connection cleanly ----
+# The test worker's RLIMIT_DATA (128 MiB, worker/sandbox.c) is below the
+# relay's own bound, so the same upward flood makes an allocation in
+# libssh fail.  libssh freed the channel's buffer then and dereferenced
+# the NULL on the next poll: SIGSEGV
+# (scripts/libssh-patches/0004-channels-keep-buffer-on-oom.patch).
+if [ "${SANITIZE:-}" != 1 ]; then
+	OM_PORT=$(free_port)
+	write_conf "$T/om.conf" "$OM_PORT"
+	sed -i "s|program = \"$B/connect-sshd-worker\"|program = \"$B/connect-sshd-worker-test\"|" "$T/om.conf"
+	echo "[127.0.0.1]:$OM_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+	if start_gateway om "$T/om.conf"; then
+		out=$(/usr/bin/python3 "$HERE/chanflood.py" "$OM_PORT" "$T/alice" alice@s1 \
+		    "$(cat "$T/om.pid")" 128 90 up 2>&1 | tail -n 1)
+		again=$(gw_ssh "$OM_PORT" "$T/alice" alice@s1 'echo after-oom' 2>&1)
+		grep -q "event=session.closed conn=1 .*worker=\"exited with status" "$T/om.log" &&
+		    grep -q "conn 1: .*\(Cannot allocate memory\|Out of memory\)" "$T/om.log" &&
+		    ! grep -q "killed by signal" "$T/om.log" && [ "$again" = after-oom ] &&
+			ok "a worker whose allocation fails (RLIMIT_DATA) ends that connection cleanly and says so, no crash; next login works" ||
+			{ not_ok "a worker out of memory ($out; next login: '$again')"
+			  grep -E "session\.closed|closing|killed|relay failed|memory|space" "$T/om.log" |
+			      grep -v 'event=channel' | tail -n 6 | sed 's/^/#   /'; }
+		stop_gateway om
+	else
+		not_ok "start the gateway for the out-of-memory flood"
+	fi
+else
+	skip "a worker out of memory (the sanitizer build sets no RLIMIT_DATA)"
+fi
+
 # ---- limits.max_sessions_per_user ----
 MU_PORT=$(free_port)
 write_conf "$T/mu.conf" "$MU_PORT" 'limits = { max_sessions_per_user = 2; };'
