@@ -82,11 +82,12 @@
  * for the libraries' own data and what one pass takes in: the check runs
  * after every pass.  It ran at most every 10 ms, and under load (128
  * channels filling in step, each crossing a power of two at about the
- * same time) the heap grew past RLIMIT_DATA between two checks, and an
- * allocation failed inside libssh with a SIGSEGV, one run in five; a
- * check per pass saw at most 19 MiB past RELAY_HEAP_MAX and costs
- * nothing measurable (bench/README).  The bytes held are checked too:
- * under the sanitizer, mallinfo2() does not see the heap.
+ * same time) the heap grew past RLIMIT_DATA between two checks, one run
+ * in five; a check per pass saw at most 19 MiB past RELAY_HEAP_MAX and
+ * costs nothing measurable (bench/README).  (An allocation that fails
+ * then ends the connection: scripts/libssh-patches/0004; it was a
+ * SIGSEGV.)  The bytes held are checked too: under the sanitizer,
+ * mallinfo2() does not see the heap.
  */
 #define RELAY_HOLD_MAX		(160 * 1024 * 1024)
 #define RELAY_HEAP_MAX		((size_t)192 * 1024 * 1024)
