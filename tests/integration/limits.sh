@@ -1,6 +1,13 @@
 # limits.sh - memory and connection bounds (issue 12, items 7 and 8).
 # Run by topic.sh (its gateway "gw", the Studios and keys).
 
+# flood_ending LOG: how a flood's connection ended, for a failure's
+# report (the next login's lines last).
+flood_ending() {
+	grep -E "session\.closed|closing|killed|signal|allocate|memory|relay failed|error" "$1" |
+	    grep -v 'event=channel' | tail -n 8 | sed 's/^/#   /'
+}
+
 # ---- 128 direct-tcpip channels whose data the client never reads ----
 # The Studio side sends forever on each; the client stops reading its TCP
 # connection.  What the worker holds must stay bounded by the windows it
@@ -60,9 +67,7 @@ if start_gateway cf "$T/cf.conf"; then
 	    [ "$again" = after-flood ] &&
 		ok "128 direct-tcpip channels the Studio side never reads: worker data ${data} KiB (<= $datacap), the worker ends that connection alone, next login works ($out)" ||
 		{ not_ok "128 channels the Studio side never reads ($out; cap $datacap KiB; next login: '$again')"
-		  # how the flood's connection ended (the next login's lines last)
-		  grep -E "session\.closed|closing|killed|kill|signal|allocate|memory|error" "$T/cf.log" |
-		      grep -v 'event=channel' | tail -n 8 | sed 's/^/#   /'; }
+		  flood_ending "$T/cf.log"; }
 	stop_gateway cf
 else
 	not_ok "start the gateway for the channel flood"
@@ -88,8 +93,7 @@ if [ "${SANITIZE:-}" != 1 ]; then
 		    ! grep -q "killed by signal" "$T/om.log" && [ "$again" = after-oom ] &&
 			ok "a worker whose allocation fails (RLIMIT_DATA) ends that connection cleanly and says so, no crash; next login works" ||
 			{ not_ok "a worker out of memory ($out; next login: '$again')"
-			  grep -E "session\.closed|closing|killed|relay failed|memory|space" "$T/om.log" |
-			      grep -v 'event=channel' | tail -n 6 | sed 's/^/#   /'; }
+			  flood_ending "$T/om.log"; }
 		stop_gateway om
 	else
 		not_ok "start the gateway for the out-of-memory flood"
