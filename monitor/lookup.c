@@ -543,10 +543,9 @@ log_line(struct monitor *m, struct cursor *c)
 		return -1;
 	}
 	if (now != lk.log_window) {
-		log_dropped_flush(now);
+		log_dropped_flush(now);	/* and zeroes the count */
 		lk.log_window = now;
 		lk.log_left = MON_LOG_BURST;
-		lk.log_dropped = 0;
 	}
 	if (lk.log_left == 0) {
 		lk.log_dropped++;
