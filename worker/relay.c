@@ -79,18 +79,19 @@
  * The heap, not the bytes held, is what RLIMIT_DATA counts: libssh grows
  * a channel's buffer to a power of two, so 162 MiB held took 246 MiB of
  * VmData.  RLIMIT_DATA stays the backstop, 64 MiB above RELAY_HEAP_MAX
- * for the libraries' own data and what one pass takes in: the check runs
- * after every pass.  It ran at most every 10 ms, and under load (128
- * channels filling in step, each crossing a power of two at about the
- * same time) the heap grew past RLIMIT_DATA between two checks, one run
- * in five; a check per pass saw at most 19 MiB past RELAY_HEAP_MAX and
- * costs nothing measurable (bench/README).  (An allocation that fails
- * then ends the connection: scripts/libssh-patches/0004; it was a
- * SIGSEGV.)  The bytes held are checked too: under the sanitizer,
- * mallinfo2() does not see the heap.
+ * for the libraries' own data and what one step takes in: the check runs
+ * after every pass, and the heap's after every channel's step when many
+ * are open (step_pair()).  It ran at most every 10 ms, and under load
+ * (128 channels filling in step, each crossing a power of two at about
+ * the same time) the heap grew past RLIMIT_DATA between two checks, one
+ * run in five; once per pass, it still did on a loaded machine (make
+ * check).  (An allocation that fails then ends the connection:
+ * scripts/libssh-patches/0004; it was a SIGSEGV.)  The bytes held are
+ * checked too: under the sanitizer, mallinfo2() does not see the heap.
  */
 #define RELAY_HOLD_MAX		(160 * 1024 * 1024)
 #define RELAY_HEAP_MAX		((size_t)192 * 1024 * 1024)
+#define RELAY_HEAP_CHECK_PAIRS	16	/* step_pair() */
 
 enum chan_kind { CH_SESSION, CH_DIRECT, CH_FORWARDED, CH_AGENT };
 
@@ -1037,6 +1038,55 @@ flow_start(struct flow *f, ssh_session dst)
  * (a channel open arrives while we read), so re-read the count.  Each pass
  * starts one pair further on, so that with the budget spent early the
  * same channels do not always go first. */
+/* The worker's heap as RLIMIT_DATA sees it: from brk, and mmap()ed
+ * chunks. */
+static size_t
+heap_now(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.arena + mi.hblkhd;
+}
+
+/* Log why the connection ends for what its channels hold; returns -1
+ * with end_msg set. */
+static int
+end_for_hold(struct relay *r, size_t held, size_t heap)
+{
+	logit("closing the connection: its %zu channels hold %zu bytes that "
+	    "their destinations have not read, in a heap of %zu MiB (at most "
+	    "%d MiB held, %zu MiB of heap)", r->npairs, held, heap >> 20,
+	    RELAY_HOLD_MAX >> 20, RELAY_HEAP_MAX >> 20);
+	snprintf(r->end_msg, sizeof(r->end_msg), "The channels of this "
+	    "connection hold more data than their destinations take: "
+	    "disconnected by the gateway");
+	return -1;
+}
+
+/*
+ * One channel's step, then, with RELAY_HEAP_CHECK_PAIRS channels open or
+ * more, the heap's bound: reading one channel can take in the next
+ * packets of the others, and 128 channels filling in step cross a power
+ * of two together.  Checked once per pass, under load the heap grew past
+ * RLIMIT_DATA (64 MiB above RELAY_HEAP_MAX) within one pass, where an
+ * allocation failed instead.  With fewer channels (4 MiB of buffer each
+ * at most) the heap cannot come near the bound, and mallinfo2() is not
+ * paid per channel.
+ */
+static long
+step_pair(struct relay *r, size_t i)
+{
+	long n;
+	size_t heap;
+
+	if ((n = pair_step(r->pairs[i])) < 0)
+		return -1;
+	if (r->npairs >= RELAY_HEAP_CHECK_PAIRS &&
+	    (heap = heap_now()) >= RELAY_HEAP_MAX)
+		return end_for_hold(r, held_now(r), heap);
+	return n;
+}
+
 static long
 step_all(struct relay *r)
 {
@@ -1047,12 +1097,12 @@ step_all(struct relay *r)
 	flow_start(&r->to_up, r->up);
 	start = r->npairs > 0 ? r->rr++ % r->npairs : 0;
 	for (i = start; i < r->npairs; i++) {
-		if ((n = pair_step(r->pairs[i])) < 0)
+		if ((n = step_pair(r, i)) < 0)
 			return -1;
 		progress += n;
 	}
 	for (i = 0; i < start && i < r->npairs; i++) {
-		if ((n = pair_step(r->pairs[i])) < 0)
+		if ((n = step_pair(r, i)) < 0)
 			return -1;
 		progress += n;
 	}
@@ -1181,21 +1231,11 @@ check_liveness(struct relay *r, long progress)
 static int
 check_hold(struct relay *r)
 {
-	struct mallinfo2 mi;
-	size_t held, heap;
+	size_t held, heap = heap_now();
 
-	mi = mallinfo2();
-	heap = mi.arena + mi.hblkhd;	/* from brk, and mmap()ed chunks */
 	if ((held = held_now(r)) < RELAY_HOLD_MAX && heap < RELAY_HEAP_MAX)
 		return 0;
-	logit("closing the connection: its %zu channels hold %zu bytes that "
-	    "their destinations have not read, in a heap of %zu MiB (at most "
-	    "%d MiB held, %zu MiB of heap)", r->npairs, held, heap >> 20,
-	    RELAY_HOLD_MAX >> 20, RELAY_HEAP_MAX >> 20);
-	snprintf(r->end_msg, sizeof(r->end_msg), "The channels of this "
-	    "connection hold more data than their destinations take: "
-	    "disconnected by the gateway");
-	return -1;
+	return end_for_hold(r, held, heap);
 }
 
 /*
