@@ -210,6 +210,16 @@ stop_gateway() {
 	rm -f "$T/$name.pid"
 }
 
+# direct_ssh [ssh args...]: the same client straight to the Studio, for
+# side-by-side comparisons: the key-mode Studio, which accepts the gateway
+# key itself (the main one takes only certificates); same sshd settings.
+direct_ssh() {
+	ssh -F /dev/null -p "$KEY_STUDIO_PORT" -i "$T/gw_key" -o IdentitiesOnly=yes \
+	    -o IdentityAgent=none -o BatchMode=yes -o StrictHostKeyChecking=no \
+	    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+	    "$STUDIO_USER@127.0.0.1" "$@"
+}
+
 # gw_ssh PORT KEY USER@SESSION [ssh args...]: the real client, strict host
 # key checking against the gateway's public key.
 gw_ssh() {

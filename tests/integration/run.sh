@@ -20,7 +20,7 @@ case $B in /*) ;; *) B=$TOP/$B ;; esac
 export B
 
 # Longest first, so that the last topic to start is a short one.
-TOPICS="faults registry relay limits channels reload pq basics clients
+TOPICS="registry faults relay forward limits channels reload pq basics clients
     sandbox timeouts admission service bulk shutdown cert usercert window
     upstream"
 
