@@ -1,6 +1,12 @@
-# Sourced by registry.sh after lookup.sh: behind an L4 balancer -- the PROXY protocol (v1 from a
+# fleet.sh - behind an L4 balancer: the PROXY protocol (v1 from a
 # ProxyCommand that plays the balancer, v2 from a real HAProxy in front of
-# two replicas sharing the key).  Loopback only.
+# two replicas sharing the key and a Redis registry: redislib.sh).
+# Loopback only.  Run by topic.sh.
+
+. "$HERE/redislib.sh"
+redis_records ||
+	{ not_ok "connect-sshctl: the registry records"; return 0 2>/dev/null || exit 1; }
+
 
 # pp_conf FILE PORT PROXY_FROM [extra settings]: one proxy_protocol listener
 pp_conf() {

@@ -1,9 +1,14 @@
-# Sourced by registry.sh at its end (Redis is up, the records written):
-# connect-sshd-lookup, the process that talks to Redis instead of the
-# key-holding monitor.  Its sandbox; the monitor without a Redis client;
-# a lookup process killed and replaced; Redis stopped for 10 s while a
-# session rekeys and a cached login completes, and how long the monitor
-# was ever away from its poll loop.
+# lookup.sh - connect-sshd-lookup, the process that talks to Redis
+# instead of the key-holding monitor, on a Redis of its own with the
+# records written (redislib.sh); run by topic.sh.  Its sandbox; the
+# monitor without a Redis client; a lookup process killed and replaced;
+# Redis stopped for 10 s while a session rekeys and a cached login
+# completes, and how long the monitor was ever away from its poll loop.
+
+. "$HERE/redislib.sh"
+redis_records ||
+	{ not_ok "connect-sshctl: the registry records"; return 0 2>/dev/null || exit 1; }
+
 
 LK_PORT=$(free_port)
 LK_METRICS=$(free_port)

@@ -1,5 +1,5 @@
-# Run by topic.sh, then lookup.sh and fleet.sh on its Redis: the Redis registry, with a real redis-server on
-# loopback and connect-sshctl writing to it.
+# registry.sh - the Redis registry, with a real redis-server on loopback
+# (redislib.sh) and connect-sshctl writing to it.  Run by topic.sh.
 #
 #   login via Redis data; a revoked key stops working within cache_ttl
 #   while the session it opened goes on; Redis killed (and stalled) gives
@@ -7,89 +7,11 @@
 #   Redis back: logins work again without a restart; bad records are
 #   refused and logged; the registry metrics.
 
-RDS_PORT=$(free_port)
-RDS_PASS=redis-pw-$$
-mkdir -p "$T/redis"
-printf '%s\n' "$RDS_PASS" > "$T/redis.pass"
-chmod 600 "$T/redis.pass"
-# The gateways log in as "gw" with exactly the ACL of connect-sshd.conf(5),
-# REGISTRY: read the registry, write only their own startups and replay
-# keys.  Given at start-up, so that it survives the restarts below;
-# connect-sshctl and the tests' own redis-cli use the default user.
-GW_PASS=gw-pw-$$
-printf '%s\n' "$GW_PASS" > "$T/gw.pass"
-chmod 600 "$T/gw.pass"
-GW_ACL=(resetkeys '%R~connect-sshd:*' +select +scard +sismember +hgetall
-    '(~connect-sshd:startups:* +eval +zrem +zremrangebyscore +zcard +zadd +pexpire +time)'
-    '(~connect-sshd:replay:* +set)')
-
-start_redis() {
-	# Append-only with fsync per write: data survives the kill -9 below.
-	# (Not a job of this shell: its kill -9 would be reported.)
-	( redis-server --port "$RDS_PORT" --bind 127.0.0.1 --requirepass "$RDS_PASS" \
-	    --user gw on ">$GW_PASS" "${GW_ACL[@]}" \
-	    --dir "$T/redis" --appendonly yes --appendfsync always --save '' \
-	    --daemonize no >> "$T/redis.log" 2>&1 &
-	  echo $! > "$T/redis-server.pidfile" )
-	wait_port "$RDS_PORT"
-}
-
-stop_redis() {
-	local pid i
-	[ -e "$T/redis-server.pidfile" ] || return 0
-	pid=$(cat "$T/redis-server.pidfile")
-	kill -9 "$pid" 2>/dev/null
-	for i in $(seq 1 50); do
-		running "$pid" || break
-		sleep 0.1
-	done
-	rm -f "$T/redis-server.pidfile"
-}
-
-# The admin tool, pointed at the test Redis the way operators do: env.
-ctl() {
-	CONNECT_REDIS_ADDRESS=127.0.0.1:$RDS_PORT CONNECT_REDIS_PASSWORD=$RDS_PASS \
-	    "$B/connect-sshctl" "$@"
-}
-
-# A gateway whose registry is Redis: no studios or users in the file.
-write_redis_conf() {
-	local file=$1 port=$2; shift 2
-	cat > "$file" <<EOF
-listen = [ "127.0.0.1:$port" ];
-key = "$T/gw_key";
-workers = { prefork = 2; chroot = "$T/empty"; program = "$B/connect-sshd-worker"; };
-log = { level = "info"; format = "text"; };
-registry = { backend = "redis"; address = "127.0.0.1:$RDS_PORT"; user = "gw";
-             password_file = "$T/gw.pass"; timeout_ms = 300; cache_ttl = 1; };
-$*
-EOF
-}
-
-# Log in every 0.5 s until it works (at most 20 tries): out, n.
-login_again() {
-	n=0
-	until out=$(gw_ssh "$RG_PORT" "$T/alice" alice@r1 'echo back' 2>/dev/null) &&
-	    [ "$out" = back ]; do
-		n=$((n + 1))
-		[ $n -ge 20 ] && break
-		sleep 0.5
-	done
-}
-
-if ! command -v redis-server >/dev/null; then
-	not_ok "redis-server is not installed (scripts/deps.sh installs it)"
-	return 0 2>/dev/null || exit 1
-fi
-start_redis
+. "$HERE/redislib.sh"
 
 # ---- connect-sshctl: the registry as the platform writes it ----
 ALICE_FP=$(ssh-keygen -lf "$T/alice.pub" | cut -d' ' -f2)
-ctl workspace allow 100 && ctl member add 100 alice && ctl member add 100 dave &&
-ctl key add alice "$(cat "$T/alice.pub")" > /dev/null &&
-ctl key add dave - < "$T/dave.pub" > /dev/null &&
-ctl studio add r1 100 "127.0.0.1:$STUDIO_PORT" upstream_user="$STUDIO_USER" &&
-ctl studio add r2 100 "127.0.0.1:$STUDIO_PORT" upstream_user="$STUDIO_USER" users=dave
+redis_records
 rc=$?
 got=$(ctl studio list | sort | tr '\n' ' ')
 [ $rc = 0 ] && [ "$got" = "r1 r2 " ] && ctl key list alice | grep -q "^$ALICE_FP ssh-ed25519 " &&
@@ -322,8 +244,3 @@ PY
 else
 	not_ok "start a gateway with the Redis registry"
 fi
-# Redis stays up for lookup.sh and fleet.sh; topic.sh's cleanup stops it.
-
-# The lookup process and the fleet, on this Redis and its records.
-. "$HERE/lookup.sh"
-. "$HERE/fleet.sh"

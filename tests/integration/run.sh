@@ -20,9 +20,9 @@ case $B in /*) ;; *) B=$TOP/$B ;; esac
 export B
 
 # Longest first, so that the last topic to start is a short one.
-TOPICS="registry faults relay forward limits channels reload pq basics clients
-    sandbox timeouts admission service bulk shutdown cert usercert window
-    upstream"
+TOPICS="relay limits fleet forward faults registry lookup channels reload pq
+    basics clients sandbox timeouts admission service bulk shutdown cert
+    usercert window upstream"
 
 if [ $# -gt 0 ]; then
 	TOPICS=$*
