@@ -19,10 +19,11 @@ B=${B:-build}
 case $B in /*) ;; *) B=$TOP/$B ;; esac
 export B
 
-# Longest first, so that the last topic to start is a short one.
-TOPICS="relay limits fleet forward faults registry lookup channels reload pq
-    basics clients sandbox timeouts admission service bulk shutdown cert
-    usercert window upstream"
+# Longest first, so that the last topic to start is a short one; those
+# that mostly wait (admission, timeouts) early, beside the busy ones.
+TOPICS="relay limits fleet forward admission timeouts registry faults lookup
+    channels reload pq basics clients sandbox service bulk usercert window
+    shutdown upstream cert"
 
 if [ $# -gt 0 ]; then
 	TOPICS=$*
