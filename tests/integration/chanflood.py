@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""chanflood.py GW_PORT KEY USER MONITOR_PID NCHAN SECONDS [up [STUDIO_PIDFILE]]
+"""chanflood.py GW_PORT KEY USER MONITOR_PID NCHAN SECONDS [up]
 
 A client that opens NCHAN direct-tcpip channels through the gateway to a
 listener on the Studio side (127.0.0.1 here) that sends data forever, and
@@ -16,17 +16,9 @@ it samples the resident size of the monitor's worker children and prints
 (R: opens the gateway refused; D: VmData, what RLIMIT_DATA counts; O: the
 resident size once all were tried).
 
-With STUDIO_PIDFILE (the Studio sshd's pid file), "up" stops this
-connection's sshd processes (SIGSTOP) once the channels are open and
-continues them at the end: the Studio then takes nothing at all, rather
-than each channel's 2 MiB window -- 256 MiB more for 128 channels, and
-on a loaded machine, where the Studio keeps up, the flood sent half a
-gigabyte before the gateway's bound.
-
 paramiko, so /usr/bin/python3 (the python3 on PATH may not have it).
 """
 import os
-import signal
 import socket
 import sys
 import threading
@@ -122,42 +114,10 @@ def status(pid, field):
     return 0
 
 
-def newest_child(ppid):
-    """The child of ppid started last (pids wrap, start times do not)."""
-    best, best_start = None, -1
-    for pid in workers(ppid):
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                start = int(f.read().rsplit(")", 1)[1].split()[19])
-        except (OSError, ValueError, IndexError):
-            continue
-        if start > best_start:
-            best, best_start = pid, start
-    return best
-
-
-def stop_studio(pidfile):
-    """SIGSTOP the process group of the Studio sshd's newest connection
-    (this one: the tests in a topic run one after another); returns it."""
-    with open(pidfile) as f:
-        listener = int(f.read().split()[0])
-    conn = newest_child(listener)
-    if conn is None:
-        raise SystemExit("chanflood: no connection process under sshd %d"
-                         % listener)
-    pgid = os.getpgid(conn)
-    if pgid == os.getpgid(listener):
-        raise SystemExit("chanflood: sshd %d's connection shares its "
-                         "process group" % listener)
-    os.killpg(pgid, signal.SIGSTOP)
-    return pgid
-
-
 def main():
     port, key, user, mpid, nchan, secs = sys.argv[1:7]
     port, mpid, nchan, secs = int(port), int(mpid), int(nchan), float(secs)
     up = len(sys.argv) > 7 and sys.argv[7] == "up"
-    studio_pidfile = sys.argv[8] if up and len(sys.argv) > 8 else None
     ls, lport = listener(sink if up else sender)
     s = socket.create_connection(("127.0.0.1", port))
     ss = StallingSocket(s)
@@ -172,12 +132,9 @@ def main():
                                         ("127.0.0.1", 40000), timeout=20))
         except paramiko.ChannelException:
             refused += 1
-    stopped = None
     if not up:
         ss.stall.set()
     else:
-        if studio_pidfile:
-            stopped = stop_studio(studio_pidfile)
         chunk = b"y" * 32768
 
         def pusher():
@@ -195,16 +152,12 @@ def main():
     # Up, SECS is at most: the worker ends the connection once its
     # channels hold its bound, sooner on a fast machine than a loaded one.
     end = time.monotonic() + secs
-    try:
-        while time.monotonic() < end and (not up or t.is_active()):
-            for w in workers(mpid):
-                peak = max(peak, status(w, "VmRSS"))
-                hwm = max(hwm, status(w, "VmHWM"))
-                data = max(data, status(w, "VmData"))
-            time.sleep(0.2)
-    finally:
-        if stopped is not None:
-            os.killpg(stopped, signal.SIGCONT)
+    while time.monotonic() < end and (not up or t.is_active()):
+        for w in workers(mpid):
+            peak = max(peak, status(w, "VmRSS"))
+            hwm = max(hwm, status(w, "VmHWM"))
+            data = max(data, status(w, "VmData"))
+        time.sleep(0.2)
     print("channels=%d refused=%d peak_rss_kib=%d peak_hwm_kib=%d "
           "peak_data_kib=%d opened_rss_kib=%d" %
           (len(chans), refused, peak, hwm, data, opened))
