@@ -1034,10 +1034,6 @@ flow_start(struct flow *f, ssh_session dst)
 	    RELAY_STEP_BUDGET;
 }
 
-/* Step every pair; drop finished ones.  Pairs may be added while we step
- * (a channel open arrives while we read), so re-read the count.  Each pass
- * starts one pair further on, so that with the budget spent early the
- * same channels do not always go first. */
 /* The worker's heap as RLIMIT_DATA sees it: from brk, and mmap()ed
  * chunks. */
 static size_t
@@ -1087,6 +1083,10 @@ step_pair(struct relay *r, size_t i)
 	return n;
 }
 
+/* Step every pair; drop finished ones.  Pairs may be added while we step
+ * (a channel open arrives while we read), so re-read the count.  Each pass
+ * starts one pair further on, so that with the budget spent early the
+ * same channels do not always go first. */
 static long
 step_all(struct relay *r)
 {
