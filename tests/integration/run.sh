@@ -36,10 +36,11 @@ for t in $TOPICS; do
 		{ echo "run.sh: no topic '$t' (tests/integration/TOPIC.sh)" >&2; exit 2; }
 done
 # The tests mostly wait on real clients, Studios and timeouts; a few
-# move data.  Eight at once keeps both cores of a small machine busy
-# (six left a quarter of them idle) without starving the
-# timing-sensitive ones.
+# move data.  Eight at once keep both cores of a small machine busy
+# without starving the timing-sensitive ones; six under the sanitizers,
+# whose every step is slower.
 JOBS=${CSSHD_IT_JOBS:-8}
+[ "${SANITIZE:-}" = 1 ] && JOBS=${CSSHD_IT_JOBS:-6}
 # Seconds one topic may take; the slowest took 203 under ASan.
 LIMIT=${CSSHD_IT_TIMEOUT:-900}
 
