@@ -68,13 +68,7 @@ if start_gateway lk "$T/lk.conf"; then
 	# Killed (as by the OOM killer): logged, replaced within about a
 	# second; logins work again, the monitor never stopped.
 	kill -KILL "$LPID"
-	n=0
-	until out=$(gw_ssh "$LK_PORT" "$T/alice" alice@r1 'echo again' 2>/dev/null) &&
-	    [ "$out" = again ]; do
-		n=$((n + 1))
-		[ $n -ge 20 ] && break
-		sleep 0.25
-	done
+	login_again "$LK_PORT" again 0.25
 	NPID=$(lookup_pid lk)
 	[ "$out" = again ] && [ -n "$NPID" ] && [ "$NPID" != "$LPID" ] &&
 		grep -q "lookup: connect-sshd-lookup died of KILL" "$LK_LOG" &&

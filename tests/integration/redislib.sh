@@ -63,14 +63,17 @@ $*
 EOF
 }
 
-# Log in every 0.5 s until it works (at most 20 tries): out, n.
+# login_again [PORT [WORD [SECONDS]]]: alice logs in to r1 on PORT
+# (RG_PORT) and echoes WORD (back), every SECONDS (0.5) until that works,
+# at most 20 tries: out (what came back), n (the failed tries).
 login_again() {
+	local port=${1:-$RG_PORT} word=${2:-back} every=${3:-0.5}
 	n=0
-	until out=$(gw_ssh "$RG_PORT" "$T/alice" alice@r1 'echo back' 2>/dev/null) &&
-	    [ "$out" = back ]; do
+	until out=$(gw_ssh "$port" "$T/alice" alice@r1 "echo $word" 2>/dev/null) &&
+	    [ "$out" = "$word" ]; do
 		n=$((n + 1))
 		[ $n -ge 20 ] && break
-		sleep 0.5
+		sleep "$every"
 	done
 }
 
