@@ -15,6 +15,11 @@ case $B in /*) ;; *) B=$TOP/$B ;; esac
 T=$(mktemp -d /tmp/csshd-hostile.XXXXXX)
 chmod 755 "$T"
 . "$TOP/tests/integration/lib.sh"
+# Ports of its own, below the kernel's ephemeral range and above the
+# integration topics' (20000 + 200 per topic, lib.sh's free_port): make
+# check runs both at once, and a port the kernel picked for the gateway
+# was once taken by a client's connection before the gateway bound it.
+CSSHD_PORT_BASE=${CSSHD_HOSTILE_PORT_BASE:-26000}
 
 cleanup() {
 	stop_gateway hg
