@@ -1,5 +1,6 @@
-# limits.sh - memory and connection bounds (issue 12, items 7 and 8).
-# Run by topic.sh (its gateway "gw", the Studios and keys).
+# limits.sh - memory bounds (issue 12, item 7); the connection bounds
+# are in admission.sh.  Run by topic.sh (its gateway "gw", the Studios
+# and keys).
 
 # flood_ending LOG: how a flood's connection ended, for a failure's
 # report (the next login's lines last).
@@ -107,83 +108,4 @@ if [ "${SANITIZE:-}" != 1 ]; then
 	fi
 else
 	skip "a worker out of memory (the sanitizer build sets no RLIMIT_DATA)"
-fi
-
-# ---- limits.max_sessions_per_user ----
-MU_PORT=$(free_port)
-write_conf "$T/mu.conf" "$MU_PORT" 'limits = { max_sessions_per_user = 2; };'
-echo "[127.0.0.1]:$MU_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
-if start_gateway mu "$T/mu.conf"; then
-	mupid=$(cat "$T/mu.pid")
-	rm -f "$T/mu.go"
-	for i in 1 2; do
-		gw_ssh "$MU_PORT" "$T/alice" alice@s1 "echo held-$i; while [ ! -e $T/mu.go ]; do sleep 0.2; done" \
-		    > "$T/mu.held.$i" 2>&1 &
-		eval "mu_p$i=\$!"
-	done
-	for _ in $(seq 1 100); do
-		[ "$(cat "$T"/mu.held.* 2>/dev/null | grep -c held-)" = 2 ] && break
-		sleep 0.1
-	done
-	out=$(GW_SSH_LOGLEVEL=INFO gw_ssh "$MU_PORT" "$T/alice" alice@s1 'echo third' 2>&1)
-	rc=$?
-	[ $rc = 255 ] && echo "$out" | grep -q "Too many connections for this user through the gateway (limit 2)" &&
-	    ! echo "$out" | grep -q third &&
-	    wait_log "$T/mu.log" "connection.refused .*user=alice session=s1 reason=max-sessions-per-user detail=\"2 open, limit 2\"" &&
-		ok "max_sessions_per_user = 2: a third login of alice is refused, told why, audited" ||
-		{ not_ok "max_sessions_per_user: third login (rc=$rc: $out)"; grep refused "$T/mu.log" | sed 's/^/#   /'; }
-	out=$(gw_ssh "$MU_PORT" "$T/bob" bob@s1 'echo bob-ok' 2>&1)
-	[ "$out" = bob-ok ] && ok "max_sessions_per_user: another user still logs in" ||
-		not_ok "max_sessions_per_user: bob (got '$out')"
-	# A reload raises the limit for new logins.
-	sed -i 's/max_sessions_per_user = 2;/max_sessions_per_user = 3;/' "$T/mu.conf"
-	kill -HUP "$mupid"
-	wait_log "$T/mu.log" "configuration reloaded" >/dev/null
-	out=$(gw_ssh "$MU_PORT" "$T/alice" alice@s1 'echo third' 2>&1)
-	[ "$out" = third ] && ok "max_sessions_per_user: raised to 3 by SIGHUP, the third login succeeds" ||
-		not_ok "max_sessions_per_user after reload (got '$out')"
-	# Ended connections no longer count.
-	sed -i 's/max_sessions_per_user = 3;/max_sessions_per_user = 2;/' "$T/mu.conf"
-	kill -HUP "$mupid"
-	for _ in $(seq 1 100); do
-		[ "$(grep -c 'configuration reloaded' "$T/mu.log")" -ge 2 ] && break
-		sleep 0.1
-	done
-	touch "$T/mu.go"
-	wait $mu_p1 $mu_p2
-	out=$(gw_ssh "$MU_PORT" "$T/alice" alice@s1 'echo again' 2>&1)
-	[ "$out" = again ] && ok "max_sessions_per_user: once alice's connections end, she logs in again" ||
-		not_ok "max_sessions_per_user after the connections ended (got '$out')"
-	stop_gateway mu
-else
-	not_ok "start the gateway for max_sessions_per_user"
-fi
-
-# ---- per_source_max_startups is on by default ----
-# 1000 idle connections from 127.0.0.2 against the default limits: the
-# flooding address gets 5 unauthenticated connections (half of
-# max_startups' start of 10), the rest are refused at once, and a login
-# from 127.0.0.1 goes through.  (flood.py raises its own descriptor limit
-# to 1000 + 64; the monitor closes what it refuses.)
-PD_PORT=$(free_port)
-write_conf "$T/pd.conf" "$PD_PORT"
-echo "[127.0.0.1]:$PD_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
-if ! "$B/connect-sshd" -T -f "$T/pd.conf" | grep -q '^  per_source_max_startups = 5;$'; then
-	not_ok "per_source_max_startups defaults to 5 ($("$B/connect-sshd" -T -f "$T/pd.conf" | grep startups | tr '\n' ' '))"
-elif [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 1100 ]; then
-	skip "1000 idle connections need 1100 descriptors (ulimit -Hn is $(ulimit -Hn))"
-elif start_gateway pd "$T/pd.conf"; then
-	rm -f "$T/pd.ready"
-	python3 "$HERE/flood.py" "$PD_PORT" 1000 0 15 "$T/pd.ready" 127.0.0.2 > "$T/pd.out" 2>&1 &
-	pdp=$!
-	for _ in $(seq 1 300); do [ -e "$T/pd.ready" ] && break; sleep 0.1; done
-	out=$(gw_ssh "$PD_PORT" "$T/alice" alice@s1 'echo legit-ok' 2>&1)
-	wait $pdp
-	nref=$(grep -c 'connection.refused .*peer=127.0.0.2:.* reason=per-source-max-startups' "$T/pd.log")
-	[ "$out" = legit-ok ] && [ "$nref" -ge 900 ] &&
-		ok "default limits: 1000 idle connections from 127.0.0.2 ($nref refused per source), a login from 127.0.0.1 succeeds ($(cat "$T/pd.out"))" ||
-		{ not_ok "default per-source limit under a flood (login: '$out'; $nref refused; $(cat "$T/pd.out"))"; grep -v 'per-source' "$T/pd.log" | tail -n 5 | sed 's/^/#   /'; }
-	stop_gateway pd
-else
-	not_ok "start the gateway for the default per-source test"
 fi

@@ -21,7 +21,7 @@ export B
 
 # Longest first, so that the last topic to start is a short one; those
 # that mostly wait (admission, timeouts) early, beside the busy ones.
-TOPICS="relay limits fleet forward admission timeouts registry faults lookup
+TOPICS="admission relay fleet forward limits timeouts registry faults lookup
     channels reload pq basics clients sandbox service bulk usercert window
     shutdown upstream cert"
 
