@@ -47,10 +47,11 @@ if start_gateway cf "$T/cf.conf"; then
 	# channel takes in its 2 MiB window while the Studio's takes the
 	# data (192 MiB: 96 channels, not 128, so that a loaded machine,
 	# where the Studio keeps up, sends less before the bound; 96 x 2 MiB
-	# is still past RELAY_HOLD_MAX), and the worker does not stop reading the client's socket (the
-	# other direction's window adjustments and keepalives arrive there):
-	# the worker ends the connection itself once its channels hold
-	# 160 MiB (relay.c, RELAY_HOLD_MAX), well within RLIMIT_DATA: cleanly
+	# is still past RELAY_HOLD_MAX), and the worker does not stop
+	# reading the client's socket (the other direction's window
+	# adjustments and keepalives arrive there): the worker ends the
+	# connection itself once its channels hold 160 MiB (relay.c,
+	# RELAY_HOLD_MAX) or its heap 192 MiB, well within RLIMIT_DATA: cleanly
 	# (no crash, no failed allocation), with the gateway serving the
 	# next login.  Before that bound, the worker reached RLIMIT_DATA
 	# (262080 KiB seen) and, now and then, failed there; with the heap
