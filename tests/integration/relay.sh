@@ -151,6 +151,8 @@ if [ -S "$CM" ]; then
 	[ "$o1" = one ] && [ "$(cat "$T/cm.two")" = two ] && [ "$o3" = rc=9 ] &&
 		ok "ControlMaster: sessions opened and closed independently over one connection" ||
 		not_ok "ControlMaster sessions (o1=$o1 two=$(cat "$T/cm.two") o3=$o3)"
+	# (forward.sh has a master of its own.)
+	gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM" -O exit 2>/dev/null
 else
 	not_ok "ControlMaster: master connection"
 fi
