@@ -7,7 +7,6 @@
 redis_records ||
 	{ not_ok "connect-sshctl: the registry records"; return 0 2>/dev/null || exit 1; }
 
-
 # pp_conf FILE PORT PROXY_FROM [extra settings]: one proxy_protocol listener
 pp_conf() {
 	local file=$1 port=$2 from=$3; shift 3

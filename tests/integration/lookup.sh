@@ -9,7 +9,6 @@
 redis_records ||
 	{ not_ok "connect-sshctl: the registry records"; return 0 2>/dev/null || exit 1; }
 
-
 LK_PORT=$(free_port)
 LK_METRICS=$(free_port)
 # As root, the lookup process runs as a user of its own (Debian's
