@@ -42,7 +42,7 @@ lookup_attack() {	# lookup_attack MODE "what the log must say" description
 	if [ $rc = 255 ] && ! grep -q granted "$T/lk-$mode.out" &&
 	    grep -q "Registry unavailable" "$T/lk-$mode.out" &&
 	    grep -q "lookup: killing connect-sshd-lookup (pid [0-9]*): $want" "$T/lk-$mode.log" &&
-	    running "$(cat "$T/lk-$mode.pid")"; then
+	    running "$(<"$T/lk-$mode.pid")"; then
 		ok "hostile lookup ($mode): $what"
 	else
 		not_ok "hostile lookup ($mode): rc=$rc $(tr '\n' ' ' < "$T/lk-$mode.out"); $(grep lookup "$T/lk-$mode.log" | tail -2 | tr '\n' ' ')"
@@ -63,7 +63,7 @@ lookup_attack silent "no answer for far longer than registry.timeout_ms allows" 
 # Facts before any question: killed at once, no client needed.
 if start_hostile_lookup unsolicited; then
 	wait_log "$T/lk-unsolicited.log" "an answer to no question asked" &&
-		running "$(cat "$T/lk-unsolicited.pid")" &&
+		running "$(<"$T/lk-unsolicited.pid")" &&
 		ok "hostile lookup (unsolicited): facts nobody asked for kill it" ||
 		not_ok "hostile lookup (unsolicited): $(grep lookup "$T/lk-unsolicited.log" | tail -2 | tr '\n' ' ')"
 	stop_gateway lk-unsolicited
@@ -118,7 +118,7 @@ if start_hostile_lookup forge-log; then
 	forged=$(grep -c "^2026-01-01T00:00:00.000Z connect-sshd\[1\] audit:" "$flog")
 	want=0; [ "${SANITIZE:-}" = 1 ] && want=1	# stderr kept there
 	if grep "lookup [0-9]*: logged" "$flog" | grep -qF 'logged\x0a2026-01-01T00:00:00.000Z connect-sshd[1] audit: event=auth.accepted forged=yes' &&
-	    [ "$forged" = "$want" ] && running "$(cat "$T/lk-forge-log.pid")"; then
+	    [ "$forged" = "$want" ] && running "$(<"$T/lk-forge-log.pid")"; then
 		ok "hostile lookup (forge-log): its lines reach the log escaped and prefixed, its stderr nowhere"
 	else
 		not_ok "hostile lookup (forge-log): forged lines at line start: $forged (want $want); $(grep -a 'lookup\|forged' "$flog" | tail -3 | tr '\n' ' ')"
@@ -139,7 +139,7 @@ if start_hostile_lookup log-flood; then
 	dropped=$(sed -n 's/.*lookup: \([0-9]*\) log lines dropped.*/\1/p' "$flog" |
 	    awk '{ n += $1 } END { print n + 0 }')
 	if [ "$dropped" -gt 0 ] && [ $((shown + dropped)) = 1000 ] &&
-	    running "$(cat "$T/lk-log-flood.pid")"; then
+	    running "$(<"$T/lk-log-flood.pid")"; then
 		ok "hostile lookup (log-flood): 1000 lines at once: $shown logged, $dropped counted as dropped, the count logged without a later line"
 	else
 		not_ok "hostile lookup (log-flood): $shown logged, $dropped dropped; $(grep 'dropped' "$flog" | tail -2 | tr '\n' ' ')"
@@ -158,7 +158,7 @@ scrape_attack() {	# scrape_attack NAME EXTRA "what the log must say" description
 	local name=$1 extra=$2 want=$3 what=$4
 	if start_hostile_lookup scrape-flood "$extra"; then
 		wait_log "$T/lk-scrape-flood.log" "$want" &&
-			running "$(cat "$T/lk-scrape-flood.pid")" &&
+			running "$(<"$T/lk-scrape-flood.pid")" &&
 			ok "hostile lookup ($name): $what" ||
 			not_ok "hostile lookup ($name): $(grep lookup "$T/lk-scrape-flood.log" | tail -2 | tr '\n' ' ')"
 		stop_gateway lk-scrape-flood

@@ -25,7 +25,7 @@ cleanup() {
 	stop_gateway hg
 	[ -n "${STUDIO_PID:-}" ] && kill "$STUDIO_PID" 2>/dev/null
 	for d in "$T/studio_a" "$T/studio_b"; do
-		[ -f "$d/sshd.pid" ] && kill "$(cat "$d/sshd.pid")" 2>/dev/null
+		[ -f "$d/sshd.pid" ] && kill "$(<"$d/sshd.pid")" 2>/dev/null
 	done
 	[ -z "${KEEP:-}" ] && rm -rf "$T"
 }
@@ -96,7 +96,7 @@ EOF
 chmod 600 "$T/gw_key"
 start_gateway hg "$T/hg.conf" || { echo "not ok - start the gateway"; exit 1; }
 LOG=$T/hg.log
-MON=$(cat "$T/hg.pid")
+MON=$(<"$T/hg.pid")
 
 # attack NAME: connect, name the attack, collect what the worker saw.
 attack() {
@@ -121,19 +121,19 @@ PY
 # whole run: the monitor must go on serving it while others are killed.
 exec 5<>"/dev/tcp/127.0.0.1/$PORT"
 printf 'hold\n' >&5
-sleep 0.5
+nap 0.5
 fds0=$(ls "/proc/$MON/fd" | wc -l)
 rss0=$(awk '/^VmRSS:/{print $2}' "/proc/$MON/status")
 
 # expect ATTACK REASON-PATTERN DESCRIPTION
 expect() {
-	local name=$1 want=$2 what=$3 before out
+	local name=$1 want=$2 what=$3 before out _i
 	before=$(grep -c "killed by the monitor" "$LOG")
 	out=$(attack "$name")
 	LAST=$out
-	for _ in $(seq 1 50); do
+	for ((_i = 1; _i <= 50; _i++)); do
 		[ "$(grep -c "killed by the monitor" "$LOG")" -gt "$before" ] && break
-		sleep 0.1
+		nap 0.1
 	done
 	# Legal set-up steps may be answered; nothing after "attack" may.
 	if grep -q "killing worker [0-9]* (conn [0-9]*, state [a-z]*): $want" "$LOG" &&
@@ -199,7 +199,7 @@ done
 nb=$(grep -c "reason=bad-signature" "$LOG")
 nk=$(grep -c "reason=key-not-registered" "$LOG")
 out=$(attack verify-unregistered)
-sleep 0.3
+nap 0.3
 echo "$out" | grep -q "^refused M_VERIFY_REPLY" &&
 	[ "$(grep -c "reason=key-not-registered" "$LOG")" -eq $((nk + 1)) ] &&
 	[ "$(grep -c "reason=bad-signature" "$LOG")" -eq "$nb" ] &&

@@ -59,12 +59,12 @@ FL_PORT=$(free_port)
 write_conf "$T/fl.conf" "$FL_PORT" 'limits = { max_startups = "20:30:60"; per_source_max_startups = 10; login_grace_time = 30; };'
 echo "[127.0.0.1]:$FL_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
 if start_gateway fl "$T/fl.conf"; then
-	flpid=$(cat "$T/fl.pid")
+	flpid=$(<"$T/fl.pid")
 	rss0=$(awk '/^VmRSS:/{print $2}' "/proc/$flpid/status")
 	rm -f "$T/flood.ready"
 	python3 "$HERE/flood.py" "$FL_PORT" 1000 200 20 "$T/flood.ready" > "$T/flood.out" 2>&1 &
 	flp=$!
-	for _ in $(seq 1 300); do [ -e "$T/flood.ready" ] && break; sleep 0.1; done
+	for ((_i = 1; _i <= 300; _i++)); do [ -e "$T/flood.ready" ] && break; nap 0.1; done
 	rss1=$(awk '/^VmRSS:/{print $2}' "/proc/$flpid/status")
 	nw=$(pgrep -P "$flpid" | wc -l)
 	out=$(ssh -F /dev/null -p "$FL_PORT" -i "$T/alice" -o IdentitiesOnly=yes -o IdentityAgent=none \
@@ -82,8 +82,8 @@ if start_gateway fl "$T/fl.conf"; then
 	wait $flp
 	rss2=$(awk '/^VmRSS:/{print $2}' "/proc/$flpid/status")
 	[ $((rss1 - rss0)) -lt 8192 ] && [ "$nw" -le 16 ] &&
-		ok "monitor memory bounded under the flood: RSS ${rss0} -> ${rss1} -> ${rss2} KiB, $nw workers ($(cat "$T/flood.out"))" ||
-		not_ok "flood: RSS ${rss0} -> ${rss1} -> ${rss2} KiB, $nw workers ($(cat "$T/flood.out"))"
+		ok "monitor memory bounded under the flood: RSS ${rss0} -> ${rss1} -> ${rss2} KiB, $nw workers ($(<"$T/flood.out"))" ||
+		not_ok "flood: RSS ${rss0} -> ${rss1} -> ${rss2} KiB, $nw workers ($(<"$T/flood.out"))"
 	stop_gateway fl
 else
 	not_ok "start the gateway for the flood test"
@@ -94,16 +94,16 @@ MU_PORT=$(free_port)
 write_conf "$T/mu.conf" "$MU_PORT" 'limits = { max_sessions_per_user = 2; };'
 echo "[127.0.0.1]:$MU_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
 if start_gateway mu "$T/mu.conf"; then
-	mupid=$(cat "$T/mu.pid")
+	mupid=$(<"$T/mu.pid")
 	rm -f "$T/mu.go"
 	for i in 1 2; do
 		gw_ssh "$MU_PORT" "$T/alice" alice@s1 "echo held-$i; while [ ! -e $T/mu.go ]; do sleep 0.2; done" \
 		    > "$T/mu.held.$i" 2>&1 &
 		eval "mu_p$i=\$!"
 	done
-	for _ in $(seq 1 100); do
+	for ((_i = 1; _i <= 100; _i++)); do
 		[ "$(cat "$T"/mu.held.* 2>/dev/null | grep -c held-)" = 2 ] && break
-		sleep 0.1
+		nap 0.1
 	done
 	out=$(GW_SSH_LOGLEVEL=INFO gw_ssh "$MU_PORT" "$T/alice" alice@s1 'echo third' 2>&1)
 	rc=$?
@@ -125,9 +125,9 @@ if start_gateway mu "$T/mu.conf"; then
 	# Ended connections no longer count.
 	sed -i 's/max_sessions_per_user = 3;/max_sessions_per_user = 2;/' "$T/mu.conf"
 	kill -HUP "$mupid"
-	for _ in $(seq 1 100); do
+	for ((_i = 1; _i <= 100; _i++)); do
 		[ "$(grep -c 'configuration reloaded' "$T/mu.log")" -ge 2 ] && break
-		sleep 0.1
+		nap 0.1
 	done
 	touch "$T/mu.go"
 	wait $mu_p1 $mu_p2
@@ -156,13 +156,13 @@ elif start_gateway pd "$T/pd.conf"; then
 	rm -f "$T/pd.ready"
 	python3 "$HERE/flood.py" "$PD_PORT" 1000 0 15 "$T/pd.ready" 127.0.0.2 > "$T/pd.out" 2>&1 &
 	pdp=$!
-	for _ in $(seq 1 300); do [ -e "$T/pd.ready" ] && break; sleep 0.1; done
+	for ((_i = 1; _i <= 300; _i++)); do [ -e "$T/pd.ready" ] && break; nap 0.1; done
 	out=$(gw_ssh "$PD_PORT" "$T/alice" alice@s1 'echo legit-ok' 2>&1)
 	wait $pdp
 	nref=$(grep -c 'connection.refused .*peer=127.0.0.2:.* reason=per-source-max-startups' "$T/pd.log")
 	[ "$out" = legit-ok ] && [ "$nref" -ge 900 ] &&
-		ok "default limits: 1000 idle connections from 127.0.0.2 ($nref refused per source), a login from 127.0.0.1 succeeds ($(cat "$T/pd.out"))" ||
-		{ not_ok "default per-source limit under a flood (login: '$out'; $nref refused; $(cat "$T/pd.out"))"; grep -v 'per-source' "$T/pd.log" | tail -n 5 | sed 's/^/#   /'; }
+		ok "default limits: 1000 idle connections from 127.0.0.2 ($nref refused per source), a login from 127.0.0.1 succeeds ($(<"$T/pd.out"))" ||
+		{ not_ok "default per-source limit under a flood (login: '$out'; $nref refused; $(<"$T/pd.out"))"; grep -v 'per-source' "$T/pd.log" | tail -n 5 | sed 's/^/#   /'; }
 	stop_gateway pd
 else
 	not_ok "start the gateway for the default per-source test"

@@ -20,9 +20,9 @@ rc=$?
 [ $rc = 0 ] && ok "exit status 0 is relayed" || not_ok "exit status 0 is relayed (got $rc)"
 
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 'echo to-out; echo to-err >&2' >"$T/o" 2>"$T/e"
-[ "$(cat "$T/o")" = "to-out" ] && [ "$(cat "$T/e")" = "to-err" ] &&
+[ "$(<"$T/o")" = "to-out" ] && [ "$(<"$T/e")" = "to-err" ] &&
 	ok "stdout and stderr are kept apart" ||
-	not_ok "stdout and stderr are kept apart (out='$(cat "$T/o")' err='$(cat "$T/e")')"
+	not_ok "stdout and stderr are kept apart (out='$(<"$T/o")' err='$(<"$T/e")')"
 
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 'kill -TERM $$'
 rc=$?
@@ -115,7 +115,7 @@ if ssh -F /dev/null -p "$GW_PORT" -i "$T/alice" -o IdentitiesOnly=yes -o BatchMo
 else
 	grep -q "Host key verification failed\|REMOTE HOST IDENTIFICATION HAS CHANGED" "$T/hk.err" &&
 		ok "a known_hosts with another key is refused" ||
-		not_ok "a known_hosts with another key is refused ($(cat "$T/hk.err"))"
+		not_ok "a known_hosts with another key is refused ($(<"$T/hk.err"))"
 fi
 fp=$("$B/connect-sshd" -F -f "$T/gw.conf")
 [ "$fp" = "$(ssh-keygen -lf "$T/gw_key")" ] && ok "-F prints what ssh-keygen -lf prints" ||
@@ -143,7 +143,7 @@ GW_SSH_LOGLEVEL=INFO gw_ssh "$GW_PORT" "$T/alice" alice@s3 true 2>"$T/unreach.er
 rc=$?
 [ $rc = 255 ] && grep -q "Studio session s3 is not reachable" "$T/unreach.err" &&
 	ok "an unreachable Studio is reported to the client" ||
-	not_ok "an unreachable Studio is reported (rc=$rc: $(cat "$T/unreach.err"))"
+	not_ok "an unreachable Studio is reported (rc=$rc: $(<"$T/unreach.err"))"
 
 # ---- only modern algorithms are offered ----
 weak() {	# weak DESCRIPTION EXPECTED-ERROR SSH-OPTION...
@@ -151,7 +151,7 @@ weak() {	# weak DESCRIPTION EXPECTED-ERROR SSH-OPTION...
 	GW_SSH_LOGLEVEL=INFO gw_ssh "$GW_PORT" "$T/alice" alice@s1 "$@" true 2>"$T/weak.err"
 	local rc=$?
 	[ $rc = 255 ] && grep -q "$want" "$T/weak.err" && ok "a client limited to $what is refused" ||
-		not_ok "a client limited to $what (rc=$rc: $(cat "$T/weak.err"))"
+		not_ok "a client limited to $what (rc=$rc: $(<"$T/weak.err"))"
 }
 weak "diffie-hellman-group14-sha1" "no matching key exchange method" -o KexAlgorithms=diffie-hellman-group14-sha1
 weak "diffie-hellman-group-exchange-sha1" "no matching key exchange method" -o KexAlgorithms=diffie-hellman-group-exchange-sha1
@@ -166,7 +166,7 @@ echo "$out" | grep -q "will use strict KEX ordering" &&
 # ---- RSA client keys ----
 gw_ssh "$GW_PORT" "$T/carol" carol@s1 true 2>"$T/rsa.err" &&
 	ok "an RSA client key (rsa-sha2) logs in" ||
-	not_ok "an RSA client key logs in ($(cat "$T/rsa.err"))"
+	not_ok "an RSA client key logs in ($(<"$T/rsa.err"))"
 # RSA bounds (keytypes.h): a 1024-bit key is under limits.rsa_min_bits
 # (2048), refused by the monitor before it verifies anything.
 ssh-keygen -q -t rsa -b 1024 -N '' -f "$T/weak1024" -C weak@test
@@ -230,7 +230,7 @@ for ev in "event=connection conn=[0-9]* peer=127.0.0.1:" \
 done
 
 # ---- key custody: no worker holds the private key ----
-mon=$(cat "$T/gw.pid")
+mon=$(<"$T/gw.pid")
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 'sleep 4' &
 bg=$!
 sleep 2

@@ -40,14 +40,14 @@ mux_round() {
 		    "cat $T/mc.blob; exit 1$k" | slow_sink "$T/mc.out.$k"
 		  echo "${PIPESTATUS[0]}" > "$T/mc.rc.$k" ) &
 	done
-	sleep 0.3
+	nap 0.3
 	gw_ssh "$port" "$T/alice" alice@s1 -o ControlPath="$cp" 'exit 9'
 	rc=$?
 	[ "$rc" = 9 ] || echo "round $round: the short session's status was $rc"
 	wait
 	for k in 1 2 3; do
-		[ "$(cat "$T/mc.rc.$k")" = "1$k" ] ||
-			echo "round $round session $k: status $(cat "$T/mc.rc.$k"), want 1$k"
+		[ "$(<"$T/mc.rc.$k")" = "1$k" ] ||
+			echo "round $round session $k: status $(<"$T/mc.rc.$k"), want 1$k"
 		[ "$(sha256sum < "$T/mc.out.$k" | cut -d' ' -f1)" = "$MC_SUM" ] ||
 			echo "round $round session $k: $(stat -c %s "$T/mc.out.$k") of $(stat -c %s "$T/mc.blob") bytes, or different"
 	done
@@ -85,7 +85,7 @@ cp="$T/mq.sock"
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlMaster=yes -o ControlPath="$cp" \
     -o ControlPersist=no -fN
 bad=""
-for k in $(seq 1 40); do
+for ((k = 1; k <= 40; k++)); do
 	out=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$cp" \
 	    "echo tok-$k; exit $k" </dev/null 2>/dev/null)
 	rc=$?
@@ -137,20 +137,20 @@ for i in 1 2 3 4 5 6; do
 	sd_pids="$sd_pids $!"
 done
 # (a loaded machine may take a while to log six clients in)
-for _ in $(seq 1 600); do
+for ((_i = 1; _i <= 600; _i++)); do
 	[ "$(cat "$T"/sd.out.* 2>/dev/null | grep -c started)" = 6 ] && break
-	sleep 0.1
+	nap 0.1
 done
-pkill -9 -P "$(cat "$T/studio/sshd.pid")"
+pkill -9 -P "$(<"$T/studio/sshd.pid")"
 # (a bare wait would also wait for the gateways this shell started)
 wait $sd_pids
 good=0
 for i in 1 2 3 4 5 6; do
-	[ "$(cat "$T/sd.rc.$i")" = 255 ] &&
+	[ "$(<"$T/sd.rc.$i")" = 255 ] &&
 		grep -q "Studio session s1 closed the connection" "$T/sd.err.$i" &&
 		good=$((good + 1))
 done
-sleep 0.5
+nap 0.5
 [ "$good" = 6 ] && [ "$(grep -c "killed by signal" "$GW_LOG")" = "$sd_before" ] &&
 	ok "the Studio killed under 6 open sessions: each client gets the message, no worker crashes" ||
 	not_ok "Studio death: $good of 6 clients told; crashes: $(grep "killed by signal" "$GW_LOG" | tail -2 | tr '\n' ' ')"
@@ -165,11 +165,11 @@ rm -f "$T"/sd.*
 wk_pid=$!
 victim=""
 # Until data reaches the client, then a little over a progress report.
-for _ in $(seq 1 300); do
+for ((_i = 1; _i <= 300; _i++)); do
 	victim=$(ss -tnpH "dport = :$STUDIO_PORT" 2>/dev/null |
 		grep -o 'connect-sshd-wo",pid=[0-9]*' | grep -o '[0-9]*$' | head -1)
 	[ -n "$victim" ] && [ "$(stat -c %s "$T/wk.out" 2>/dev/null || echo 0)" -gt 100000 ] && break
-	sleep 0.1
+	nap 0.1
 done
 sleep 1.5
 [ -n "$victim" ] && kill -9 "$victim"

@@ -123,7 +123,7 @@ GW_SSH_LOGLEVEL=INFO gw_ssh "$GW_PORT" "$T/alice" alice@s1 -W "127.0.0.1:$DEAD_P
 grep -q "open failed" "$T/fwd.err" &&
 	wait_log "$GW_LOG" "Studio s1 (127.0.0.1:$STUDIO_PORT) could not connect to 127.0.0.1:$DEAD_PORT: .*error (2) Connection refused" &&
 	ok "a forwarding the Studio cannot connect: refused, the log names the Studio and its reason" ||
-	{ not_ok "refused forwarding: $(cat "$T/fwd.err")"; grep "could not connect" "$GW_LOG" | tail -1 | sed 's/^/#   /'; }
+	{ not_ok "refused forwarding: $(<"$T/fwd.err")"; grep "could not connect" "$GW_LOG" | tail -1 | sed 's/^/#   /'; }
 
 # ---- libssh2 (Debian 12's curl): encrypt-and-MAC only by choice ----
 head -c 3M /dev/urandom > "$T/c2.blob"
@@ -141,7 +141,7 @@ rc=$?
 [ $rc != 0 ] &&
 	wait_log "$GW_LOG" "key exchange with client 127.0.0.1:[0-9]* failed: no common MAC (client to gateway): the client offers \[hmac-sha2-256,.*\], the gateway allows \[hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com\]; to accept one the client offers, list it in algorithms.macs" &&
 	ok "curl (libssh2) by default: refused, the log says which MACs and which setting" ||
-	{ not_ok "curl by default (rc=$rc: $(cat "$T/c2.err"))"; grep "key exchange" "$GW_LOG" | tail -1 | sed 's/^/#   /'; }
+	{ not_ok "curl by default (rc=$rc: $(<"$T/c2.err"))"; grep "key exchange" "$GW_LOG" | tail -1 | sed 's/^/#   /'; }
 MC_PORT=$(free_port)
 echo "[127.0.0.1]:$MC_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
 write_conf "$T/mc.conf" "$MC_PORT" 'limits = { per_source_max_startups = 0; };
@@ -150,19 +150,19 @@ if start_gateway mc "$T/mc.conf"; then
 	c2curl "$MC_PORT" "sftp://127.0.0.1:$MC_PORT$T/c2.blob" -o "$T/c2.down" 2>"$T/c2.err"
 	got=$(sha256sum < "$T/c2.down" 2>/dev/null | cut -d' ' -f1)
 	[ "$got" = "$c2want" ] && ok "curl sftp:// download through the gateway with hmac-sha2-256 allowed, sha256 equal" ||
-		{ not_ok "curl sftp:// download ($(cat "$T/c2.err"))"; tail -3 "$T/mc.log" | sed 's/^/#   /'; }
+		{ not_ok "curl sftp:// download ($(<"$T/c2.err"))"; tail -3 "$T/mc.log" | sed 's/^/#   /'; }
 	c2curl "$MC_PORT" "sftp://127.0.0.1:$MC_PORT$T/c2.up" -T "$T/c2.blob" 2>"$T/c2.err"
 	got=$(sha256sum < "$T/c2.up" 2>/dev/null | cut -d' ' -f1)
 	[ "$got" = "$c2want" ] && ok "curl sftp:// upload, sha256 equal on the Studio" ||
-		not_ok "curl sftp:// upload ($(cat "$T/c2.err"))"
+		not_ok "curl sftp:// upload ($(<"$T/c2.err"))"
 	c2curl "$MC_PORT" "scp://127.0.0.1:$MC_PORT$T/c2.blob" -o "$T/c2.scpdown" 2>"$T/c2.err"
 	got=$(sha256sum < "$T/c2.scpdown" 2>/dev/null | cut -d' ' -f1)
 	[ "$got" = "$c2want" ] && ok "curl scp:// download, sha256 equal" ||
-		not_ok "curl scp:// download ($(cat "$T/c2.err"))"
+		not_ok "curl scp:// download ($(<"$T/c2.err"))"
 	c2curl "$MC_PORT" "scp://127.0.0.1:$MC_PORT$T/c2.scpup" -T "$T/c2.blob" 2>"$T/c2.err"
 	got=$(sha256sum < "$T/c2.scpup" 2>/dev/null | cut -d' ' -f1)
 	[ "$got" = "$c2want" ] && ok "curl scp:// upload, sha256 equal on the Studio" ||
-		not_ok "curl scp:// upload ($(cat "$T/c2.err"))"
+		not_ok "curl scp:// upload ($(<"$T/c2.err"))"
 	# OpenSSH's ssh still gets an ETM MAC (or AEAD) first.
 	out=$(gw_ssh "$MC_PORT" "$T/alice" alice@s1 -o Ciphers=aes128-ctr -v true 2>&1)
 	echo "$out" | grep -q "MAC: hmac-sha2-256-etm@openssh.com" &&

@@ -10,7 +10,7 @@ echo "[127.0.0.1]:$FT_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_host
 head -c 1M /dev/urandom > "$T/ft.blob"
 ft_sum=$(sha256sum < "$T/ft.blob" | cut -d' ' -f1)
 if start_gateway ft "$T/ft.conf"; then
-	ftpid=$(cat "$T/ft.pid")
+	ftpid=$(<"$T/ft.pid")
 	pids=
 	# Each client logs in, then waits for the go before its transfer, so
 	# that the kills below fall on workers that hold a session.  The go
@@ -34,7 +34,7 @@ if start_gateway ft "$T/ft.conf"; then
 		n=$(grep -c 'event=upstream.opened' "$T/ft.log")
 		[ "$n" -gt "$relaying" ] && { relaying=$n; last=$SECONDS; }
 		[ "$relaying" -ge "$NS" ] && break
-		sleep 0.2
+		nap 0.2
 	done
 	victims=$(for w in $(pgrep -P "$ftpid"); do
 		grep -q "^State:.*S\|^State:.*R" "/proc/$w/status" 2>/dev/null && echo "$w"; done |

@@ -185,13 +185,13 @@ if command -v haproxy >/dev/null; then
 		for i in 1 2; do
 			gw_ssh "$HP" "$T/alice" alice@r1 'sleep 6; echo survived' > "$T/long.$i" 2>&1 &
 			eval "long$i=\$!"
-			sleep 0.5
+			nap 0.5
 		done
 		sleep 1
 		# Killed outright, as by the OOM killer: its workers die with it
 		# (PR_SET_PDEATHSIG), so its session ends and nothing lingers.
-		ra_workers=$(pgrep -P "$(cat "$T/ra.pid")" | tr '\n' ' ')
-		kill -KILL "$(cat "$T/ra.pid")"
+		ra_workers=$(pgrep -P "$(<"$T/ra.pid")" | tr '\n' ' ')
+		kill -KILL "$(<"$T/ra.pid")"
 		# A monitor killed outright writes no channel.close for the
 		# channels open then: topic.sh's closing check skips its log.
 		echo ra.log >> "$T/sigkilled"

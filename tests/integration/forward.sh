@@ -28,7 +28,7 @@ got=$(curl -s --max-time 20 "http://127.0.0.1:$L_PORT/blob" | sha256sum | cut -d
 D_PORT=$(free_port)
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM" -O forward -D "127.0.0.1:$D_PORT" 2>/dev/null
 curls=
-for i in $(seq 1 24); do
+for ((i = 1; i <= 24; i++)); do
 	( curl -sS --max-time 30 --socks5-hostname "127.0.0.1:$D_PORT" \
 	    "http://127.0.0.1:$HTTP_PORT/blob" -o "$T/socks.$i" 2>"$T/socks.$i.err"
 	  echo $? > "$T/socks.$i.rc" ) &
@@ -36,14 +36,14 @@ for i in $(seq 1 24); do
 done
 wait $curls
 nok=0
-for i in $(seq 1 24); do
+for ((i = 1; i <= 24; i++)); do
 	[ -f "$T/socks.$i" ] &&
 	[ "$(sha256sum < "$T/socks.$i" | cut -d' ' -f1)" = "$web_sum" ] && nok=$((nok + 1))
 done
 [ $nok = 24 ] && ok "ssh -D: 24 parallel SOCKS downloads over one connection, all intact" ||
 	{ not_ok "ssh -D: $nok of 24 downloads intact"
-	  for i in $(seq 1 24); do
-		echo "#   curl $i: exit $(cat "$T/socks.$i.rc") $(cat "$T/socks.$i.err")"
+	  for ((i = 1; i <= 24; i++)); do
+		echo "#   curl $i: exit $(<"$T/socks.$i.rc") $(<"$T/socks.$i.err")"
 	  done
 	  grep -E "direct-tcpip|refus|fail|error" "$GW_LOG" | tail -20 | sed 's/^/#   /'
 	  tail -20 "$T/http.log" | sed 's/^/#   /'; }
@@ -58,7 +58,7 @@ direct_ssh -W "127.0.0.1:$DEAD_PORT" </dev/null 2>/dev/null
 drc=$?
 [ $rc = $drc ] && grep -q "forwarding failed" "$T/w.err" &&
 	ok "a destination the Studio cannot reach is refused to the client (ssh -W exit $rc, as direct)" ||
-	not_ok "refused destination (rc=$rc direct=$drc: $(cat "$T/w.err"))"
+	not_ok "refused destination (rc=$rc direct=$drc: $(<"$T/w.err"))"
 
 R_PORT=$(free_port)
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM" -O forward -R "127.0.0.1:$R_PORT:127.0.0.1:$HTTP_PORT" 2>/dev/null
@@ -67,7 +67,7 @@ got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM" \
 [ "$got" = "$web_sum" ] && ok "ssh -R: the Studio's port reaches the client's side" ||
 	not_ok "ssh -R (got $got)"
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM" -O cancel -R "127.0.0.1:$R_PORT:127.0.0.1:$HTTP_PORT" 2>/dev/null
-sleep 0.5
+nap 0.5
 if (exec 3<>"/dev/tcp/127.0.0.1/$R_PORT") 2>/dev/null; then
 	not_ok "cancel-tcpip-forward: the Studio still listens on $R_PORT"
 else
@@ -125,9 +125,9 @@ gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM2" 'sleep 3; echo exec-
 cmp=$!
 got=$(curl -s --max-time 20 "http://127.0.0.1:$VS_L/blob" | sha256sum | cut -d' ' -f1)
 wait $cmp
-[ "$got" = "$web_sum" ] && [ "$(cat "$T/cm2.out")" = exec-done ] &&
+[ "$got" = "$web_sum" ] && [ "$(<"$T/cm2.out")" = exec-done ] &&
 	ok "useLocalServer style: one ControlMaster connection carries exec and forwarding at once" ||
-	not_ok "useLocalServer style (sum $got, exec '$(cat "$T/cm2.out")')"
+	not_ok "useLocalServer style (sum $got, exec '$(<"$T/cm2.out")')"
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM2" -O exit 2>/dev/null
 
 # ---- forwarding switched off: refused cleanly, the connection lives on ----
@@ -168,30 +168,30 @@ if start_gateway nofwd "$T/nofwd.conf"; then
 else
 	not_ok "start a gateway with forwarding off"
 fi
-kill "$(cat "$T/agent.pid")" 2>/dev/null; rm -f "$T/agent.pid"
+kill "$(<"$T/agent.pid")" 2>/dev/null; rm -f "$T/agent.pid"
 unset SSH_AUTH_SOCK SSH_AGENT_PID
 
 # ---- flow control: a slow reader throttles the Studio, the worker stays small ----
 worker_of() {	# worker_of PATTERN: the worker whose connection is in the log as PATTERN
-	pgrep -P "$(cat "$T/gw.pid")" | while read -r w; do
+	pgrep -P "$(<"$T/gw.pid")" | while read -r w; do
 		[ "$(awk '/^VmRSS:/{print $2}' "/proc/$w/status" 2>/dev/null)" ] && echo "$w"
 	done
 }
-before=$(pgrep -P "$(cat "$T/gw.pid")" | sort)
+before=$(pgrep -P "$(<"$T/gw.pid")" | sort)
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 'head -c 64M /dev/zero' | { sleep 6; wc -c > "$T/slow.count"; } &
 slowp=$!
 sleep 4
 maxrss=0
-for w in $(pgrep -P "$(cat "$T/gw.pid")"); do
+for w in $(pgrep -P "$(<"$T/gw.pid")"); do
 	r=$(awk '/^VmRSS:/{print $2}' "/proc/$w/status" 2>/dev/null || echo 0)
 	[ "${r:-0}" -gt "$maxrss" ] && maxrss=$r
 done
 wait $slowp
 # ASan's shadow memory and quarantine add ~30 MiB to every process.
 rsscap=32768; [ "${SANITIZE:-}" = 1 ] && rsscap=98304
-[ "$(cat "$T/slow.count")" = 67108864 ] && [ "$maxrss" -lt "$rsscap" ] &&
+[ "$(<"$T/slow.count")" = 67108864 ] && [ "$maxrss" -lt "$rsscap" ] &&
 	ok "a stalled reader: 64 MiB (twice the RSS bound) arrive intact, worker RSS stayed at ${maxrss} KiB" ||
-	not_ok "stalled reader (got $(cat "$T/slow.count") bytes, worker RSS ${maxrss} KiB)"
+	not_ok "stalled reader (got $(<"$T/slow.count") bytes, worker RSS ${maxrss} KiB)"
 
 grep -q 'event=channel.close .*type=forwarded-tcpip' "$GW_LOG" &&
 	grep -q 'event=channel.close .*type=agent' "$GW_LOG" &&

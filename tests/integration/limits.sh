@@ -19,13 +19,13 @@ echo "[127.0.0.1]:$CF_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_host
 if start_gateway cf "$T/cf.conf"; then
 	# Every worker's memory is bounded (worker/sandbox.c); not in the
 	# sanitizer build, whose shadow memory RLIMIT_DATA would count.
-	wpid=$(pgrep -P "$(cat "$T/cf.pid")" | head -1)
+	wpid=$(pgrep -P "$(<"$T/cf.pid")" | head -1)
 	lim=$(awk '/^Max data size/{print $4 "/" $5}' "/proc/$wpid/limits" 2>/dev/null)
 	want=268435456/268435456; [ "${SANITIZE:-}" = 1 ] && want=unlimited/unlimited
 	[ "$lim" = "$want" ] && ok "workers run with RLIMIT_DATA $lim" ||
 		not_ok "worker RLIMIT_DATA is '$lim', expected $want"
 	out=$(/usr/bin/python3 "$HERE/chanflood.py" "$CF_PORT" "$T/alice" alice@s1 \
-	    "$(cat "$T/cf.pid")" 128 12 2>&1 | tail -n 1)
+	    "$(<"$T/cf.pid")" 128 12 2>&1 | tail -n 1)
 	rss=$(echo "$out" | sed -n 's/.*peak_rss_kib=\([0-9]*\).*/\1/p')
 	nch=$(echo "$out" | sed -n 's/^channels=\([0-9]*\) .*/\1/p')
 	# The worker writes towards the client only what its socket takes,
@@ -60,7 +60,7 @@ if start_gateway cf "$T/cf.conf"; then
 	# taking in 256 MiB, the client sometimes stopped sending short of
 	# the bound.)
 	out=$(/usr/bin/python3 "$HERE/chanflood.py" "$CF_PORT" "$T/alice" alice@s1 \
-	    "$(cat "$T/cf.pid")" 96 90 up 2>&1 | tail -n 1)
+	    "$(<"$T/cf.pid")" 96 90 up 2>&1 | tail -n 1)
 	data=$(echo "$out" | sed -n 's/.*peak_data_kib=\([0-9]*\).*/\1/p')
 	nch=$(echo "$out" | sed -n 's/^channels=\([0-9]*\) .*/\1/p')
 	datacap=229376	# RELAY_HEAP_MAX (192 MiB) + 32 MiB
@@ -95,7 +95,7 @@ if [ "${SANITIZE:-}" != 1 ]; then
 	echo "[127.0.0.1]:$OM_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
 	if start_gateway om "$T/om.conf"; then
 		out=$(/usr/bin/python3 "$HERE/chanflood.py" "$OM_PORT" "$T/alice" alice@s1 \
-		    "$(cat "$T/om.pid")" 64 90 up 2>&1 | tail -n 1)
+		    "$(<"$T/om.pid")" 64 90 up 2>&1 | tail -n 1)
 		again=$(gw_ssh "$OM_PORT" "$T/alice" alice@s1 'echo after-oom' 2>&1)
 		grep -q "event=session.closed conn=1 .*worker=\"exited with status" "$T/om.log" &&
 		    grep -q "conn 1: .*\(Cannot allocate memory\|Out of memory\)" "$T/om.log" &&

@@ -32,16 +32,16 @@ echo "[127.0.0.1]:$LK_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_host
 
 # The lookup process of the monitor in $1.pid, or nothing.
 lookup_pid() {
-	pgrep -P "$(cat "$T/$1.pid")" -f connect-sshd-lookup | head -1
+	pgrep -P "$(<"$T/$1.pid")" -f connect-sshd-lookup | head -1
 }
 
 if start_gateway lk "$T/lk.conf"; then
 	LK_LOG=$T/lk.log
-	MPID=$(cat "$T/lk.pid")
-	for _ in $(seq 1 50); do
+	MPID=$(<"$T/lk.pid")
+	for ((_i = 1; _i <= 50; _i++)); do
 		LPID=$(lookup_pid lk)
 		[ -n "$LPID" ] && grep -q "info: lookup $LPID: registry: connected" "$LK_LOG" && break
-		sleep 0.1
+		nap 0.1
 	done
 	st=/proc/$LPID/status
 	want_uid=$(id -u)
@@ -80,9 +80,9 @@ if start_gateway lk "$T/lk.conf"; then
 	# monitor); alice, whose answers are cached, logs in; bob, whose are
 	# not, is told the registry is unavailable.
 	bob_fp=$(ssh-keygen -lf "$T/bob.pub" | cut -d' ' -f2)
-	ctl key add bob "$(cat "$T/bob.pub")" > /dev/null && ctl member add 100 bob
+	ctl key add bob "$(<"$T/bob.pub")" > /dev/null && ctl member add 100 bob
 	out=$(gw_ssh "$LK_PORT" "$T/alice" alice@r1 'echo warm' 2>&1)
-	RPID=$(cat "$T/redis-server.pidfile")
+	RPID=$(<"$T/redis-server.pidfile")
 	kill -STOP "$RPID"
 	t0=$(date +%s%N)
 	python3 -c '
@@ -106,7 +106,7 @@ for i in range(80):
 	loop=$(awk '$1 == "connect_sshd_monitor_loop_max_seconds" { print $2 }' "$T/lk.metrics")
 	[ "$(tr -d ' ' < "$T/lk.stream")" = 327680 ] && [ "$kexes" -ge 10 ] &&
 		ok "Redis stopped 10 s: a session sends 320 KiB through $kexes key exchanges meanwhile" ||
-		not_ok "session during the stall: '$(cat "$T/lk.stream")' bytes, $kexes key exchanges; $(tail -2 "$T/lk.stream.err" | tr '\n' ' ')"
+		not_ok "session during the stall: '$(<"$T/lk.stream")' bytes, $kexes key exchanges; $(tail -2 "$T/lk.stream.err" | tr '\n' ' ')"
 	[ "$out" = warm ] && [ "$cached" = cached ] &&
 		grep -q "session id checked by this replica only" "$LK_LOG" &&
 		ok "Redis stopped: a login the cache answers completes (${t_cached} ms into the stall)" ||
@@ -133,15 +133,15 @@ for i in range(80):
 	    cat "$T/lk.conf.new" > "$T/lk.conf"
 	n0=$(grep -c "configuration reloaded" "$LK_LOG")
 	kill -HUP "$MPID"
-	for _ in $(seq 1 50); do
+	for ((_i = 1; _i <= 50; _i++)); do
 		[ "$(grep -c "configuration reloaded" "$LK_LOG")" -gt "$n0" ] && break
-		sleep 0.1
+		nap 0.1
 	done
 	P3=
-	for _ in $(seq 1 50); do
+	for ((_i = 1; _i <= 50; _i++)); do
 		P3=$(lookup_pid lk)
 		[ -n "$P3" ] && [ "$P3" != "$P2" ] && break
-		sleep 0.1
+		nap 0.1
 	done
 	[ -n "$P1" ] && [ "$P1" = "$P2" ] && [ -n "$P3" ] && [ "$P3" != "$P2" ] &&
 		ok "SIGHUP: the lookup process is kept when its settings did not change, replaced when they did" ||

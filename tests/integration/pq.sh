@@ -12,9 +12,9 @@ pq_last_conn() {
 # pq_audit LOG CONN EVENT: that connection's record of that event.
 pq_audit() {
 	local i
-	for i in $(seq 1 50); do
+	for ((i = 1; i <= 50; i++)); do
 		grep -q "event=$3 conn=$2 " "$1" && break
-		sleep 0.1
+		nap 0.1
 	done
 	grep "event=$3 conn=$2 " "$1" | tail -n 1
 }
@@ -51,7 +51,7 @@ if [ -n "${OPENSSH10:-}" ] && [ -x "$OPENSSH10/usr/bin/ssh" ] &&
 	rc=$?
 	c=$(pq_last_conn "$GW_LOG")
 	acc=$(pq_audit "$GW_LOG" "$c" auth.accepted)
-	if [ $rc = 0 ] && [ "$(cat "$T/pq10.out")" = pq10 ] &&
+	if [ $rc = 0 ] && [ "$(<"$T/pq10.out")" = pq10 ] &&
 	    echo "$acc" | grep -q ' kex=mlkem768x25519-sha256 ' &&
 	    grep -q 'kex: algorithm: mlkem768x25519-sha256' "$T/pq10.err" &&
 	    ! grep -qi 'not using a post-quantum' "$T/pq10.err"; then
@@ -69,7 +69,7 @@ listen = [ "127.0.0.1:$PQGW_PORT" ];
 key = "$T/gw_key";
 allowed_workspaces = [ 100 ];
 workspaces = ( { id = 100; members = [ "alice" ]; } );
-users = ( { name = "alice"; keys = [ "$(cat "$T/alice.pub")" ]; } );
+users = ( { name = "alice"; keys = [ "$(<"$T/alice.pub")" ]; } );
 studios = ( { session = "q10"; workspace = 100; upstream = "127.0.0.1:$PQ10_PORT";
               upstream_user = "$STUDIO_USER"; } );
 workers = { prefork = 1; chroot = "$T/empty"; program = "$B/connect-sshd-worker"; };

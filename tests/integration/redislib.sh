@@ -34,11 +34,11 @@ start_redis() {
 stop_redis() {
 	local pid i
 	[ -e "$T/redis-server.pidfile" ] || return 0
-	pid=$(cat "$T/redis-server.pidfile")
+	pid=$(<"$T/redis-server.pidfile")
 	kill -9 "$pid" 2>/dev/null
-	for i in $(seq 1 50); do
+	for ((i = 1; i <= 50; i++)); do
 		running "$pid" || break
-		sleep 0.1
+		nap 0.1
 	done
 	rm -f "$T/redis-server.pidfile"
 }
@@ -81,7 +81,7 @@ login_again() {
 # checks that connect-sshctl writes it; the other topics only need it).
 redis_records() {
 	ctl workspace allow 100 && ctl member add 100 alice && ctl member add 100 dave &&
-	ctl key add alice "$(cat "$T/alice.pub")" > /dev/null &&
+	ctl key add alice "$(<"$T/alice.pub")" > /dev/null &&
 	ctl key add dave - < "$T/dave.pub" > /dev/null &&
 	ctl studio add r1 100 "127.0.0.1:$STUDIO_PORT" upstream_user="$STUDIO_USER" &&
 	ctl studio add r2 100 "127.0.0.1:$STUDIO_PORT" upstream_user="$STUDIO_USER" users=dave

@@ -25,7 +25,7 @@ grep -q "is not a valid session id" "$T/ctl.err" || bad=1
 ctl studio add r9 100 studio.example:22 2>"$T/ctl.err" && bad=1
 grep -q "not a numeric IPv4 address" "$T/ctl.err" || bad=1
 ctl key add alice 'ssh-ed25519 AAAAnotakey' 2>"$T/ctl.err" && bad=1
-ctl key add alice 'command="sh" '"$(cat "$T/bob.pub")" 2>>"$T/ctl.err" && bad=1
+ctl key add alice 'command="sh" '"$(<"$T/bob.pub")" 2>>"$T/ctl.err" && bad=1
 ctl member add 100 -alice 2>>"$T/ctl.err" && bad=1
 ctl workspace allow x1 2>>"$T/ctl.err" && bad=1
 [ "$(ctl studio list | wc -l)" = 2 ] || bad=1
@@ -127,7 +127,7 @@ if start_gateway rg "$T/rg.conf"; then
 		ok "Redis: a certificate from a CA not in user_ca_keys is refused (cert-untrusted-ca)" ||
 		not_ok "Redis: untrusted CA ($(grep 'auth.denied' "$RG_LOG" | tail -1))"
 	rcafp=$(ctl ca add - < "$T/rca.pub")
-	ctl ca add "$(cat "$T/dave-cert.pub")" 2>"$T/ctl.err" &&
+	ctl ca add "$(<"$T/dave-cert.pub")" 2>"$T/ctl.err" &&
 		not_ok "connect-sshctl ca add took a certificate"
 	sleep 1.5	# cache_ttl
 	rgcert
@@ -144,14 +144,14 @@ if start_gateway rg "$T/rg.conf"; then
 	[ $rc1 != 0 ] && grep -q "no CA key $rcafp" "$T/ctl.err1" &&
 	    [ $rc2 != 0 ] && grep -q "is not a SHA256 fingerprint, as key list prints" "$T/ctl.err2" &&
 		ok "connect-sshctl ca/key remove: a missing entry and a non-fingerprint are refused, named" ||
-		not_ok "connect-sshctl remove errors (rc $rc1 '$(cat "$T/ctl.err1")', rc $rc2 '$(cat "$T/ctl.err2")')"
+		not_ok "connect-sshctl remove errors (rc $rc1 '$(<"$T/ctl.err1")', rc $rc2 '$(<"$T/ctl.err2")')"
 
 	# Revocation: the session already open goes on; the key stops working
 	# within cache_ttl (1 s).
 	gw_ssh "$RG_PORT" "$T/alice" alice@r1 'sleep 3; echo survived' > "$T/rg.long" 2>&1 &
 	rglong=$!
 	sleep 1
-	ctl key add alice "$(cat "$T/carol.pub")" > /dev/null
+	ctl key add alice "$(<"$T/carol.pub")" > /dev/null
 	ctl key remove alice "$ALICE_FP"
 	sleep 1.2
 	GW_SSH_LOGLEVEL=INFO gw_ssh "$RG_PORT" "$T/alice" alice@r1 true 2>"$T/rg.err"
@@ -159,10 +159,10 @@ if start_gateway rg "$T/rg.conf"; then
 	wait "$rglong"
 	[ $rc = 255 ] && grep -q "Permission denied" "$T/rg.err" &&
 		grep -q "event=auth.denied .*user=alice session=r1 .*key=$ALICE_FP .*reason=key-not-registered" "$RG_LOG" &&
-		[ "$(cat "$T/rg.long")" = survived ] &&
+		[ "$(<"$T/rg.long")" = survived ] &&
 		ok "a key removed from Redis stops working within cache_ttl; its open session goes on" ||
-		not_ok "revocation (rc=$rc, long='$(cat "$T/rg.long")', $(grep 'auth.denied' "$RG_LOG" | tail -1))"
-	ctl key add alice "$(cat "$T/alice.pub")" > /dev/null
+		not_ok "revocation (rc=$rc, long='$(<"$T/rg.long")', $(grep 'auth.denied' "$RG_LOG" | tail -1))"
+	ctl key add alice "$(<"$T/alice.pub")" > /dev/null
 
 	# A record the platform got wrong is refused, and the log names it.
 	redis-cli -p "$RDS_PORT" -a "$RDS_PASS" --no-auth-warning \
@@ -184,13 +184,13 @@ if start_gateway rg "$T/rg.conf"; then
 	rc=$?
 	[ $rc = 255 ] && grep -q "Registry unavailable" "$T/rg.err" &&
 		grep -q "registry: Redis at 127.0.0.1:$RDS_PORT is unavailable" "$RG_LOG" &&
-		kill -0 "$(cat "$T/rg.pid")" &&
+		kill -0 "$(<"$T/rg.pid")" &&
 		ok "Redis down: a new login is refused with \"Registry unavailable\", logged once" ||
 		not_ok "Redis down (rc=$rc): $(tr '\n' ' ' < "$T/rg.err"); $(grep -i registry "$RG_LOG" | tail -2 | tr '\n' ' ')"
 	wait "$rglong"
-	[ "$(cat "$T/rg.long")" = survived ] &&
+	[ "$(<"$T/rg.long")" = survived ] &&
 		ok "Redis down: the established session goes on" ||
-		not_ok "Redis down: established session (got '$(cat "$T/rg.long")')"
+		not_ok "Redis down: established session (got '$(<"$T/rg.long")')"
 
 	# Back: logins work again, without a restart, once the backoff ends.
 	start_redis
@@ -201,10 +201,10 @@ if start_gateway rg "$T/rg.conf"; then
 
 	# Slow (stopped) Redis: the lookup gives up after timeout_ms.
 	sleep 1.1	# past cache_ttl
-	kill -STOP "$(cat "$T/redis-server.pidfile")"
+	kill -STOP "$(<"$T/redis-server.pidfile")"
 	GW_SSH_LOGLEVEL=INFO gw_ssh "$RG_PORT" "$T/alice" alice@r1 true 2>"$T/rg.err"
 	rc=$?
-	kill -CONT "$(cat "$T/redis-server.pidfile")"
+	kill -CONT "$(<"$T/redis-server.pidfile")"
 	[ $rc = 255 ] && grep -q "Registry unavailable" "$T/rg.err" &&
 		grep -q "no answer within registry.timeout_ms" "$RG_LOG" &&
 		ok "Redis stalled: the lookup gives up after timeout_ms and the login is told why" ||
@@ -237,7 +237,7 @@ assert samples["connect_sshd_registry_request_seconds_sum"] > 0
 assert samples['connect_sshd_auth_denied_total{reason="registry-unavailable"}'] >= 2
 print("ok")
 PY
-	[ "$(cat "$T/rg.metrics.check")" = ok ] &&
+	[ "$(<"$T/rg.metrics.check")" = ok ] &&
 		ok "metrics: registry up, requests, errors, cache hits, bad records, latency histogram" ||
 		not_ok "registry metrics: $(tail -1 "$T/rg.metrics.check")"
 	stop_gateway rg

@@ -30,9 +30,9 @@ gw_ssh "$GW_PORT" "$T/alice" alice@s1 'kill -9 $$' 2>"$T/k9.gw"
 gw_rc=$?
 direct_ssh 'kill -9 $$' 2>"$T/k9.direct"
 direct_rc=$?
-[ $gw_rc = $direct_rc ] && [ "$(cat "$T/k9.gw")" = "$(cat "$T/k9.direct")" ] &&
+[ $gw_rc = $direct_rc ] && [ "$(<"$T/k9.gw")" = "$(<"$T/k9.direct")" ] &&
 	ok "kill -9 \$\$: exit code $gw_rc and message as without the gateway" ||
-	not_ok "kill -9: gateway rc=$gw_rc '$(cat "$T/k9.gw")', direct rc=$direct_rc '$(cat "$T/k9.direct")'"
+	not_ok "kill -9: gateway rc=$gw_rc '$(<"$T/k9.gw")', direct rc=$direct_rc '$(<"$T/k9.direct")'"
 
 # ssh ... yes | head -1: the client's stdout goes away, OpenSSH's client
 # says so (eow@openssh.com) and sshd closes the command's output, which
@@ -46,10 +46,10 @@ timeout 60 ssh -F /dev/null -p "$KEY_STUDIO_PORT" -i "$T/gw_key" -o IdentitiesOn
     -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "$STUDIO_USER@127.0.0.1" \
     'yes' 2>"$T/eow.direct" | head -1 >/dev/null
 direct_rc=${PIPESTATUS[0]}
-[ "$(cat "$T/eow.out")" = y ] && [ $gw_rc != 124 ] && [ $gw_rc = $direct_rc ] &&
+[ "$(<"$T/eow.out")" = y ] && [ $gw_rc != 124 ] && [ $gw_rc = $direct_rc ] &&
     wait_log "$GW_LOG" "event=channel.close .*request=exec detail=yes .*exit_signal=PIPE" &&
 	ok "ssh gw yes | head -1 ends: eow@openssh.com reaches the Studio, the command dies of SIGPIPE (exit $gw_rc, as direct)" ||
-	not_ok "yes | head -1: gateway rc=$gw_rc '$(cat "$T/eow.gw")', direct rc=$direct_rc (124: still running after 60 s)"
+	not_ok "yes | head -1: gateway rc=$gw_rc '$(<"$T/eow.gw")', direct rc=$direct_rc (124: still running after 60 s)"
 
 # Ctrl-C on a pty is a byte the remote pty turns into SIGINT.  It is
 # typed once the trap is armed (on a loaded machine the login alone can
@@ -60,12 +60,12 @@ gw_ssh "$GW_PORT" "$T/alice" alice@s1 -tt 'trap "echo got-INT; exit 3" INT; echo
     <"$T/cc.in" >"$T/cc.out" 2>/dev/null &
 ccpid=$!
 exec 7>"$T/cc.in"
-for _ in $(seq 1 300); do grep -q armed "$T/cc.out" && break; sleep 0.1; done
+for ((_i = 1; _i <= 300; _i++)); do grep -q armed "$T/cc.out" && break; nap 0.1; done
 printf '\003' >&7
 wait $ccpid
 rc=$?
 exec 7>&-
-out=$(cat "$T/cc.out")
+out=$(<"$T/cc.out")
 echo "$out" | grep -q got-INT && [ $rc = 3 ] &&
 	ok "Ctrl-C on a pty exec reaches the remote trap (exit 3)" ||
 	not_ok "Ctrl-C on a pty exec (rc=$rc out='$out')"
@@ -148,9 +148,9 @@ if [ -S "$CM" ]; then
 	bgp=$!
 	o3=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM" 'exit 9'; echo "rc=$?")
 	wait $bgp
-	[ "$o1" = one ] && [ "$(cat "$T/cm.two")" = two ] && [ "$o3" = rc=9 ] &&
+	[ "$o1" = one ] && [ "$(<"$T/cm.two")" = two ] && [ "$o3" = rc=9 ] &&
 		ok "ControlMaster: sessions opened and closed independently over one connection" ||
-		not_ok "ControlMaster sessions (o1=$o1 two=$(cat "$T/cm.two") o3=$o3)"
+		not_ok "ControlMaster sessions (o1=$o1 two=$(<"$T/cm.two") o3=$o3)"
 	# (forward.sh has a master of its own.)
 	gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM" -O exit 2>/dev/null
 else
@@ -175,9 +175,9 @@ clp=$!
 sleep 2
 pkill -9 -f "^ssh .*client-gone-marker"
 gone=no
-for _ in $(seq 1 50); do
+for ((_i = 1; _i <= 50; _i++)); do
 	pgrep -f "yes client-gone-marker" >/dev/null || { gone=yes; break; }
-	sleep 0.1
+	nap 0.1
 done
 wait $clp 2>/dev/null
 [ $gone = yes ] && wait_log "$GW_LOG" "client disconnected with channels open" &&
@@ -188,23 +188,23 @@ wait $clp 2>/dev/null
 GW_SSH_LOGLEVEL=INFO gw_ssh "$GW_PORT" "$T/alice" alice@s1 'echo $PPID > '"$T/sshd.child"'; exec sleep 300' \
     >/dev/null 2>"$T/studio-gone.err" &
 stp=$!
-for _ in $(seq 1 50); do [ -s "$T/sshd.child" ] && break; sleep 0.1; done
+for ((_i = 1; _i <= 50; _i++)); do [ -s "$T/sshd.child" ] && break; nap 0.1; done
 # The Studio's per-connection sshd processes die, as if the Studio went
 # away; its listener stays (later tests use it).
-listener=$(cat "$T/studio/sshd.pid")
-p=$(cat "$T/sshd.child")
+listener=$(<"$T/studio/sshd.pid")
+p=$(<"$T/sshd.child")
 while [ -n "$p" ] && [ "$p" != "$listener" ] && [ "$p" -gt 1 ]; do
 	next=$(ps -o ppid= -p "$p" | tr -d ' ')
 	kill -9 "$p" 2>/dev/null
 	p=$next
 done
 ended=no
-for _ in $(seq 1 50); do kill -0 $stp 2>/dev/null || { ended=yes; break; }; sleep 0.1; done
+for ((_i = 1; _i <= 50; _i++)); do kill -0 $stp 2>/dev/null || { ended=yes; break; }; nap 0.1; done
 wait $stp
 [ $ended = yes ] && grep -q "Studio session s1 closed the connection" "$T/studio-gone.err" &&
 	wait_log "$GW_LOG" "Studio s1 (127.0.0.1:$STUDIO_PORT) closed the connection:" &&
 	ok "a Studio that dies mid-session disconnects the client at once, saying why" ||
-	not_ok "Studio dies (ended=$ended: $(cat "$T/studio-gone.err"))"
+	not_ok "Studio dies (ended=$ended: $(<"$T/studio-gone.err"))"
 
 grep -q 'event=channel.close .*type=session request="pty shell"' "$GW_LOG" &&
 	grep -q 'event=channel.close .*type=session request=subsystem detail=sftp' "$GW_LOG" &&

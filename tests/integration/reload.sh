@@ -11,9 +11,10 @@ live_workers() {
 }
 # settled_workers PID N: wait up to 5 s for exactly N of them, then list.
 settled_workers() {
-	for _ in $(seq 1 50); do
+	local _i
+	for ((_i = 1; _i <= 50; _i++)); do
 		[ "$(live_workers "$1" | wc -w)" = "$2" ] && break
-		sleep 0.1
+		nap 0.1
 	done
 	live_workers "$1"
 }
@@ -22,12 +23,12 @@ write_conf "$T/rl.conf" "$RL_PORT"
 echo "[127.0.0.1]:$RL_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
 cp "$T/keys/bob" "$T/keys/bob.saved"
 if start_gateway rl "$T/rl.conf"; then
-	rlpid=$(cat "$T/rl.pid")
+	rlpid=$(<"$T/rl.pid")
 	gw_ssh "$RL_PORT" "$T/bob" bob@s1 'echo bob-in; sleep 4; echo bob-still-here' > "$T/rl.bob" 2>&1 &
 	bobp=$!
 	# bob's session runs on the Studio before his key goes, however slow
 	# the login on a loaded machine.
-	for _ in $(seq 1 300); do grep -q bob-in "$T/rl.bob" && break; sleep 0.1; done
+	for ((_i = 1; _i <= 300; _i++)); do grep -q bob-in "$T/rl.bob" && break; nap 0.1; done
 	: > "$T/keys/bob"		# bob's key is revoked
 	echo 'limits = { idle_timeout = 4321; max_startups = "20:30:100"; };' >> "$T/rl.conf"
 	kill -HUP "$rlpid"
@@ -44,9 +45,9 @@ if start_gateway rl "$T/rl.conf"; then
 		ok "SIGHUP: a removed key can no longer log in" ||
 		not_ok "SIGHUP: removed key (rc=$rc)"
 	wait $bobp
-	[ "$(cat "$T/rl.bob")" = "$(printf 'bob-in\nbob-still-here')" ] &&
+	[ "$(<"$T/rl.bob")" = "$(printf 'bob-in\nbob-still-here')" ] &&
 		ok "SIGHUP: an established session of that user continues" ||
-		not_ok "SIGHUP: established session ($(cat "$T/rl.bob"))"
+		not_ok "SIGHUP: established session ($(<"$T/rl.bob"))"
 	check "SIGHUP: other users still log in" gw_ssh "$RL_PORT" "$T/alice" alice@s1 true
 	printf 'users = ( { name = "alice"; keys = [ 42 ]; } );\nthis is not libconfig\n' >> "$T/rl.conf"
 	before=$(settled_workers "$rlpid" 2)
@@ -80,7 +81,7 @@ write_conf "$T/rf.conf" "$RF_PORT"
 sed -i "s|program = \"$B/connect-sshd-worker\"|program = \"$T/rf-worker\"|" "$T/rf.conf"
 echo "[127.0.0.1]:$RF_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
 if start_gateway rf "$T/rf.conf"; then
-	rfpid=$(cat "$T/rf.pid")
+	rfpid=$(<"$T/rf.pid")
 	before=$(settled_workers "$rfpid" 2)
 	echo 'this is not libconfig' >> "$T/rf.conf"
 	kill -HUP "$rfpid"
@@ -92,7 +93,7 @@ if start_gateway rf "$T/rf.conf"; then
 		not_ok "SIGHUP invalid while starting: workers before [$before] after [$after]"
 	check "SIGHUP invalid while workers start: a login right after works" \
 		gw_ssh "$RF_PORT" "$T/alice" alice@s1 true
-	sleep 0.5
+	nap 0.5
 	! grep -q "not permitted\|killing worker" "$T/rf.log" &&
 		ok "SIGHUP invalid while workers start: their W_READY is no protocol violation" ||
 		not_ok "SIGHUP invalid while starting: $(grep "not permitted\|killing worker" "$T/rf.log" | head -1)"
@@ -116,17 +117,17 @@ open(conf, "w").write(s.replace("users = ( ", "users = ( " + more, 1))
 PY
 echo "[127.0.0.1]:$HS_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
 if start_gateway hs "$T/hs.conf"; then
-	hspid=$(cat "$T/hs.pid")
-	for i in $(seq 1 25); do
+	hspid=$(<"$T/hs.pid")
+	for ((i = 1; i <= 25; i++)); do
 		kill -HUP "$hspid"
 		sleep "0.$((i % 4))$((i % 10))"
 	done
 	# Under ASan and load one reload outlasts many of those signals,
 	# which then make one more: go on until three reloads (at most 30 s).
-	for _ in $(seq 1 60); do
+	for ((_i = 1; _i <= 60; _i++)); do
 		[ "$(grep -c "configuration reloaded" "$T/hs.log")" -ge 3 ] && break
 		kill -HUP "$hspid"
-		sleep 0.5
+		nap 0.5
 	done
 	# (Signals that come during a reload make one more reload.)  Wait
 	# until the monitor is done: its CPU time and its count of reloads
@@ -134,7 +135,7 @@ if start_gateway hs "$T/hs.conf"; then
 	# reload of 3000 users took seconds, and a login sent while they
 	# went on timed out in its banner exchange.
 	n=-1 cpu=-1
-	for _ in $(seq 1 90); do
+	for ((_i = 1; _i <= 90; _i++)); do
 		m=$(grep -c "configuration reloaded" "$T/hs.log")
 		c=$(awk '{ print $14 + $15 }' "/proc/$hspid/stat" 2>/dev/null)
 		[ "$m" = "$n" ] && [ "$c" = "$cpu" ] && break

@@ -55,7 +55,7 @@ start=$SECONDS
 # report TOPIC: its output, whole, once it has ended.
 report() {
 	local t=$1
-	echo "== $t ($(cat "$O/$t.secs") s, exit $(cat "$O/$t.rc"))"
+	echo "== $t ($(<"$O/$t.secs") s, exit $(<"$O/$t.rc"))"
 	cat "$O/$t.out"
 }
 i=0 running=0
@@ -96,10 +96,10 @@ for t in $TOPICS; do
 		f=$((f + 1)); bad="$bad $t(died)"
 	elif [ "$f" -gt 0 ]; then
 		bad="$bad $t"
-	elif [ "$(cat "$O/$t.rc")" != 0 ]; then
+	elif [ "$(<"$O/$t.rc")" != 0 ]; then
 		f=$((f + 1)); bad="$bad $t(exit)"
 	fi
-	printf '%-10s %3d passed %2d failed %2d skipped %4d s\n' "$t" $((p - s)) "$f" "$s" "$(cat "$O/$t.secs")"
+	printf '%-10s %3d passed %2d failed %2d skipped %4d s\n' "$t" $((p - s)) "$f" "$s" "$(<"$O/$t.secs")"
 	pass=$((pass + p - s)); fail=$((fail + f)); skip=$((skip + s)); chans=$((chans + ${c:-0}))
 done
 # Every topic checked its own channels; all of them together must have

@@ -28,9 +28,9 @@ if start_gateway th "$T/th.conf"; then
 	    mmap-exec mprotect-exec mmap-fd futex-pi; do
 		before=$(grep -c "killed by the sandbox (SIGSYS" "$T/th.log")
 		gw_ssh "$TH_PORT" "$T/alice" "testhook-$class@s1" true 2>/dev/null
-		for _ in $(seq 1 50); do
+		for ((_i = 1; _i <= 50; _i++)); do
 			[ "$(grep -c "killed by the sandbox (SIGSYS" "$T/th.log")" -gt "$before" ] && break
-			sleep 0.1
+			nap 0.1
 		done
 		[ "$(grep -c "killed by the sandbox (SIGSYS" "$T/th.log")" -gt "$before" ] &&
 			! grep -q "sandbox test hook: $class was not stopped" "$T/th.log" &&
@@ -66,26 +66,26 @@ sed -i "s|key = \"$T/gw_key\"|key = \"$KC/key\"|" "$KC/c.conf"
 chmod 644 "$KC/key"
 "$B/connect-sshd" -f "$KC/c.conf" >"$KC/out" 2>&1
 [ $? = 1 ] && grep -q "chmod 600" "$KC/out" && ok "a group/world readable key is refused" ||
-	not_ok "a group/world readable key is refused: $(cat "$KC/out")"
+	not_ok "a group/world readable key is refused: $(<"$KC/out")"
 chmod 600 "$KC/key"
 ssh-keygen -q -p -N secret -f "$KC/key" >/dev/null
 "$B/connect-sshd" -f "$KC/c.conf" >"$KC/out" 2>&1
 [ $? = 1 ] && grep -q "passphrase" "$KC/out" && ok "an encrypted key is refused" ||
-	not_ok "an encrypted key is refused: $(cat "$KC/out")"
+	not_ok "an encrypted key is refused: $(<"$KC/out")"
 cp "$T/gw_key" "$KC/key"
 echo 'key_fingerprint = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";' >> "$KC/c.conf"
 "$B/connect-sshd" -f "$KC/c.conf" >"$KC/out" 2>&1
 [ $? = 1 ] && grep -q "does not match key_fingerprint" "$KC/out" && ok "a key that does not match key_fingerprint is refused" ||
-	not_ok "fingerprint pin mismatch is refused: $(cat "$KC/out")"
+	not_ok "fingerprint pin mismatch is refused: $(<"$KC/out")"
 ssh-keygen -q -t rsa -b 2048 -N '' -f "$KC/rsakey"
 sed -i "s|key = \"$KC/key\"|key = \"$KC/rsakey\"|; /^key_fingerprint/d" "$KC/c.conf"
 "$B/connect-sshd" -f "$KC/c.conf" >"$KC/out" 2>&1
 [ $? = 1 ] && grep -q "needs an Ed25519 key" "$KC/out" && ok "a non-Ed25519 key is refused" ||
-	not_ok "a non-Ed25519 key is refused: $(cat "$KC/out")"
+	not_ok "a non-Ed25519 key is refused: $(<"$KC/out")"
 sed -i "s|key = \"$KC/rsakey\"|key = \"$T/gw_key\"|" "$KC/c.conf"
 CONNECT_SSH_ENABLED=false "$B/connect-sshd" -f "$KC/c.conf" >"$KC/out" 2>&1
 [ $? = 0 ] && grep -q "SSH access is disabled" "$KC/out" && ok "CONNECT_SSH_ENABLED=false: logs why and exits 0" ||
-	not_ok "CONNECT_SSH_ENABLED=false: $(cat "$KC/out")"
+	not_ok "CONNECT_SSH_ENABLED=false: $(<"$KC/out")"
 
 # ---- a stopped and continued worker lives on ----
 # SIGSTOP then SIGCONT (a cgroup freeze and thaw, a debugger attaching)
@@ -101,24 +101,24 @@ gw_ssh "$GW_PORT" "$T/alice" alice@s1 'read line; echo "after the stop: $line"' 
     < "$T/stop.in" > "$T/stop.out" 2>&1 &
 stop_ssh=$!
 exec 8>"$T/stop.in"
-for _ in $(seq 1 300); do
+for ((_i = 1; _i <= 300; _i++)); do
 	[ "$(grep -c "logged in to Studio" "$GW_LOG")" -gt "$nlog" ] && break
-	sleep 0.1
+	nap 0.1
 done
 wpid=$(grep "logged in to Studio" "$GW_LOG" | tail -n 1 | sed -n 's/.* worker \([0-9]*\) conn .*/\1/p')
-sleep 0.5
+nap 0.5
 stopped=no
 kill -STOP "$wpid" 2>/dev/null && stopped=yes
-sleep 0.5
+nap 0.5
 kill -CONT "$wpid" 2>/dev/null
 echo resumed >&8
 exec 8>&-
 wait $stop_ssh
 rc=$?
-[ $stopped = yes ] && [ $rc = 0 ] && [ "$(cat "$T/stop.out")" = "after the stop: resumed" ] &&
+[ $stopped = yes ] && [ $rc = 0 ] && [ "$(<"$T/stop.out")" = "after the stop: resumed" ] &&
 	! grep -q "worker $wpid .*killed" "$GW_LOG" &&
 	ok "a worker stopped (SIGSTOP) and continued (SIGCONT) mid-session goes on" ||
-	{ not_ok "stopped and continued worker '$wpid' (stopped: $stopped, rc=$rc, out '$(cat "$T/stop.out")')"
+	{ not_ok "stopped and continued worker '$wpid' (stopped: $stopped, rc=$rc, out '$(<"$T/stop.out")')"
 	  grep "worker $wpid" "$GW_LOG" | tail -n 3 | sed 's/^/#   /'; }
 
 # ---- unprivileged: seccomp without chroot/setuid ----
@@ -145,7 +145,7 @@ if [ $ROOT = 1 ] && id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; 
 		[ "$out" = unpriv-ok ] && [ $rc = 3 ] &&
 			ok "the gateway works when started as an unprivileged user" ||
 			{ not_ok "unprivileged gateway (rc=$rc out=$out)"; tail -5 "$T/unpriv.log" | sed 's/^/#   /'; }
-		wpid=$(pgrep -P "$(cat "$T/unpriv.pid")" | head -1)
+		wpid=$(pgrep -P "$(<"$T/unpriv.pid")" | head -1)
 		grep -q "^Seccomp:[[:space:]]*2" "/proc/$wpid/status" 2>/dev/null &&
 			ok "unprivileged workers are in seccomp filter mode" ||
 			not_ok "unprivileged workers are in seccomp filter mode"

@@ -42,20 +42,20 @@ for k, ok in want.items():
     assert ok(samples[k]), "%s = %g" % (k, samples[k])
 print("ok")
 PY
-	[ "$(cat "$T/metrics.check")" = ok ] &&
+	[ "$(<"$T/metrics.check")" = ok ] &&
 		ok "metrics: connections, auth accepted/denied by reason, active sessions, channels, bytes, workers, ends" ||
 		{ not_ok "metrics: $(tail -1 "$T/metrics.check")"; sed 's/^/#   /' "$T/metrics.txt" | head -40; }
 	wait "$mxbg"
 	# Whatever is sent, the answer is the same and nothing is parsed.
 	out=$(printf 'NOT HTTP AT ALL\0\377\r\n\r\n' | curl -s --max-time 5 -T - \
 	    "http://127.0.0.1:$MX_METRICS/anything" | grep -c "^connect_sshd_connections_total ")
-	[ "$out" = 1 ] && kill -0 "$(cat "$T/mx.pid")" &&
+	[ "$out" = 1 ] && kill -0 "$(<"$T/mx.pid")" &&
 		ok "metrics: any request gets the metrics; nothing of it is parsed" ||
 		not_ok "metrics with an odd request (got $out)"
 	# The scrapers are connect-sshd-lookup's: the monitor never accepts
 	# on metrics_listen.  With the lookup process stopped, a scrape is
 	# not answered; resumed, it is.
-	mxlk=$(pgrep -P "$(cat "$T/mx.pid")" -f connect-sshd-lookup | head -1)
+	mxlk=$(pgrep -P "$(<"$T/mx.pid")" -f connect-sshd-lookup | head -1)
 	stopped=x again=x
 	if [ -n "$mxlk" ]; then
 		kill -STOP "$mxlk"
@@ -99,10 +99,10 @@ with open(sys.argv[2], "a", buffering=1) as out:
         out.write("%.2f %s\n" % (time.monotonic() - t0, msg.replace("\n", " | ")))
 PY
 ntl=$!
-for _ in $(seq 1 50); do [ -S "$T/notify.sock" ] && break; sleep 0.1; done
+for ((_i = 1; _i <= 50; _i++)); do [ -S "$T/notify.sock" ] && break; nap 0.1; done
 t0=$(date +%s.%N)
 if start_gateway nt "$T/nt.conf" NOTIFY_SOCKET="$T/notify.sock"; then
-	for _ in $(seq 1 100); do grep -q "READY=1" "$T/notify.out" 2>/dev/null && break; sleep 0.1; done
+	for ((_i = 1; _i <= 100; _i++)); do grep -q "READY=1" "$T/notify.out" 2>/dev/null && break; nap 0.1; done
 	t1=$(date +%s.%N)
 	waited=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 	grep -q "READY=1 | STATUS=serving: 1 listener(s), 2 idle worker(s)" "$T/notify.out" &&
@@ -110,13 +110,13 @@ if start_gateway nt "$T/nt.conf" NOTIFY_SOCKET="$T/notify.sock"; then
 		ok "READY=1 only once the pool is sandboxed and waiting (${waited} s with 2 s worker start-up)" ||
 		not_ok "READY=1 (after ${waited} s): $(tr '\n' ' ' < "$T/notify.out")"
 	check "a login right after READY=1 works" gw_ssh "$NT_PORT" "$T/alice" alice@s1 true
-	kill -HUP "$(cat "$T/nt.pid")"
-	for _ in $(seq 1 50); do [ "$(grep -c "READY=1" "$T/notify.out")" -ge 2 ] && break; sleep 0.1; done
+	kill -HUP "$(<"$T/nt.pid")"
+	for ((_i = 1; _i <= 50; _i++)); do [ "$(grep -c "READY=1" "$T/notify.out")" -ge 2 ] && break; nap 0.1; done
 	grep -A1 "RELOADING=1 | MONOTONIC_USEC=[0-9]" "$T/notify.out" | grep -q "READY=1 | STATUS=configuration reloaded" &&
 		ok "SIGHUP: RELOADING=1 with MONOTONIC_USEC, then READY=1" ||
 		not_ok "reload notifications: $(tr '\n' ' ' < "$T/notify.out")"
-	kill -TERM "$(cat "$T/nt.pid")"
-	for _ in $(seq 1 50); do grep -q "STOPPING=1" "$T/notify.out" && break; sleep 0.1; done
+	kill -TERM "$(<"$T/nt.pid")"
+	for ((_i = 1; _i <= 50; _i++)); do grep -q "STOPPING=1" "$T/notify.out" && break; nap 0.1; done
 	grep -q "STOPPING=1 | STATUS=draining 0 connection(s)" "$T/notify.out" &&
 		ok "SIGTERM: STOPPING=1" || not_ok "STOPPING=1: $(tr '\n' ' ' < "$T/notify.out")"
 	stop_gateway nt
@@ -149,7 +149,7 @@ with open(sys.argv[2] + ".env", "w") as f:
 assert any(e["name"] == "CONNECT_REDIS_PASSWORD" and "secretKeyRef" in e["valueFrom"] for e in env)
 print("ok")
 PY
-[ "$(cat "$T/k8s.out")" = ok ] && env -i $(cat "$T/k8s.conf.env") "$B/connect-sshd" -T -f "$T/k8s.conf" > "$T/k8s.dump" 2>"$T/k8s.err" &&
+[ "$(<"$T/k8s.out")" = ok ] && env -i $(<"$T/k8s.conf.env") "$B/connect-sshd" -T -f "$T/k8s.conf" > "$T/k8s.dump" 2>"$T/k8s.err" &&
 	grep -q 'address = "redis.platform.svc.cluster.local:6379";' "$T/k8s.dump" &&
 	ok "conf/k8s/connect-sshd.yaml: 2 replicas, read-only key Secret, TCP 2222, Redis registry; its configuration loads" ||
 	not_ok "k8s example: $(cat "$T/k8s.out" "$T/k8s.err" | tail -5 | tr '\n' ' ')"

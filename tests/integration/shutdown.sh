@@ -16,25 +16,25 @@ if wait_log "$T/dr.log" "ready:"; then
 	# Both commands running on the Studio, however slow the logins and
 	# the Studio's shells on a loaded machine: the short one then needs
 	# 2 of the 3 s drain_timeout.
-	for _ in $(seq 1 600); do
+	for ((_i = 1; _i <= 600; _i++)); do
 		grep -q short-started "$T/dr.short" && grep -q long-started "$T/dr.longout" && break
-		sleep 0.1
+		nap 0.1
 	done
 	kill -TERM $drpid
-	sleep 0.5
+	nap 0.5
 	if (exec 3<>"/dev/tcp/127.0.0.1/$DR_PORT") 2>/dev/null; then
 		not_ok "SIGTERM: the listener is closed at once"
 	else
 		ok "SIGTERM: the listener is closed at once"
 	fi
 	wait $shp
-	[ "$(cat "$T/dr.short")" = "$(printf 'short-started\nshort-done')" ] &&
+	[ "$(<"$T/dr.short")" = "$(printf 'short-started\nshort-done')" ] &&
 		ok "SIGTERM: a session that ends within drain_timeout completes" ||
-		not_ok "SIGTERM: short session ($(cat "$T/dr.short"))"
+		not_ok "SIGTERM: short session ($(<"$T/dr.short"))"
 	wait $lgp
 	grep -q "The gateway is shutting down; reconnect to continue" "$T/dr.long" &&
 		ok "SIGTERM: after drain_timeout the remaining client is told why" ||
-		not_ok "SIGTERM: long session ($(cat "$T/dr.long"))"
+		not_ok "SIGTERM: long session ($(<"$T/dr.long"))"
 	wait $drpid
 	rc=$?
 	[ $rc = 0 ] && grep -q "draining 2 connection(s) for up to 3 s" "$T/dr.log" &&

@@ -21,7 +21,7 @@ if start_gateway lim "$T/lim.conf"; then
 	[ $rc = 255 ] && grep -q "Too many authentication failures" "$T/tries.err" &&
 		wait_log "$T/lim.log" "too many authentication failures (2)" &&
 		ok "max_auth_tries = 2: the third key is not tried; the client is told why" ||
-		not_ok "max_auth_tries (rc=$rc: $(cat "$T/tries.err"))"
+		not_ok "max_auth_tries (rc=$rc: $(<"$T/tries.err"))"
 	check "max_auth_tries = 2: the right key first still logs in" \
 		gw_ssh "$LIM_PORT" "$T/alice" alice@s1 true
 	GW_SSH_LOGLEVEL=INFO gw_ssh "$LIM_PORT" "$T/alice" alice@s1 'sleep 30' 2>"$T/idle.err"
@@ -29,7 +29,7 @@ if start_gateway lim "$T/lim.conf"; then
 	[ $rc = 255 ] && grep -q "Idle for 6 seconds: disconnected by the gateway" "$T/idle.err" &&
 		wait_log "$T/lim.log" "closing idle connection: no data for 6 s" &&
 		ok "idle_timeout closes a silent session and tells the client why" ||
-		not_ok "idle_timeout (rc=$rc: $(cat "$T/idle.err"))"
+		not_ok "idle_timeout (rc=$rc: $(<"$T/idle.err"))"
 	sed -i 's/idle_timeout = 6;/idle_timeout = 0;/' "$T/lim.conf"
 	stop_gateway lim
 	start_gateway lim "$T/lim.conf"

@@ -86,12 +86,12 @@ key = "$T/gw_key";
 allowed_workspaces = [ 100 ];
 workspaces = ( { id = 100; members = [ "alice", "bob", "carol", "dave", "testhook-socket" ]; },
                { id = 200; members = [ "alice" ]; } );
-users = ( { name = "alice"; keys = [ "$(cat "$T/alice.pub")" ]; },
+users = ( { name = "alice"; keys = [ "$(<"$T/alice.pub")" ]; },
           { name = "bob"; keys_file = "$T/keys/bob"; },
-          { name = "carol"; keys = [ "$(cat "$T/carol.pub")" ]; },
-          { name = "dave"; keys = [ "$(cat "$T/dave.pub")" ]; },
-          { name = "eve"; keys = [ "$(cat "$T/eve.pub")" ]; },
-          { name = "testhook-socket"; keys = [ "$(cat "$T/alice.pub")" ]; } );
+          { name = "carol"; keys = [ "$(<"$T/carol.pub")" ]; },
+          { name = "dave"; keys = [ "$(<"$T/dave.pub")" ]; },
+          { name = "eve"; keys = [ "$(<"$T/eve.pub")" ]; },
+          { name = "testhook-socket"; keys = [ "$(<"$T/alice.pub")" ]; } );
 studios = ( { session = "s1"; workspace = 100; upstream = "127.0.0.1:$STUDIO_PORT";
               upstream_user = "$STUDIO_USER"; },
             { session = "s2"; workspace = 200; upstream = "127.0.0.1:$STUDIO_PORT";

@@ -41,7 +41,7 @@ if wait_port "$SILENT_PORT" && start_gateway up "$T/up.conf"; then
 		took=$(( $(date +%s) - start ))
 		[ $rc = 255 ] && grep -q "Studio session $sess $want" "$T/up.err" && [ $took -lt 15 ] &&
 			ok "$what: the client is told (\"$want\", ${took} s)" ||
-			not_ok "$what (rc=$rc, ${took} s: $(cat "$T/up.err"))"
+			not_ok "$what (rc=$rc, ${took} s: $(<"$T/up.err"))"
 	done
 	stop_gateway up
 else

@@ -69,7 +69,7 @@ if [ -f "$T/wn.conf" ] && start_gateway wn "$T/wn.conf"; then
 	gw_ssh "$WN_PORT" "$T/alice" alice@s5 "head -c $WIN_BYTES /dev/zero" \
 	    2> "$T/wn.down.err" | cmp -s - <(head -c "$WIN_BYTES" /dev/zero)
 	rc=$?
-	sleep 0.5	# the Studio's session process logs as it exits
+	nap 0.5	# the Studio's session process logs as it exits
 	tail -n +"$((lines + 1))" "$T/winstudio/sshd.log" > "$T/wn.studio.log"
 	init=$(sed -n 's/.*ctype session rchan [0-9]* win \([0-9]*\).*/\1/p' "$T/wn.studio.log" | head -n 1)
 	if [ $rc = 0 ] && [ -n "$init" ]; then
@@ -82,5 +82,5 @@ if [ -f "$T/wn.conf" ] && start_gateway wn "$T/wn.conf"; then
 else
 	not_ok "window: the debug-logging Studio and its gateway start"
 fi
-[ -f "$T/winstudio/sshd.pid" ] && kill "$(cat "$T/winstudio/sshd.pid")" 2>/dev/null
+[ -f "$T/winstudio/sshd.pid" ] && kill "$(<"$T/winstudio/sshd.pid")" 2>/dev/null
 rm -f "$T/winstudio/sshd.pid"
