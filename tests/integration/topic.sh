@@ -153,7 +153,6 @@ nopen=$(cat "$T"/*.log | grep -c "event=channel.open")
 # For run.sh, whose total must be far from 0 for the check to mean anything.
 echo "# channels opened: $nopen"
 reports=$(grep -lE "ERROR: (Address|Leak)Sanitizer|Sanitizer: CHECK failed|runtime error:" "$T"/*.log 2>/dev/null)
-reports=$(grep -lE "ERROR: (Address|Leak)Sanitizer|Sanitizer: CHECK failed|runtime error:" "$T"/*.log 2>/dev/null)
 [ -z "$reports" ] && ok "no sanitizer report in any gateway log" ||
 	{ not_ok "sanitizer reports in: $reports"
 	  grep -hE -A12 "ERROR: (Address|Leak)Sanitizer|Sanitizer: CHECK failed|runtime error:" $reports | head -60 | sed 's/^/#   /'; }
