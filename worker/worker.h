@@ -83,6 +83,9 @@ void relay_client_disconnected(struct relay *r);
 #ifdef CSSHD_TEST_HOOKS
 /* Test build only: misbehave on request (see tests/integration). */
 void testhook_user(const char *user);
+/* Set for a user "testhook-unbounded": the relay ignores its own bounds
+ * on what it holds (relay.c), so that RLIMIT_DATA is reached. */
+extern int testhook_unbounded;
 #endif
 
 #endif

@@ -84,13 +84,15 @@ write_conf() {
 listen = [ "127.0.0.1:$port" ];
 key = "$T/gw_key";
 allowed_workspaces = [ 100 ];
-workspaces = ( { id = 100; members = [ "alice", "bob", "carol", "dave", "testhook-socket" ]; },
+workspaces = ( { id = 100; members = [ "alice", "bob", "carol", "dave", "testhook-unbounded",
+                                                   "testhook-socket" ]; },
                { id = 200; members = [ "alice" ]; } );
 users = ( { name = "alice"; keys = [ "$(<"$T/alice.pub")" ]; },
           { name = "bob"; keys_file = "$T/keys/bob"; },
           { name = "carol"; keys = [ "$(<"$T/carol.pub")" ]; },
           { name = "dave"; keys = [ "$(<"$T/dave.pub")" ]; },
           { name = "eve"; keys = [ "$(<"$T/eve.pub")" ]; },
+          { name = "testhook-unbounded"; keys = [ "$(<"$T/alice.pub")" ]; },
           { name = "testhook-socket"; keys = [ "$(<"$T/alice.pub")" ]; } );
 studios = ( { session = "s1"; workspace = 100; upstream = "127.0.0.1:$STUDIO_PORT";
               upstream_user = "$STUDIO_USER"; },
