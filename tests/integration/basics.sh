@@ -1,7 +1,7 @@
 # basics.sh - what every login does: the exec relay (output, exit status,
 # signals, stdin, a shell without a pty); denials, the same on the wire
 # and with their real reason in the log; host keys; the Studio's own
-# keys; weak algorithms refused; RSA keys and their bounds; the audit
+# keys; RSA keys and their bounds; the audit
 # events of all that; key custody (no worker holds the private key); the
 # sandbox state of idle workers.
 # Run by topic.sh (its gateway "gw", the Studios, the keys).
@@ -144,24 +144,6 @@ rc=$?
 [ $rc = 255 ] && grep -q "Studio session s3 is not reachable" "$T/unreach.err" &&
 	ok "an unreachable Studio is reported to the client" ||
 	not_ok "an unreachable Studio is reported (rc=$rc: $(<"$T/unreach.err"))"
-
-# ---- only modern algorithms are offered ----
-weak() {	# weak DESCRIPTION EXPECTED-ERROR SSH-OPTION...
-	local what=$1 want=$2; shift 2
-	GW_SSH_LOGLEVEL=INFO gw_ssh "$GW_PORT" "$T/alice" alice@s1 "$@" true 2>"$T/weak.err"
-	local rc=$?
-	[ $rc = 255 ] && grep -q "$want" "$T/weak.err" && ok "a client limited to $what is refused" ||
-		not_ok "a client limited to $what (rc=$rc: $(<"$T/weak.err"))"
-}
-weak "diffie-hellman-group14-sha1" "no matching key exchange method" -o KexAlgorithms=diffie-hellman-group14-sha1
-weak "diffie-hellman-group-exchange-sha1" "no matching key exchange method" -o KexAlgorithms=diffie-hellman-group-exchange-sha1
-weak "aes128-cbc" "no matching cipher" -o Ciphers=aes128-cbc
-weak "hmac-sha1 (no AEAD cipher)" "no matching MAC" -o Ciphers=aes128-ctr -o MACs=hmac-sha1
-weak "ssh-rsa (SHA-1) host keys" "no matching host key type" -o HostKeyAlgorithms=ssh-rsa
-out=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 -vvv true 2>&1)
-echo "$out" | grep -q "will use strict KEX ordering" &&
-	ok "strict key exchange (Terrapin countermeasure) is on" ||
-	not_ok "strict key exchange is not offered"
 
 # ---- RSA client keys ----
 gw_ssh "$GW_PORT" "$T/carol" carol@s1 true 2>"$T/rsa.err" &&

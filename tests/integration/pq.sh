@@ -1,5 +1,6 @@
 # pq.sh - post-quantum key exchange on both legs, the audit of what each
-# leg negotiated, and rekeying with no ceiling.  Run by topic.sh.  Needs $GW_PORT
+# leg negotiated, rekeying with no ceiling, and the default offer: weak
+# algorithms refused, strict KEX.  Run by topic.sh.  Needs $GW_PORT
 # (the main gateway, default algorithms), $STUDIO_PORT (the system's sshd
 # 9.2 Studio) and, for the OpenSSH 10 tests, $OPENSSH10 (make integration
 # passes build/openssh10).
@@ -145,3 +146,21 @@ n=$(grep -c 'SSH2_MSG_NEWKEYS received' "$T/pq.err")
 	{ not_ok "more than 200 rekeys (rc=$rc, $n key exchanges, want $want got $got)"
 	  grep 'killing worker' "$GW_LOG" | tail -n 2 | sed 's/^/#   /'; }
 rm -f "$T/pq.blob" "$T/pq.err" "$T/pq.sum"
+
+# ---- only modern algorithms are offered (the default offer) ----
+weak() {	# weak DESCRIPTION EXPECTED-ERROR SSH-OPTION...
+	local what=$1 want=$2; shift 2
+	GW_SSH_LOGLEVEL=INFO gw_ssh "$GW_PORT" "$T/alice" alice@s1 "$@" true 2>"$T/weak.err"
+	local rc=$?
+	[ $rc = 255 ] && grep -q "$want" "$T/weak.err" && ok "a client limited to $what is refused" ||
+		not_ok "a client limited to $what (rc=$rc: $(<"$T/weak.err"))"
+}
+weak "diffie-hellman-group14-sha1" "no matching key exchange method" -o KexAlgorithms=diffie-hellman-group14-sha1
+weak "diffie-hellman-group-exchange-sha1" "no matching key exchange method" -o KexAlgorithms=diffie-hellman-group-exchange-sha1
+weak "aes128-cbc" "no matching cipher" -o Ciphers=aes128-cbc
+weak "hmac-sha1 (no AEAD cipher)" "no matching MAC" -o Ciphers=aes128-ctr -o MACs=hmac-sha1
+weak "ssh-rsa (SHA-1) host keys" "no matching host key type" -o HostKeyAlgorithms=ssh-rsa
+out=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 -vvv true 2>&1)
+echo "$out" | grep -q "will use strict KEX ordering" &&
+	ok "strict key exchange (Terrapin countermeasure) is on" ||
+	not_ok "strict key exchange is not offered"

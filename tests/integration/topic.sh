@@ -41,15 +41,16 @@ ROOT=0
 # both legs.  On this kind of machine it costs each login about 80 ms of
 # CPU in the client, again in the worker (the Studio leg) and in the
 # Studio: a third of a topic's CPU where the topic is logins.  The topics
-# about key exchange and clients (pq, basics, clients) keep the default;
-# the others, whose subject is not the key exchange, run gateways and
-# Studios with curve25519 (it_kex_setting, start_studio).
+# about key exchange and clients (pq, with the default offer's refusals,
+# and clients) keep the default; the others, whose subject is not the key
+# exchange, run gateways and Studios with curve25519 (it_kex_setting,
+# start_studio).
 # CSSHD_IT_KEX=default runs every topic with the production default
 # (make check SANITIZE=1 does), =classical every topic with curve25519.
 case ${CSSHD_IT_KEX:-auto} in
 default | classical) IT_KEX=$CSSHD_IT_KEX ;;
 auto)	case $TOPIC in
-	pq | basics | clients) IT_KEX=default ;;
+	pq | clients) IT_KEX=default ;;
 	*) IT_KEX=classical ;;
 	esac ;;
 *)	echo "topic.sh: CSSHD_IT_KEX is auto, default or classical, not '$CSSHD_IT_KEX'" >&2
