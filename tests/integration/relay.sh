@@ -101,7 +101,7 @@ n=$(ls "$SF/back" | wc -l)
 	ok "sftp: put, ls, rename, rm, get of 200 files" ||
 	{ not_ok "sftp batch (rc=$rc, $n files back)"; tail -5 "$SF/out" | sed 's/^/#   /'; }
 
-head -c 64M /dev/urandom > "$SF/big"
+head -c 16M /dev/urandom > "$SF/big"
 want=$(sha256sum < "$SF/big" | cut -d' ' -f1)
 printf 'put %s %s/big.up\nget %s/big.up %s/big.down\n' "$SF/big" "$rdir" "$rdir" "$SF" > "$SF/batch2"
 sftp -q -b "$SF/batch2" -P "$GW_PORT" -i "$T/alice" -o IdentitiesOnly=yes -o IdentityAgent=none \
@@ -110,8 +110,8 @@ sftp -q -b "$SF/batch2" -P "$GW_PORT" -i "$T/alice" -o IdentitiesOnly=yes -o Ide
 up=$(sha256sum < "$rdir/big.up" | cut -d' ' -f1)
 down=$(sha256sum < "$SF/big.down" | cut -d' ' -f1)
 [ "$up" = "$want" ] && [ "$down" = "$want" ] &&
-	ok "sftp: 64 MiB up and down, sha256 equal" ||
-	{ not_ok "sftp 64 MiB (want $want up $up down $down)"; tail -5 "$SF/out2" | sed 's/^/#   /'; }
+	ok "sftp: 16 MiB up and down, sha256 equal" ||
+	{ not_ok "sftp 16 MiB (want $want up $up down $down)"; tail -5 "$SF/out2" | sed 's/^/#   /'; }
 rm -f "$SF/big.down" "$rdir/big.up"
 
 # ---- scp (sftp-based and legacy) and rsync ----
