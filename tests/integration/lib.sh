@@ -73,7 +73,9 @@ free_port() {
 }
 
 # it_keys DIR: the keys every topic uses: the gateway's, the users'
-# (ed25519, and carol's RSA) and mallory's, whom nobody registered.
+# (ed25519, and carol's RSA) and mallory's, whom nobody registered; and
+# frank's RSA key, certified in usercert.sh (RSA keys take seconds of CPU
+# to make: once per run).
 it_keys() {
 	local u
 	ssh-keygen -q -t ed25519 -N '' -f "$1/gw_key" -C connect-sshd-test
@@ -81,6 +83,7 @@ it_keys() {
 		ssh-keygen -q -t ed25519 -N '' -f "$1/$u" -C "$u@test"
 	done
 	ssh-keygen -q -t rsa -b 3072 -N '' -f "$1/carol" -C carol@test
+	ssh-keygen -q -t rsa -b 2048 -N '' -f "$1/frank_rsa" -C frank-rsa@test
 }
 
 # nap SECONDS: sleep, without a process: a read that times out on a FIFO
@@ -134,6 +137,12 @@ studio_authkeys() {
 	done
 }
 
+# The sessions of the main Studio, and its authorized_keys as run.sh
+# makes it once for every topic (eight connect-sshd -S runs per topic
+# otherwise).
+STUDIO_SESSIONS="s1 s2 s4 r1 r2 r9 sa sb"
+STUDIO_AUTHKEYS_MADE=studio_authorized_keys
+
 # start_studio PORT [DIR [MODE SESSION...]]: the default is the main
 # Studio, $T/studio, with certificates for every session the tests route
 # to it.  With STUDIO_OPENSSH=DIR (an unpacked OpenSSH, as
@@ -142,13 +151,19 @@ studio_authkeys() {
 # STUDIO_LOGLEVEL (default VERBOSE) is its sshd's LogLevel.
 start_studio() {
 	local port=$1 dir=${2:-$T/studio} sshd=/usr/sbin/sshd ossh=${STUDIO_OPENSSH:-}
+	local made=
 	shift; [ $# -gt 0 ] && shift
-	[ $# -gt 0 ] || set -- cert s1 s2 s4 r1 r2 r9 sa sb
+	# shellcheck disable=SC2086
+	[ $# -gt 0 ] || { set -- cert $STUDIO_SESSIONS; made=$T/$STUDIO_AUTHKEYS_MADE; }
 	mkdir -p "$dir"
 	chmod 755 "$dir"
 	[ -f "$dir/host_key" ] ||
 		ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key" -C studio-host
-	studio_authkeys "$@" > "$dir/authorized_keys" || return 1
+	if [ -n "$made" ] && [ -f "$made" ]; then
+		cp "$made" "$dir/authorized_keys"
+	else
+		studio_authkeys "$@" > "$dir/authorized_keys" || return 1
+	fi
 	chmod 644 "$dir/authorized_keys"
 	cat > "$dir/sshd_config" <<-EOF
 	ListenAddress 127.0.0.1:$port

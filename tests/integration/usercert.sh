@@ -11,7 +11,7 @@ ssh-keygen -q -t ed25519 -N '' -f "$UC/ca" -C user-ca
 ssh-keygen -q -t ecdsa -b 384 -N '' -f "$UC/ca_ecdsa" -C user-ca-ecdsa
 ssh-keygen -q -t ed25519 -N '' -f "$UC/rogue_ca" -C rogue-ca
 ssh-keygen -q -t ed25519 -N '' -f "$UC/frank" -C frank@test
-ssh-keygen -q -t rsa -b 3072 -N '' -f "$UC/frank_rsa" -C frank-rsa@test
+cp "$T/frank_rsa" "$T/frank_rsa.pub" "$UC/"	# made once (lib.sh, it_keys)
 { echo "# the CAs whose user certificates log in"; echo
   cat "$UC/ca.pub" "$UC/ca_ecdsa.pub"; } > "$UC/trusted_cas"
 chmod 644 "$UC/trusted_cas"
