@@ -1,4 +1,4 @@
-# faults.sh - workers killed (KILL, SEGV) mid-transfer among 30 sessions:
+# faults.sh - workers killed (KILL, SEGV) mid-transfer among 20 sessions:
 # the others' bytes arrive intact, the pool refills.  (bench/soak.sh does
 # the same at length, with every kind of client.)
 # Run by topic.sh (its gateway "gw", the Studios, the keys).
@@ -15,9 +15,10 @@ if start_gateway ft "$T/ft.conf"; then
 	# Each client logs in, then waits for the go before its transfer, so
 	# that the kills below fall on workers that hold a session.  The go
 	# is ft.lock, held here until then: 30 commands waiting in flock(1)
-	# cost nothing, where 30 polling shells kept both cores busy.  (50
-	# sessions cost make check about 6 s of CPU more.)
-	NS=30 NK=6
+	# cost nothing, where 30 polling shells kept both cores busy.  (30
+	# sessions cost make check about 4 s of CPU more, 50 about 10 s; the
+	# soak, bench/soak.sh, kills workers among more, for minutes.)
+	NS=20 NK=4
 	: > "$T/ft.lock"
 	exec 7<"$T/ft.lock"
 	flock -x 7

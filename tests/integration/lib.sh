@@ -186,7 +186,7 @@ start_studio() {
 	# Rekey often, so that long transfers re-exchange keys on the
 	# gateway's Studio leg too.
 	RekeyLimit 16M
-	# The fault test logs in 30 clients at once through the gateway; the
+	# The fault test logs in 20 clients at once through the gateway; the
 	# default 10:30:100 would drop some of them at the Studio.
 	MaxStartups 200
 	LogLevel ${STUDIO_LOGLEVEL:-VERBOSE}
