@@ -19,11 +19,12 @@ B=${B:-build}
 case $B in /*) ;; *) B=$TOP/$B ;; esac
 export B
 
-# Longest first, so that the last topic to start is a short one; those
-# that mostly wait (admission, timeouts) early, beside the busy ones.
-TOPICS="admission relay fleet forward limits timeouts registry faults lookup
-    channels reload pq basics clients sandbox service bulk usercert window
-    shutdown upstream cert"
+# Longest first, so that the last topic to start is a short one: the two
+# with post-quantum logins (pq, clients), then by CPU (2026-12-01);
+# those that mostly wait (admission, timeouts) early, beside busy ones.
+TOPICS="pq clients admission limits channels forward relay bulk timeouts
+    basics fleet lookup faults reload registry sandbox window usercert
+    service shutdown upstream cert"
 
 if [ $# -gt 0 ]; then
 	TOPICS=$*
