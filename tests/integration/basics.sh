@@ -75,7 +75,7 @@ else
 	not_ok "denied: a 200-byte user name, audited (rc=$rc)"
 	sed 's/^/#   /' "$T/deny.err"; grep 'auth.denied' "$GW_LOG" | tail -2 | sed 's/^/#   /'
 fi
-if /usr/bin/python3 -c 'import paramiko' 2>/dev/null; then
+if have_py paramiko; then
 	long_user=$(printf '%*s' 197 '' | tr ' ' b)@s1
 	out=$(/usr/bin/python3 - "$GW_PORT" "$T/alice" "$long_user" 2>&1 <<'EOP'
 import sys, paramiko
@@ -156,7 +156,7 @@ deny "a 1024-bit RSA key" "$T/weak1024" alice@s1 key-too-weak
 # A 16384-bit RSA key does not fit the monitor protocol: the worker refuses
 # it itself, as a failed login, and is not taken for a compromised one.
 # paramiko signs at once (the verify path); the key is a made-up modulus.
-if /usr/bin/python3 -c 'import paramiko' 2>/dev/null; then
+if have_py paramiko; then
 	out=$(/usr/bin/python3 - "$GW_PORT" alice@s1 2>&1 <<'EOP'
 import sys, struct, paramiko
 port, user = int(sys.argv[1]), sys.argv[2]

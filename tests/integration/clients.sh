@@ -24,7 +24,7 @@ rc=$?
 	{ not_ok "OpenSSH's ssh compat flags (rc=$rc)"; echo "$out" | grep -i "compat\|no-more\|remote software" | sed 's/^/#   /'; }
 
 # ---- asyncssh: SSH_FXP_SYMLINK as directly to the Studio ----
-if /usr/bin/python3 -c 'import asyncssh' 2>/dev/null; then
+if have_py asyncssh; then
 	echo target > "$T/ln-target"
 	as_symlink() {	# as_symlink PORT USER KEY TARGET LINK
 		/usr/bin/python3 - "$@" <<'EOP'
@@ -79,7 +79,7 @@ else
 fi
 
 # ---- no-more-sessions@openssh.com ----
-if /usr/bin/python3 -c 'import paramiko' 2>/dev/null; then
+if have_py paramiko; then
 	out=$(/usr/bin/python3 - "$GW_PORT" "$T/alice" alice@s1 2>&1 <<'EOP'
 import sys, paramiko
 port, key, user = int(sys.argv[1]), sys.argv[2], sys.argv[3]
