@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,26 @@ check_worker_program(const struct config *cfg)
 	return -1;
 }
 
+/*
+ * Keep no descriptor inherited from whoever started the monitor (a
+ * shell's, a supervisor's): the key holder runs with what it opened
+ * itself.  Its children close theirs too (worker/main.c, policy/
+ * lookup.c), but the monitor kept them for its whole life.  0-2 stay,
+ * opened on /dev/null if missing, so that no socket or key file the
+ * monitor opens later becomes someone's standard output.
+ */
+static void
+sanitise_fds(void)
+{
+	int fd;
+
+	for (fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++)
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF &&
+		    open("/dev/null", O_RDWR) != fd)
+			_exit(1);
+	closefrom(STDERR_FILENO + 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -183,6 +204,7 @@ main(int argc, char **argv)
 	struct monitor m;
 	char err[512];
 
+	sanitise_fds();
 	while ((opt = getopt(argc, argv, "dFf:S:TtV")) != -1) {
 		switch (opt) {
 		case 'd':

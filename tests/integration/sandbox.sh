@@ -2,7 +2,7 @@
 # allowed one with forbidden arguments) and the monitor carries on; the
 # sanitizer build's report from inside the sandbox; start-up refusals
 # (key modes, passphrase, fingerprint pin, key type, SSH disabled); an
-# unprivileged start.
+# unprivileged start; no inherited descriptor kept.
 # Run by topic.sh (its gateway "gw", the Studios, the keys).
 
 # ---- the sandbox kills a forbidden syscall; the monitor carries on ----
@@ -10,7 +10,14 @@ TH_PORT=$(free_port)
 write_conf "$T/th.conf" "$TH_PORT"
 sed -i "s|program = \"$B/connect-sshd-worker\"|program = \"$B/connect-sshd-worker-test\"|" "$T/th.conf"
 echo "[127.0.0.1]:$TH_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
-if start_gateway th "$T/th.conf"; then
+# Started with a descriptor of ours open (fd 9), which it must not keep.
+exec 9>"$T/inherited.fd"
+start_gateway th "$T/th.conf"; th_started=$?
+exec 9>&-
+if [ "$th_started" = 0 ]; then
+	! ls -l "/proc/$(<"$T/th.pid")/fd" | grep -q "inherited.fd" &&
+		ok "the monitor keeps no descriptor it inherited" ||
+		not_ok "the monitor kept an inherited descriptor: $(ls -l "/proc/$(<"$T/th.pid")/fd" | grep inherited)"
 	gw_ssh "$TH_PORT" "$T/alice" testhook-socket@s1 true 2>/dev/null
 	wait_log "$T/th.log" "killed by the sandbox (SIGSYS" &&
 		ok "a worker calling socket() is killed by seccomp and logged" ||
