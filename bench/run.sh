@@ -234,6 +234,18 @@ settle() {
 	done
 	sleep 0.3
 }
+# pss_peak FILE: until killed, the largest PSS (KiB) any worker has had,
+# sampled every 0.2 s, kept in FILE.
+pss_peak() {
+	local max=0 w v
+	while :; do
+		for w in $(pgrep -P "$GWPID"); do
+			v=$(awk '/^Pss:/ { print $2 }' "/proc/$w/smaps_rollup" 2>/dev/null)
+			[ "${v:-0}" -gt "$max" ] && { max=$v; echo "$max" > "$1"; }
+		done
+		sleep 0.2
+	done
+}
 MIB=$(awk -v s="$SIZE" 'BEGIN { print s / 1048576 }')
 declare -A R
 
@@ -266,6 +278,23 @@ if want bulk; then
 	for d in down up; do
 		R[cpu.$d]=$(median < "$T/cpu.$d")
 		csv "gateway_cpu_per_gib_$d" connect-sshd "${R[cpu.$d]}" s/GiB "$ROUNDS"
+	done
+	# Memory per active transfer: one more transfer each way through the
+	# gateway, apart from the timed ones (the sampling costs CPU), with
+	# the largest PSS of any worker sampled every 0.2 s.
+	settle
+	pss_peak "$T/pss.down" &
+	sp=$!
+	S gw "head -c $SIZE /dev/zero" > /dev/null || die "download via gw (memory)"
+	kill "$sp"; wait "$sp" 2>/dev/null
+	settle
+	pss_peak "$T/pss.up" &
+	sp=$!
+	head -c "$SIZE" /dev/zero | S gw "cat > /dev/null" || die "upload via gw (memory)"
+	kill "$sp"; wait "$sp" 2>/dev/null
+	for d in down up; do
+		R[pss.$d]=$(awk '{ print $1 / 1024 }' "$T/pss.$d" 2>/dev/null)
+		csv "worker_pss_active_$d" connect-sshd "${R[pss.$d]:-nan}" MiB 1
 	done
 fi
 
@@ -498,6 +527,10 @@ if want bulk; then
 		line "throughput $d (MiB/s)" "$(fmt "$g")" "$(fmt "$dr")" "$(fmt "$pj")" \
 		    "$(ratio "$g" "$pj")x PJ (>= 1.3)" "$(met "$(ratio "$g" "$pj")" ">=" 1.3)"
 		line "" "" "" "" "$(ratio "$g" "$dr")x direct (>= 0.6)" "$(met "$(ratio "$g" "$dr")" ">=" 0.6)"
+	done
+	for d in down up; do
+		line "worker PSS, active $d (MiB)" "$(fmt "$(v "pss.$d")" 2)" "-" "-" \
+		    "peak, one transfer" ""
 	done
 fi
 if want login; then
