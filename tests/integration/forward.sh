@@ -101,16 +101,20 @@ echo "$out" | grep -q "rc=2" && ok "without -A the Studio sees no agent (not eve
 	not_ok "without -A (got '$out')"
 
 # ---- a VS Code Remote SSH style session ----
+# The script's end waits for the download (at most 30 s): a fixed 2 s
+# was, under the sanitizers on a loaded machine, sometimes shorter than
+# the download, and the SOCKS port closed under it.
 VS_D=$(free_port)
 {
 	echo 'echo vscode-script-start'
-	sleep 2
+	for ((_i = 1; _i <= 300; _i++)); do [ -e "$T/vscode.done" ] && break; nap 0.1; done
 	echo 'echo vscode-script-end'
 } | gw_ssh "$GW_PORT" "$T/alice" alice@s1 -T -D "127.0.0.1:$VS_D" bash > "$T/vscode.out" 2>&1 &
 vsp=$!
 wait_port "$VS_D"
 got=$(curl -s --max-time 20 --socks5-hostname "127.0.0.1:$VS_D" "http://127.0.0.1:$HTTP_PORT/blob" |
     sha256sum | cut -d' ' -f1)
+: > "$T/vscode.done"
 wait $vsp
 grep -q vscode-script-start "$T/vscode.out" && grep -q vscode-script-end "$T/vscode.out" &&
 	[ "$got" = "$web_sum" ] &&
