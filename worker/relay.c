@@ -68,9 +68,7 @@
  * window adjustments and keepalives of the other direction arrive on
  * that socket, and a channel echoing its input (cat) would never drain.
  */
-#ifndef CSSHD_TEST_HOOKS
-#define RELAY_HOLD_BUDGET	(64 * 1024 * 1024)
-#endif
+#define RELAY_HOLD_BUDGET	(64 * 1024 * 1024 / WORKER_MEM_SCALE)
 /*
  * What the channels of one connection may hold, both ways together, and
  * what the worker's heap may come to, before the worker ends that
@@ -91,22 +89,8 @@
  * scripts/libssh-patches/0004; it was a SIGSEGV.)  The bytes held are
  * checked too: under the sanitizer, mallinfo2() does not see the heap.
  */
-#ifndef CSSHD_TEST_HOOKS
-#define RELAY_HOLD_MAX		(160 * 1024 * 1024)
-#define RELAY_HEAP_MAX		((size_t)192 * 1024 * 1024)
-#else
-/*
- * The test build (connect-sshd-worker-test, never installed) has the
- * same bounds at a quarter, as its RLIMIT_DATA (64 MiB, sandbox.c):
- * limits.sh reaches them with 32 flooded channels instead of 96 (the
- * Studio's sshd, serving every flooded channel per packet, spent 12 s of
- * CPU on 96) and with the same margins.  Test 1 there checks the
- * production RLIMIT_DATA.
- */
-#define RELAY_HOLD_BUDGET	(16 * 1024 * 1024)
-#define RELAY_HOLD_MAX		(40 * 1024 * 1024)
-#define RELAY_HEAP_MAX		((size_t)48 * 1024 * 1024)
-#endif
+#define RELAY_HOLD_MAX		(160 * 1024 * 1024 / WORKER_MEM_SCALE)
+#define RELAY_HEAP_MAX		((size_t)192 * 1024 * 1024 / WORKER_MEM_SCALE)
 #define RELAY_HEAP_CHECK_PAIRS	16	/* step_pair() */
 
 #ifdef CSSHD_TEST_HOOKS

@@ -75,18 +75,7 @@
  * worker that needs more is misbehaving or under attack: its allocations
  * fail and only its own connection ends.
  */
-#ifndef CSSHD_TEST_HOOKS
-#define WORKER_MAX_DATA	((rlim_t)256 << 20)
-#else
-/*
- * The test build (connect-sshd-worker-test) has the relay's bounds at a
- * quarter (relay.c), and this limit with them, 16 MiB above
- * RELAY_HEAP_MAX.  limits.sh floods it, with the relay's bounds off for
- * one user (testhook_user()), to check that an allocation that fails
- * ends the connection cleanly.
- */
-#define WORKER_MAX_DATA	((rlim_t)64 << 20)
-#endif
+#define WORKER_MAX_DATA	(((rlim_t)256 << 20) / WORKER_MEM_SCALE)
 
 /* futex operations, with or without the private and realtime flags */
 #define FUTEX_FLAGS		(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)

@@ -16,6 +16,20 @@
 /* main.c: set by SIGTERM, the monitor's "stop" at the end of a drain. */
 extern volatile sig_atomic_t worker_stopping;
 
+/*
+ * The worker's memory bounds -- RLIMIT_DATA (sandbox.c) and the relay's
+ * own (relay.c) -- are divided by this.  The test build
+ * (connect-sshd-worker-test, never installed) has them at a quarter, so
+ * that limits.sh reaches them with a quarter of the channels and data
+ * (the Studio's sshd, serving every flooded channel per packet, spent
+ * 12 s of CPU on the full-size upward flood), with the same margins.
+ */
+#ifdef CSSHD_TEST_HOOKS
+#define WORKER_MEM_SCALE	4
+#else
+#define WORKER_MEM_SCALE	1
+#endif
+
 #define STOPPING_MSG	"The gateway is shutting down; reconnect to continue"
 #define REGISTRY_MSG	"Registry unavailable: the gateway cannot check " \
 			"logins right now; try again shortly"
