@@ -51,10 +51,9 @@ mkdir -p "$O/keys"
 . "$HERE/lib.sh"
 it_keys "$O/keys"
 # shellcheck disable=SC2086
-T=$O/keys studio_authkeys cert $STUDIO_SESSIONS > "$O/$STUDIO_AUTHKEYS_MADE" ||
+T=$O/keys studio_authkeys cert $STUDIO_SESSIONS > "$O/keys/$STUDIO_AUTHKEYS_MADE" ||
 	{ echo "run.sh: cannot make the Studio's authorized_keys" >&2; exit 1; }
 rm -f "$O/keys/setup.conf"
-mv "$O/$STUDIO_AUTHKEYS_MADE" "$O/keys/"
 export CSSHD_IT_KEYS=$O/keys
 
 start=$SECONDS
