@@ -175,6 +175,7 @@ struct relay {
 	size_t nfwds;
 	struct pair *pairs[RELAY_MAX_PAIRS];
 	size_t npairs;
+	ssh_channel spare;		/* opened with the login, not yet used */
 	uint32_t next_id;
 	char end_msg[IPC_MAX_TEXT];	/* why the relay ended, for the client */
 	/* Per direction, towards the client and towards the Studio: what
@@ -257,7 +258,15 @@ relay_free(struct relay *r)
 	if (r == NULL)
 		return;
 	close_all(r);
+	if (r->spare != NULL)
+		ssh_channel_free(r->spare);
 	free(r);
+}
+
+void
+relay_set_spare(struct relay *r, ssh_channel spare)
+{
+	r->spare = spare;
 }
 
 /* end: how a closed channel ended (IPC_END_*), IPC_END_NONE otherwise. */
@@ -493,7 +502,11 @@ relay_open_session(struct relay *r)
 
 	if ((p = new_pair(r, CH_SESSION)) == NULL)
 		return NULL;
-	if ((p->up = ssh_channel_new(r->up)) == NULL ||
+	/* The spare's open went out with the login: if the Studio has
+	 * answered, ssh_channel_open_session() returns at once. */
+	p->up = r->spare != NULL ? r->spare : ssh_channel_new(r->up);
+	r->spare = NULL;
+	if (p->up == NULL ||
 	    UPSTREAM_CALL(p, ssh_channel_open_session(p->up)) != SSH_OK ||
 	    (p->down = ssh_channel_new(r->down)) == NULL) {
 		error("cannot open a session channel on Studio %s: %s",

@@ -429,11 +429,35 @@ make_login_key(ssh_key *key, uint8_t *blob, size_t blobsz, size_t *bloblen)
 	return rc;
 }
 
-/* Log in with the login key and its certificate (upstream_auth
- * "certificate"): SSH_AUTH_SUCCESS or libssh's failure. */
+/* A session channel opened on the Studio without waiting for its answer
+ * (the session is non-blocking here), or NULL. */
+static ssh_channel
+open_spare(ssh_session up)
+{
+	ssh_channel ch;
+
+	if ((ch = ssh_channel_new(up)) != NULL &&
+	    ssh_channel_open_session(ch) == SSH_ERROR) {
+		ssh_channel_free(ch);
+		ch = NULL;
+	}
+	return ch;
+}
+
+/*
+ * Log in with the login key and its certificate (upstream_auth
+ * "certificate"): SSH_AUTH_SUCCESS or libssh's failure.  Two round trips
+ * of the Studio leg are not waited for: libssh sends the request right
+ * behind SERVICE_REQUEST (scripts/libssh-patches/0005), and the open of a
+ * session channel (*spare) goes right behind the request, before the
+ * Studio has answered it; the client's first session channel takes it.
+ * sshd reads them in order, and RFC 4252 section 5 passes what follows a
+ * successful request to the service.  If the login fails, the
+ * connection ends and the open with it.
+ */
 static int
 login_with_cert(struct conn *c, ssh_key key, const uint8_t *cert,
-    size_t certlen)
+    size_t certlen, ssh_channel *spare)
 {
 	char b64[IPC_MAX_BLOB * 4 / 3 + 8];
 	ssh_key certkey = NULL;
@@ -448,7 +472,17 @@ login_with_cert(struct conn *c, ssh_key key, const uint8_t *cert,
 	}
 	if (csshd_provider_local(1) != 0)
 		goto out;
+	ssh_set_blocking(c->up, 0);
 	rc = ssh_userauth_publickey(c->up, NULL, key);
+	if (rc == SSH_AUTH_AGAIN)
+		*spare = open_spare(c->up);
+	ssh_set_blocking(c->up, 1);
+	/* Blocking again: this waits for the answer (or the timeout, after
+	 * which it is still SSH_AUTH_AGAIN: a failure). */
+	if (rc == SSH_AUTH_AGAIN)
+		rc = ssh_userauth_publickey(c->up, NULL, key);
+	if (rc == SSH_AUTH_AGAIN)
+		rc = SSH_AUTH_ERROR;
 	if (csshd_provider_local(0) != 0)
 		rc = SSH_AUTH_ERROR;
  out:
@@ -471,6 +505,18 @@ report_refusal(struct conn *c, const char *mode)
 }
 
 /*
+ * At log level debug, libssh logs the Studio login packet by packet (what
+ * was sent before which answer came: the round trips it took), then
+ * protocol events only again, as for the rest of the connection.
+ */
+static void
+login_packet_log(int on)
+{
+	if (log_get_level() >= LOG_LVL_DEBUG)
+		ssh_set_log_level(on ? SSH_LOG_DEBUG : SSH_LOG_PROTOCOL);
+}
+
+/*
  * Connect to the Studio over the socket the monitor opened, and log in:
  * with the certificate the monitor issued for this connection's login
  * key, or (upstream_auth "key") with the gateway key through the
@@ -484,6 +530,7 @@ open_upstream(struct conn *c)
 	uint8_t pub[IPC_MAX_BLOB], cert[IPC_MAX_BLOB];
 	size_t publen, certlen = 0;
 	ssh_key key = NULL;
+	ssh_channel spare = NULL;
 	long timeout;
 	char why[IPC_MAX_TEXT];
 
@@ -498,6 +545,7 @@ open_upstream(struct conn *c)
 		goto fail;
 	studio_label(c, r.session, upfd);
 	c->up = up_session;
+	login_packet_log(1);
 	timeout = (long)settings->init.upstream_timeout;
 	if (ssh_options_set(c->up, SSH_OPTIONS_FD, &upfd) ||
 	    ssh_options_set(c->up, SSH_OPTIONS_USER, r.upstream_user) ||
@@ -517,7 +565,7 @@ open_upstream(struct conn *c)
 	if (check_pin(c, r.host_key_pin) != 0)
 		goto unreachable;
 	if (certlen > 0) {
-		auth = login_with_cert(c, key, cert, certlen);
+		auth = login_with_cert(c, key, cert, certlen, &spare);
 	} else {
 		/* libssh owns the agent socket from here (ssh_free closes
 		 * it). */
@@ -539,19 +587,24 @@ open_upstream(struct conn *c)
 	}
 	ssh_key_free(key);
 	key = NULL;
+	login_packet_log(0);
 	logit("logged in to Studio %s as %s with the gateway's %s", c->studio,
 	    r.upstream_user, certlen > 0 ? "certificate" : "key");
 	/* From here the client may open channels: the relay takes them. */
 	if ((c->relay = relay_new(c->down, c->up, r.session, c->studio,
 	    &settings->init)) == NULL)
 		goto unreachable;
+	relay_set_spare(c->relay, spare);
 	return 0;
  unreachable:
 	snprintf(c->fatal_msg, sizeof(c->fatal_msg), "Studio session %s is "
 	    "not reachable; try again later or restart the Studio", r.session);
  fail:
+	login_packet_log(0);
 	if (agentfd != -1)
 		close(agentfd);
+	if (spare != NULL)
+		ssh_channel_free(spare);
 	ssh_key_free(key);
 	return -1;
 }

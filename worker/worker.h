@@ -85,6 +85,9 @@ struct relay;
 struct relay *relay_new(ssh_session down, ssh_session up,
     const char *studio, const char *name, const struct ipc_init *in);
 void relay_free(struct relay *r);
+/* A session channel already being opened on the Studio, sent with the
+ * login (session.c): the client's first session channel takes it. */
+void relay_set_spare(struct relay *r, ssh_channel spare);
 /* The client asked for a session channel: open one on the Studio. */
 ssh_channel relay_open_session(struct relay *r);
 /* Run until the client or the Studio goes away; 0 or -1. */

@@ -94,3 +94,39 @@ if wait_log "$GW_LOG" "event=upstream.opened .*session=s5 .*auth=key" &&
 else
 	not_ok "key mode: audited as auth=key; the Studio saw the gateway key"
 fi
+
+# ---- the certificate login's round trips (issue 14) ----
+# The worker sends SERVICE_REQUEST, the signed USERAUTH_REQUEST and the
+# open of the first session channel back to back, and only then reads
+# the Studio's answers (libssh patches 0005 and 0006; worker/session.c
+# login_with_cert()).  At log level debug libssh logs the login packet by
+# packet, in the order it happened: every send before the first answer.
+# Unpatched, SERVICE_ACCEPT comes before the request is built, and the
+# channel is opened only after "Authentication successful".
+RT_PORT=$(free_port)
+write_conf "$T/rt.conf" "$RT_PORT" 'limits = { per_source_max_startups = 0; };'
+sed -i 's/level = "info"/level = "debug"/' "$T/rt.conf"
+echo "[127.0.0.1]:$RT_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+if start_gateway rt "$T/rt.conf"; then
+	out=$(gw_ssh "$RT_PORT" "$T/alice" alice@s1 'echo rt-ok' 2>"$T/rt.err")
+	[ "$out" = rt-ok ] && ok "pipelined login: exec through s1" ||
+		not_ok "pipelined login: exec through s1 (got '$out')"
+	order=$(awk '
+		/Sent SSH_MSG_SERVICE_REQUEST/ && !sr { sr = NR }
+		/wrote \[type=50,/ && !ua { ua = NR }
+		/Sent a SSH_MSG_CHANNEL_OPEN type session/ && !op { op = NR }
+		/Received SSH_MSG_SERVICE_ACCEPT/ && !acc { acc = NR }
+		/Authentication successful/ && !suc { suc = NR }
+		END { printf "%d %d %d %d %d\n", sr, ua, op, acc, suc }' "$T/rt.log")
+	set -- $order
+	if [ "$1" -gt 0 ] && [ "$2" -gt "$1" ] && [ "$3" -gt "$2" ] &&
+	    [ "$4" -gt "$3" ] && [ "$5" -gt "$4" ]; then
+		ok "pipelined login: service request, signed request and channel open sent before the first answer"
+	else
+		not_ok "pipelined login: order of service request, userauth, open, accept, success in the log: $order"
+		grep 'libssh_log' "$T/rt.log" | grep 'wrote\|Received\|successful\|CHANNEL_OPEN' | tail -n 12 | sed 's/^/#   /'
+	fi
+	stop_gateway rt
+else
+	not_ok "pipelined login: the debug-logging gateway starts"
+fi
