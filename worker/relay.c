@@ -129,6 +129,9 @@ struct pair {
 	/* A channel the Studio opened: its client side is still opening,
 	 * to (host, port) from (orig, orig_port). */
 	int opening;
+	/* The Studio's side: the spare, adopted before the Studio answered
+	 * its open (relay_open_session()); up_open() waits for the answer. */
+	int up_opening;
 	char host[IPC_MAX_NAME], orig[IPC_MAX_NAME];
 	int port, orig_port;
 	int eof_to_up, eof_to_down;
@@ -176,6 +179,11 @@ struct relay {
 	struct pair *pairs[RELAY_MAX_PAIRS];
 	size_t npairs;
 	ssh_channel spare;		/* opened with the login, not yet used */
+	/* While the Studio login's answer is awaited (session.c), the wait
+	 * for it, run before anything is asked of the Studio. */
+	int (*login_wait)(void *ctx);
+	void *login_ctx;
+	int login_failed;
 	uint32_t next_id;
 	char end_msg[IPC_MAX_TEXT];	/* why the relay ended, for the client */
 	/* Per direction, towards the client and towards the Studio: what
@@ -269,6 +277,28 @@ relay_set_spare(struct relay *r, ssh_channel spare)
 	r->spare = spare;
 }
 
+void
+relay_set_login_wait(struct relay *r, int (*wait)(void *), void *ctx)
+{
+	r->login_wait = wait;
+	r->login_ctx = ctx;
+}
+
+/* Before a request to the Studio: the login's answer, waited for if it is
+ * still out.  0 once logged in; -1 if the login failed. */
+static int
+logged_in(struct relay *r)
+{
+	if (r->login_wait == NULL)
+		return 0;
+	if (r->login_wait(r->login_ctx) != 0) {
+		r->login_failed = 1;
+		return -1;
+	}
+	r->login_wait = NULL;
+	return 0;
+}
+
 /* end: how a closed channel ended (IPC_END_*), IPC_END_NONE otherwise. */
 static void
 audit(struct pair *p, uint32_t event, const char *kind, const char *detail,
@@ -295,14 +325,44 @@ audit(struct pair *p, uint32_t event, const char *kind, const char *detail,
 	mm_audit(&a);
 }
 
-/* Run one request on the Studio's session, waiting for its answer. */
+/* Run one request on the Studio's session, waiting for its answer (and
+ * first for the login's, if it is still out). */
 #define UP_CALL(r, call) ({ \
-	int rc_; \
-	ssh_set_blocking((r)->up, 1); \
-	rc_ = (call); \
-	ssh_set_blocking((r)->up, 0); \
+	int rc_ = SSH_ERROR; \
+	if (logged_in(r) == 0) { \
+		ssh_set_blocking((r)->up, 1); \
+		rc_ = (call); \
+		ssh_set_blocking((r)->up, 0); \
+	} \
 	rc_; })
 #define UPSTREAM_CALL(p, call)	UP_CALL((p)->r, call)
+
+/* A request callback's refusal when up_open() failed.  After a failed
+ * login the request is "accepted" instead: the client is disconnected with
+ * the login's refusal right after, and a refused request would make it
+ * exit first, without reading why. */
+#define REFUSED(p, no)	((p)->r->login_failed ? 0 : (no))
+
+/*
+ * Before a request on a session channel that took the spare: wait for the
+ * Studio's answer to its open (and the login's, if that is still out).
+ * 0 once it is open, -1 if the Studio refused it.  (If the login failed,
+ * session.c disconnects the client with the reason as soon as this
+ * callback returns; see REFUSED.)
+ */
+static int
+up_open(struct pair *p)
+{
+	if (!p->up_opening)
+		return 0;
+	if (UPSTREAM_CALL(p, ssh_channel_open_session(p->up)) != SSH_OK) {
+		error("cannot open a session channel on Studio %s: %s",
+		    p->r->name, ssh_get_error(p->r->up));
+		return -1;
+	}
+	p->up_opening = 0;
+	return 0;
+}
 
 /* Remember what a session channel runs, for its audit record. */
 static void
@@ -321,6 +381,8 @@ on_exec(ssh_session s, ssh_channel ch, const char *command, void *ud)
 	struct pair *p = ud;
 
 	note_request(p, "exec", command);
+	if (up_open(p) != 0)
+		return REFUSED(p, 1);
 	return UPSTREAM_CALL(p, ssh_channel_request_exec(p->up, command)) ==
 	    SSH_OK ? 0 : 1;
 }
@@ -331,6 +393,8 @@ on_shell(ssh_session s, ssh_channel ch, void *ud)
 	struct pair *p = ud;
 
 	note_request(p, "shell", NULL);
+	if (up_open(p) != 0)
+		return REFUSED(p, 1);
 	return UPSTREAM_CALL(p, ssh_channel_request_shell(p->up)) == SSH_OK ?
 	    0 : 1;
 }
@@ -341,6 +405,8 @@ on_subsystem(ssh_session s, ssh_channel ch, const char *name, void *ud)
 	struct pair *p = ud;
 
 	note_request(p, "subsystem", name);
+	if (up_open(p) != 0)
+		return REFUSED(p, 1);
 	return UPSTREAM_CALL(p, ssh_channel_request_subsystem(p->up, name)) ==
 	    SSH_OK ? 0 : 1;
 }
@@ -352,6 +418,8 @@ on_env(ssh_session s, ssh_channel ch, const char *name, const char *value,
 	struct pair *p = ud;
 
 	/* The Studio's AcceptEnv decides; its refusal is passed on. */
+	if (up_open(p) != 0)
+		return REFUSED(p, -1);
 	return UPSTREAM_CALL(p, ssh_channel_request_env(p->up, name, value)) ==
 	    SSH_OK ? 0 : -1;
 }
@@ -370,6 +438,8 @@ on_pty(ssh_session s, ssh_channel ch, const char *term, int cols, int rows,
 	 * of the worker's own stdin if it were a terminal, else libssh's
 	 * "sane" set (channels.c, ttyopts.c encode_current_tty_opts()); send
 	 * none, as libssh 0.10 did. */
+	if (up_open(p) != 0)
+		return REFUSED(p, -1);
 	if (UPSTREAM_CALL(p, ssh_channel_request_pty_size_modes(p->up, term,
 	    cols, rows, no_modes, sizeof(no_modes))) != SSH_OK)
 		return -1;
@@ -383,8 +453,8 @@ on_window_change(ssh_session s, ssh_channel ch, int cols, int rows, int px,
 {
 	struct pair *p = ud;
 
-	return ssh_channel_change_pty_size(p->up, cols, rows) == SSH_OK ?
-	    0 : -1;
+	return up_open(p) == 0 &&
+	    ssh_channel_change_pty_size(p->up, cols, rows) == SSH_OK ? 0 : -1;
 }
 
 static void
@@ -392,7 +462,8 @@ on_signal(ssh_session s, ssh_channel ch, const char *sig, void *ud)
 {
 	struct pair *p = ud;
 
-	(void)ssh_channel_request_send_signal(p->up, sig);
+	if (up_open(p) == 0)
+		(void)ssh_channel_request_send_signal(p->up, sig);
 }
 
 /* ssh -A.  libssh answers the client "success" for us, and only if this
@@ -402,7 +473,8 @@ on_auth_agent_req(ssh_session s, ssh_channel ch, void *ud)
 {
 	struct pair *p = ud;
 
-	if (UPSTREAM_CALL(p, ssh_channel_request_auth_agent(p->up)) == SSH_OK)
+	if (up_open(p) == 0 &&
+	    UPSTREAM_CALL(p, ssh_channel_request_auth_agent(p->up)) == SSH_OK)
 		p->r->agent_requested = 1;
 	else
 		logit("Studio %s refused agent forwarding", p->r->name);
@@ -502,13 +574,23 @@ relay_open_session(struct relay *r)
 
 	if ((p = new_pair(r, CH_SESSION)) == NULL)
 		return NULL;
-	/* The spare's open went out with the login: if the Studio has
-	 * answered, ssh_channel_open_session() returns at once. */
-	p->up = r->spare != NULL ? r->spare : ssh_channel_new(r->up);
-	r->spare = NULL;
-	if (p->up == NULL ||
-	    UPSTREAM_CALL(p, ssh_channel_open_session(p->up)) != SSH_OK ||
-	    (p->down = ssh_channel_new(r->down)) == NULL) {
+	/* The spare's open went out with the login: taken as it is, so
+	 * that the client's channel is confirmed at once and its requests
+	 * come while the Studio answers (up_open() waits for that).  Any
+	 * other session channel waits for the Studio's answer here. */
+	if (r->spare != NULL) {
+		p->up = r->spare;
+		r->spare = NULL;
+		p->up_opening = 1;
+	} else if (logged_in(r) != 0 ||
+	    (p->up = ssh_channel_new(r->up)) == NULL ||
+	    UPSTREAM_CALL(p, ssh_channel_open_session(p->up)) != SSH_OK) {
+		error("cannot open a session channel on Studio %s: %s",
+		    r->name, ssh_get_error(r->up));
+		pair_free(p);
+		return NULL;
+	}
+	if ((p->down = ssh_channel_new(r->down)) == NULL) {
 		error("cannot open a session channel on Studio %s: %s",
 		    r->name, ssh_get_error(r->up));
 		pair_free(p);
@@ -566,7 +648,7 @@ open_direct(struct relay *r, ssh_message msg)
 		return 1;
 	snprintf(p->detail, sizeof(p->detail), "%s:%d", host, port);
 	snprintf(p->request, sizeof(p->request), "connect");
-	if ((p->up = ssh_channel_new(r->up)) == NULL ||
+	if (logged_in(r) != 0 || (p->up = ssh_channel_new(r->up)) == NULL ||
 	    UP_CALL(r, ssh_channel_open_forward(p->up, host, port,
 	    orig != NULL ? orig : "127.0.0.1", oport)) != SSH_OK) {
 		logit("Studio %s could not connect to %s:%d: %s", r->name,
@@ -962,6 +1044,33 @@ gone(ssh_session s)
 	    (ssh_get_status(s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0;
 }
 
+/*
+ * A session channel that took the spare, in the relay's loop: 1 once the
+ * Studio has confirmed it, 0 while its answer is out (nothing moves, and
+ * nothing is closed: its Studio-side number is not known yet), -1 if the
+ * Studio refused it: the client's channel is closed.
+ */
+static int
+up_settled(struct pair *p)
+{
+	int rc;
+
+	if (p->r->login_wait != NULL)
+		return 0;
+	rc = ssh_channel_open_session(p->up);
+	if (rc == SSH_AGAIN)
+		return 0;
+	if (rc == SSH_OK) {
+		p->up_opening = 0;
+		return 1;
+	}
+	logit("Studio %s refused a session channel: %s", p->r->name,
+	    ssh_get_error(p->r->up));
+	(void)ssh_channel_close(p->down);
+	p->closed_down = p->closed_up = 1;
+	return -1;
+}
+
 /* Can we still write to this side? */
 static int
 writable(ssh_channel ch, int eof_sent, int closed)
@@ -986,6 +1095,8 @@ pair_step(struct pair *p)
 	 * orderly close of a finished session. */
 	if (!p->closed_down && gone(r->down))
 		r->client_lost = 1;
+	if (p->up_opening && up_settled(p) <= 0)
+		return 0;
 	if (p->opening) {
 		if ((rc = pair_open_down(p)) == 0)
 			return 0;

@@ -74,6 +74,9 @@ struct conn {
 	int authenticated;
 	unsigned failures;		/* refused keys and signatures */
 	char fatal_msg[IPC_MAX_TEXT];	/* disconnect the client with this */
+	/* A certificate login whose answer is out (await_login()). */
+	ssh_key login_key;
+	int login_rc;			/* SSH_AUTH_AGAIN until answered */
 };
 
 static ssh_bind sshbind;
@@ -445,18 +448,17 @@ open_spare(ssh_session up)
 }
 
 /*
- * Log in with the login key and its certificate (upstream_auth
- * "certificate"): SSH_AUTH_SUCCESS or libssh's failure.  Two round trips
- * of the Studio leg are not waited for: libssh sends the request right
- * behind SERVICE_REQUEST (scripts/libssh-patches/0005), and the open of a
- * session channel (*spare) goes right behind the request, before the
- * Studio has answered it; the client's first session channel takes it.
- * sshd reads them in order, and RFC 4252 section 5 passes what follows a
- * successful request to the service.  If the login fails, the
- * connection ends and the open with it.
+ * Send the certificate login (upstream_auth "certificate"), without
+ * waiting for any answer: SSH_AUTH_AGAIN then, else libssh's failure.
+ * Two round trips of the Studio leg are not waited for: libssh sends the
+ * request right behind SERVICE_REQUEST (scripts/libssh-patches/0005), and
+ * the open of a session channel (*spare) goes right behind the request;
+ * the client's first session channel takes it.  sshd reads them in order,
+ * and RFC 4252 section 5 passes what follows a successful request to the
+ * service.  If the login fails, the connection ends and the open with it.
  */
 static int
-login_with_cert(struct conn *c, ssh_key key, const uint8_t *cert,
+send_cert_login(struct conn *c, ssh_key key, const uint8_t *cert,
     size_t certlen, ssh_channel *spare)
 {
 	char b64[IPC_MAX_BLOB * 4 / 3 + 8];
@@ -476,18 +478,75 @@ login_with_cert(struct conn *c, ssh_key key, const uint8_t *cert,
 	rc = ssh_userauth_publickey(c->up, NULL, key);
 	if (rc == SSH_AUTH_AGAIN)
 		*spare = open_spare(c->up);
-	ssh_set_blocking(c->up, 1);
-	/* Blocking again: this waits for the answer (or the timeout, after
-	 * which it is still SSH_AUTH_AGAIN: a failure). */
-	if (rc == SSH_AUTH_AGAIN)
-		rc = ssh_userauth_publickey(c->up, NULL, key);
-	if (rc == SSH_AUTH_AGAIN)
-		rc = SSH_AUTH_ERROR;
 	if (csshd_provider_local(0) != 0)
 		rc = SSH_AUTH_ERROR;
  out:
 	ssh_key_free(certkey);
 	return rc;
+}
+
+/*
+ * The wait for the certificate login's answer, blocking (upstream_timeout
+ * seconds): the relay calls it before it asks the Studio anything while
+ * await_login() runs.  0 if the Studio accepted the login.
+ */
+static int
+login_answer(void *ctx)
+{
+	struct conn *c = ctx;
+
+	if (c->login_rc == SSH_AUTH_AGAIN) {
+		ssh_set_blocking(c->up, 1);
+		c->login_rc = ssh_userauth_publickey(c->up, NULL,
+		    c->login_key);
+		ssh_set_blocking(c->up, 0);
+		/* Still no answer after the timeout: a failure. */
+		if (c->login_rc == SSH_AUTH_AGAIN)
+			c->login_rc = SSH_AUTH_ERROR;
+	}
+	return c->login_rc == SSH_AUTH_SUCCESS ? 0 : -1;
+}
+
+/*
+ * Wait for the Studio's answer to the certificate login while serving the
+ * client: its first session channel is confirmed at once (it takes the
+ * spare), so its requests are on their way while the Studio answers; a
+ * callback that must ask the Studio something waits for the login first
+ * (relay.c logged_in(), login_answer() above).  The Studio has
+ * upstream_timeout seconds, as a blocking wait would give it.
+ */
+static int
+await_login(struct conn *c)
+{
+	ssh_event ev;
+	struct timespec since;
+	uint64_t limit_ms = (uint64_t)settings->init.upstream_timeout * 1000;
+
+	c->login_rc = SSH_AUTH_AGAIN;
+	relay_set_login_wait(c->relay, login_answer, c);
+	if ((ev = ssh_event_new()) != NULL &&
+	    ssh_event_add_session(ev, c->down) == SSH_OK) {
+		if (ssh_event_add_session(ev, c->up) == SSH_OK) {
+			clock_now(&since);
+			while (c->login_rc == SSH_AUTH_AGAIN &&
+			    ssh_event_dopoll(ev, 100) != SSH_ERROR &&
+			    c->login_rc == SSH_AUTH_AGAIN) {
+				c->login_rc = ssh_userauth_publickey(c->up,
+				    NULL, c->login_key);
+				if (c->login_rc == SSH_AUTH_AGAIN &&
+				    clock_ms_since(&since) >= limit_ms)
+					c->login_rc = SSH_AUTH_ERROR;
+			}
+			ssh_event_remove_session(ev, c->up);
+		}
+		ssh_event_remove_session(ev, c->down);
+	}
+	if (ev != NULL)
+		ssh_event_free(ev);
+	/* A poll that failed (a side left) ends in the blocking wait. */
+	(void)login_answer(c);
+	relay_set_login_wait(c->relay, NULL, NULL);
+	return c->login_rc;
 }
 
 /* Tell the monitor's audit log that the Studio refused the login. */
@@ -565,7 +624,18 @@ open_upstream(struct conn *c)
 	if (check_pin(c, r.host_key_pin) != 0)
 		goto unreachable;
 	if (certlen > 0) {
-		auth = login_with_cert(c, key, cert, certlen, &spare);
+		auth = send_cert_login(c, key, cert, certlen, &spare);
+		if (auth == SSH_AUTH_AGAIN) {
+			/* From here the client may open channels. */
+			if ((c->relay = relay_new(c->down, c->up, r.session,
+			    c->studio, &settings->init)) == NULL)
+				goto unreachable;
+			relay_set_spare(c->relay, spare);
+			spare = NULL;
+			c->login_key = key;
+			auth = await_login(c);
+			c->login_key = NULL;
+		}
 	} else {
 		/* libssh owns the agent socket from here (ssh_free closes
 		 * it). */
@@ -591,10 +661,9 @@ open_upstream(struct conn *c)
 	logit("logged in to Studio %s as %s with the gateway's %s", c->studio,
 	    r.upstream_user, certlen > 0 ? "certificate" : "key");
 	/* From here the client may open channels: the relay takes them. */
-	if ((c->relay = relay_new(c->down, c->up, r.session, c->studio,
-	    &settings->init)) == NULL)
+	if (c->relay == NULL && (c->relay = relay_new(c->down, c->up,
+	    r.session, c->studio, &settings->init)) == NULL)
 		goto unreachable;
-	relay_set_spare(c->relay, spare);
 	return 0;
  unreachable:
 	snprintf(c->fatal_msg, sizeof(c->fatal_msg), "Studio session %s is "
@@ -1029,6 +1098,9 @@ session_serve(int fd, const struct ipc_client *cl)
 	 * libssh cannot flush it. */
 	if (open_upstream(&c) != 0) {
 		disconnect_with(&c, c.fatal_msg);
+		/* A channel the client opened while the login's answer was
+		 * out went with the disconnect. */
+		relay_client_disconnected(c.relay);
 		goto out;
 	}
 	alarm(0);	/* the login grace timer */

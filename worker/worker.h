@@ -88,6 +88,9 @@ void relay_free(struct relay *r);
 /* A session channel already being opened on the Studio, sent with the
  * login (session.c): the client's first session channel takes it. */
 void relay_set_spare(struct relay *r, ssh_channel spare);
+/* While the Studio login's answer is out: wait(ctx) waits for it, 0 if
+ * it is a success; the relay calls it before asking the Studio anything. */
+void relay_set_login_wait(struct relay *r, int (*wait)(void *), void *ctx);
 /* The client asked for a session channel: open one on the Studio. */
 ssh_channel relay_open_session(struct relay *r);
 /* Run until the client or the Studio goes away; 0 or -1. */

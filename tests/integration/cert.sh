@@ -130,3 +130,41 @@ if start_gateway rt "$T/rt.conf"; then
 else
 	not_ok "pipelined login: the debug-logging gateway starts"
 fi
+
+# ---- the client's channel is confirmed before the Studio answers ----
+# While the Studio's answer to the login is out, the worker serves the
+# client: its first session channel takes the channel opened behind the
+# login and is confirmed at once, so its requests are on their way while
+# the Studio answers (worker/session.c await_login()).  holdproxy.py
+# between the gateway and the Studio holds every answer after the key
+# exchange until the test releases it, so "confirmed before the answer"
+# is seen, not timed: the client's confirm must come while it holds.
+HP_PORT=$(free_port)
+HG_PORT=$(free_port)
+write_conf "$T/hg.conf" "$HG_PORT" 'limits = { per_source_max_startups = 0; };'
+sed -i "/session = \"s1\"/s|127.0.0.1:$STUDIO_PORT|127.0.0.1:$HP_PORT|" "$T/hg.conf"
+echo "[127.0.0.1]:$HG_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+python3 "$(dirname "$0")/holdproxy.py" "$HP_PORT" "$STUDIO_PORT" "$T/hp.release" > "$T/hp.out" 2>&1 &
+HP_PID=$!
+if start_gateway hg "$T/hg.conf" && wait_log "$T/hp.out" ready; then
+	GW_SSH_LOGLEVEL=DEBUG2 gw_ssh "$HG_PORT" "$T/alice" alice@s1 \
+	    'echo held-ok' > "$T/hp.stdout" 2> "$T/hp.err" &
+	cl=$!
+	if wait_log "$T/hp.err" "channel 0: open confirm"; then
+		ok "early confirm: the client's channel was confirmed while the Studio's answers were held"
+	else
+		not_ok "early confirm: no channel confirm while the Studio's answers were held"
+		grep 'channel 0\|Authenticated' "$T/hp.err" | tail -n 5 | sed 's/^/#   /'
+	fi
+	: > "$T/hp.release"
+	wait "$cl"
+	[ "$(<"$T/hp.stdout")" = held-ok ] &&
+		ok "early confirm: the command ran once the Studio answered" ||
+		not_ok "early confirm: the command ran once the Studio answered (got '$(<"$T/hp.stdout")')"
+	stop_gateway hg
+else
+	not_ok "early confirm: the hold proxy and its gateway start"
+fi
+: > "$T/hp.release"
+kill "$HP_PID" 2>/dev/null
+wait "$HP_PID" 2>/dev/null
