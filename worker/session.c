@@ -221,6 +221,15 @@ session_prepare(const struct wsettings *ws)
 	    ssh_options_set(up_session, SSH_OPTIONS_PUBLICKEY_ACCEPTED_TYPES,
 	    "ssh-ed25519-cert-v01@openssh.com,ssh-ed25519"))
 		return -1;
+#ifdef LIBSSH_CSSHD_KEX_AHEAD
+	/* The Studio leg's sntrup761 key pair (tens of milliseconds of
+	 * CPU), made now, while this worker waits in the pool, instead of
+	 * on a client's login path (scripts/libssh-patches/0007).  A Studio
+	 * that negotiates another exchange leaves it unused. */
+	if (strstr(ws->init.kex, "sntrup761x25519") != NULL &&
+	    ssh_sntrup761_keypair_ahead(up_session) != SSH_OK)
+		return -1;
+#endif
 	/* The bind owns the stub key now (SSH_BIND_OPTIONS_IMPORT_KEY). */
 	return 0;
 }

@@ -116,6 +116,28 @@ else
 	not_ok "cannot start the classical-only gateway"
 fi
 
+# ---- the Studio leg's sntrup761 key pair, made ahead ----
+# A worker makes it while it waits in the pool (libssh patch 0007), so a
+# login to an sshd 9.2 Studio does not wait for it; libssh says at debug
+# level that the exchange used it.
+AH_PORT=$(free_port)
+write_conf "$T/ahead.conf" "$AH_PORT" 'limits = { per_source_max_startups = 0; };'
+sed -i 's/level = "info"/level = "debug"/' "$T/ahead.conf"
+echo "[127.0.0.1]:$AH_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+if start_gateway ahead "$T/ahead.conf"; then
+	out=$(gw_ssh "$AH_PORT" "$T/alice" alice@s1 'echo ahead' 2>"$T/pq.err")
+	c=$(pq_last_conn "$T/ahead.log")
+	opn=$(pq_audit "$T/ahead.log" "$c" upstream.opened)
+	[ "$out" = ahead ] && echo "$opn" | grep -q ' kex=sntrup761x25519-sha512\(@openssh.com\)\?$' &&
+	    grep -q "conn $c: .*Using the sntrup761 key pair made ahead" "$T/ahead.log" &&
+		ok "the Studio leg's sntrup761x25519 used the key pair the worker made ahead" ||
+		{ not_ok "sntrup761 key pair made ahead (got '$out'; $opn)"
+		  grep "conn $c: .*sntrup761" "$T/ahead.log" | tail -n 3 | sed 's/^/#   /'; }
+	stop_gateway ahead
+else
+	not_ok "cannot start the debug-logging gateway"
+fi
+
 # ---- rekeying without a ceiling ----
 # Before, the monitor killed a worker at its 65th host-key signature.
 # Post-quantum rekeys mid-transfer here (each costs the client and the
