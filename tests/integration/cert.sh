@@ -99,15 +99,12 @@ fi
 # The worker sends SERVICE_REQUEST, the signed USERAUTH_REQUEST and the
 # open of the first session channel back to back, and only then reads
 # the Studio's answers (libssh patches 0005 and 0006; worker/session.c
-# login_with_cert()).  At log level debug libssh logs the login packet by
+# send_cert_login()).  At log level debug libssh logs the login packet by
 # packet, in the order it happened: every send before the first answer.
 # Unpatched, SERVICE_ACCEPT comes before the request is built, and the
 # channel is opened only after "Authentication successful".
 RT_PORT=$(free_port)
-write_conf "$T/rt.conf" "$RT_PORT" 'limits = { per_source_max_startups = 0; };'
-sed -i 's/level = "info"/level = "debug"/' "$T/rt.conf"
-echo "[127.0.0.1]:$RT_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
-if start_gateway rt "$T/rt.conf"; then
+if debug_gateway rt "$RT_PORT"; then
 	out=$(gw_ssh "$RT_PORT" "$T/alice" alice@s1 'echo rt-ok' 2>"$T/rt.err")
 	[ "$out" = rt-ok ] && ok "pipelined login: exec through s1" ||
 		not_ok "pipelined login: exec through s1 (got '$out')"

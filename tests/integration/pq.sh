@@ -121,10 +121,7 @@ fi
 # login to an sshd 9.2 Studio does not wait for it; libssh says at debug
 # level that the exchange used it.
 AH_PORT=$(free_port)
-write_conf "$T/ahead.conf" "$AH_PORT" 'limits = { per_source_max_startups = 0; };'
-sed -i 's/level = "info"/level = "debug"/' "$T/ahead.conf"
-echo "[127.0.0.1]:$AH_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
-if start_gateway ahead "$T/ahead.conf"; then
+if debug_gateway ahead "$AH_PORT"; then
 	out=$(gw_ssh "$AH_PORT" "$T/alice" alice@s1 'echo ahead' 2>"$T/pq.err")
 	c=$(pq_last_conn "$T/ahead.log")
 	opn=$(pq_audit "$T/ahead.log" "$c" upstream.opened)

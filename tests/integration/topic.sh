@@ -115,6 +115,16 @@ $*
 EOF
 }
 
+# debug_gateway NAME PORT: a gateway of its own on PORT with write_conf's
+# settings at log level debug (libssh's account of the Studio login, packet
+# by packet), in the client's known_hosts; 0 once it is ready.
+debug_gateway() {
+	write_conf "$T/$1.conf" "$2" 'limits = { per_source_max_startups = 0; };'
+	sed -i 's/level = "info"/level = "debug"/' "$T/$1.conf"
+	echo "[127.0.0.1]:$2 $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+	start_gateway "$1" "$T/$1.conf"
+}
+
 start_studio "$STUDIO_PORT" || { echo "not ok - cannot start the Studio sshd"; exit 1; }
 # s5's Studio is in upstream_auth "key" mode: the gateway key, no CA line.
 start_studio "$KEY_STUDIO_PORT" "$T/keystudio" key ||
