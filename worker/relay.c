@@ -1503,6 +1503,12 @@ relay_client_disconnected(struct relay *r)
 		r->pairs[i]->down = NULL;
 }
 
+size_t
+relay_channels(const struct relay *r)
+{
+	return r != NULL ? r->npairs : 0;
+}
+
 const char *
 relay_end_message(const struct relay *r)
 {

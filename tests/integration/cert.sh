@@ -158,6 +158,34 @@ if start_gateway hg "$T/hg.conf" && wait_log "$T/hp.out" ready; then
 	[ "$(<"$T/hp.stdout")" = held-ok ] &&
 		ok "early confirm: the command ran once the Studio answered" ||
 		not_ok "early confirm: the command ran once the Studio answered (got '$(<"$T/hp.stdout")')"
+	# A client that vanishes while the answer is held: its channel is
+	# confirmed and its exec waits in the worker for the login.  That is
+	# logged as a client gone with channels open, not as a refusal by
+	# the Studio (the wait fails with the client's socket).
+	wait "$HP_PID" 2>/dev/null
+	rm -f "$T/hp.release"
+	python3 "$(dirname "$0")/holdproxy.py" "$HP_PORT" "$STUDIO_PORT" "$T/hp.release" > "$T/hp.out" 2>&1 &
+	HP_PID=$!
+	if wait_log "$T/hp.out" ready; then
+		GW_SSH_LOGLEVEL=DEBUG2 gw_ssh "$HG_PORT" "$T/alice" alice@s1 \
+		    'exec sleep 30 hold-gone-marker' > /dev/null 2> "$T/hp2.err" &
+		cl=$!
+		wait_log "$T/hp2.err" "Sending command: exec sleep 30"
+		pkill -9 -f "^ssh .*hold-gone-marker"
+		wait "$cl" 2>/dev/null
+		: > "$T/hp.release"
+		conn=$(grep 'event=auth.accepted' "$T/hg.log" | tail -n 1 | sed -n 's/.* conn=\([0-9]*\) .*/\1/p')
+		if wait_log "$T/hg.log" "conn $conn: .*client disconnected with channels open" &&
+		    wait_log "$T/hg.log" "event=session.closed conn=$conn " &&
+		    ! grep -q "event=upstream.refused conn=$conn " "$T/hg.log"; then
+			ok "early confirm: a client gone during the login is logged as gone, not as the Studio's refusal"
+		else
+			not_ok "early confirm: a client gone during the login (conn $conn)"
+			grep "conn $conn\b\|conn=$conn " "$T/hg.log" | tail -n 6 | sed 's/^/#   /'
+		fi
+	else
+		not_ok "early confirm: the second hold proxy starts"
+	fi
 	stop_gateway hg
 else
 	not_ok "early confirm: the hold proxy and its gateway start"
