@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -426,7 +427,7 @@ accept_one(struct monitor *m, size_t li)
 	uint8_t src[16];
 	size_t srclen;
 	uint64_t id;
-	int fd;
+	int fd, nodelay = 1;
 
 	fd = accept4(m->listen_fds[li], (struct sockaddr *)&ss, &sslen,
 	    SOCK_CLOEXEC);
@@ -436,6 +437,13 @@ accept_one(struct monitor *m, size_t li)
 			error("accept: %s", strerror(errno));
 		return;
 	}
+	/* Interactive traffic, as on the Studio socket (upstream.c): with
+	 * Nagle's algorithm a small write (a keystroke's echo, an exit
+	 * status) would wait for the client's ACK of the one before, a
+	 * round trip on a long link.  libssh sets nothing on a socket it is
+	 * handed. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay,
+	    sizeof(nodelay));
 	monitor_format_peer(&ss, peer, sizeof(peer));
 	srclen = monitor_source_key(&ss, src);
 	id = ++m->next_conn_id;
