@@ -164,9 +164,9 @@ if start_gateway hg "$T/hg.conf" && wait_log "$T/hp.out" ready; then
 	# the Studio (the wait fails with the client's socket).
 	wait "$HP_PID" 2>/dev/null
 	rm -f "$T/hp.release"
-	python3 "$(dirname "$0")/holdproxy.py" "$HP_PORT" "$STUDIO_PORT" "$T/hp.release" > "$T/hp.out" 2>&1 &
+	python3 "$(dirname "$0")/holdproxy.py" "$HP_PORT" "$STUDIO_PORT" "$T/hp.release" > "$T/hp2.out" 2>&1 &
 	HP_PID=$!
-	if wait_log "$T/hp.out" ready; then
+	if wait_log "$T/hp2.out" ready; then
 		GW_SSH_LOGLEVEL=DEBUG2 gw_ssh "$HG_PORT" "$T/alice" alice@s1 \
 		    'exec sleep 30 hold-gone-marker' > /dev/null 2> "$T/hp2.err" &
 		cl=$!
