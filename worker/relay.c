@@ -355,11 +355,10 @@ up_open(struct pair *p)
 {
 	if (!p->up_opening)
 		return 0;
-	if (UPSTREAM_CALL(p, ssh_channel_open_session(p->up)) != SSH_OK) {
-		error("cannot open a session channel on Studio %s: %s",
-		    p->r->name, ssh_get_error(p->r->up));
+	/* A refusal is logged once, by up_settled() in the relay's loop;
+	 * a failed login by session.c. */
+	if (UPSTREAM_CALL(p, ssh_channel_open_session(p->up)) != SSH_OK)
 		return -1;
-	}
 	p->up_opening = 0;
 	return 0;
 }
@@ -1420,24 +1419,8 @@ relay_run(struct relay *r)
 			    ssh_get_error(r->down));
 		progress = step_all(r);
 		/* A side that went away is the cause, whatever else failed. */
-		if (gone(r->down)) {
-			if (r->down_why[0] == '\0')
-				snprintf(r->down_why, sizeof(r->down_why),
-				    "%s", ssh_get_error(r->down));
-			/* libssh 0.12 enforces no-more-sessions@openssh.com
-			 * as OpenSSH's sshd does: a session channel opened
-			 * after it ends the connection (messages.c). */
-			if (strstr(r->down_why, "No more sessions") != NULL)
-				logit("client opened a session channel after "
-				    "its no-more-sessions@openssh.com: "
-				    "disconnected");
-			else if (r->client_lost || r->npairs > 0)
-				logit("client disconnected with channels open: "
-				    "%s", r->down_why);
-			else
-				debug("client disconnected");
+		if (relay_client_left(r))
 			break;
-		}
 		if (gone(r->up)) {
 			logit("Studio %s closed the connection: %s", r->name,
 			    ssh_get_error(r->up));
@@ -1503,10 +1486,27 @@ relay_client_disconnected(struct relay *r)
 		r->pairs[i]->down = NULL;
 }
 
-size_t
-relay_channels(const struct relay *r)
+/* The client's connection ended: say how, once.  0 while it is up. */
+int
+relay_client_left(struct relay *r)
 {
-	return r != NULL ? r->npairs : 0;
+	if (!gone(r->down))
+		return 0;
+	if (r->down_why[0] == '\0')
+		snprintf(r->down_why, sizeof(r->down_why), "%s",
+		    ssh_get_error(r->down));
+	/* libssh 0.12 enforces no-more-sessions@openssh.com as OpenSSH's
+	 * sshd does: a session channel opened after it ends the connection
+	 * (messages.c). */
+	if (strstr(r->down_why, "No more sessions") != NULL)
+		logit("client opened a session channel after its "
+		    "no-more-sessions@openssh.com: disconnected");
+	else if (r->client_lost || r->npairs > 0)
+		logit("client disconnected with channels open: %s",
+		    r->down_why);
+	else
+		debug("client disconnected");
+	return 1;
 }
 
 const char *

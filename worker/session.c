@@ -573,27 +573,6 @@ report_refusal(struct conn *c, const char *mode)
 }
 
 /*
- * After a failed wait for the login's answer: did the client leave
- * meanwhile?  Then that is the cause, and no refusal by the Studio: a
- * wait inside the client's callbacks polls both sockets together
- * (libssh's event), and the client's closed socket fails it.  Logged as
- * the relay logs a client that vanishes.
- */
-static int
-client_left(struct conn *c)
-{
-	if (ssh_is_connected(c->down) &&
-	    (ssh_get_status(c->down) & (SSH_CLOSED | SSH_CLOSED_ERROR)) == 0)
-		return 0;
-	if (relay_channels(c->relay) > 0)
-		logit("client disconnected with channels open: %s",
-		    ssh_get_error(c->down));
-	else
-		debug("client disconnected");
-	return 1;
-}
-
-/*
  * At log level debug, libssh logs the Studio login packet by packet (what
  * was sent before which answer came: the round trips it took), then
  * protocol events only again, as for the rest of the connection.
@@ -665,7 +644,11 @@ open_upstream(struct conn *c)
 			c->login_key = key;
 			auth = await_login(c);
 			c->login_key = NULL;
-			if (auth != SSH_AUTH_SUCCESS && client_left(c))
+			/* A client that left meanwhile fails the wait too
+			 * (libssh polls both sockets together in callbacks):
+			 * that is no refusal by the Studio. */
+			if (auth != SSH_AUTH_SUCCESS &&
+			    relay_client_left(c->relay))
 				goto fail;
 		}
 	} else {

@@ -97,8 +97,8 @@ ssh_channel relay_open_session(struct relay *r);
 int relay_run(struct relay *r);
 /* What to tell the client about why the relay ended, or NULL. */
 const char *relay_end_message(const struct relay *r);
-/* How many channels are open (the client's, paired). */
-size_t relay_channels(const struct relay *r);
+/* The client's connection ended (logged as such): 1, else 0. */
+int relay_client_left(struct relay *r);
 /* ssh_disconnect() freed the client side's channels: forget them. */
 void relay_client_disconnected(struct relay *r);
 
