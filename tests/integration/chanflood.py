@@ -11,10 +11,11 @@ For SECONDS (with "up": at most, until the gateway ends the connection)
 it samples the resident size of the monitor's worker children and prints
 
     channels=N refused=R peak_rss_kib=K peak_hwm_kib=H peak_data_kib=D
-    opened_rss_kib=O
+    opened_rss_kib=O ended=E
 
 (R: opens the gateway refused; D: VmData, what RLIMIT_DATA counts; O: the
-resident size once all were tried).
+resident size once all were tried; E: 1 if the gateway ended the
+connection while channels were still being opened).
 
 paramiko, so /usr/bin/python3 (the python3 on PATH may not have it).
 """
@@ -125,13 +126,30 @@ def main():
     t.start_client(timeout=20)
     t.auth_publickey(user, paramiko.Ed25519Key.from_private_key_file(key))
     chans = []
-    refused = 0
+    refused = ended = 0
+    peak = {"VmRSS": 0, "VmHWM": 0, "VmData": 0}
+
+    def sample():
+        for w in workers(mpid):
+            for field in peak:
+                peak[field] = max(peak[field], status(w, field))
     for _ in range(nchan):
+        # Sampled while opening too: the gateway may end the connection
+        # before the last open.
+        sample()
         try:
             chans.append(t.open_channel("direct-tcpip", ("127.0.0.1", lport),
                                         ("127.0.0.1", 40000), timeout=20))
         except paramiko.ChannelException:
             refused += 1
+        except paramiko.SSHException:
+            # The gateway ended the connection: its channels came to
+            # hold its bound (relay.c, RELAY_HOLD_MAX) before it
+            # refused one.
+            if t.is_active():
+                raise
+            ended = 1
+            break
     if not up:
         ss.stall.set()
     else:
@@ -148,19 +166,17 @@ def main():
                 time.sleep(0.001)
         threading.Thread(target=pusher, daemon=True).start()
     opened = max([status(w, "VmRSS") for w in workers(mpid)] + [0])
-    peak = hwm = data = 0
     # Up, SECS is at most: the worker ends the connection once its
     # channels hold its bound, sooner on a fast machine than a loaded one.
     end = time.monotonic() + secs
-    while time.monotonic() < end and (not up or t.is_active()):
-        for w in workers(mpid):
-            peak = max(peak, status(w, "VmRSS"))
-            hwm = max(hwm, status(w, "VmHWM"))
-            data = max(data, status(w, "VmData"))
+    while time.monotonic() < end and ((not up and not ended) or
+                                      t.is_active()):
+        sample()
         time.sleep(0.2)
     print("channels=%d refused=%d peak_rss_kib=%d peak_hwm_kib=%d "
-          "peak_data_kib=%d opened_rss_kib=%d" %
-          (len(chans), refused, peak, hwm, data, opened))
+          "peak_data_kib=%d opened_rss_kib=%d ended=%d" %
+          (len(chans), refused, peak["VmRSS"], peak["VmHWM"], peak["VmData"],
+           opened, ended))
     sys.stdout.flush()
     os._exit(0)
 

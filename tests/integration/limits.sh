@@ -50,11 +50,18 @@ if start_gateway tb "$T/tb.conf"; then
 	# filling their 2 MiB windows, and libssh's buffers.  (In production:
 	# 82-88 MiB resident, 36-39 channels.)  Under ASan the bound is the
 	# behaviour, not the size: its quarantine keeps up to 256 MiB of freed
-	# memory resident.
+	# memory resident.  On a loaded machine the channels open faster
+	# than their windows fill: when more than 20 were opened before the
+	# budget was reached, they come to hold RELAY_HOLD_MAX (40 MiB here)
+	# and the worker ends the connection itself (ended=1), as designed;
+	# it must say so, and not die.
 	cap=65536; [ "${SANITIZE:-}" = 1 ] && cap=1048576
+	ended=$(echo "$out" | sed -n 's/.* ended=\([01]\)$/\1/p')
 	[ "${nch:-0}" -ge 4 ] && [ "${rss:-0}" -gt 0 ] && [ "$rss" -lt "$cap" ] &&
 	    [ "$nch" -lt 128 ] &&
 	    grep -q "direct-tcpip channel refused: the open channels hold" "$T/tb.log" &&
+	    { [ "$ended" = 0 ] || grep -q "closing the connection: its [0-9]* channels hold" "$T/tb.log"; } &&
+	    ! grep -q "killed by signal" "$T/tb.log" &&
 		ok "128 unread direct-tcpip channels: worker RSS stayed at ${rss} KiB (< $cap; $out)" ||
 		{ not_ok "128 unread direct-tcpip channels ($out; cap $cap KiB)"; grep -v 'event=channel' "$T/tb.log" | tail -n 5 | sed 's/^/#   /'; }
 
@@ -73,6 +80,9 @@ if start_gateway tb "$T/tb.conf"; then
 	# bound as 96 (192 MiB) were past the production one.  (With the
 	# Studio's sshd stopped instead, the client sometimes stopped sending
 	# short of the bound.)
+	# (Only this flood's log lines count: the one above may have ended
+	# its connection the same way.)
+	logged=$(wc -l < "$T/tb.log")
 	out=$(/usr/bin/python3 "$HERE/chanflood.py" "$TB_PORT" "$T/alice" alice@s1 \
 	    "$(<"$T/tb.pid")" 32 60 up 2>&1 | tail -n 1)
 	data=$(echo "$out" | sed -n 's/.*peak_data_kib=\([0-9]*\).*/\1/p')
@@ -84,7 +94,8 @@ if start_gateway tb "$T/tb.conf"; then
 	    data=$(echo "$out" | sed -n 's/.*peak_rss_kib=\([0-9]*\).*/\1/p')
 	again=$(gw_ssh "$TB_PORT" "$T/alice" alice@s1 'echo after-flood' 2>&1)
 	[ "${nch:-0}" -ge 8 ] && [ "${data:-0}" -gt 0 ] && [ "$data" -le "$datacap" ] &&
-	    grep -q "closing the connection: its [0-9]* channels hold [0-9]* bytes" "$T/tb.log" &&
+	    tail -n +"$((logged + 1))" "$T/tb.log" |
+	    grep -q "closing the connection: its [0-9]* channels hold [0-9]* bytes" &&
 	    ! grep -q "killed by signal\|Cannot allocate\|out of memory" "$T/tb.log" &&
 	    [ "$again" = after-flood ] &&
 		ok "32 direct-tcpip channels the Studio side never reads: worker data ${data} KiB (<= $datacap), the worker ends that connection alone, next login works ($out)" ||
