@@ -230,6 +230,15 @@ session_prepare(const struct wsettings *ws)
 	    ssh_sntrup761_keypair_ahead(up_session) != SSH_OK)
 		return -1;
 #endif
+#ifdef LIBSSH_CSSHD_KEX_GUESS
+	/* KEXINIT and the first key exchange packet go to the Studio right
+	 * behind the banner, guessing that the Studio's first key exchange
+	 * and host key algorithms are the first of ours (algorithms.kex,
+	 * then ssh-ed25519): one Studio round trip less when they are, the
+	 * same login when they are not (scripts/libssh-patches/0009). */
+	if (ssh_kex_guess_ahead(up_session) != SSH_OK)
+		return -1;
+#endif
 	/* The bind owns the stub key now (SSH_BIND_OPTIONS_IMPORT_KEY). */
 	return 0;
 }

@@ -130,9 +130,65 @@ if debug_gateway ahead "$AH_PORT"; then
 		ok "the Studio leg's sntrup761x25519 used the key pair the worker made ahead" ||
 		{ not_ok "sntrup761 key pair made ahead (got '$out'; $opn)"
 		  grep "conn $c: .*sntrup761" "$T/ahead.log" | tail -n 3 | sed 's/^/#   /'; }
+	# The default algorithms.kex starts with mlkem768x25519-sha256, sshd
+	# 9.2's list with sntrup761x25519-sha512: the worker's guess (below)
+	# is wrong, sshd drops it, and the worker starts the exchange over.
+	[ "$out" = ahead ] &&
+	    grep -q "conn $c: .*The initial guess was wrong" "$T/ahead.log" &&
+	    grep -q "conn $c: .*Our guess was wrong. Restarting the KEX" "$T/ahead.log" &&
+		ok "a wrong key exchange guess (mlkem768x25519 to sshd 9.2): the exchange starts over, the login works" ||
+		{ not_ok "a wrong key exchange guess (got '$out')"
+		  grep "conn $c: .*guess" "$T/ahead.log" | tail -n 3 | sed 's/^/#   /'; }
 	stop_gateway ahead
 else
 	not_ok "cannot start the debug-logging gateway"
+fi
+
+# ---- the Studio leg's key exchange, guessed ahead ----
+# The worker sends its KEXINIT and first key exchange packet right behind
+# its banner, before the Studio's banner is in, for the first of
+# algorithms.kex and ssh-ed25519 (libssh patch 0009, RFC 4253 section 7).
+# With sshd 9.2's first (sntrup761x25519-sha512) first in algorithms.kex
+# the guess is right: sshd answers that packet, and the worker sends no
+# other (one type 30 packet in the log, none of it started over).
+GS_PORT=$(free_port)
+if debug_gateway guess "$GS_PORT" \
+    'algorithms = { kex = [ "sntrup761x25519-sha512", "mlkem768x25519-sha256", "curve25519-sha256" ]; };'; then
+	out=$(gw_ssh "$GS_PORT" "$T/alice" alice@s1 'echo guessed' 2>"$T/pq.err")
+	c=$(pq_last_conn "$T/guess.log")
+	opn=$(pq_audit "$T/guess.log" "$c" upstream.opened)
+	order=$(grep "conn $c: " "$T/guess.log" | awk '
+		/wrote \[type=20,/ && !ki { ki = NR }
+		/wrote \[type=30,/ { if (!init) init = NR; inits++ }
+		/Received banner: SSH-2.0-OpenSSH/ && !ban { ban = NR }
+		END { printf "%d %d %d %d\n", ki, init, ban, inits }')
+	set -- $order
+	[ "$out" = guessed ] && echo "$opn" | grep -q ' kex=sntrup761x25519-sha512$' &&
+	    grep -q "conn $c: .*The initial guess was right" "$T/guess.log" &&
+	    ! grep -q "conn $c: .*Restarting the KEX" "$T/guess.log" &&
+	    [ "$1" -gt 0 ] && [ "$2" -gt "$1" ] && [ "$3" -gt "$2" ] && [ "$4" = 1 ] &&
+		ok "a right key exchange guess: KEXINIT and the exchange's first packet sent before the Studio's banner came, answered as sent" ||
+		{ not_ok "key exchange guessed ahead (got '$out'; KEXINIT, init, banner, inits: $order; $opn)"
+		  grep "conn $c: .*\(guess\|type=2[01],\|type=3[01],\|banner\)" "$T/guess.log" | tail -n 8 | sed 's/^/#   /'; }
+	# The Studio rekeys every 16 MiB (RekeyLimit, lib.sh), with the same
+	# first algorithms: unless the guess ends with the first exchange,
+	# libssh keeps its DH state through the Studio's KEXINIT and never
+	# answers it (the transfer stalls).
+	head -c 40000000 /dev/urandom > "$T/guess.blob"
+	want=$(sha256sum < "$T/guess.blob" | cut -d' ' -f1)
+	got=$(timeout 90 ssh -F /dev/null -p "$GS_PORT" -i "$T/alice" \
+	    -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
+	    -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$T/known_hosts" \
+	    -o LogLevel=ERROR alice@s1@127.0.0.1 'sha256sum' \
+	    < "$T/guess.blob" 2>>"$T/pq.err" | cut -d' ' -f1)
+	[ "$got" = "$want" ] &&
+		ok "after a right guess, the Studio's own rekeys (RekeyLimit 16M) go through: 40 MB, sha256 equal" ||
+		{ not_ok "Studio rekeys after a right guess (sha256 '$got', want '$want')"
+		  tail -n 5 "$T/pq.err" | sed 's/^/#   /'; }
+	rm -f "$T/guess.blob"
+	stop_gateway guess
+else
+	not_ok "cannot start the guessing gateway"
 fi
 
 # ---- rekeying without a ceiling ----

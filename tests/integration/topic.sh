@@ -115,14 +115,17 @@ $*
 EOF
 }
 
-# debug_gateway NAME PORT: a gateway of its own on PORT with write_conf's
-# settings at log level debug (libssh's account of the Studio login, packet
-# by packet), in the client's known_hosts; 0 once it is ready.
+# debug_gateway NAME PORT [SETTING...]: a gateway of its own on PORT with
+# write_conf's settings (and SETTING...) at log level debug (libssh's
+# account of the Studio login, packet by packet), in the client's
+# known_hosts; 0 once it is ready.
 debug_gateway() {
-	write_conf "$T/$1.conf" "$2" 'limits = { per_source_max_startups = 0; };'
-	sed -i 's/level = "info"/level = "debug"/' "$T/$1.conf"
-	echo "[127.0.0.1]:$2 $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
-	start_gateway "$1" "$T/$1.conf"
+	local name=$1 port=$2; shift 2
+	write_conf "$T/$name.conf" "$port" \
+	    'limits = { per_source_max_startups = 0; };' "$@"
+	sed -i 's/level = "info"/level = "debug"/' "$T/$name.conf"
+	echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+	start_gateway "$name" "$T/$name.conf"
 }
 
 start_studio "$STUDIO_PORT" || { echo "not ok - cannot start the Studio sshd"; exit 1; }
