@@ -11,6 +11,11 @@
 #
 # Settings (environment):
 #   BENCH_CIPHER       aes128-gcm@openssh.com (all legs use it)
+#   BENCH_KEX_FIRST    the key exchange the gateway lists first (its guess
+#                      of the Studio's first choice, connect-sshd.conf(5)):
+#                      default the Studio sshd's own first (sshd -T), as an
+#                      operator would set it; "default" keeps connect-sshd's
+#                      default list
 #   BENCH_SIZE         bytes per bulk transfer, default 1073741824 (1 GiB)
 #   BENCH_ROUNDS       bulk and rate rounds per path, default 3
 #   BENCH_LOGINS       login-latency runs per path, default 50
@@ -35,6 +40,8 @@ TOP=$(cd "$HERE/.." && pwd)
 B=${B:-build}
 case $B in /*) ;; *) B=$TOP/$B ;; esac
 CIPHER=${BENCH_CIPHER:-aes128-gcm@openssh.com}
+KEX_FIRST=${BENCH_KEX_FIRST:-$(/usr/sbin/sshd -T -f /dev/null 2>/dev/null |
+	sed -n 's/^kexalgorithms \([^,]*\).*/\1/p')}
 SIZE=${BENCH_SIZE:-1073741824}
 ROUNDS=${BENCH_ROUNDS:-3}
 LOGINS=${BENCH_LOGINS:-50}
@@ -164,6 +171,16 @@ limits = { max_sessions = $((SESSIONS + 64)); max_startups = "64:30:256";
            per_source_max_startups = 0; max_sessions_per_user = 0; };
 log = { level = "info"; };
 EOF
+# The Studio's first key exchange first, ahead of the default list
+# (connect-sshd -T prints it): the worker's guess is then right.
+if [ -n "$KEX_FIRST" ] && [ "$KEX_FIRST" != default ]; then
+	kex=$("$B/connect-sshd" -T -f "$T/gw.conf" |
+	    sed -n 's/^ *kex = \[ \(.*\) \];$/\1/p' | tr -d ' ' | tr , '\n' |
+	    grep -vxF "\"$KEX_FIRST\"" | paste -sd, -)
+	[ -n "$kex" ] || die "cannot read the default algorithms.kex (connect-sshd -T)"
+	sed -i "s|^algorithms = { ciphers|algorithms = { kex = [ \"$KEX_FIRST\", $kex ]; ciphers|" "$T/gw.conf"
+fi
+echo "== gateway algorithms: $(grep '^algorithms' "$T/gw.conf")" >&2
 "$B/connect-sshd" -f "$T/gw.conf" > "$T/gw.log" 2>&1 &
 echo $! > "$T/gw.pid"
 GWPID=$(cat "$T/gw.pid")
