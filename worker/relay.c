@@ -95,6 +95,7 @@
 
 #ifdef CSSHD_TEST_HOOKS
 int testhook_unbounded;
+int testhook_unanswered;
 #endif
 
 /* Whether the relay's own bounds on what it holds apply: always, except
@@ -130,8 +131,11 @@ struct pair {
 	 * to (host, port) from (orig, orig_port). */
 	int opening;
 	/* The Studio's side: the spare, adopted before the Studio answered
-	 * its open (relay_open_session()); up_open() waits for the answer. */
+	 * its open (relay_open_session()); up_open() waits for the answer,
+	 * and up_settled() does, from up_since, at most upstream_timeout. */
 	int up_opening;
+	int up_clock;			/* up_since is set */
+	struct timespec up_since;
 	char host[IPC_MAX_NAME], orig[IPC_MAX_NAME];
 	int port, orig_port;
 	int eof_to_up, eof_to_down;
@@ -168,6 +172,7 @@ struct relay {
 	char name[IPC_MAX_NAME + 64];	/* "s1 (127.0.0.1:2022)", for logs */
 	uint32_t flags;			/* IPC_INIT_FWD_* */
 	uint32_t idle_timeout;		/* seconds; 0 off */
+	uint32_t upstream_timeout;	/* seconds, per Studio exchange */
 	uint32_t keepalive_interval;	/* seconds; 0 off */
 	uint32_t keepalive_count_max;
 	struct timespec last_data;	/* channel data moved either way */
@@ -212,6 +217,7 @@ relay_new(ssh_session down, ssh_session up, const char *studio,
 	r->up = up;
 	r->flags = in->flags;
 	r->idle_timeout = in->idle_timeout;
+	r->upstream_timeout = in->upstream_timeout;
 	r->keepalive_interval = in->keepalive_interval;
 	r->keepalive_count_max = in->keepalive_count_max;
 	clock_now(&r->last_data);
@@ -344,6 +350,21 @@ audit(struct pair *p, uint32_t event, const char *kind, const char *detail,
 #define REFUSED(p, no)	((p)->r->login_failed ? 0 : (no))
 
 /*
+ * The Studio's answer to the spare's open so far (ssh_channel_open_session()
+ * on a channel whose open is out).  In the test build, for a user
+ * "testhook-unanswered", never any: a Studio that does not answer.
+ */
+static int
+spare_answer(struct pair *p)
+{
+#ifdef CSSHD_TEST_HOOKS
+	if (testhook_unanswered)
+		return SSH_AGAIN;
+#endif
+	return ssh_channel_open_session(p->up);
+}
+
+/*
  * Before a request on a session channel that took the spare: wait for the
  * Studio's answer to its open (and the login's, if that is still out).
  * 0 once it is open, -1 if the Studio refused it.  (If the login failed,
@@ -357,7 +378,7 @@ up_open(struct pair *p)
 		return 0;
 	/* A refusal is logged once, by up_settled() in the relay's loop;
 	 * a failed login by session.c. */
-	if (UPSTREAM_CALL(p, ssh_channel_open_session(p->up)) != SSH_OK)
+	if (UPSTREAM_CALL(p, spare_answer(p)) != SSH_OK)
 		return -1;
 	p->up_opening = 0;
 	return 0;
@@ -1047,7 +1068,9 @@ gone(ssh_session s)
  * A session channel that took the spare, in the relay's loop: 1 once the
  * Studio has confirmed it, 0 while its answer is out (nothing moves, and
  * nothing is closed: its Studio-side number is not known yet), -1 if the
- * Studio refused it: the client's channel is closed.
+ * Studio refused it or has not answered within upstream_timeout of the
+ * login's end: the client's channel is closed.  (Unbounded, a client whose
+ * request failed meanwhile waited for its channel's close for ever.)
  */
 static int
 up_settled(struct pair *p)
@@ -1056,15 +1079,24 @@ up_settled(struct pair *p)
 
 	if (p->r->login_wait != NULL)
 		return 0;
-	rc = ssh_channel_open_session(p->up);
-	if (rc == SSH_AGAIN)
+	if (!p->up_clock) {
+		clock_now(&p->up_since);
+		p->up_clock = 1;
+	}
+	rc = spare_answer(p);
+	if (rc == SSH_AGAIN && clock_ms_since(&p->up_since) <
+	    (uint64_t)p->r->upstream_timeout * 1000)
 		return 0;
 	if (rc == SSH_OK) {
 		p->up_opening = 0;
 		return 1;
 	}
-	logit("Studio %s refused a session channel: %s", p->r->name,
-	    ssh_get_error(p->r->up));
+	if (rc == SSH_AGAIN)
+		logit("Studio %s did not answer the open of a session channel "
+		    "within %u s", p->r->name, p->r->upstream_timeout);
+	else
+		logit("Studio %s refused a session channel: %s", p->r->name,
+		    ssh_get_error(p->r->up));
 	(void)ssh_channel_close(p->down);
 	p->closed_down = p->closed_up = 1;
 	return -1;

@@ -392,6 +392,8 @@ testhook_user(const char *user)
 	class[at - user - 9] = '\0';
 	if (strcmp(class, "unbounded") == 0)
 		testhook_unbounded = 1;
+	else if (strcmp(class, "unanswered") == 0)
+		testhook_unanswered = 1;
 	else
 		attempt(class);
 }

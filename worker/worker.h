@@ -108,6 +108,9 @@ void testhook_user(const char *user);
 /* Set for a user "testhook-unbounded": the relay ignores its own bounds
  * on what it holds (relay.c), so that RLIMIT_DATA is reached. */
 extern int testhook_unbounded;
+/* Set for a user "testhook-unanswered": the Studio's answer to the open
+ * of the channel sent with the login is never seen (relay.c). */
+extern int testhook_unanswered;
 #endif
 
 #endif

@@ -48,3 +48,44 @@ if start_gateway lim "$T/lim.conf"; then
 else
 	not_ok "start the gateway with idle and keepalive limits"
 fi
+
+# ---- a Studio that never answers the open of the login's channel ----
+# The worker opens a session channel with the Studio login and gives it to
+# the client's first session channel before the Studio has answered
+# (worker/relay.c, up_settled()).  The test build's "testhook-unanswered"
+# never sees that answer.  A request on the channel fails after its own
+# wait (upstream_connect_timeout), and OpenSSH's ssh then leaves; a client
+# that has not sent one yet (paramiko here, idle_timeout off) must see its
+# channel closed upstream_connect_timeout after the login, the connection
+# staying up.  Unbounded, the channel stayed open and silent for ever.
+UA_PORT=$(free_port)
+write_conf "$T/ua.conf" "$UA_PORT" 'limits = { upstream_connect_timeout = 3; };'
+sed -i "s|program = \"$B/connect-sshd-worker\"|program = \"$B/connect-sshd-worker-test\"|" "$T/ua.conf"
+echo "[127.0.0.1]:$UA_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+if start_gateway ua "$T/ua.conf"; then
+	out=$(/usr/bin/python3 - "$UA_PORT" "$T/alice" 2>&1 <<'PY'
+import socket, sys, time
+import paramiko
+t = paramiko.Transport(socket.create_connection(("127.0.0.1", int(sys.argv[1]))))
+t.start_client(timeout=20)
+t.auth_publickey("testhook-unanswered@s1",
+                 paramiko.Ed25519Key.from_private_key_file(sys.argv[2]))
+ch = t.open_session(timeout=20)
+t0 = time.monotonic()
+while not ch.closed and time.monotonic() - t0 < 30:
+    time.sleep(0.1)
+print("closed=%d after %.1f s, connection up=%d" %
+      (ch.closed, time.monotonic() - t0, t.is_active()))
+PY
+)
+	again=$(gw_ssh "$UA_PORT" "$T/alice" alice@s1 'echo after-unanswered' 2>&1)
+	echo "$out" | grep -q "^closed=1 after [2-9]\.[0-9] s, connection up=1$" &&
+	    wait_log "$T/ua.log" "did not answer the open of a session channel within 3 s" &&
+	    [ "$again" = after-unanswered ] &&
+		ok "a Studio that never answers the login's channel: the client's channel is closed after upstream_connect_timeout, the connection stays ($(echo "$out" | tr '\n' ' ')); next login works" ||
+		{ not_ok "a Studio that never answers the login's channel (next login '$again')"
+		  echo "$out" | sed 's/^/#   /'; grep -v 'event=' "$T/ua.log" | tail -n 4 | sed 's/^/#   /'; }
+	stop_gateway ua
+else
+	not_ok "start the test-build gateway for the unanswered channel"
+fi

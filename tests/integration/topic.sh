@@ -87,7 +87,7 @@ listen = [ "127.0.0.1:$port" ];
 key = "$T/gw_key";
 allowed_workspaces = [ 100 ];
 workspaces = ( { id = 100; members = [ "alice", "bob", "carol", "dave", "testhook-unbounded",
-                                                   "testhook-socket" ]; },
+                                                   "testhook-socket", "testhook-unanswered" ]; },
                { id = 200; members = [ "alice" ]; } );
 users = ( { name = "alice"; keys = [ "$(<"$T/alice.pub")" ]; },
           { name = "bob"; keys_file = "$T/keys/bob"; },
@@ -95,7 +95,8 @@ users = ( { name = "alice"; keys = [ "$(<"$T/alice.pub")" ]; },
           { name = "dave"; keys = [ "$(<"$T/dave.pub")" ]; },
           { name = "eve"; keys = [ "$(<"$T/eve.pub")" ]; },
           { name = "testhook-unbounded"; keys = [ "$(<"$T/alice.pub")" ]; },
-          { name = "testhook-socket"; keys = [ "$(<"$T/alice.pub")" ]; } );
+          { name = "testhook-socket"; keys = [ "$(<"$T/alice.pub")" ]; },
+          { name = "testhook-unanswered"; keys = [ "$(<"$T/alice.pub")" ]; } );
 studios = ( { session = "s1"; workspace = 100; upstream = "127.0.0.1:$STUDIO_PORT";
               upstream_user = "$STUDIO_USER"; },
             { session = "s2"; workspace = 200; upstream = "127.0.0.1:$STUDIO_PORT";

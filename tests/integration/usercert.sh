@@ -19,7 +19,7 @@ chmod 644 "$UC/trusted_cas"
 UC_PORT=$(free_port)
 write_conf "$T/ucgw.conf" "$UC_PORT" 'limits = { per_source_max_startups = 0; };' \
     "trusted_user_ca_keys = \"$UC/trusted_cas\";"
-sed -i -e 's/"testhook-socket" ]; }/"testhook-socket", "frank" ]; }/' \
+sed -i -e 's/"testhook-unanswered" ]; }/"testhook-unanswered", "frank" ]; }/' \
     -e 's/^users = ( /users = ( { name = "frank"; keys = [ ]; },\n          /' \
     "$T/ucgw.conf"
 echo "[127.0.0.1]:$UC_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
