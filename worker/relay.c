@@ -1067,10 +1067,13 @@ gone(ssh_session s)
 /*
  * A session channel that took the spare, in the relay's loop: 1 once the
  * Studio has confirmed it, 0 while its answer is out (nothing moves, and
- * nothing is closed: its Studio-side number is not known yet), -1 if the
- * Studio refused it or has not answered within upstream_timeout of the
- * login's end: the client's channel is closed.  (Unbounded, a client whose
- * request failed meanwhile waited for its channel's close for ever.)
+ * nothing is closed: its Studio-side number is not known yet), -1 once the
+ * pair is being closed.  If the Studio refuses it, both sides are done.
+ * If it has not answered upstream_timeout after the login, the client's
+ * channel is closed (unbounded, a client whose request failed meanwhile
+ * waited for that close for ever); the Studio's stays in the pair until
+ * the Studio answers, and is closed then: freed before, a late
+ * confirmation would find no channel and leave one open on the Studio.
  */
 static int
 up_settled(struct pair *p)
@@ -1084,20 +1087,26 @@ up_settled(struct pair *p)
 		p->up_clock = 1;
 	}
 	rc = spare_answer(p);
-	if (rc == SSH_AGAIN && clock_ms_since(&p->up_since) <
-	    (uint64_t)p->r->upstream_timeout * 1000)
-		return 0;
-	if (rc == SSH_OK) {
-		p->up_opening = 0;
-		return 1;
-	}
-	if (rc == SSH_AGAIN)
+	if (rc == SSH_AGAIN) {
+		if (p->closed_down || clock_ms_since(&p->up_since) <
+		    (uint64_t)p->r->upstream_timeout * 1000)
+			return 0;
 		logit("Studio %s did not answer the open of a session channel "
 		    "within %u s", p->r->name, p->r->upstream_timeout);
+		(void)ssh_channel_close(p->down);
+		p->closed_down = 1;
+		return -1;
+	}
+	p->up_opening = 0;
+	if (rc == SSH_OK && !p->closed_down)
+		return 1;
+	if (rc == SSH_OK)		/* answered after the client's close */
+		(void)ssh_channel_close(p->up);
 	else
 		logit("Studio %s refused a session channel: %s", p->r->name,
 		    ssh_get_error(p->r->up));
-	(void)ssh_channel_close(p->down);
+	if (!p->closed_down)
+		(void)ssh_channel_close(p->down);
 	p->closed_down = p->closed_up = 1;
 	return -1;
 }
