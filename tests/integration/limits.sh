@@ -80,9 +80,9 @@ if start_gateway tb "$T/tb.conf"; then
 	# bound as 96 (192 MiB) were past the production one.  (With the
 	# Studio's sshd stopped instead, the client sometimes stopped sending
 	# short of the bound.)
-	# (Only this flood's log lines count: the one above may have ended
-	# its connection the same way.)
-	logged=$(wc -l < "$T/tb.log")
+	# (Only this flood's connection counts: the one above may have ended
+	# its own the same way.)
+	conn=$(( $(grep -c 'event=connection' "$T/tb.log") + 1 ))
 	out=$(/usr/bin/python3 "$HERE/chanflood.py" "$TB_PORT" "$T/alice" alice@s1 \
 	    "$(<"$T/tb.pid")" 32 60 up 2>&1 | tail -n 1)
 	data=$(echo "$out" | sed -n 's/.*peak_data_kib=\([0-9]*\).*/\1/p')
@@ -94,8 +94,7 @@ if start_gateway tb "$T/tb.conf"; then
 	    data=$(echo "$out" | sed -n 's/.*peak_rss_kib=\([0-9]*\).*/\1/p')
 	again=$(gw_ssh "$TB_PORT" "$T/alice" alice@s1 'echo after-flood' 2>&1)
 	[ "${nch:-0}" -ge 8 ] && [ "${data:-0}" -gt 0 ] && [ "$data" -le "$datacap" ] &&
-	    tail -n +"$((logged + 1))" "$T/tb.log" |
-	    grep -q "closing the connection: its [0-9]* channels hold [0-9]* bytes" &&
+	    grep -q "conn $conn: closing the connection: its [0-9]* channels hold [0-9]* bytes" "$T/tb.log" &&
 	    ! grep -q "killed by signal\|Cannot allocate\|out of memory" "$T/tb.log" &&
 	    [ "$again" = after-flood ] &&
 		ok "32 direct-tcpip channels the Studio side never reads: worker data ${data} KiB (<= $datacap), the worker ends that connection alone, next login works ($out)" ||
