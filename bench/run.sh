@@ -40,8 +40,7 @@ TOP=$(cd "$HERE/.." && pwd)
 B=${B:-build}
 case $B in /*) ;; *) B=$TOP/$B ;; esac
 CIPHER=${BENCH_CIPHER:-aes128-gcm@openssh.com}
-KEX_FIRST=${BENCH_KEX_FIRST:-$(/usr/sbin/sshd -T -f /dev/null 2>/dev/null |
-	sed -n 's/^kexalgorithms \([^,]*\).*/\1/p')}
+KEX_FIRST=${BENCH_KEX_FIRST:-}
 SIZE=${BENCH_SIZE:-1073741824}
 ROUNDS=${BENCH_ROUNDS:-3}
 LOGINS=${BENCH_LOGINS:-50}
@@ -171,9 +170,16 @@ limits = { max_sessions = $((SESSIONS + 64)); max_startups = "64:30:256";
            per_source_max_startups = 0; max_sessions_per_user = 0; };
 log = { level = "info"; };
 EOF
-# The Studio's first key exchange first, ahead of the default list
-# (connect-sshd -T prints it): the worker's guess is then right.
-if [ -n "$KEX_FIRST" ] && [ "$KEX_FIRST" != default ]; then
+# The Studio's first key exchange first (its own sshd -T), ahead of the
+# default list (connect-sshd -T prints it): the worker's guess is then
+# right.
+if [ -z "$KEX_FIRST" ]; then
+	KEX_FIRST=$(/usr/sbin/sshd -T -f "$T/studio/sshd_config" 2>/dev/null |
+	    sed -n 's/^kexalgorithms \([^,]*\).*/\1/p')
+	[ -n "$KEX_FIRST" ] ||
+		die "cannot read the Studio's first key exchange (sshd -T -f $T/studio/sshd_config)"
+fi
+if [ "$KEX_FIRST" != default ]; then
 	kex=$("$B/connect-sshd" -T -f "$T/gw.conf" |
 	    sed -n 's/^ *kex = \[ \(.*\) \];$/\1/p' | tr -d ' ' | tr , '\n' |
 	    grep -vxF "\"$KEX_FIRST\"" | paste -sd, -)
