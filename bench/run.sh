@@ -247,12 +247,19 @@ TCK=$(getconf CLK_TCK)
 # The gateway's CPU so far: the monitor's own plus its reaped workers'.
 gw_cpu() { awk -v t="$TCK" '{ print ($14 + $15 + $16 + $17) / t }' "/proc/$GWPID/stat"; }
 gw_busy() { pgrep -P "$GWPID" | wc -l; }
+# The ProxyJump host's CPU so far, likewise: its sshd listener's own plus
+# its reaped per-connection children's.  OpenSSH's own relay, for scale:
+# it encrypts each byte once towards the client (the Studio's side is
+# the inner connection, relayed as plain TCP), the gateway decrypts and
+# encrypts it.
+jump_cpu() { awk -v t="$TCK" '{ print ($14 + $15 + $16 + $17) / t }' "/proc/$(cat "$T/jump/sshd.pid")/stat"; }
 # Wait until the finished connection's worker has been reaped (its CPU is
 # then in the monitor's cutime/cstime) and the pool is back to size.
 settle() {
 	local i
 	for i in $(seq 1 50); do
-		[ "$(gw_busy)" -le 16 ] && break
+		[ "$(gw_busy)" -le 16 ] &&
+		    ! pgrep -P "$(cat "$T/jump/sshd.pid")" > /dev/null && break
 		sleep 0.1
 	done
 	sleep 0.3
@@ -277,18 +284,22 @@ if want bulk; then
 	echo "== bulk: $ROUNDS x $MIB MiB each way per path, $CIPHER" >&2
 	for r in $(seq 1 "$ROUNDS"); do
 		for p in $PATHS; do
-			settle; c0=$(gw_cpu); t0=$(now)
+			settle; c0=$(gw_cpu); j0=$(jump_cpu); t0=$(now)
 			S "$p" "head -c $SIZE /dev/zero" > /dev/null || die "download via $p"
-			t1=$(now); settle; c1=$(gw_cpu)
+			t1=$(now); settle; c1=$(gw_cpu); j1=$(jump_cpu)
 			echo "$t0 $t1" | awk -v m="$MIB" '{ print m / ($2 - $1) }' >> "$T/down.$p"
 			[ "$p" = gw ] && awk -v a="$c0" -v b="$c1" -v s="$SIZE" \
 			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/cpu.down"
-			settle; c0=$(gw_cpu); t0=$(now)
+			[ "$p" = pj ] && awk -v a="$j0" -v b="$j1" -v s="$SIZE" \
+			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/jcpu.down"
+			settle; c0=$(gw_cpu); j0=$(jump_cpu); t0=$(now)
 			head -c "$SIZE" /dev/zero | S "$p" "cat > /dev/null" || die "upload via $p"
-			t1=$(now); settle; c1=$(gw_cpu)
+			t1=$(now); settle; c1=$(gw_cpu); j1=$(jump_cpu)
 			echo "$t0 $t1" | awk -v m="$MIB" '{ print m / ($2 - $1) }' >> "$T/up.$p"
 			[ "$p" = gw ] && awk -v a="$c0" -v b="$c1" -v s="$SIZE" \
 			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/cpu.up"
+			[ "$p" = pj ] && awk -v a="$j0" -v b="$j1" -v s="$SIZE" \
+			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/jcpu.up"
 			echo "   round $r $p: down $(tail -1 "$T/down.$p") up $(tail -1 "$T/up.$p") MiB/s" >&2
 		done
 	done
@@ -301,6 +312,9 @@ if want bulk; then
 	for d in down up; do
 		R[cpu.$d]=$(median < "$T/cpu.$d")
 		csv "gateway_cpu_per_gib_$d" connect-sshd "${R[cpu.$d]}" s/GiB "$ROUNDS"
+		[ -s "$T/jcpu.$d" ] || continue
+		R[jcpu.$d]=$(median < "$T/jcpu.$d")
+		csv "jump_cpu_per_gib_$d" ProxyJump "${R[jcpu.$d]}" s/GiB "$ROUNDS"
 	done
 	# Memory per active transfer: one more transfer each way through the
 	# gateway, apart from the timed ones (the sampling costs CPU), with
@@ -579,6 +593,14 @@ if want bulk && want cpu; then
 		line "gateway CPU s/GiB $d" "$(fmt "$c" 2)" "-" "-" \
 		    "$(ratio "$c" "$(v floor)")x floor $(fmt "$(v floor)" 2) (<= 2)" \
 		    "$(met "$(ratio "$c" "$(v floor)")" "<=" 2)"
+	done
+	# The jump host's floor is half the gateway's: one AES pass a byte.
+	for d in down up; do
+		[ -n "${R[jcpu.$d]:-}" ] || continue
+		c=$(v "jcpu.$d")
+		h=$(awk -v f="$(v floor)" 'BEGIN { print f / 2 }')
+		line "ProxyJump host CPU s/GiB $d" "-" "-" "$(fmt "$c" 2)" \
+		    "$(ratio "$c" "$h")x its floor $(fmt "$h" 2) (one pass)" ""
 	done
 fi
 if want registry && [ -n "${R[reg.redis]:-}" ]; then
