@@ -244,15 +244,17 @@ mkdir -p "$(dirname "$CSV")"
 echo "metric,path,value,unit,samples,cipher" > "$CSV"
 csv() { echo "$1,$2,$3,$4,$5,$CIPHER" >> "$CSV"; }
 TCK=$(getconf CLK_TCK)
+# proc_cpu PID: the CPU seconds of PID and of the children it reaped.
+proc_cpu() { awk -v t="$TCK" '{ print ($14 + $15 + $16 + $17) / t }' "/proc/$1/stat"; }
 # The gateway's CPU so far: the monitor's own plus its reaped workers'.
-gw_cpu() { awk -v t="$TCK" '{ print ($14 + $15 + $16 + $17) / t }' "/proc/$GWPID/stat"; }
+gw_cpu() { proc_cpu "$GWPID"; }
 gw_busy() { pgrep -P "$GWPID" | wc -l; }
 # The ProxyJump host's CPU so far, likewise: its sshd listener's own plus
 # its reaped per-connection children's.  OpenSSH's own relay, for scale:
 # it encrypts each byte once towards the client (the Studio's side is
 # the inner connection, relayed as plain TCP), the gateway decrypts and
 # encrypts it.
-jump_cpu() { awk -v t="$TCK" '{ print ($14 + $15 + $16 + $17) / t }' "/proc/$(cat "$T/jump/sshd.pid")/stat"; }
+jump_cpu() { proc_cpu "$(cat "$T/jump/sshd.pid")"; }
 # Wait until the finished connection's worker has been reaped (its CPU is
 # then in the monitor's cutime/cstime) and the pool is back to size.
 settle() {
