@@ -52,6 +52,42 @@ grep -q "event=channel.close .*type=direct-tcpip .*detail=127.0.0.1:$HTTP_PORT .
 	ok "audit: one channel.close record per forwarded connection, with target and bytes" ||
 	not_ok "audit: direct-tcpip channel record"
 
+# A destination slow to connect to (SYNs dropped): the Studio answers the
+# open only once its connect() is done.  Meanwhile the connection's other
+# channels go on, and an answer that comes after upstream_connect_timeout
+# still reaches the client, as without the gateway.  (The worker waited
+# for the answer, blocking: every channel of the connection stood still,
+# and after 10 s the client was refused while the Studio went on
+# connecting.)
+python3 "$(dirname "$0")/blackhole.py" "$T/bh.port" "$T/bh.release" &
+echo $! > "$T/bh.pid"
+for ((i = 0; i < 50; i++)); do [ -s "$T/bh.port" ] && break; nap 0.1; done
+BH_PORT=$(<"$T/bh.port")
+start=$SECONDS
+gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM" -W "127.0.0.1:$BH_PORT" \
+    </dev/null >"$T/bh.out" 2>"$T/bh.err" &
+bh_client=$!
+nap 1
+out=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM" 'echo alive')
+kill -0 "$bh_client" 2>/dev/null && pending=yes || pending=no
+[ "$out" = alive ] && [ $pending = yes ] &&
+	ok "a destination slow to connect: the connection's other channels go on meanwhile" ||
+	not_ok "slow destination: a session while the open is out (got '$out', open pending: $pending, -W: $(<"$T/bh.err"))"
+while ((SECONDS - start < 12)); do nap 0.5; done
+kill -0 "$bh_client" 2>/dev/null && pending=yes || pending=no
+touch "$T/bh.release"
+if [ $pending = yes ]; then
+	for ((i = 0; i < 400; i++)); do
+		kill -0 "$bh_client" 2>/dev/null || break
+		nap 0.1
+	done
+fi
+kill "$bh_client" 2>/dev/null; wait "$bh_client" 2>/dev/null
+[ $pending = yes ] && [ "$(<"$T/bh.out")" = late-hello ] &&
+	ok "a destination slow to connect: the Studio's answer after 12 s reaches the client" ||
+	not_ok "slow destination: late answer (pending at 12 s: $pending, got '$(<"$T/bh.out")', -W: $(<"$T/bh.err"))"
+kill "$(<"$T/bh.pid")" 2>/dev/null
+
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 -W "127.0.0.1:$DEAD_PORT" </dev/null 2>"$T/w.err"
 rc=$?
 direct_ssh -W "127.0.0.1:$DEAD_PORT" </dev/null 2>/dev/null
