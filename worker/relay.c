@@ -136,6 +136,11 @@ struct pair {
 	int up_opening;
 	int up_clock;			/* up_since is set */
 	struct timespec up_since;
+	/* A direct-tcpip open the client waits on while the Studio's answer
+	 * to ours is out (open_direct(), direct_settled()); kept from
+	 * libssh (scripts/libssh-patches/0010), answered and freed here. */
+	ssh_message client_open;
+	int audited;			/* its channel.open is in the log */
 	char host[IPC_MAX_NAME], orig[IPC_MAX_NAME];
 	int port, orig_port;
 	int eof_to_up, eof_to_down;
@@ -258,6 +263,8 @@ pair_free(struct pair *p)
 
 	for (i = 0; i < sizeof(p->pend) / sizeof(p->pend[0]); i++)
 		free(p->pend[i].data);
+	if (p->client_open != NULL)
+		ssh_message_free(p->client_open);
 	channel_release(p->up, &p->up_cb);
 	channel_release(p->down, &p->down_cb);
 	free(p);
@@ -577,14 +584,34 @@ new_pair(struct relay *r, enum chan_kind kind)
 	return p;
 }
 
+/* Both of the pair's channels are open (or opening): its channel.open
+ * record, with the number its records go by. */
+static void
+pair_opened(struct relay *r, struct pair *p)
+{
+	p->id = r->next_id++;
+	p->audited = 1;
+	audit(p, IPC_AUDIT_CHANNEL_OPEN, kind_names[p->kind], p->detail,
+	    IPC_END_NONE);
+}
+
 /* The pair is complete (both channels exist): relay it from now on. */
 static void
 add_pair(struct relay *r, struct pair *p)
 {
-	p->id = r->next_id++;
 	r->pairs[r->npairs++] = p;
-	audit(p, IPC_AUDIT_CHANNEL_OPEN, kind_names[p->kind], p->detail,
-	    IPC_END_NONE);
+	pair_opened(r, p);
+}
+
+/* A pair leaves the relay: its channel.close record (none for a
+ * direct-tcpip open the Studio refused: it never opened), then freed. */
+static void
+pair_drop(struct pair *p, uint32_t why)
+{
+	if (p->audited)
+		audit(p, IPC_AUDIT_CHANNEL_CLOSE, kind_names[p->kind],
+		    p->detail, why);
+	pair_free(p);
 }
 
 ssh_channel
@@ -643,19 +670,62 @@ relay_open_session(struct relay *r)
 /* ---- channels and forwardings the client asks for ---- */
 
 /*
- * ssh -L, ssh -D: the Studio connects to the destination.  The client's
- * open is answered only once the Studio has answered ours, so a refused
- * destination is refused to the client too.  (libssh 0.10 can send only
- * its generic open-failure reason.)
+ * Open (or see how far) the Studio's side of a direct-tcpip channel, to
+ * what the client's open (msg) asks for: SSH_OK, SSH_AGAIN while the
+ * Studio's answer is out, SSH_ERROR if it refused.
+ */
+static int
+open_direct_up(struct pair *p, ssh_message msg)
+{
+	const char *orig = ssh_message_channel_request_open_originator(msg);
+
+	return ssh_channel_open_forward(p->up,
+	    ssh_message_channel_request_open_destination(msg),
+	    ssh_message_channel_request_open_destination_port(msg),
+	    orig != NULL ? orig : "127.0.0.1",
+	    ssh_message_channel_request_open_originator_port(msg));
+}
+
+/*
+ * The Studio's answer (rc, from open_direct_up()) passed on to the
+ * client's open: 0 once both sides are open, 1 if the client is to be
+ * refused (by its caller).
+ */
+static int
+direct_answer(struct relay *r, struct pair *p, ssh_message msg, int rc)
+{
+	if (rc != SSH_OK) {
+		logit("Studio %s could not connect to %s: %s", r->name,
+		    p->detail, ssh_get_error(r->up));
+		return 1;
+	}
+	if ((p->down = ssh_message_channel_request_open_reply_accept(msg)) ==
+	    NULL)
+		return 1;
+	pair_opened(r, p);
+	return 0;
+}
+
+/*
+ * ssh -L, ssh -D, ssh -W: the Studio connects to the destination.  The
+ * client's open is answered only once the Studio has answered ours, so a
+ * refused destination is refused to the client too.  The Studio answers
+ * once its connect() is done: for a destination that drops SYNs, minutes
+ * later.  So the open goes out without waiting, libssh leaves the
+ * client's open to us (scripts/libssh-patches/0010), and the relay's loop
+ * answers it (direct_settled()); meanwhile the connection's other
+ * channels go on.  Waiting here, inside libssh's callback, stopped them
+ * all.  The gateway sets no bound of its own on the answer: OpenSSH's
+ * ssh and sshd set none.  (libssh sends only its generic open-failure
+ * reason.)
  */
 static int
 open_direct(struct relay *r, ssh_message msg)
 {
 	const char *host = ssh_message_channel_request_open_destination(msg);
-	const char *orig = ssh_message_channel_request_open_originator(msg);
 	int port = ssh_message_channel_request_open_destination_port(msg);
-	int oport = ssh_message_channel_request_open_originator_port(msg);
 	struct pair *p;
+	int rc;
 
 	if (host == NULL)
 		return 1;
@@ -668,21 +738,53 @@ open_direct(struct relay *r, ssh_message msg)
 		return 1;
 	snprintf(p->detail, sizeof(p->detail), "%s:%d", host, port);
 	snprintf(p->request, sizeof(p->request), "connect");
-	if (logged_in(r) != 0 || (p->up = ssh_channel_new(r->up)) == NULL ||
-	    UP_CALL(r, ssh_channel_open_forward(p->up, host, port,
-	    orig != NULL ? orig : "127.0.0.1", oport)) != SSH_OK) {
-		logit("Studio %s could not connect to %s:%d: %s", r->name,
-		    host, port, ssh_get_error(r->up));
+	if (logged_in(r) != 0 || (p->up = ssh_channel_new(r->up)) == NULL) {
+		logit("Studio %s could not connect to %s: %s", r->name,
+		    p->detail, ssh_get_error(r->up));
 		pair_free(p);
 		return 1;
 	}
-	if ((p->down = ssh_message_channel_request_open_reply_accept(msg)) ==
-	    NULL) {
+#ifdef LIBSSH_CSSHD_MESSAGE_KEEP
+	if ((rc = open_direct_up(p, msg)) == SSH_AGAIN) {
+		p->client_open = msg;
+		r->pairs[r->npairs++] = p;
+		return SSH_MESSAGE_KEEP;
+	}
+#else
+	/* A libssh without patch 0010 frees msg when we return: the
+	 * answer is awaited here, blocking, at most upstream_timeout. */
+	rc = UP_CALL(r, open_direct_up(p, msg));
+#endif
+	if (direct_answer(r, p, msg, rc) != 0) {
 		pair_free(p);
 		return 1;
 	}
-	add_pair(r, p);
+	r->pairs[r->npairs++] = p;
 	return 0;
+}
+
+/*
+ * A direct-tcpip pair whose client waits on its open (open_direct()): 1
+ * once the Studio has answered and both sides are open, 0 while the
+ * answer is out, -1 once the client has been refused (the pair is done).
+ */
+static int
+direct_settled(struct pair *p)
+{
+	ssh_message msg = p->client_open;
+	int rc;
+
+	if ((rc = open_direct_up(p, msg)) == SSH_AGAIN)
+		return 0;
+	p->client_open = NULL;
+	if (direct_answer(p->r, p, msg, rc) != 0) {
+		(void)ssh_message_reply_default(msg);
+		p->closed_down = p->closed_up = 1;
+		rc = -1;
+	} else
+		rc = 1;
+	ssh_message_free(msg);
+	return rc;
 }
 
 static struct rfwd *
@@ -813,7 +915,8 @@ unknown_request(struct relay *r, ssh_message msg, int from_client)
 #endif
 
 /* libssh: return 0 when the message was answered, 1 for its default
- * answer (a refusal). */
+ * answer (a refusal), SSH_MESSAGE_KEEP when we answer it later
+ * (open_direct()). */
 static int
 down_message(ssh_session s, ssh_message msg, void *ud)
 {
@@ -1137,6 +1240,8 @@ pair_step(struct pair *p)
 		r->client_lost = 1;
 	if (p->up_opening && up_settled(p) <= 0)
 		return 0;
+	if (p->client_open != NULL && direct_settled(p) <= 0)
+		return 0;
 	if (p->opening) {
 		if ((rc = pair_open_down(p)) == 0)
 			return 0;
@@ -1288,12 +1393,9 @@ step_all(struct relay *r)
 		progress += n;
 	}
 	for (i = j = 0; i < r->npairs; i++) {
-		if (pair_done(r->pairs[i])) {
-			audit(r->pairs[i], IPC_AUDIT_CHANNEL_CLOSE,
-			    kind_names[r->pairs[i]->kind], r->pairs[i]->detail,
-			    IPC_END_CLOSED);
-			pair_free(r->pairs[i]);
-		} else
+		if (pair_done(r->pairs[i]))
+			pair_drop(r->pairs[i], IPC_END_CLOSED);
+		else
 			r->pairs[j++] = r->pairs[i];
 	}
 	r->npairs = j;
@@ -1305,12 +1407,8 @@ close_all(struct relay *r)
 {
 	size_t i;
 
-	for (i = 0; i < r->npairs; i++) {
-		audit(r->pairs[i], IPC_AUDIT_CHANNEL_CLOSE,
-		    kind_names[r->pairs[i]->kind], r->pairs[i]->detail,
-		    IPC_END_CONNECTION);
-		pair_free(r->pairs[i]);
-	}
+	for (i = 0; i < r->npairs; i++)
+		pair_drop(r->pairs[i], IPC_END_CONNECTION);
 	r->npairs = 0;
 }
 
