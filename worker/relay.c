@@ -26,6 +26,7 @@
 #include <netinet/tcp.h>
 
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,10 @@ struct pair {
 	 * libssh (scripts/libssh-patches/0010), answered and freed here. */
 	ssh_message client_open;
 	int audited;			/* its channel.open is in the log */
+	int stored;			/* in r->pairs (pair_store()) */
+	/* The Studio's answer to that open, when it came: 1 confirmed,
+	 * -1 refused (on_open_response()). */
+	int up_answer;
 	char host[IPC_MAX_NAME], orig[IPC_MAX_NAME];
 	int port, orig_port;
 	int eof_to_up, eof_to_down;
@@ -188,6 +193,8 @@ struct relay {
 	size_t nfwds;
 	struct pair *pairs[RELAY_MAX_PAIRS];
 	size_t npairs;
+	size_t reserved;		/* made by new_pair(), not yet stored */
+	int answered;			/* an open answered since the pass began */
 	ssh_channel spare;		/* opened with the login, not yet used */
 	/* While the Studio login's answer is awaited (session.c), the wait
 	 * for it, run before anything is asked of the Studio. */
@@ -265,6 +272,8 @@ pair_free(struct pair *p)
 		free(p->pend[i].data);
 	if (p->client_open != NULL)
 		ssh_message_free(p->client_open);
+	if (!p->stored)
+		p->r->reserved--;
 	channel_release(p->up, &p->up_cb);
 	channel_release(p->down, &p->down_cb);
 	free(p);
@@ -561,11 +570,19 @@ new_pair(struct relay *r, enum chan_kind kind)
 	struct pair *p;
 	size_t h;
 
-	if (r->npairs == RELAY_MAX_PAIRS) {
+	/* Counted with the pairs not yet stored: until it is, libssh can
+	 * run the other side's callbacks (held_now() reads, a channel
+	 * opens), which may add pairs of their own. */
+	if (r->npairs + r->reserved >= RELAY_MAX_PAIRS) {
 		logit("%s channel refused: %d channels open", kind_names[kind],
 		    RELAY_MAX_PAIRS);
 		return NULL;
 	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->r = r;
+	p->kind = kind;
+	r->reserved++;
 	/* Every channel can come to hold a libssh window: none is added
 	 * while the others already hold RELAY_HOLD_BUDGET undelivered.  (A
 	 * reading side is read while a channel opens, so the check in
@@ -574,14 +591,20 @@ new_pair(struct relay *r, enum chan_kind kind)
 		logit("%s channel refused: the open channels hold %zu bytes "
 		    "that their destinations have not read", kind_names[kind],
 		    h);
+		pair_free(p);
 		return NULL;
 	}
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return NULL;
-	p->r = r;
-	p->kind = kind;
 	clock_now(&p->started);
 	return p;
+}
+
+/* The pair takes the place new_pair() reserved for it in the relay. */
+static void
+pair_store(struct relay *r, struct pair *p)
+{
+	r->reserved--;
+	p->stored = 1;
+	r->pairs[r->npairs++] = p;
 }
 
 /* Both of the pair's channels are open (or opening): its channel.open
@@ -599,7 +622,7 @@ pair_opened(struct relay *r, struct pair *p)
 static void
 add_pair(struct relay *r, struct pair *p)
 {
-	r->pairs[r->npairs++] = p;
+	pair_store(r, p);
 	pair_opened(r, p);
 }
 
@@ -670,9 +693,30 @@ relay_open_session(struct relay *r)
 /* ---- channels and forwardings the client asks for ---- */
 
 /*
+ * libssh: the Studio's answer to a direct-tcpip open (open_direct()),
+ * kept for direct_answer().  libssh reads it wherever it reads the
+ * Studio's packets, and the Studio may close the channel right behind its
+ * confirmation (a destination that sends a line and closes): the
+ * channel's state then no longer says that it was confirmed.
+ */
+static void
+on_open_response(ssh_session s, ssh_channel ch, bool ok, void *ud)
+{
+	struct pair *p = ud;
+
+	(void)ch;
+	p->up_answer = ok ? 1 : -1;
+	p->r->answered = 1;
+	/* libssh's error is this refusal's now, not later. */
+	if (!ok)
+		logit("Studio %s could not connect to %s: %s", p->r->name,
+		    p->detail, ssh_get_error(s));
+}
+
+/*
  * Open (or see how far) the Studio's side of a direct-tcpip channel, to
  * what the client's open (msg) asks for: SSH_OK, SSH_AGAIN while the
- * Studio's answer is out, SSH_ERROR if it refused.
+ * Studio's answer is out, SSH_ERROR otherwise.
  */
 static int
 open_direct_up(struct pair *p, ssh_message msg)
@@ -687,19 +731,18 @@ open_direct_up(struct pair *p, ssh_message msg)
 }
 
 /*
- * The Studio's answer (rc, from open_direct_up()) passed on to the
- * client's open: 0 once both sides are open, 1 if the client is to be
- * refused (by its caller).
+ * The Studio's answer (p->up_answer) passed on to the client's open: 0
+ * once both sides are open, 1 if the client is to be refused (by the
+ * caller).
  */
 static int
-direct_answer(struct relay *r, struct pair *p, ssh_message msg, int rc)
+direct_answer(struct relay *r, struct pair *p, ssh_message msg)
 {
-	if (rc != SSH_OK) {
+	if (p->up_answer == 0)
 		logit("Studio %s could not connect to %s: %s", r->name,
 		    p->detail, ssh_get_error(r->up));
-		return 1;
-	}
-	if ((p->down = ssh_message_channel_request_open_reply_accept(msg)) ==
+	if (p->up_answer <= 0 ||
+	    (p->down = ssh_message_channel_request_open_reply_accept(msg)) ==
 	    NULL)
 		return 1;
 	pair_opened(r, p);
@@ -738,51 +781,57 @@ open_direct(struct relay *r, ssh_message msg)
 		return 1;
 	snprintf(p->detail, sizeof(p->detail), "%s:%d", host, port);
 	snprintf(p->request, sizeof(p->request), "connect");
-	if (logged_in(r) != 0 || (p->up = ssh_channel_new(r->up)) == NULL) {
+	p->up_cb.userdata = p;
+	p->up_cb.channel_open_response_function = on_open_response;
+	ssh_callbacks_init(&p->up_cb);
+	if (logged_in(r) != 0 || (p->up = ssh_channel_new(r->up)) == NULL ||
+	    ssh_set_channel_callbacks(p->up, &p->up_cb) != SSH_OK) {
 		logit("Studio %s could not connect to %s: %s", r->name,
 		    p->detail, ssh_get_error(r->up));
 		pair_free(p);
 		return 1;
 	}
+	rc = open_direct_up(p, msg);
 #ifdef LIBSSH_CSSHD_MESSAGE_KEEP
-	if ((rc = open_direct_up(p, msg)) == SSH_AGAIN) {
+	if (rc == SSH_AGAIN && p->up_answer == 0) {
 		p->client_open = msg;
-		r->pairs[r->npairs++] = p;
+		pair_store(r, p);
 		return SSH_MESSAGE_KEEP;
 	}
 #else
 	/* A libssh without patch 0010 frees msg when we return: the
 	 * answer is awaited here, blocking, at most upstream_timeout. */
-	rc = UP_CALL(r, open_direct_up(p, msg));
+	if (rc == SSH_AGAIN && p->up_answer == 0)
+		(void)UP_CALL(r, open_direct_up(p, msg));
 #endif
-	if (direct_answer(r, p, msg, rc) != 0) {
+	if (direct_answer(r, p, msg) != 0) {
 		pair_free(p);
 		return 1;
 	}
-	r->pairs[r->npairs++] = p;
+	pair_store(r, p);
 	return 0;
 }
 
 /*
  * A direct-tcpip pair whose client waits on its open (open_direct()): 1
- * once the Studio has answered and both sides are open, 0 while the
- * answer is out, -1 once the client has been refused (the pair is done).
+ * once the Studio has confirmed and the client's open is accepted, 0
+ * while the answer is out, -1 once the client has been refused (the pair
+ * is done).
  */
 static int
 direct_settled(struct pair *p)
 {
 	ssh_message msg = p->client_open;
-	int rc;
+	int rc = 1;
 
-	if ((rc = open_direct_up(p, msg)) == SSH_AGAIN)
+	if (p->up_answer == 0)
 		return 0;
 	p->client_open = NULL;
-	if (direct_answer(p->r, p, msg, rc) != 0) {
+	if (direct_answer(p->r, p, msg) != 0) {
 		(void)ssh_message_reply_default(msg);
 		p->closed_down = p->closed_up = 1;
 		rc = -1;
-	} else
-		rc = 1;
+	}
 	ssh_message_free(msg);
 	return rc;
 }
@@ -1379,6 +1428,7 @@ step_all(struct relay *r)
 	long progress = 0, n;
 	size_t i, j, start;
 
+	r->answered = 0;
 	flow_start(&r->to_down, r->down);
 	flow_start(&r->to_up, r->up);
 	start = r->npairs > 0 ? r->rr++ % r->npairs : 0;
@@ -1592,9 +1642,11 @@ relay_run(struct relay *r)
 			break;
 		}
 		/* A failed poll shows as a disconnected session above. */
+		/* (An open the Studio answered since the pass began, read
+		 * with another channel's packets, is passed on at once.) */
 		if (progress > 0)
 			drain_sockets(ev);
-		else
+		else if (!r->answered)
 			(void)ssh_event_dopoll(ev, 1000);
 	}
 	/* With a message for the client, leave the channels open: a client

@@ -59,20 +59,24 @@ grep -q "event=channel.close .*type=direct-tcpip .*detail=127.0.0.1:$HTTP_PORT .
 # for the answer, blocking: every channel of the connection stood still,
 # and after 10 s the client was refused while the Studio went on
 # connecting.)
-python3 "$(dirname "$0")/blackhole.py" "$T/bh.port" "$T/bh.release" &
+python3 "$(dirname "$0")/blackhole.py" "$T/bh.port" "$T/bh.release" 2>"$T/bh.log" &
 echo $! > "$T/bh.pid"
-for ((i = 0; i < 50; i++)); do [ -s "$T/bh.port" ] && break; nap 0.1; done
-BH_PORT=$(<"$T/bh.port")
+for ((i = 0; i < 300; i++)); do [ -s "$T/bh.port" ] && break; nap 0.1; done
+BH_PORT=$(cat "$T/bh.port" 2>/dev/null)
 start=$SECONDS
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM" -W "127.0.0.1:$BH_PORT" \
     </dev/null >"$T/bh.out" 2>"$T/bh.err" &
 bh_client=$!
-nap 1
+# The Studio's sshd connecting (its SYNs unanswered): the open is out.
+for ((i = 0; i < 300; i++)); do
+	ss -tnp state syn-sent "( dport = :${BH_PORT:-0} )" 2>/dev/null | grep -q sshd && break
+	nap 0.1
+done
 out=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM" 'echo alive')
 kill -0 "$bh_client" 2>/dev/null && pending=yes || pending=no
 [ "$out" = alive ] && [ $pending = yes ] &&
 	ok "a destination slow to connect: the connection's other channels go on meanwhile" ||
-	not_ok "slow destination: a session while the open is out (got '$out', open pending: $pending, -W: $(<"$T/bh.err"))"
+	not_ok "slow destination: a session while the open is out (got '$out', open pending: $pending, -W: $(<"$T/bh.err"), blackhole: $(<"$T/bh.log"))"
 while ((SECONDS - start < 12)); do nap 0.5; done
 kill -0 "$bh_client" 2>/dev/null && pending=yes || pending=no
 touch "$T/bh.release"
@@ -83,18 +87,20 @@ if [ $pending = yes ]; then
 	done
 fi
 kill "$bh_client" 2>/dev/null; wait "$bh_client" 2>/dev/null
-[ $pending = yes ] && [ "$(<"$T/bh.out")" = late-hello ] &&
-	ok "a destination slow to connect: the Studio's answer after 12 s reaches the client" ||
-	not_ok "slow destination: late answer (pending at 12 s: $pending, got '$(<"$T/bh.out")', -W: $(<"$T/bh.err"))"
+records=$(grep -c "event=channel.close .*detail=127.0.0.1:$BH_PORT " "$GW_LOG")
+[ $pending = yes ] && [ "$(<"$T/bh.out")" = late-hello ] && [ "$records" = 1 ] &&
+	ok "a destination slow to connect: the Studio's answer after 12 s reaches the client, one channel record" ||
+	not_ok "slow destination: late answer (pending at 12 s: $pending, got '$(<"$T/bh.out")', channel.close records: $records, -W: $(<"$T/bh.err"))"
 kill "$(<"$T/bh.pid")" 2>/dev/null
 
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 -W "127.0.0.1:$DEAD_PORT" </dev/null 2>"$T/w.err"
 rc=$?
 direct_ssh -W "127.0.0.1:$DEAD_PORT" </dev/null 2>/dev/null
 drc=$?
-[ $rc = $drc ] && grep -q "forwarding failed" "$T/w.err" &&
-	ok "a destination the Studio cannot reach is refused to the client (ssh -W exit $rc, as direct)" ||
-	not_ok "refused destination (rc=$rc direct=$drc: $(<"$T/w.err"))"
+records=$(grep -c "event=channel\..*detail=127.0.0.1:$DEAD_PORT " "$GW_LOG")
+[ $rc = $drc ] && grep -q "forwarding failed" "$T/w.err" && [ "$records" = 0 ] &&
+	ok "a destination the Studio cannot reach is refused to the client (ssh -W exit $rc, as direct), no channel record" ||
+	not_ok "refused destination (rc=$rc direct=$drc, channel records: $records: $(<"$T/w.err"))"
 
 R_PORT=$(free_port)
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM" -O forward -R "127.0.0.1:$R_PORT:127.0.0.1:$HTTP_PORT" 2>/dev/null
