@@ -168,10 +168,10 @@ if start_gateway hg "$T/hg.conf" && wait_log "$T/hp.out" ready; then
 	HP_PID=$!
 	if wait_log "$T/hp2.out" ready; then
 		GW_SSH_LOGLEVEL=DEBUG2 gw_ssh "$HG_PORT" "$T/alice" alice@s1 \
-		    'exec sleep 30 hold-gone-marker' > /dev/null 2> "$T/hp2.err" &
+		    "exec sleep 30 hold-gone-${T##*/}" > /dev/null 2> "$T/hp2.err" &
 		cl=$!
 		wait_log "$T/hp2.err" "Sending command: exec sleep 30"
-		pkill -9 -f "^ssh .*hold-gone-marker"
+		pkill -9 -f "^ssh .*hold-gone-${T##*/}"
 		wait "$cl" 2>/dev/null
 		: > "$T/hp.release"
 		conn=$(grep 'event=auth.accepted' "$T/hg.log" | tail -n 1 | sed -n 's/.* conn=\([0-9]*\) .*/\1/p')

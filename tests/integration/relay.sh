@@ -170,18 +170,18 @@ cmp -s "$T/known_hosts" "$T/known_hosts.before" && ! grep -q "$studio_pub" "$T/k
 
 # ---- one side going away ends the other promptly, with the cause logged ----
 # (A command that writes notices; without a pty sshd signals nothing.)
-gw_ssh "$GW_PORT" "$T/alice" alice@s1 'exec yes client-gone-marker' >/dev/null 2>&1 &
+gw_ssh "$GW_PORT" "$T/alice" alice@s1 "exec yes client-gone-${T##*/}" >/dev/null 2>&1 &
 clp=$!
 # Mid-session: once the command runs on the Studio (a fixed 2 s was not
 # always enough under the sanitizers for the login to finish).
 for ((_i = 1; _i <= 100; _i++)); do
-	pgrep -f "^yes client-gone-marker" >/dev/null && break
+	pgrep -f "^yes client-gone-${T##*/}" >/dev/null && break
 	nap 0.1
 done
-pkill -9 -f "^ssh .*client-gone-marker"
+pkill -9 -f "^ssh .*client-gone-${T##*/}"
 gone=no
 for ((_i = 1; _i <= 50; _i++)); do
-	pgrep -f "yes client-gone-marker" >/dev/null || { gone=yes; break; }
+	pgrep -f "yes client-gone-${T##*/}" >/dev/null || { gone=yes; break; }
 	nap 0.1
 done
 wait $clp 2>/dev/null

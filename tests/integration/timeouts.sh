@@ -33,16 +33,16 @@ if start_gateway lim "$T/lim.conf"; then
 	sed -i 's/idle_timeout = 6;/idle_timeout = 0;/' "$T/lim.conf"
 	stop_gateway lim
 	start_gateway lim "$T/lim.conf"
-	gw_ssh "$LIM_PORT" "$T/alice" alice@s1 'exec sleep 60 # keepalive-marker' >/dev/null 2>&1 &
+	gw_ssh "$LIM_PORT" "$T/alice" alice@s1 "exec sleep 60 # keepalive-${T##*/}" >/dev/null 2>&1 &
 	kap=$!
 	sleep 2
 	# A client that stops answering (its process frozen: the kernel still
 	# acknowledges TCP, the SSH client says nothing).
-	pkill -STOP -f "^ssh .*keepalive-marker"
+	pkill -STOP -f "^ssh .*keepalive-${T##*/}"
 	wait_log "$T/lim.log" "client did not answer 4 keepalives in 4 s" &&
 		ok "keepalive_interval/keepalive_count_max close a connection whose client went silent" ||
 		not_ok "keepalives: $(tail -3 "$T/lim.log")"
-	pkill -KILL -f "^ssh .*keepalive-marker"
+	pkill -KILL -f "^ssh .*keepalive-${T##*/}"
 	wait $kap 2>/dev/null
 	stop_gateway lim
 else
