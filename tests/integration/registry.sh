@@ -148,9 +148,15 @@ if start_gateway rg "$T/rg.conf"; then
 
 	# Revocation: the session already open goes on; the key stops working
 	# within cache_ttl (1 s).
+	# (The long session must be logged in before the key goes: under
+	# load a login took more than the second this waited.)
+	accepted0=$(grep -c "event=auth.accepted .*user=alice session=r1 " "$RG_LOG")
 	gw_ssh "$RG_PORT" "$T/alice" alice@r1 'sleep 3; echo survived' > "$T/rg.long" 2>&1 &
 	rglong=$!
-	sleep 1
+	for ((i = 0; i < 300; i++)); do
+		[ "$(grep -c "event=auth.accepted .*user=alice session=r1 " "$RG_LOG")" -gt "$accepted0" ] && break
+		nap 0.1
+	done
 	ctl key add alice "$(<"$T/carol.pub")" > /dev/null
 	ctl key remove alice "$ALICE_FP"
 	sleep 1.2
