@@ -1284,8 +1284,9 @@ pair_step(struct pair *p)
 	int rc;
 
 	/* The client's connection ended under an open channel: not the
-	 * orderly close of a finished session. */
-	if (!p->closed_down && gone(r->down))
+	 * orderly close of a finished session.  (An open still waiting for
+	 * the Studio's answer is no channel yet.) */
+	if (p->audited && !p->closed_down && gone(r->down))
 		r->client_lost = 1;
 	if (p->up_opening && up_settled(p) <= 0)
 		return 0;
@@ -1641,9 +1642,9 @@ relay_run(struct relay *r)
 			rc = -1;
 			break;
 		}
-		/* A failed poll shows as a disconnected session above. */
-		/* (An open the Studio answered since the pass began, read
-		 * with another channel's packets, is passed on at once.) */
+		/* A failed poll shows as a disconnected session above.  An
+		 * open the Studio answered since the pass began (read with
+		 * another channel's packets) is passed on without waiting. */
 		if (progress > 0)
 			drain_sockets(ev);
 		else if (!r->answered)
@@ -1677,6 +1678,17 @@ relay_client_disconnected(struct relay *r)
 		r->pairs[i]->down = NULL;
 }
 
+/* The channels open now (not opens still waiting for an answer). */
+static size_t
+open_pairs(const struct relay *r)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->npairs; i++)
+		n += r->pairs[i]->audited;
+	return n;
+}
+
 /* The client's connection ended: say how, once.  0 while it is up. */
 int
 relay_client_left(struct relay *r)
@@ -1692,7 +1704,7 @@ relay_client_left(struct relay *r)
 	if (strstr(r->down_why, "No more sessions") != NULL)
 		logit("client opened a session channel after its "
 		    "no-more-sessions@openssh.com: disconnected");
-	else if (r->client_lost || r->npairs > 0)
+	else if (r->client_lost || open_pairs(r) > 0)
 		logit("client disconnected with channels open: %s",
 		    r->down_why);
 	else
