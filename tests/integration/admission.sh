@@ -129,8 +129,14 @@ if start_gateway mu "$T/mu.conf"; then
 		[ "$(grep -c 'configuration reloaded' "$T/mu.log")" -ge 2 ] && break
 		nap 0.1
 	done
+	closed0=$(grep -c "event=session.closed .*user=alice " "$T/mu.log")
 	touch "$T/mu.go"
 	wait $mu_p1 $mu_p2
+	# Their workers count until the monitor has reaped them.
+	for ((_i = 1; _i <= 100; _i++)); do
+		[ "$(grep -c "event=session.closed .*user=alice " "$T/mu.log")" -ge $((closed0 + 2)) ] && break
+		nap 0.1
+	done
 	out=$(gw_ssh "$MU_PORT" "$T/alice" alice@s1 'echo again' 2>&1)
 	[ "$out" = again ] && ok "max_sessions_per_user: once alice's connections end, she logs in again" ||
 		not_ok "max_sessions_per_user after the connections ended (got '$out')"

@@ -150,7 +150,12 @@ for i in 1 2 3 4 5 6; do
 		grep -q "Studio session s1 closed the connection" "$T/sd.err.$i" &&
 		good=$((good + 1))
 done
-nap 0.5
+# The records come after the clients have their message (relay_free()
+# closes the channels after the disconnect): waited for, up to 10 s.
+for ((_i = 1; _i <= 100; _i++)); do
+	[ "$(grep -c 'channel.close .*detail="echo started; sleep 60".*end=connection-ended' "$GW_LOG")" -ge 6 ] && break
+	nap 0.1
+done
 [ "$good" = 6 ] && [ "$(grep -c "killed by signal" "$GW_LOG")" = "$sd_before" ] &&
 	ok "the Studio killed under 6 open sessions: each client gets the message, no worker crashes" ||
 	not_ok "Studio death: $good of 6 clients told; crashes: $(grep "killed by signal" "$GW_LOG" | tail -2 | tr '\n' ' ')"

@@ -163,16 +163,33 @@ if command -v haproxy >/dev/null; then
 		# Four stalled handshakes from 127.0.0.3, two on each replica:
 		# no replica alone reaches per_source_max_startups = 3, the
 		# count they share in Redis does.
-		python3 - "$HP" <<-'PY'
-		import socket, sys, time
+		# Each of the first three is in Redis before the next is made,
+		# and the four are held until a refusal is logged (each wait up
+		# to 10 s: under load a replica's count reached Redis late).
+		python3 - "$HP" "$RDS_PORT" "$RDS_PASS" "$T/ra.log" "$T/rb.log" <<-'PY'
+		import re, socket, subprocess, sys, time
+		port, rport, rpass, logs = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+		def counted():
+		    out = subprocess.run(["redis-cli", "-p", rport, "-a", rpass, "--no-auth-warning",
+		                          "ZCARD", "connect-sshd:startups:7f000003"],
+		                         capture_output=True, text=True).stdout.strip()
+		    return int(out) if out.isdigit() else -1
+		def refused():
+		    pat = re.compile(r"connection\.refused .*peer=127\.0\.0\.3:[0-9]* reason=per-source-max-startups")
+		    return any(pat.search(open(f).read()) for f in logs)
+		def wait(cond):
+		    end = time.time() + 10
+		    while not cond() and time.time() < end:
+		        time.sleep(0.1)
 		held = []
 		for i in range(4):
 		    s = socket.socket()
 		    s.bind(("127.0.0.3", 0))
-		    s.connect(("127.0.0.1", int(sys.argv[1])))
+		    s.connect(("127.0.0.1", port))
 		    held.append(s)
-		    time.sleep(0.3)
-		time.sleep(1)
+		    if i < 3:
+		        wait(lambda: counted() >= i + 1)
+		wait(refused)
 		PY
 		nref=$(cat "$T/ra.log" "$T/rb.log" | grep -c "connection.refused .*peer=127.0.0.3:[0-9]* reason=per-source-max-startups")
 		# The held connections' workers end, and the monitors remove

@@ -108,6 +108,10 @@ if [ $pending = yes ]; then
 	done
 fi
 kill "$bh_client" 2>/dev/null; wait "$bh_client" 2>/dev/null
+for ((_i = 1; _i <= 100; _i++)); do
+	grep -q "event=channel.close .*detail=127.0.0.1:$BH_PORT " "$GW_LOG" && break
+	nap 0.1
+done
 records=$(grep -c "event=channel.close .*detail=127.0.0.1:$BH_PORT " "$GW_LOG")
 [ $pending = yes ] && [ "$(<"$T/bh.out")" = late-hello ] && [ "$records" = 1 ] &&
 	ok "a destination slow to connect: the Studio's answer after 12 s reaches the client, one channel record" ||
@@ -130,12 +134,14 @@ got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM" \
 [ "$got" = "$web_sum" ] && ok "ssh -R: the Studio's port reaches the client's side" ||
 	not_ok "ssh -R (got $got)"
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 -o ControlPath="$CM" -O cancel -R "127.0.0.1:$R_PORT:127.0.0.1:$HTTP_PORT" 2>/dev/null
-nap 0.5
-if (exec 3<>"/dev/tcp/127.0.0.1/$R_PORT") 2>/dev/null; then
+# (The cancel goes mux client, master, worker, Studio: up to 10 s.)
+listening=yes
+for ((_i = 1; _i <= 100; _i++)); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$R_PORT") 2>/dev/null || { listening=no; break; }
+	nap 0.1
+done
+[ $listening = no ] && ok "cancel-tcpip-forward: the Studio stops listening" ||
 	not_ok "cancel-tcpip-forward: the Studio still listens on $R_PORT"
-else
-	ok "cancel-tcpip-forward: the Studio stops listening"
-fi
 out=$(GW_SSH_LOGLEVEL=INFO gw_ssh "$GW_PORT" "$T/alice" alice@s1 -R 0:127.0.0.1:$HTTP_PORT \
     'sleep 1; echo listening' 2>&1)
 echo "$out" | grep -q "Allocated port [0-9]* for remote forward" && echo "$out" | grep -q listening &&

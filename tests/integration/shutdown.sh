@@ -21,7 +21,8 @@ if wait_log "$T/dr.log" "ready:"; then
 		nap 0.1
 	done
 	kill -TERM $drpid
-	nap 0.5
+	# The monitor logs this once its listeners are closed.
+	wait_log "$T/dr.log" "no new connections; draining"
 	if (exec 3<>"/dev/tcp/127.0.0.1/$DR_PORT") 2>/dev/null; then
 		not_ok "SIGTERM: the listener is closed at once"
 	else

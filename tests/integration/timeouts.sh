@@ -35,7 +35,8 @@ if start_gateway lim "$T/lim.conf"; then
 	start_gateway lim "$T/lim.conf"
 	gw_ssh "$LIM_PORT" "$T/alice" alice@s1 "exec sleep 60 # keepalive-${T##*/}" >/dev/null 2>&1 &
 	kap=$!
-	sleep 2
+	# Logged in first: keepalives are the relay's.
+	wait_log "$T/lim.log" "event=command .*keepalive-${T##*/}"
 	# A client that stops answering (its process frozen: the kernel still
 	# acknowledges TCP, the SSH client says nothing).
 	pkill -STOP -f "^ssh .*keepalive-${T##*/}"

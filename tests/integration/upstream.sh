@@ -27,7 +27,7 @@ while True:
 ' "$SILENT_PORT" "$HANGUP_PORT" &
 echo $! > "$T/fakestudio.pid"
 UP_PORT=$(free_port)
-write_conf "$T/up.conf" "$UP_PORT" 'limits = { upstream_connect_timeout = 2; };'
+write_conf "$T/up.conf" "$UP_PORT" 'limits = { upstream_connect_timeout = 5; };'
 sed -i "s|^studios = ( |studios = ( { session = \"u5\"; workspace = 100; upstream = \"127.0.0.1:$SILENT_PORT\"; },\n            { session = \"u6\"; workspace = 100; upstream = \"127.0.0.1:$STUDIO_PORT\"; upstream_user = \"nosuchuser-csshd\"; },\n            { session = \"u7\"; workspace = 100; upstream = \"127.0.0.1:$HANGUP_PORT\"; },\n            |" "$T/up.conf"
 echo "[127.0.0.1]:$UP_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
 if wait_port "$SILENT_PORT" && start_gateway up "$T/up.conf"; then
