@@ -214,13 +214,27 @@ if start_gateway nofwd "$T/nofwd.conf"; then
 		wait_log "$T/nofwd.log" "local forwarding is off" &&
 		ok "local = false: direct-tcpip refused with an open failure, logged" ||
 		not_ok "local = false (rc=$rc: $out)"
+	# Connections reach ssh's -L listener (wait_port's probe, then curl)
+	# and their opens are refused by the gateway, logged, while the
+	# session, held on a file, runs.
 	NF_L=$(free_port)
-	out=$(gw_ssh "$NF_PORT" "$T/alice" alice@s1 -L "$NF_L:127.0.0.1:$HTTP_PORT" \
-	    "sleep 1; echo still-here" 2>&1 & sleep 0.5;
-	    curl -s --max-time 5 "http://127.0.0.1:$NF_L/" >/dev/null; echo "curl=$?"; wait)
-	echo "$out" | grep -q still-here && echo "$out" | grep -q "curl=[1-9]" &&
+	nrefused=$(grep -c "local forwarding is off" "$T/nofwd.log")
+	gw_ssh "$NF_PORT" "$T/alice" alice@s1 -L "$NF_L:127.0.0.1:$HTTP_PORT" \
+	    "while [ ! -e $T/nf.go ]; do sleep 0.1; done; echo still-here" >"$T/nf.out" 2>&1 &
+	nfp=$!
+	wait_port "$NF_L"
+	curl -s --max-time 5 "http://127.0.0.1:$NF_L/" >/dev/null
+	crc=$?
+	for ((_i = 1; _i <= 100; _i++)); do
+		[ "$(grep -c "local forwarding is off" "$T/nofwd.log")" -ge $((nrefused + 2)) ] && break
+		nap 0.1
+	done
+	now_refused=$(grep -c "local forwarding is off" "$T/nofwd.log")
+	touch "$T/nf.go"
+	wait $nfp
+	grep -q still-here "$T/nf.out" && [ $crc != 0 ] && [ "$now_refused" -ge $((nrefused + 2)) ] &&
 		ok "local = false: a refused -L connection leaves the session running" ||
-		not_ok "local = false with -L (got '$out')"
+		not_ok "local = false with -L (curl=$crc, refusals logged $nrefused -> $now_refused, got '$(<"$T/nf.out")')"
 	out=$(gw_ssh "$NF_PORT" "$T/alice" alice@s1 -o ExitOnForwardFailure=yes \
 	    -R "127.0.0.1:$(free_port):127.0.0.1:$HTTP_PORT" true 2>&1)
 	rc=$?
