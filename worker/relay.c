@@ -368,13 +368,17 @@ audit(struct pair *p, uint32_t event, const char *kind, const char *detail,
 /*
  * The Studio's answer to the spare's open so far (ssh_channel_open_session()
  * on a channel whose open is out).  In the test build, for a user
- * "testhook-unanswered", never any: a Studio that does not answer.
+ * "testhook-unanswered", none until 2 s past upstream_timeout after the
+ * relay began to wait for it (up_since): a Studio that answers only after
+ * the client's channel was closed for want of an answer.
  */
 static int
 spare_answer(struct pair *p)
 {
 #ifdef CSSHD_TEST_HOOKS
-	if (testhook_unanswered)
+	if (testhook_unanswered && (!p->up_clock ||
+	    clock_ms_since(&p->up_since) <
+	    ((uint64_t)p->r->upstream_timeout + 2) * 1000))
 		return SSH_AGAIN;
 #endif
 	return ssh_channel_open_session(p->up);
@@ -1252,9 +1256,11 @@ up_settled(struct pair *p)
 	p->up_opening = 0;
 	if (rc == SSH_OK && !p->closed_down)
 		return 1;
-	if (rc == SSH_OK)		/* answered after the client's close */
+	if (rc == SSH_OK) {
+		logit("Studio %s answered the open of a session channel after "
+		    "the client's side was closed: closing it", p->r->name);
 		(void)ssh_channel_close(p->up);
-	else
+	} else
 		logit("Studio %s refused a session channel: %s", p->r->name,
 		    ssh_get_error(p->r->up));
 	if (!p->closed_down)

@@ -109,7 +109,8 @@ void testhook_user(const char *user);
  * on what it holds (relay.c), so that RLIMIT_DATA is reached. */
 extern int testhook_unbounded;
 /* Set for a user "testhook-unanswered": the Studio's answer to the open
- * of the channel sent with the login is never seen (relay.c). */
+ * of the channel sent with the login is seen only 2 s after the relay
+ * gave up waiting for it (relay.c, spare_answer()). */
 extern int testhook_unanswered;
 #endif
 
