@@ -259,20 +259,22 @@ kill "$(<"$T/agent.pid")" 2>/dev/null; rm -f "$T/agent.pid"
 unset SSH_AUTH_SOCK SSH_AGENT_PID
 
 # ---- flow control: a slow reader throttles the Studio, the worker stays small ----
-worker_of() {	# worker_of PATTERN: the worker whose connection is in the log as PATTERN
-	pgrep -P "$(<"$T/gw.pid")" | while read -r w; do
-		[ "$(awk '/^VmRSS:/{print $2}' "/proc/$w/status" 2>/dev/null)" ] && echo "$w"
-	done
-}
-before=$(pgrep -P "$(<"$T/gw.pid")" | sort)
-gw_ssh "$GW_PORT" "$T/alice" alice@s1 'head -c 40M /dev/zero' | { sleep 6; wc -c > "$T/slow.count"; } &
+# The reader takes nothing until slow.go exists; the workers' RSS is
+# sampled for 2 s once the command runs on the Studio (its record in
+# the log), while the Studio fills every window it is given.
+gw_ssh "$GW_PORT" "$T/alice" alice@s1 'head -c 40M /dev/zero # slow-reader' |
+    { while [ ! -e "$T/slow.go" ]; do sleep 0.1; done; wc -c > "$T/slow.count"; } &
 slowp=$!
-sleep 4
+wait_log "$GW_LOG" 'event=command .*slow-reader'
 maxrss=0
-for w in $(pgrep -P "$(<"$T/gw.pid")"); do
-	r=$(awk '/^VmRSS:/{print $2}' "/proc/$w/status" 2>/dev/null || echo 0)
-	[ "${r:-0}" -gt "$maxrss" ] && maxrss=$r
+for ((_i = 1; _i <= 10; _i++)); do
+	nap 0.2
+	for w in $(pgrep -P "$(<"$T/gw.pid")"); do
+		r=$(awk '/^VmRSS:/{print $2}' "/proc/$w/status" 2>/dev/null || echo 0)
+		[ "${r:-0}" -gt "$maxrss" ] && maxrss=$r
+	done
 done
+touch "$T/slow.go"
 wait $slowp
 # ASan's shadow memory and quarantine add ~30 MiB to every process.
 rsscap=32768; [ "${SANITIZE:-}" = 1 ] && rsscap=98304
