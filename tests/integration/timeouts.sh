@@ -50,11 +50,12 @@ else
 	not_ok "start the gateway with idle and keepalive limits"
 fi
 
-# ---- a Studio that never answers the open of the login's channel ----
+# ---- a Studio that answers the open of the login's channel too late ----
 # The worker opens a session channel with the Studio login and gives it to
 # the client's first session channel before the Studio has answered
 # (worker/relay.c, up_settled()).  The test build's "testhook-unanswered"
-# never sees that answer.  A request on the channel fails (in the test
+# sees that answer only 2 s after upstream_connect_timeout (spare_answer()).
+# A request on the channel fails (in the test
 # build at once, in production after upstream_connect_timeout), and
 # OpenSSH's ssh then leaves; a client
 # that has not sent one yet (paramiko here, idle_timeout off) must see its
