@@ -29,7 +29,7 @@
 #   BENCH_WAN_SIZE     bytes per wan transfer, default 67108864 (64 MiB)
 #   BENCH_WAN_ROUNDS   wan transfer rounds per path and delay, default 2
 #   BENCH_WAN_LOGINS   wan logins per path and delay, default 10
-#   BENCH_PATHS        subset of: gw direct pj (bulk and login), for profiling
+#   BENCH_PATHS        subset of: gw direct pj (bulk, login and wan), for profiling
 #   BENCH_CSV          default build/bench/results.csv
 set -u
 # Files this script writes are loaded by a gateway that refuses group- or
@@ -498,7 +498,7 @@ if want wan; then
 		wan_start "$D"
 		echo "== wan D=$D ms per leg: $WAN_ROUNDS x $WMIB MiB, stream and sftp, each way" >&2
 		for r in $(seq 1 "$WAN_ROUNDS"); do
-			for p in gw direct pj; do
+			for p in $PATHS; do
 				h=${p}w
 				for k in down up get put; do
 					rm -f "$T/wan.up"
@@ -516,7 +516,7 @@ if want wan; then
 			done
 		done
 		for i in $(seq 1 "$WAN_LOGINS"); do
-			for p in gw direct pj; do
+			for p in $PATHS; do
 				t0=$(now)
 				S "${p}w" true 2>>"$T/ssh.err" || die "wan login via $p at D=$D"
 				t1=$(now)
@@ -524,7 +524,7 @@ if want wan; then
 			done
 		done
 		wan_stop
-		for p in gw direct pj; do
+		for p in $PATHS; do
 			for k in down up get put; do
 				R[wan.$D.$k.$p]=$(median < "$T/wan.$D.$k.$p")
 				csv "wan${D}ms_$k" "$(label "$p")" "${R[wan.$D.$k.$p]}" MiB/s "$WAN_ROUNDS"
