@@ -26,7 +26,7 @@
 #                      registry (login latency with the Redis registry)
 #                      wan (all three paths over emulated latency)
 #   BENCH_DELAYS       one-way delays per leg for wan, ms, default "0 5 25 50"
-#   BENCH_WAN_SIZE     bytes per wan transfer, default 67108864 (64 MiB)
+#   BENCH_WAN_SIZE     bytes per wan transfer, default 268435456 (256 MiB, as in issue 14)
 #   BENCH_WAN_ROUNDS   wan transfer rounds per path and delay, default 2
 #   BENCH_WAN_LOGINS   wan logins per path and delay, default 10
 #   BENCH_PATHS        subset of: gw direct pj (bulk, login and wan), for profiling
@@ -49,7 +49,7 @@ PER_CLIENT=${BENCH_PER_CLIENT:-8}
 SESSIONS=${BENCH_SESSIONS:-1000}
 ONLY=${BENCH_ONLY:-bulk login rate scale cpu registry wan}
 DELAYS=${BENCH_DELAYS:-0 5 25 50}
-WAN_SIZE=${BENCH_WAN_SIZE:-67108864}
+WAN_SIZE=${BENCH_WAN_SIZE:-268435456}
 WAN_ROUNDS=${BENCH_WAN_ROUNDS:-2}
 WAN_LOGINS=${BENCH_WAN_LOGINS:-10}
 CSV=${BENCH_CSV:-$TOP/build/bench/results.csv}
