@@ -246,8 +246,13 @@ csv() { echo "$1,$2,$3,$4,$5,$CIPHER" >> "$CSV"; }
 TCK=$(getconf CLK_TCK)
 # proc_cpu PID: the CPU seconds of PID and of the children it reaped.
 proc_cpu() { awk -v t="$TCK" '{ print ($14 + $15 + $16 + $17) / t }' "/proc/$1/stat"; }
+# proc_ucpu PID: the user-mode part of that (the process's own code and
+# its libraries: libssh's copies, the cipher), without the kernel's TCP
+# work, which on loopback includes much of the receiving peer's.
+proc_ucpu() { awk -v t="$TCK" '{ print ($14 + $16) / t }' "/proc/$1/stat"; }
 # The gateway's CPU so far: the monitor's own plus its reaped workers'.
 gw_cpu() { proc_cpu "$GWPID"; }
+gw_ucpu() { proc_ucpu "$GWPID"; }
 gw_busy() { pgrep -P "$GWPID" | wc -l; }
 # The ProxyJump host's CPU so far, likewise: its sshd listener's own plus
 # its reaped per-connection children's.  OpenSSH's own relay, for scale:
@@ -286,20 +291,24 @@ if want bulk; then
 	echo "== bulk: $ROUNDS x $MIB MiB each way per path, $CIPHER" >&2
 	for r in $(seq 1 "$ROUNDS"); do
 		for p in $PATHS; do
-			settle; c0=$(gw_cpu); j0=$(jump_cpu); t0=$(now)
+			settle; c0=$(gw_cpu); u0=$(gw_ucpu); j0=$(jump_cpu); t0=$(now)
 			S "$p" "head -c $SIZE /dev/zero" > /dev/null || die "download via $p"
-			t1=$(now); settle; c1=$(gw_cpu); j1=$(jump_cpu)
+			t1=$(now); settle; c1=$(gw_cpu); u1=$(gw_ucpu); j1=$(jump_cpu)
 			echo "$t0 $t1" | awk -v m="$MIB" '{ print m / ($2 - $1) }' >> "$T/down.$p"
 			[ "$p" = gw ] && awk -v a="$c0" -v b="$c1" -v s="$SIZE" \
 			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/cpu.down"
+			[ "$p" = gw ] && awk -v a="$u0" -v b="$u1" -v s="$SIZE" \
+			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/ucpu.down"
 			[ "$p" = pj ] && awk -v a="$j0" -v b="$j1" -v s="$SIZE" \
 			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/jcpu.down"
-			settle; c0=$(gw_cpu); j0=$(jump_cpu); t0=$(now)
+			settle; c0=$(gw_cpu); u0=$(gw_ucpu); j0=$(jump_cpu); t0=$(now)
 			head -c "$SIZE" /dev/zero | S "$p" "cat > /dev/null" || die "upload via $p"
-			t1=$(now); settle; c1=$(gw_cpu); j1=$(jump_cpu)
+			t1=$(now); settle; c1=$(gw_cpu); u1=$(gw_ucpu); j1=$(jump_cpu)
 			echo "$t0 $t1" | awk -v m="$MIB" '{ print m / ($2 - $1) }' >> "$T/up.$p"
 			[ "$p" = gw ] && awk -v a="$c0" -v b="$c1" -v s="$SIZE" \
 			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/cpu.up"
+			[ "$p" = gw ] && awk -v a="$u0" -v b="$u1" -v s="$SIZE" \
+			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/ucpu.up"
 			[ "$p" = pj ] && awk -v a="$j0" -v b="$j1" -v s="$SIZE" \
 			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/jcpu.up"
 			echo "   round $r $p: down $(tail -1 "$T/down.$p") up $(tail -1 "$T/up.$p") MiB/s" >&2
@@ -314,6 +323,8 @@ if want bulk; then
 	for d in down up; do
 		R[cpu.$d]=$(median < "$T/cpu.$d")
 		csv "gateway_cpu_per_gib_$d" connect-sshd "${R[cpu.$d]}" s/GiB "$ROUNDS"
+		R[ucpu.$d]=$(median < "$T/ucpu.$d")
+		csv "gateway_user_cpu_per_gib_$d" connect-sshd "${R[ucpu.$d]}" s/GiB "$ROUNDS"
 		[ -s "$T/jcpu.$d" ] || continue
 		R[jcpu.$d]=$(median < "$T/jcpu.$d")
 		csv "jump_cpu_per_gib_$d" ProxyJump "${R[jcpu.$d]}" s/GiB "$ROUNDS"
@@ -595,6 +606,11 @@ if want bulk && want cpu; then
 		line "gateway CPU s/GiB $d" "$(fmt "$c" 2)" "-" "-" \
 		    "$(ratio "$c" "$(v floor)")x floor $(fmt "$(v floor)" 2) (<= 2)" \
 		    "$(met "$(ratio "$c" "$(v floor)")" "<=" 2)"
+	done
+	for d in down up; do
+		c=$(v "ucpu.$d")
+		line "  of which user mode, $d" "$(fmt "$c" 2)" "-" "-" \
+		    "$(ratio "$c" "$(v floor)")x floor" ""
 	done
 	# The jump host's floor is half the gateway's: one AES pass a byte.
 	for d in down up; do
