@@ -1,7 +1,7 @@
 # bulk.sh - 8 MiB both ways, up and down; 32 MiB both ways with both
-# legs rekeying; the bytes counted in the audit log.  (8 MiB is four
-# windows of each leg; the rekeying needs 32, the Studio's RekeyLimit
-# being 16M.)
+# legs rekeying; the bytes counted in the audit log; 4 MiB both ways with
+# each cipher family on both legs.  (8 MiB is four windows of each leg;
+# the rekeying needs 32, the Studio's RekeyLimit being 16M.)
 # Run by topic.sh (its gateway "gw", the Studios, the keys).
 
 # ---- 8 MiB both ways ----
@@ -29,3 +29,37 @@ got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 "cat $T/blob8" | sha256sum | cut -d'
 
 grep -q "event=session.closed.*bytes_in=33554432" "$GW_LOG" &&
 	ok "audit: bytes counted (32 MiB in)" || not_ok "audit: bytes counted (32 MiB in)"
+
+# ---- every cipher family, both legs ----
+# libssh patch 0011 encrypts each packet in place.  A gateway that allows
+# one cipher (and one MAC) uses it on both legs, so 4 MiB through `cat`
+# crosses four encrypting sends of it: client, gateway to Studio, Studio,
+# gateway to client.  The families differ in what is encrypted in place:
+# GCM (4 bytes of associated data left clear), chacha20-poly1305 (length
+# and body under two keys), CTR with an encrypt-then-MAC MAC (the body
+# after the length field, MAC over the ciphertext) and CTR with a plain
+# MAC (MAC over the plaintext, computed before it is overwritten).
+head -c 4M "$T/blob" > "$T/blob4"
+want4=$(sha256sum < "$T/blob4" | cut -d' ' -f1)
+for combo in aes256-gcm@openssh.com:hmac-sha2-256-etm@openssh.com \
+    chacha20-poly1305@openssh.com:hmac-sha2-256-etm@openssh.com \
+    aes128-ctr:hmac-sha2-256-etm@openssh.com aes256-ctr:hmac-sha2-512; do
+	cipher=${combo%%:*} mac=${combo##*:}
+	CI_PORT=$(free_port)
+	echo "[127.0.0.1]:$CI_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+	write_conf "$T/ci.conf" "$CI_PORT" "algorithms = { ciphers = [ \"$cipher\" ]; macs = [ \"$mac\" ]; };"
+	if start_gateway ci "$T/ci.conf"; then
+		got=$(GW_SSH_LOGLEVEL=DEBUG gw_ssh "$CI_PORT" "$T/alice" alice@s1 -c "$cipher" -m "$mac" \
+		    'cat' < "$T/blob4" 2>"$T/ci.err" | sha256sum | cut -d' ' -f1)
+		grep -q "kex: server->client cipher: $cipher MAC: .*$mac\|kex: server->client cipher: $cipher MAC: <implicit>" "$T/ci.err" &&
+			[ "$got" = "$want4" ] &&
+			ok "4 MiB both ways with $cipher, $mac on both legs, sha256 equal" ||
+			{ not_ok "4 MiB with $cipher, $mac (want $want4 got $got)"
+			  grep "kex: server->client\|rror" "$T/ci.err" | head -3 | sed 's/^/#   /'
+			  tail -3 "$T/ci.log" | sed 's/^/#   /'; }
+		stop_gateway ci
+	else
+		not_ok "start the gateway with ciphers = [ $cipher ], macs = [ $mac ]"
+	fi
+done
+rm -f "$T/blob4" "$T/ci.err"
