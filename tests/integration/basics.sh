@@ -213,9 +213,12 @@ done
 
 # ---- key custody: no worker holds the private key ----
 mon=$(<"$T/gw.pid")
-gw_ssh "$GW_PORT" "$T/alice" alice@s1 'sleep 4' &
+# The scan must see a worker in the middle of a session: it starts once
+# the session's command is logged, and the command outlasts a slow scan.
+gw_ssh "$GW_PORT" "$T/alice" alice@s1 'sleep 6; echo memscan-mid' > /dev/null &
 bg=$!
-sleep 2
+mid=0
+wait_log "$GW_LOG" 'event=command .*command="sleep 6; echo memscan-mid"' && mid=1
 workers=$(pgrep -P "$mon")
 nscanned=0; nfound=0
 for w in $workers; do
@@ -227,9 +230,9 @@ for w in $workers; do
 	esac
 done
 wait $bg
-[ "$nscanned" -ge 2 ] && [ "$nfound" = 0 ] &&
+[ "$nscanned" -ge 2 ] && [ "$nfound" = 0 ] && [ "$mid" = 1 ] &&
 	ok "no private key bytes in any worker's memory ($nscanned workers scanned, one mid-session)" ||
-	not_ok "worker memory scan: $nscanned clean, $nfound with key bytes"
+	not_ok "worker memory scan: $nscanned clean, $nfound with key bytes, mid-session command logged: $mid"
 python3 "$HERE/memscan.py" "$mon" "$T/gw_key" >/dev/null 2>&1
 [ $? = 1 ] && ok "the scanner finds the key in the monitor (control)" ||
 	not_ok "the scanner finds the key in the monitor (control)"
