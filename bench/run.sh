@@ -576,7 +576,7 @@ if want bulk; then
 		g=$(v "$d.gw"); dr=$(v "$d.direct"); pj=$(v "$d.pj")
 		line "throughput $d (MiB/s)" "$(fmt "$g")" "$(fmt "$dr")" "$(fmt "$pj")" \
 		    "$(ratio "$g" "$pj")x PJ (>= 1.3)" "$(met "$(ratio "$g" "$pj")" ">=" 1.3)"
-		line "" "" "" "" "$(ratio "$g" "$dr")x direct (>= 0.6)" "$(met "$(ratio "$g" "$dr")" ">=" 0.6)"
+		line "" "" "" "" "$(ratio "$g" "$dr")x direct (>= 0.7)" "$(met "$(ratio "$g" "$dr")" ">=" 0.7)"
 	done
 	for d in down up; do
 		line "worker PSS, active $d (MiB)" "$(fmt "$(v "pss.$d")" 2)" "-" "-" \
@@ -604,8 +604,8 @@ if want bulk && want cpu; then
 	for d in down up; do
 		c=$(v "cpu.$d")
 		line "gateway CPU s/GiB $d" "$(fmt "$c" 2)" "-" "-" \
-		    "$(ratio "$c" "$(v floor)")x floor $(fmt "$(v floor)" 2) (<= 2)" \
-		    "$(met "$(ratio "$c" "$(v floor)")" "<=" 2)"
+		    "$(ratio "$c" "$(v floor)")x floor $(fmt "$(v floor)" 2) (<= 2.5)" \
+		    "$(met "$(ratio "$c" "$(v floor)")" "<=" 2.5)"
 	done
 	for d in down up; do
 		c=$(v "ucpu.$d")
