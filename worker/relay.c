@@ -45,6 +45,17 @@
 #define RELAY_MAX_PAIRS	IPC_MAX_CHANNELS	/* open at once, per connection */
 #define RELAY_MAX_FWDS	16	/* remote forwardings per connection */
 /*
+ * Session requests (pty, env, exec, ...) asked of the Studio whose answers
+ * are still out, per channel.  OpenSSH's client sends a login's requests
+ * back to back (pty, one env per variable its SendEnv names, the command)
+ * and each waited a Studio round trip here; they now go on at once and
+ * the answers come back in turn (libssh patch 0013).  libssh ends the
+ * connection of a client that is owed more answers on one channel than
+ * it keeps (SSH_CHANNEL_REPLIES_MAX, 128), before this bound is reached:
+ * can_ask() only keeps the array whole.
+ */
+#define RELAY_MAX_ASKED	128
+/*
  * What one pass over the channels may write towards one side.  libssh
  * queues whatever a socket does not take at once, without bound, and a
  * peer that grants large windows but never reads its socket (128 channels
@@ -114,6 +125,9 @@ hold_bounded(void)
 
 enum chan_kind { CH_SESSION, CH_DIRECT, CH_FORWARDED, CH_AGENT };
 
+/* What a request asked of the Studio was, for its answer. */
+enum asked_kind { ASKED_PTY, ASKED_OTHER };
+
 static const char *const kind_names[] = {
 	[CH_SESSION] = "session",
 	[CH_DIRECT] = "direct-tcpip",
@@ -155,6 +169,10 @@ struct pair {
 	char exit_signal[IPC_MAX_NAME];
 	int core;
 	int pty;
+	/* Requests asked of the Studio, answers still out, oldest first
+	 * (asked(), on_request_reply()). */
+	uint8_t asked[RELAY_MAX_ASKED];
+	unsigned asked_head, asked_n;
 	char request[16];		/* "shell", "exec", "subsystem" */
 	char detail[IPC_MAX_TEXT];	/* command, subsystem, target */
 	struct timespec started;
@@ -347,8 +365,9 @@ audit(struct pair *p, uint32_t event, const char *kind, const char *detail,
 	mm_audit(&a);
 }
 
-/* Run one request on the Studio's session, waiting for its answer (and
- * first for the login's, if it is still out). */
+/* Run one request on the Studio's session, first waiting for the login's
+ * answer if it is still out.  A session request on a pipelined channel
+ * (patch 0013) returns once sent; any other call waits for its answer. */
 #define UP_CALL(r, call) ({ \
 	int rc_ = SSH_ERROR; \
 	if (logged_in(r) == 0) { \
@@ -415,6 +434,89 @@ note_request(struct pair *p, const char *request, const char *detail)
 
 /* ---- requests from the client, forwarded ---- */
 
+/* Room for one more request in flight? */
+static int
+can_ask(struct pair *p)
+{
+	if (p->asked_n < RELAY_MAX_ASKED)
+		return 1;
+	logit("session request refused: %d requests on one channel await "
+	    "the Studio's answers", RELAY_MAX_ASKED);
+	return 0;
+}
+
+#ifdef LIBSSH_CSSHD_PIPELINED_REQUESTS
+/*
+ * The Studio's side of a session pair sends its requests without waiting
+ * for their answers (libssh patch 0013): each answer reaches
+ * on_request_reply(), in the order the requests went out.
+ */
+static int
+pipeline_up(struct pair *p)
+{
+	if (ssh_channel_set_pipelined_requests(p->up) != SSH_OK) {
+		error("cannot pipeline requests on a channel of Studio %s",
+		    p->r->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* A request went to the Studio: the client's answer waits for its
+ * answer (SSH_CHANNEL_REQUEST_LATER, on_request_reply()). */
+static int
+asked(struct pair *p, enum asked_kind kind)
+{
+	p->asked[(p->asked_head + p->asked_n) % RELAY_MAX_ASKED] =
+	    (uint8_t)kind;
+	p->asked_n++;
+	return SSH_CHANNEL_REQUEST_LATER;
+}
+
+/* libssh: the Studio's answer to the oldest request still out; the
+ * client's request gets it, in its turn. */
+static void
+on_request_reply(ssh_session s, ssh_channel ch, bool ok, void *ud)
+{
+	struct pair *p = ud;
+	enum asked_kind kind;
+
+	if (p->asked_n == 0)
+		return;	/* libssh counts only what we asked */
+	kind = (enum asked_kind)p->asked[p->asked_head];
+	p->asked_head = (p->asked_head + 1) % RELAY_MAX_ASKED;
+	p->asked_n--;
+	if (kind == ASKED_PTY && ok)
+		p->pty = 1;
+	/* A closed channel's owed answers went out as refusals with its
+	 * close (patch 0013). */
+	if (!p->closed_down && !ssh_channel_is_closed(p->down))
+		(void)ssh_channel_request_reply(p->down, ok);
+}
+#else
+/* A libssh without patch 0013: each request waits for the Studio's
+ * answer (UPSTREAM_CALL()), and the callback answers the client. */
+static int
+pipeline_up(struct pair *p)
+{
+	return 0;
+}
+
+/* The call returned SSH_OK once the Studio had accepted the request. */
+static int
+asked(struct pair *p, enum asked_kind kind)
+{
+	if (kind == ASKED_PTY)
+		p->pty = 1;
+	return 0;
+}
+#endif
+
+/*
+ * Each request callback: once the Studio's side is open (up_open()), the
+ * request goes to the Studio and the client's answer waits for the
+ * Studio's; a request that cannot go is refused at once.
+ */
 static int
 on_exec(ssh_session s, ssh_channel ch, const char *command, void *ud)
 {
@@ -423,8 +525,10 @@ on_exec(ssh_session s, ssh_channel ch, const char *command, void *ud)
 	note_request(p, "exec", command);
 	if (up_open(p) != 0)
 		return REFUSED(p, 1);
-	return UPSTREAM_CALL(p, ssh_channel_request_exec(p->up, command)) ==
-	    SSH_OK ? 0 : 1;
+	if (!can_ask(p) ||
+	    UPSTREAM_CALL(p, ssh_channel_request_exec(p->up, command)) != SSH_OK)
+		return 1;
+	return asked(p, ASKED_OTHER);
 }
 
 static int
@@ -435,8 +539,10 @@ on_shell(ssh_session s, ssh_channel ch, void *ud)
 	note_request(p, "shell", NULL);
 	if (up_open(p) != 0)
 		return REFUSED(p, 1);
-	return UPSTREAM_CALL(p, ssh_channel_request_shell(p->up)) == SSH_OK ?
-	    0 : 1;
+	if (!can_ask(p) ||
+	    UPSTREAM_CALL(p, ssh_channel_request_shell(p->up)) != SSH_OK)
+		return 1;
+	return asked(p, ASKED_OTHER);
 }
 
 static int
@@ -447,8 +553,11 @@ on_subsystem(ssh_session s, ssh_channel ch, const char *name, void *ud)
 	note_request(p, "subsystem", name);
 	if (up_open(p) != 0)
 		return REFUSED(p, 1);
-	return UPSTREAM_CALL(p, ssh_channel_request_subsystem(p->up, name)) ==
-	    SSH_OK ? 0 : 1;
+	if (!can_ask(p) ||
+	    UPSTREAM_CALL(p, ssh_channel_request_subsystem(p->up, name)) !=
+	    SSH_OK)
+		return 1;
+	return asked(p, ASKED_OTHER);
 }
 
 static int
@@ -460,8 +569,11 @@ on_env(ssh_session s, ssh_channel ch, const char *name, const char *value,
 	/* The Studio's AcceptEnv decides; its refusal is passed on. */
 	if (up_open(p) != 0)
 		return REFUSED(p, -1);
-	return UPSTREAM_CALL(p, ssh_channel_request_env(p->up, name, value)) ==
-	    SSH_OK ? 0 : -1;
+	if (!can_ask(p) ||
+	    UPSTREAM_CALL(p, ssh_channel_request_env(p->up, name, value)) !=
+	    SSH_OK)
+		return -1;
+	return asked(p, ASKED_OTHER);
 }
 
 static int
@@ -480,11 +592,11 @@ on_pty(ssh_session s, ssh_channel ch, const char *term, int cols, int rows,
 	 * none, as libssh 0.10 did. */
 	if (up_open(p) != 0)
 		return REFUSED(p, -1);
-	if (UPSTREAM_CALL(p, ssh_channel_request_pty_size_modes(p->up, term,
+	if (!can_ask(p) ||
+	    UPSTREAM_CALL(p, ssh_channel_request_pty_size_modes(p->up, term,
 	    cols, rows, no_modes, sizeof(no_modes))) != SSH_OK)
 		return -1;
-	p->pty = 1;
-	return 0;
+	return asked(p, ASKED_PTY);
 }
 
 static int
@@ -684,8 +796,12 @@ relay_open_session(struct relay *r)
 	p->up_cb.userdata = p;
 	p->up_cb.channel_exit_status_function = on_exit_status;
 	p->up_cb.channel_exit_signal_function = on_exit_signal;
+#ifdef LIBSSH_CSSHD_PIPELINED_REQUESTS
+	p->up_cb.channel_request_reply_function = on_request_reply;
+#endif
 	ssh_callbacks_init(&p->up_cb);
-	if (ssh_set_channel_callbacks(p->down, &p->down_cb) != SSH_OK ||
+	if (pipeline_up(p) != 0 ||
+	    ssh_set_channel_callbacks(p->down, &p->down_cb) != SSH_OK ||
 	    ssh_set_channel_callbacks(p->up, &p->up_cb) != SSH_OK) {
 		pair_free(p);
 		return NULL;

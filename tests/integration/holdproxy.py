@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""holdproxy.py PORT TARGET_PORT RELEASE_FILE
+"""holdproxy.py PORT TARGET_PORT RELEASE_FILE [HOLD_FILE]
 
 A TCP forwarder on 127.0.0.1:PORT to 127.0.0.1:TARGET_PORT, for one
 connection: everything from the client goes through at once; what the
@@ -7,8 +7,9 @@ server (an SSH server) sends goes through up to its NEWKEYS, the last
 unencrypted packet of the first key exchange, and is then held until
 RELEASE_FILE exists (at most 30 s).  So the client's login and what
 follows it reach the server, and the server's answers wait: a test can
-look at what the client did before any answer came.  Prints "ready" once
-listening.
+look at what the client did before any answer came.  With HOLD_FILE,
+what the server sends is held from when HOLD_FILE exists instead (the
+test creates it when it is ready).  Prints "ready" once listening.
 """
 import os
 import socket
@@ -81,8 +82,28 @@ def held_pump(src, dst, release):
         pass
 
 
+def file_held_pump(src, dst, hold, release):
+    """Server to client: at once until HOLD exists, then held until
+    release."""
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            if os.path.exists(hold):
+                deadline = time.monotonic() + 30
+                while (not os.path.exists(release) and
+                       time.monotonic() < deadline):
+                    time.sleep(0.02)
+            dst.sendall(data)
+        dst.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
 def main():
     port, target, release = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    hold = sys.argv[4] if len(sys.argv) > 4 else None
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", port))
@@ -95,7 +116,10 @@ def main():
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     up = threading.Thread(target=pump, args=(client, server), daemon=True)
     up.start()
-    held_pump(server, client, release)
+    if hold:
+        file_held_pump(server, client, hold, release)
+    else:
+        held_pump(server, client, release)
     up.join(timeout=30)
 
 

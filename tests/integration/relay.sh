@@ -26,6 +26,67 @@ out=$(CSSHD_TEST_VAR=passed NOT_ACCEPTED=leak gw_ssh "$GW_PORT" "$T/alice" alice
 [ "$out" = "passed/unset" ] && ok "env: accepted variables pass, others are refused by the Studio" ||
 	not_ok "env: got '$out'"
 
+# ---- session requests in flight ----
+# OpenSSH's client sends a login's requests (pty, env, the command) back
+# to back.  The worker passes each on to the Studio without waiting for
+# the answer to the one before, and gives the client the Studio's answers
+# in turn (libssh patch 0013): the same answers, in the same order, as
+# without the gateway, for a mix of accepted, refused and unanswered
+# requests and one libssh answers itself (keepalive@openssh.com).
+gw_req=$(/usr/bin/python3 "$HERE/requests.py" order "$GW_PORT" "$T/alice" alice@s1 2>&1)
+direct_req=$(/usr/bin/python3 "$HERE/requests.py" order "$KEY_STUDIO_PORT" "$T/gw_key" "$STUDIO_USER" 2>&1)
+[ "$gw_req" = "$direct_req" ] && [ "$direct_req" = "answers=S,F,S,F,F,S output=A=alpha B=beta tty=yes status=0" ] &&
+	ok "requests in flight: answers in order, as without the gateway ($gw_req)" ||
+	not_ok "requests in flight: gateway '$gw_req', direct '$direct_req'"
+
+# And they are in flight: with the Studio's answers held (holdproxy.py
+# between the gateway and the Studio, holding from when the test says),
+# an env asked and then a command: the command runs while the env's
+# answer is still held.  (Waiting for each answer, the worker sent the
+# command only once the env's answer came.)
+RP_PORT=$(free_port)
+RG_PORT=$(free_port)
+write_conf "$T/rg.conf" "$RG_PORT"
+sed -i "/session = \"s1\"/s|127.0.0.1:$STUDIO_PORT|127.0.0.1:$RP_PORT|" "$T/rg.conf"
+python3 "$HERE/holdproxy.py" "$RP_PORT" "$STUDIO_PORT" "$T/rp.release" "$T/rp.hold" > "$T/rp.out" 2>&1 &
+RP_PID=$!
+if start_gateway rg "$T/rg.conf" && wait_log "$T/rp.out" ready; then
+	out=$(/usr/bin/python3 "$HERE/requests.py" held "$RG_PORT" "$T/alice" alice@s1 \
+	    "$T/rp.marker" "$T/rp.hold" "$T/rp.release" 2>&1)
+	case $out in
+	"marker=yes answers=S,S,S status=0 held_answers=0")
+		ok "requests in flight: the command reached the Studio while the env's answer was held" ;;
+	*)	not_ok "requests in flight with the answers held: $out"
+		tail -n 5 "$T/rg.log" | sed 's/^/#   /' ;;
+	esac
+	# A client that sends more requests than the gateway keeps answers
+	# for (128 on one channel) before any is answered: its connection
+	# ends, with the reason in the log, and the worker ends cleanly.
+	wait "$RP_PID" 2>/dev/null
+	rm -f "$T/rp.hold" "$T/rp.release"
+	python3 "$HERE/holdproxy.py" "$RP_PORT" "$STUDIO_PORT" "$T/rp.release" "$T/rp.hold" > "$T/rp2.out" 2>&1 &
+	RP_PID=$!
+	if wait_log "$T/rp2.out" ready; then
+		out=$(/usr/bin/python3 "$HERE/requests.py" flood "$RG_PORT" "$T/alice" alice@s1 \
+		    - "$T/rp.hold" "$T/rp.release" 2>"$T/rp.err")
+		if [ "$out" = "ended=yes" ] &&
+		    wait_log "$T/rg.log" "More than 128 channel requests await their answers"; then
+			ok "requests in flight: more than 128 answers owed on a channel end the connection, logged"
+		else
+			not_ok "requests in flight, a flood: $out"
+			tail -n 5 "$T/rp.err" "$T/rg.log" | sed 's/^/#   /'
+		fi
+	else
+		not_ok "requests in flight: the second hold proxy starts"
+	fi
+	stop_gateway rg
+else
+	not_ok "requests in flight: the hold proxy and its gateway start"
+fi
+: > "$T/rp.release"
+kill "$RP_PID" 2>/dev/null
+wait "$RP_PID" 2>/dev/null
+
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 'kill -9 $$' 2>"$T/k9.gw"
 gw_rc=$?
 direct_ssh 'kill -9 $$' 2>"$T/k9.direct"
