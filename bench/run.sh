@@ -133,6 +133,8 @@ start_sshd() {
 	MaxStartups 2000
 	MaxSessions 16
 	Subsystem sftp internal-sftp
+	# As Debian's sshd_config: the client's locale is accepted.
+	AcceptEnv LANG LC_*
 	# The sessions' HOME is the bench's: the user's own dotfiles (a
 	# pyenv init in ~/.bashrc, say, that every remote command would run)
 	# stay out of the measurement, alike for every path.
@@ -526,12 +528,21 @@ if want wan; then
 				echo "   D=$D round $r $p: down $(tail -1 "$T/wan.$D.down.$p") up $(tail -1 "$T/wan.$D.up.$p") get $(tail -1 "$T/wan.$D.get.$p") put $(tail -1 "$T/wan.$D.put.$p") MiB/s" >&2
 			done
 		done
+		# A login as a terminal user makes it: a pty, the locale
+		# (Debian's ssh_config sends LANG and LC_*, its sshd_config
+		# accepts them), then the command.  The client sends the three
+		# requests without waiting between them.
 		for i in $(seq 1 "$WAN_LOGINS"); do
 			for p in $PATHS; do
 				t0=$(now)
 				S "${p}w" true 2>>"$T/ssh.err" || die "wan login via $p at D=$D"
 				t1=$(now)
 				echo "$t0 $t1" | awk '{ print ($2 - $1) * 1000 }' >> "$T/wan.$D.login.$p"
+				t0=$(now)
+				LANG=C.UTF-8 S "${p}w" -tt -o SendEnv=LANG true </dev/null \
+				    >/dev/null 2>>"$T/ssh.err" || die "wan tty login via $p at D=$D"
+				t1=$(now)
+				echo "$t0 $t1" | awk '{ print ($2 - $1) * 1000 }' >> "$T/wan.$D.ttylogin.$p"
 			done
 		done
 		wan_stop
@@ -542,6 +553,8 @@ if want wan; then
 			done
 			R[wan.$D.login.$p]=$(median < "$T/wan.$D.login.$p")
 			csv "wan${D}ms_login" "$(label "$p")" "${R[wan.$D.login.$p]}" ms "$WAN_LOGINS"
+			R[wan.$D.ttylogin.$p]=$(median < "$T/wan.$D.ttylogin.$p")
+			csv "wan${D}ms_tty_login" "$(label "$p")" "${R[wan.$D.ttylogin.$p]}" ms "$WAN_LOGINS"
 		done
 	done
 fi
@@ -640,6 +653,10 @@ if want wan; then
 		done
 		g=$(v "wan.$D.login.gw"); dr=$(v "wan.$D.login.direct"); pj=$(v "wan.$D.login.pj")
 		line "D=$D login (ms, median)" "$(fmt "$g")" "$(fmt "$dr")" "$(fmt "$pj")" \
+		    "$(ratio "$g" "$dr")x direct (<= 1.2 at 50)" \
+		    "$([ "$D" = 50 ] && met "$(ratio "$g" "$dr")" "<=" 1.2)"
+		g=$(v "wan.$D.ttylogin.gw"); dr=$(v "wan.$D.ttylogin.direct"); pj=$(v "wan.$D.ttylogin.pj")
+		line "D=$D login, pty+LANG (ms)" "$(fmt "$g")" "$(fmt "$dr")" "$(fmt "$pj")" \
 		    "$(ratio "$g" "$dr")x direct (<= 1.2 at 50)" \
 		    "$([ "$D" = 50 ] && met "$(ratio "$g" "$dr")" "<=" 1.2)"
 	done
