@@ -7,25 +7,30 @@ answers (SSH_MSG_CHANNEL_SUCCESS or _FAILURE) must come in the order the
 requests were sent (RFC 4254 5.4), one for each request that wanted one.
 
   order   Sends, without waiting: env CSSHD_TEST_A=alpha (answer wanted),
+          keepalive@openssh.com (wanted; the gateway's libssh answers it
+          itself, at once: it must wait its turn behind the env's),
           env NOT_ACCEPTED_A=1 (wanted), env CSSHD_TEST_B=beta (not
           wanted), pty-req (wanted), subsystem no-such-subsystem
-          (wanted), window-change (not wanted: RFC 4254 6.7),
-          keepalive@openssh.com (wanted; libssh answers it itself), then
-          exec of a command that prints both variables and whether its
-          stdin is a terminal (wanted).  Prints
+          (wanted), window-change (not wanted: RFC 4254 6.7), then exec
+          of a command that prints both variables and whether its stdin
+          is a terminal (wanted).  Prints
 
-              answers=S,F,S,F,F,S output=A=alpha B=beta tty=yes status=0
+              answers=S,F,F,S,F,S output=A=alpha B=beta tty=yes status=0
 
           Run against the gateway and straight against a Studio, the two
           lines must be the same.
   held    env CSSHD_TEST_A (wanted) and its answer, so the Studio's side
           of the channel is open; then creates HOLD (holdproxy.py holds
           what the Studio sends from then on), sends env CSSHD_TEST_B
-          (wanted) and exec "touch MARKER" (wanted), and waits at most
-          20 s for MARKER: it appears only if the exec reached the Studio
-          while the env's answer was held.  Then creates RELEASE.  Prints
+          (wanted), keepalive@openssh.com (wanted; the gateway answers it
+          itself, and must not before the held env's answer) and exec
+          "touch MARKER" (wanted), and waits at most 20 s for MARKER: it
+          appears only if the exec reached the Studio while the env's
+          answer was held.  Then creates RELEASE.  Prints
 
-              marker=yes answers=S,S,S status=0
+              marker=yes answers=S,S,F,S status=0 held_answers=0
+
+          (held_answers: answers that came while the Studio's were held.)
 
   flood   As held, then 300 env requests (answers wanted) while the
           Studio's answers are held: more answers owed on one channel
@@ -115,13 +120,13 @@ def exit_status(chan):
 
 def order(t, chan, answers):
     request(t, chan, "env", True, "CSSHD_TEST_A", "alpha")
+    request(t, chan, "keepalive@openssh.com", True)
     request(t, chan, "env", True, "NOT_ACCEPTED_A", "1")
     request(t, chan, "env", False, "CSSHD_TEST_B", "beta")
     # pty-req: TERM, cols, rows, width and height in pixels, no modes
     request(t, chan, "pty-req", True, "vt100", 80, 24, 0, 0, b"\x00")
     request(t, chan, "subsystem", True, "no-such-subsystem")
     request(t, chan, "window-change", False, 100, 30, 0, 0)
-    request(t, chan, "keepalive@openssh.com", True)
     request(t, chan, "exec", True,
             'echo "A=$CSSHD_TEST_A B=$CSSHD_TEST_B tty=$(test -t 0 && '
             'echo yes || echo no)"')
@@ -139,12 +144,13 @@ def held(t, chan, answers, marker, hold, release):
     open(hold, "w").close()
     time.sleep(0.2)     # the proxy sees HOLD before anything it must hold
     request(t, chan, "env", True, "CSSHD_TEST_B", "beta")
+    request(t, chan, "keepalive@openssh.com", True)
     request(t, chan, "exec", True, "touch %s" % marker)
     seen = wait_for(lambda: os.path.exists(marker), 20)
     held_answers = len(answers)
     open(release, "w").close()
     output_of(chan)
-    wait_for(lambda: len(answers) >= 3, 5)
+    wait_for(lambda: len(answers) >= 4, 5)
     return "marker=%s answers=%s status=%d held_answers=%d" % (
         "yes" if seen else "no", ",".join(answers), exit_status(chan),
         held_answers - 1)
