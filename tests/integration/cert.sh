@@ -190,6 +190,4 @@ if start_gateway hg "$T/hg.conf" && wait_log "$T/hp.out" ready; then
 else
 	not_ok "early confirm: the hold proxy and its gateway start"
 fi
-: > "$T/hp.release"
-kill "$HP_PID" 2>/dev/null
-wait "$HP_PID" 2>/dev/null
+stop_holdproxy "$T/hp.release" "$HP_PID"

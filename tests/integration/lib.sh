@@ -250,6 +250,14 @@ running() {
 	esac
 }
 
+# stop_holdproxy RELEASE_FILE PID: a holdproxy.py lets what it holds go
+# and ends.
+stop_holdproxy() {
+	: > "$1"
+	kill "$2" 2>/dev/null
+	wait "$2" 2>/dev/null
+}
+
 stop_gateway() {
 	local name=$1 pid _i
 	read -r pid 2>/dev/null < "$T/$name.pid" || return 0

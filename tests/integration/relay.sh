@@ -85,9 +85,7 @@ if start_gateway rg "$T/rg.conf" && wait_log "$T/rp.out" ready; then
 else
 	not_ok "requests in flight: the hold proxy and its gateway start"
 fi
-: > "$T/rp.release"
-kill "$RP_PID" 2>/dev/null
-wait "$RP_PID" 2>/dev/null
+stop_holdproxy "$T/rp.release" "$RP_PID"
 
 gw_ssh "$GW_PORT" "$T/alice" alice@s1 'kill -9 $$' 2>"$T/k9.gw"
 gw_rc=$?
