@@ -141,8 +141,8 @@ def held(t, chan, answers, marker, hold, release):
     if not wait_for(lambda: len(answers) >= 1):
         return "marker=no answers=%s (no answer to the first env)" % (
             ",".join(answers))
+    # Every answer to what follows reaches the proxy after HOLD exists.
     open(hold, "w").close()
-    time.sleep(0.2)     # the proxy sees HOLD before anything it must hold
     request(t, chan, "env", True, "CSSHD_TEST_B", "beta")
     request(t, chan, "keepalive@openssh.com", True)
     request(t, chan, "exec", True, "touch %s" % marker)
@@ -164,7 +164,6 @@ def flood(t, chan, answers, hold, release):
     if not wait_for(lambda: len(answers) >= 1):
         return "ended=no (no answer to the first env)"
     open(hold, "w").close()
-    time.sleep(0.2)
     try:
         for i in range(300):
             request(t, chan, "env", True, "CSSHD_TEST_%d" % i, "x")
