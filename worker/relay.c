@@ -49,10 +49,10 @@
  * are still out, per channel.  OpenSSH's client sends a login's requests
  * back to back (pty, one env per variable its SendEnv names, the command)
  * and each waited a Studio round trip here; they now go on at once and
- * the answers come back in turn (libssh patch 0013).  libssh ends the
- * connection of a client that is owed more answers on one channel than
- * it keeps (SSH_CHANNEL_REPLIES_MAX, 128), before this bound is reached:
- * can_ask() only keeps the array whole.
+ * the answers come back in turn (libssh patch 0013).  The same bound as
+ * libssh's queue of owed answers (SSH_CHANNEL_REPLIES_MAX): can_ask()
+ * refuses the 129th request awaiting the Studio, and libssh, with no room
+ * left to queue that refusal in its turn, ends the connection.
  */
 #define RELAY_MAX_ASKED	128
 /*
