@@ -105,6 +105,18 @@
 #define RELAY_HEAP_MAX		((size_t)192 * 1024 * 1024 / WORKER_MEM_SCALE)
 #define RELAY_HEAP_CHECK_PAIRS	16	/* step_pair() */
 
+/*
+ * While fewer than RELAY_HEAP_CHECK_PAIRS channels are open, libssh reads
+ * up to RELAY_READ_SIZE per socket event (patch 0014), where a bulk
+ * transfer cost a poll() and a recv() per 4 KiB of each leg.  With more,
+ * it reads its default 4 KiB: every poll of an empty channel reads the
+ * socket (held_now() polls each channel three times), and 128 channels
+ * reading 64 KiB each would take in 16 times what the heap checks between
+ * them allow for.
+ */
+#define RELAY_READ_SIZE		(64 * 1024)
+#define LIBSSH_READ_SIZE	4096
+
 #ifdef CSSHD_TEST_HOOKS
 int testhook_unbounded;
 int testhook_unanswered;
@@ -229,6 +241,9 @@ struct relay {
 	size_t rr;			/* the pair the next pass starts at */
 	int client_lost;		/* gone with channels still open */
 	char down_why[IPC_MAX_TEXT];	/* libssh's error when it ended */
+	/* Bytes read from each socket (libssh's counters), for
+	 * drain_sockets(). */
+	struct ssh_counter_struct down_io, up_io;
 	uint8_t chunk[RELAY_CHUNK];
 };
 
@@ -652,6 +667,18 @@ on_exit_signal(ssh_session s, ssh_channel ch, const char *sig, int core,
 	snprintf(p->exit_signal, sizeof(p->exit_signal), "%s", sig);
 	p->core = core;
 	p->have_status = 1;
+}
+
+static void
+set_read_size(struct relay *r, uint32_t size)
+{
+#ifdef LIBSSH_CSSHD_READ_SIZE
+	(void)ssh_set_socket_read_size(r->down, size);
+	(void)ssh_set_socket_read_size(r->up, size);
+#else
+	(void)r;
+	(void)size;
+#endif
 }
 
 /* Bytes libssh holds, read from the peer and not yet read by us. */
@@ -1692,20 +1719,29 @@ check_hold(struct relay *r)
 }
 
 /*
- * libssh reads a socket 4 KiB per poll event.  While data flows, take in
- * what the sockets have (up to RELAY_DRAIN_POLLS events) before the next
- * pass over the channels, rather than one pass per 4 KiB: the pass costs
- * more than the read.
+ * While data flows, take in what the sockets have before the next pass over
+ * the channels, rather than one pass per read: the pass costs more than the
+ * read.  But no more than RELAY_DRAIN_BYTES: a pass that takes in megabytes
+ * before it writes any leaves the peers idle meanwhile.
  */
 #define RELAY_DRAIN_POLLS	64
+#define RELAY_DRAIN_BYTES	(256 * 1024)
+
+static uint64_t
+bytes_read(const struct relay *r)
+{
+	return r->down_io.in_bytes + r->up_io.in_bytes;
+}
 
 static void
-drain_sockets(ssh_event ev)
+drain_sockets(struct relay *r, ssh_event ev)
 {
+	uint64_t start = bytes_read(r);
 	int i;
 
 	for (i = 0; i < RELAY_DRAIN_POLLS; i++)
-		if (ssh_event_dopoll(ev, 0) != SSH_OK)
+		if (ssh_event_dopoll(ev, 0) != SSH_OK ||
+		    bytes_read(r) - start >= RELAY_DRAIN_BYTES)
 			break;
 }
 
@@ -1722,6 +1758,8 @@ relay_run(struct relay *r)
 	    ssh_event_add_session(ev, r->down) != SSH_OK ||
 	    ssh_event_add_session(ev, r->up) != SSH_OK)
 		return -1;
+	ssh_set_counters(r->down, &r->down_io, NULL);
+	ssh_set_counters(r->up, &r->up_io, NULL);
 	for (;;) {
 		/* Why the client's connection ended, read before the pass
 		 * below touches its channels: a write to a closed session
@@ -1729,6 +1767,8 @@ relay_run(struct relay *r)
 		if (r->down_why[0] == '\0' && gone(r->down))
 			snprintf(r->down_why, sizeof(r->down_why), "%s",
 			    ssh_get_error(r->down));
+		set_read_size(r, r->npairs < RELAY_HEAP_CHECK_PAIRS ?
+		    RELAY_READ_SIZE : LIBSSH_READ_SIZE);
 		progress = step_all(r);
 		/* A side that went away is the cause, whatever else failed. */
 		if (relay_client_left(r))
@@ -1768,7 +1808,7 @@ relay_run(struct relay *r)
 		 * open the Studio answered since the pass began (read with
 		 * another channel's packets) is passed on without waiting. */
 		if (progress > 0)
-			drain_sockets(ev);
+			drain_sockets(r, ev);
 		else if (!r->answered)
 			(void)ssh_event_dopoll(ev, 1000);
 	}
@@ -1780,6 +1820,9 @@ relay_run(struct relay *r)
 	ssh_event_remove_session(ev, r->down);
 	ssh_event_remove_session(ev, r->up);
 	ssh_event_free(ev);
+	ssh_set_counters(r->down, NULL, NULL);
+	ssh_set_counters(r->up, NULL, NULL);
+	set_read_size(r, LIBSSH_READ_SIZE);
 	return rc;
 }
 
