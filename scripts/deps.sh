@@ -12,7 +12,7 @@ libssl-dev libseccomp-dev libconfig-dev libcunit1-dev
 cmake dpkg-dev zlib1g-dev debian-archive-keyring
 openssh-client openssh-server mandoc
 procps psmisc python3 python3-yaml python3-paramiko python3-asyncssh coreutils iproute2 openssl systemd haproxy
-rsync curl openssh-sftp-server
+rsync curl openssh-sftp-server strace
 libhiredis-dev redis-server redis-tools
 clang libclang-rt-14-dev"
 NAME=deps
