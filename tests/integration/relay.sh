@@ -39,6 +39,20 @@ direct_req=$(/usr/bin/python3 "$HERE/requests.py" order "$KEY_STUDIO_PORT" "$T/g
 	ok "requests in flight: answers in order, as without the gateway ($gw_req)" ||
 	not_ok "requests in flight: gateway '$gw_req', direct '$direct_req'"
 
+# A window-change and a signal that ask for an answer (RFC 4254 says a
+# client should not ask; sshd answers anyway): libssh left both
+# unanswered, and such a client waited for ever through the gateway only
+# (libssh patch 0015).  Both are answered, in turn.  The window change as
+# sshd answers it; the signal with success once passed on, where sshd
+# answers whether it could deliver it (the test's Studio refuses it).
+gw_req=$(/usr/bin/python3 "$HERE/requests.py" asked "$GW_PORT" "$T/alice" alice@s1 2>&1)
+direct_req=$(/usr/bin/python3 "$HERE/requests.py" asked "$KEY_STUDIO_PORT" "$T/gw_key" "$STUDIO_USER" 2>&1)
+case $gw_req/$direct_req in
+"answers=S,S,S,S/answers=S,S,S,"[SF])
+	ok "window-change and signal asking for an answer get one (gateway $gw_req, direct $direct_req)" ;;
+*)	not_ok "window-change and signal asking for an answer: gateway '$gw_req', direct '$direct_req'" ;;
+esac
+
 # And they are in flight: with the Studio's answers held (holdproxy.py
 # between the gateway and the Studio, holding from when the test says),
 # an env asked and then a command: the command runs while the env's

@@ -39,6 +39,17 @@ requests were sent (RFC 4254 5.4), one for each request that wanted one.
 
               ended=yes
 
+  asked   pty-req and exec "echo started; sleep 2" (answers wanted);
+          once "started" is read, window-change and signal TERM, each
+          asking for an answer, which RFC 4254 (6.7, 6.9) says a client
+          should not do, but sshd answers.  Waits at most 15 s for the
+          four answers.  Prints
+
+              answers=S,S,S,S
+
+          through the gateway.  Straight from a Studio the last may be F:
+          sshd refuses a signal it cannot deliver.
+
 paramiko, so /usr/bin/python3 (the python3 on PATH may not have it).
 """
 import logging
@@ -174,6 +185,22 @@ def flood(t, chan, answers, hold, release):
     return "ended=%s" % ("yes" if ended else "no")
 
 
+def asked(t, chan, answers):
+    request(t, chan, "pty-req", True, "vt100", 80, 24, 0, 0, b"\x00")
+    request(t, chan, "exec", True, "echo started; sleep 2")
+    chan.settimeout(TIMEOUT)
+    out = b""
+    while b"started" not in out:
+        data = chan.recv(1024)
+        if not data:
+            break
+        out += data
+    request(t, chan, "window-change", True, 100, 30, 0, 0)
+    request(t, chan, "signal", True, "TERM")
+    wait_for(lambda: len(answers) >= 4, 15)
+    return "answers=%s" % ",".join(answers)
+
+
 def main():
     mode, port, key, user = sys.argv[1:5]
     t = connect(port, key, user)
@@ -183,6 +210,8 @@ def main():
         print(order(t, chan, answers))
     elif mode == "held":
         print(held(t, chan, answers, *sys.argv[5:8]))
+    elif mode == "asked":
+        print(asked(t, chan, answers))
     else:
         print(flood(t, chan, answers, *sys.argv[6:8]))
     t.close()
