@@ -726,6 +726,10 @@ new_pair(struct relay *r, enum chan_kind kind)
 	p->r = r;
 	p->kind = kind;
 	r->reserved++;
+	/* Channels can open many at once, within one pass: the reads go
+	 * back to 4 KiB at once, not at the next pass. */
+	if (r->npairs + r->reserved >= RELAY_HEAP_CHECK_PAIRS)
+		set_read_size(r, LIBSSH_READ_SIZE);
 	/* Every channel can come to hold a libssh window: none is added
 	 * while the others already hold RELAY_HOLD_BUDGET undelivered.  (A
 	 * reading side is read while a channel opens, so the check in

@@ -33,7 +33,7 @@ grep -q "event=session.closed.*bytes_in=33554432" "$GW_LOG" &&
 
 # ---- the worker's socket reads (libssh patch 0014) ----
 # libssh reads 4 KiB per poll event unless told otherwise; the relay has it
-# read up to 64 KiB, which took about a sixth off its CPU per GiB.  strace
+# read up to 64 KiB, which took about a fifth off its CPU per GiB.  strace
 # counts the recvfrom() calls of the gateway's workers during a 32 MiB
 # download: in 4 KiB reads the Studio's leg alone takes 8192; in reads
 # up to 64 KiB (as full as the Studio's sends make them, and strace slows
