@@ -29,7 +29,22 @@ cleanup() {
 	done
 	stop_studio
 	declare -F stop_redis >/dev/null && stop_redis
+	[ "${FAIL:-0}" -gt 0 ] && keep_failed_logs
 	[ -z "${KEEP:-}" ] && rm -rf "$T"
+}
+# keep_failed_logs: a topic with a failed test leaves its logs and
+# configs (not its data files) in $CSSHD_IT_FAILED_DIR, and prints each
+# gateway log's last lines, so that a failure seen once -- in CI, on a
+# clean machine whose /tmp is gone afterwards -- can still be read.
+keep_failed_logs() {
+	local dir=${CSSHD_IT_FAILED_DIR:-/tmp/csshd-it-failed}/${T##*/} f
+	mkdir -p "$dir" && cp -p "$T"/*.log "$T"/*.conf "$dir"/ 2>/dev/null
+	echo "# $TOPIC: a test failed; its logs and configs are kept in $dir"
+	for f in "$T"/*.log; do
+		[ -f "$f" ] || continue
+		echo "# ---- last lines of ${f##*/}"
+		tail -n "${CSSHD_IT_FAILED_LINES:-25}" "$f" | sed 's/^/#   /'
+	done
 }
 trap cleanup EXIT
 
