@@ -571,8 +571,16 @@ if want cpu; then
 	*) evp=aes-128-gcm ;;
 	esac
 	# The last column of the table: 16384-byte blocks, in 1000s of bytes/s.
-	kbps=$(openssl speed -evp "$evp" -bytes 16384 -seconds 3 2>/dev/null |
-	    awk -v e="$evp" 'tolower($1) == e { v = $NF } END { sub(/k$/, "", v); print v }')
+	# The floor is the fastest the cipher goes here, so the best of three:
+	# one measurement ran at half speed once (0.90 s/GiB against
+	# 0.47-0.54, 2026-12-02 12:31 UTC, right after the scale step), and
+	# every ratio to the floor with it.
+	kbps=0
+	for _ in 1 2 3; do
+		k=$(openssl speed -evp "$evp" -bytes 16384 -seconds 2 2>/dev/null |
+		    awk -v e="$evp" 'tolower($1) == e { v = $NF } END { sub(/k$/, "", v); print v + 0 }')
+		kbps=$(awk -v a="$kbps" -v b="${k:-0}" 'BEGIN { print (b > a) ? b : a }')
+	done
 	# One decrypt and one encrypt of a GiB (AEAD: the same work).
 	R[floor]=$(awk -v k="$kbps" 'BEGIN { if (k > 0) print 2 * 1073741824 / (k * 1000); else print "nan" }')
 	csv crypto_floor_per_gib "openssl speed -evp $evp" "${R[floor]}" s/GiB 1
