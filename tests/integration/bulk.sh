@@ -31,7 +31,7 @@ got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 "cat $T/blob8" | sha256sum | cut -d'
 grep -q "event=session.closed.*bytes_in=33554432" "$GW_LOG" &&
 	ok "audit: bytes counted (32 MiB in)" || not_ok "audit: bytes counted (32 MiB in)"
 
-# ---- the worker's socket reads (libssh patch 0014) ----
+# ---- the worker's socket reads and random padding (libssh patches 0014, 0017) ----
 # libssh reads 4 KiB per poll event unless told otherwise; the relay has it
 # read up to 64 KiB, which took about a fifth off its CPU per GiB.  strace
 # counts the recvfrom() calls of the gateway's workers during a 32 MiB
@@ -45,7 +45,7 @@ elif [ -z "$workers" ]; then
 	not_ok "socket reads: no worker of the gateway found"
 else
 	# shellcheck disable=SC2086
-	strace -f -c -e trace=recvfrom -o "$T/reads.out" $workers 2>"$T/reads.err" &
+	strace -f -c -e trace=recvfrom,getpid -o "$T/reads.out" $workers 2>"$T/reads.err" &
 	st=$!
 	for _ in $(seq 1 100); do
 		[ "$(grep -c attached "$T/reads.err")" -ge "$(echo "$workers" | wc -w | awk '{print $1 / 2}')" ] && break
@@ -54,10 +54,19 @@ else
 	got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 "cat $T/blob" | sha256sum | cut -d' ' -f1)
 	kill -INT "$st"; wait "$st"
 	reads=$(awk '$NF == "recvfrom" { print $4 }' "$T/reads.out")
+	pids=$(awk '$NF == "getpid" { print $4 }' "$T/reads.out")
 	[ "$got" = "$want" ] && [ -n "$reads" ] && [ "$reads" -lt 4096 ] &&
 		ok "32 MiB download, sha256 equal, in $reads socket reads (4 KiB reads: 8192 or more)" ||
 		{ not_ok "32 MiB download in fewer than 4096 socket reads (got ${reads:-none}; sha256 ${got})"
 		  sed 's/^/#   /' "$T/reads.out" | head -8; }
+	# libssh patch 0017: packet padding comes from a pool of random bytes,
+	# not from one RAND_bytes() per packet, whose fork check is a getpid()
+	# system call.  The download is at least 1,024 packets on the client's
+	# leg alone (32 KiB each at most); the previous worker made 1,319
+	# getpid() calls in it, this one about 35.
+	[ -n "$reads" ] && [ "${pids:-0}" -lt 256 ] &&
+		ok "the same download in ${pids:-0} getpid() calls (one per packet: 1,024 or more)" ||
+		not_ok "32 MiB download in fewer than 256 getpid() calls (got ${pids:-0}; reads ${reads:-none})"
 fi
 
 # ---- every cipher family, both legs ----
