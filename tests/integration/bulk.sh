@@ -63,10 +63,16 @@ else
 	# not from one RAND_bytes() per packet, whose fork check is a getpid()
 	# system call.  The download is at least 1,024 packets on the client's
 	# leg alone (32 KiB each at most); the previous worker made 1,319
-	# getpid() calls in it, this one about 35.
-	[ -n "$reads" ] && [ "${pids:-0}" -lt 256 ] &&
-		ok "the same download in ${pids:-0} getpid() calls (one per packet: 1,024 or more)" ||
+	# getpid() calls in it, this one about 35.  The sanitizers' runtime
+	# calls getpid() itself (3,839 in the same download): there the
+	# count says nothing about libssh.
+	if [ "${SANITIZE:-}" = 1 ]; then
+		skip "getpid() count: the sanitizers' runtime calls getpid() itself"
+	elif [ -n "$reads" ] && [ "${pids:-0}" -lt 256 ]; then
+		ok "the same download in ${pids:-0} getpid() calls (one per packet: 1,024 or more)"
+	else
 		not_ok "32 MiB download in fewer than 256 getpid() calls (got ${pids:-0}; reads ${reads:-none})"
+	fi
 fi
 
 # ---- every cipher family, both legs ----
