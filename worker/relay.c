@@ -681,6 +681,29 @@ set_read_size(struct relay *r, uint32_t size)
 #endif
 }
 
+/*
+ * During a pass over the channels, what is written towards each side is held
+ * back and sent in batches of up to RELAY_WRITE_BATCH (patch 0018): each
+ * channel write otherwise cost a poll() and a send() of its own.  The batch
+ * ends with the pass, which sends what is held as far as the socket takes
+ * it; the rest waits for POLLOUT, as any output does, and the next pass
+ * writes nothing towards that side until it is out (flow_start()).  A send
+ * that fails marks the session as gone, which the loop checks next.
+ */
+#define RELAY_WRITE_BATCH	(256 * 1024)
+
+static void
+batch_writes(struct relay *r, uint32_t size)
+{
+#ifdef LIBSSH_CSSHD_WRITE_BATCH
+	(void)ssh_set_socket_write_batch(r->down, size);
+	(void)ssh_set_socket_write_batch(r->up, size);
+#else
+	(void)r;
+	(void)size;
+#endif
+}
+
 /* Bytes libssh holds, read from the peer and not yet read by us. */
 static size_t
 buffered(ssh_channel ch, int is_stderr)
@@ -1773,7 +1796,9 @@ relay_run(struct relay *r)
 			    ssh_get_error(r->down));
 		set_read_size(r, r->npairs < RELAY_HEAP_CHECK_PAIRS ?
 		    RELAY_READ_SIZE : LIBSSH_READ_SIZE);
+		batch_writes(r, RELAY_WRITE_BATCH);
 		progress = step_all(r);
+		batch_writes(r, 0);
 		/* A side that went away is the cause, whatever else failed. */
 		if (relay_client_left(r))
 			break;
