@@ -108,13 +108,14 @@
 /*
  * While fewer than RELAY_HEAP_CHECK_PAIRS channels are open, libssh reads
  * up to RELAY_READ_SIZE per socket event (patch 0014), where a bulk
- * transfer cost a poll() and a recv() per 4 KiB of each leg.  With more,
- * it reads its default 4 KiB: every poll of an empty channel reads the
- * socket (held_now() polls each channel three times), and 128 channels
- * reading 64 KiB each would take in 16 times what the heap checks between
- * them allow for.
+ * transfer cost a poll() and a recv() per 4 KiB of each leg.  256 KiB, the
+ * most patch 0014 allows, is what a pass sends in one batch
+ * (RELAY_WRITE_BATCH); with 64 KiB the worker made twice the reads.  With
+ * more channels, libssh reads its default 4 KiB: every poll of an empty
+ * channel reads the socket, and 128 channels reading 256 KiB each would
+ * take in 64 times what the heap checks between them allow for.
  */
-#define RELAY_READ_SIZE		(64 * 1024)
+#define RELAY_READ_SIZE		(256 * 1024)
 #define LIBSSH_READ_SIZE	4096
 
 #ifdef CSSHD_TEST_HOOKS
@@ -1272,6 +1273,24 @@ write_to(ssh_channel dst, int is_stderr, const uint8_t *data, size_t len)
 	    ssh_channel_write(dst, data, (uint32_t)len);
 }
 
+/*
+ * ssh_channel_read_nonblocking(), without its poll when src already holds
+ * data.  That call polls the sockets before every read; a pass moving a
+ * socket read's worth in 64 KiB chunks then cost a poll() per chunk, and
+ * the poll sent each chunk's packets on their own.  Polled only when src
+ * holds nothing, it returns what that call would: bytes read, 0, SSH_EOF
+ * or SSH_ERROR.
+ */
+static int
+read_from(ssh_channel src, uint8_t *buf, uint32_t len, int is_stderr)
+{
+	int n;
+
+	if ((n = ssh_channel_poll_timeout(src, 0, is_stderr)) <= 0)
+		return n;
+	return ssh_channel_read_timeout(src, buf, len, is_stderr, 0);
+}
+
 /* Write what an earlier step could not; 1 if it is all out, 0 if some is
  * still pending, -1 on error. */
 static int
@@ -1319,7 +1338,7 @@ pump(struct relay *r, ssh_channel src, ssh_channel dst, int is_stderr,
 			win = RELAY_CHUNK;
 		if ((long)win > f->budget)
 			win = (uint32_t)f->budget;
-		n = ssh_channel_read_nonblocking(src, r->chunk, win, is_stderr);
+		n = read_from(src, r->chunk, win, is_stderr);
 		if (n == SSH_EOF || n == 0)
 			break;
 		if (n < 0)

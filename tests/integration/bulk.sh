@@ -31,7 +31,7 @@ got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 "cat $T/blob8" | sha256sum | cut -d'
 grep -q "event=session.closed.*bytes_in=33554432" "$GW_LOG" &&
 	ok "audit: bytes counted (32 MiB in)" || not_ok "audit: bytes counted (32 MiB in)"
 
-# ---- the worker's socket reads and random padding (libssh patches 0014, 0017) ----
+# ---- the worker's system calls per byte (libssh patches 0014, 0017, 0018) ----
 # libssh reads 4 KiB per poll event unless told otherwise; the relay has it
 # read up to 64 KiB, which took about a fifth off its CPU per GiB.  strace
 # counts the recvfrom() calls of the gateway's workers during a 32 MiB
@@ -45,7 +45,7 @@ elif [ -z "$workers" ]; then
 	not_ok "socket reads: no worker of the gateway found"
 else
 	# shellcheck disable=SC2086
-	strace -f -c -e trace=recvfrom,getpid -o "$T/reads.out" $workers 2>"$T/reads.err" &
+	strace -f -c -e trace=recvfrom,getpid,sendto,poll -o "$T/reads.out" $workers 2>"$T/reads.err" &
 	st=$!
 	for _ in $(seq 1 100); do
 		[ "$(grep -c attached "$T/reads.err")" -ge "$(echo "$workers" | wc -w | awk '{print $1 / 2}')" ] && break
@@ -55,6 +55,8 @@ else
 	kill -INT "$st"; wait "$st"
 	reads=$(awk '$NF == "recvfrom" { print $4 }' "$T/reads.out")
 	pids=$(awk '$NF == "getpid" { print $4 }' "$T/reads.out")
+	sends=$(awk '$NF == "sendto" { print $4 }' "$T/reads.out")
+	polls=$(awk '$NF == "poll" { print $4 }' "$T/reads.out")
 	[ "$got" = "$want" ] && [ -n "$reads" ] && [ "$reads" -lt 4096 ] &&
 		ok "32 MiB download, sha256 equal, in $reads socket reads (4 KiB reads: 8192 or more)" ||
 		{ not_ok "32 MiB download in fewer than 4096 socket reads (got ${reads:-none}; sha256 ${got})"
@@ -72,6 +74,19 @@ else
 		ok "the same download in ${pids:-0} getpid() calls (one per packet: 1,024 or more)"
 	else
 		not_ok "32 MiB download in fewer than 256 getpid() calls (got ${pids:-0}; reads ${reads:-none})"
+	fi
+	# Patch 0018 and relay.c's read_from(): during a pass the worker's
+	# writes towards a side go out in one send() per 256 KiB, not one per
+	# 64 KiB write after a poll() of its own, and a channel that holds
+	# data is read without polling first.  The worker before them made a
+	# send() per 32 KiB packet towards the client, 1,024 in 32 MiB, and
+	# one per window adjustment towards the Studio, 256 more; with the
+	# batch alone, about 770.  Now 200-370, as full as the reads make the
+	# passes.  (The poll() count follows the peers' pace: it is reported.)
+	if [ -n "$reads" ] && [ "${sends:-0}" -gt 0 ] && [ "$sends" -lt 640 ]; then
+		ok "the same download in $sends send() calls and $polls poll() calls (one send per packet: 1,280 or more)"
+	else
+		not_ok "32 MiB download in fewer than 640 send() calls (got ${sends:-none}, and ${polls:-none} polls; reads ${reads:-none})"
 	fi
 fi
 
