@@ -245,6 +245,12 @@ struct relay {
 	/* Bytes read from each socket (libssh's counters), for
 	 * drain_sockets(). */
 	struct ssh_counter_struct down_io, up_io;
+	/* Payload bytes of the packets read from each socket, decompressed
+	 * (libssh's raw counters), and at most what the channels held when
+	 * payload_read() was held_in, for check_hold(). */
+	struct ssh_counter_struct down_raw, up_raw;
+	size_t held_bound;
+	uint64_t held_in;
 	uint8_t chunk[RELAY_CHUNK];
 };
 
@@ -1749,19 +1755,43 @@ check_liveness(struct relay *r, long progress)
 	return 0;
 }
 
+static uint64_t
+payload_read(const struct relay *r)
+{
+	return r->down_raw.in_bytes + r->up_raw.in_bytes;
+}
+
 /*
  * The bound on what the channels hold (RELAY_HOLD_MAX).  Returns 0 to go
  * on, or -1 with end_msg set to close the connection.
+ *
+ * What the channels hold grows only by the payloads of the packets read,
+ * as libssh counts them after decompression.  So while the last measure
+ * plus every payload read since stays under the bound, there is nothing to
+ * measure: held_now() polls the sockets once per channel and direction,
+ * and doing that every pass cost more system calls than the data itself.
+ * held_now() reads as it polls, so what it read while measuring is added
+ * to the bound.
  */
 static int
 check_hold(struct relay *r)
 {
-	size_t held, heap = heap_now();
+	size_t heap = heap_now();
+	uint64_t before;
 
-	if (!hold_bounded() ||
-	    ((held = held_now(r)) < RELAY_HOLD_MAX && heap < RELAY_HEAP_MAX))
+	if (!hold_bounded())
 		return 0;
-	return end_for_hold(r, held, heap);
+	if (r->held_bound + (payload_read(r) - r->held_in) < RELAY_HOLD_MAX &&
+	    heap < RELAY_HEAP_MAX)
+		return 0;
+	before = payload_read(r);
+	r->held_bound = held_now(r);
+	r->held_in = payload_read(r);
+	if (r->held_bound < RELAY_HOLD_MAX && heap < RELAY_HEAP_MAX) {
+		r->held_bound += (size_t)(r->held_in - before);
+		return 0;
+	}
+	return end_for_hold(r, r->held_bound, heap);
 }
 
 /*
@@ -1804,8 +1834,11 @@ relay_run(struct relay *r)
 	    ssh_event_add_session(ev, r->down) != SSH_OK ||
 	    ssh_event_add_session(ev, r->up) != SSH_OK)
 		return -1;
-	ssh_set_counters(r->down, &r->down_io, NULL);
-	ssh_set_counters(r->up, &r->up_io, NULL);
+	ssh_set_counters(r->down, &r->down_io, &r->down_raw);
+	ssh_set_counters(r->up, &r->up_io, &r->up_raw);
+	/* What the channels took in before now is not counted: the first
+	 * check measures. */
+	r->held_bound = RELAY_HOLD_MAX;
 	for (;;) {
 		/* Why the client's connection ended, read before the pass
 		 * below touches its channels: a write to a closed session

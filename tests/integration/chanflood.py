@@ -118,11 +118,15 @@ def status(pid, field):
 def main():
     port, key, user, mpid, nchan, secs = sys.argv[1:7]
     port, mpid, nchan, secs = int(port), int(mpid), int(nchan), float(secs)
-    up = len(sys.argv) > 7 and sys.argv[7] == "up"
+    mode = sys.argv[7] if len(sys.argv) > 7 else ""
+    up = mode in ("up", "upz")
     ls, lport = listener(sink if up else sender)
     s = socket.create_connection(("127.0.0.1", port))
     ss = StallingSocket(s)
     t = paramiko.Transport(ss)
+    # upz: the same flood, compressed (zlib@openssh.com): each byte on the
+    # wire becomes hundreds in the worker's channel buffers.
+    t.use_compression(mode == "upz")
     t.start_client(timeout=20)
     t.auth_publickey(user, paramiko.Ed25519Key.from_private_key_file(key))
     chans = []
@@ -174,9 +178,9 @@ def main():
         sample()
         time.sleep(0.2)
     print("channels=%d refused=%d peak_rss_kib=%d peak_hwm_kib=%d "
-          "peak_data_kib=%d opened_rss_kib=%d ended=%d" %
+          "peak_data_kib=%d opened_rss_kib=%d compression=%s ended=%d" %
           (len(chans), refused, peak["VmRSS"], peak["VmHWM"], peak["VmData"],
-           opened, ended))
+           opened, t.local_compression, ended))
     sys.stdout.flush()
     os._exit(0)
 

@@ -100,6 +100,30 @@ if start_gateway tb "$T/tb.conf"; then
 		ok "32 direct-tcpip channels the Studio side never reads: worker data ${data} KiB (<= $datacap), the worker ends that connection alone, next login works ($out)" ||
 		{ not_ok "32 channels the Studio side never reads ($out; cap $datacap KiB; next login: '$again')"
 		  flood_ending "$T/tb.log"; }
+	# ---- the same flood, compressed ----
+	# With zlib@openssh.com each byte on the wire becomes hundreds in the
+	# channels' buffers.  The worker measures what its channels hold only
+	# once the payloads read since its last measure could have taken them
+	# past RELAY_HOLD_MAX (relay.c, check_hold()); libssh counts those
+	# payloads after decompression.  Counted on the wire, this flood would
+	# stay unmeasured while the channels filled (under ASan, whose heap
+	# the worker cannot see, without any bound at all).
+	conn=$(( $(grep -c 'event=connection' "$T/tb.log") + 1 ))
+	out=$(/usr/bin/python3 "$HERE/chanflood.py" "$TB_PORT" "$T/alice" alice@s1 \
+	    "$(<"$T/tb.pid")" 32 60 upz 2>&1 | tail -n 1)
+	data=$(echo "$out" | sed -n 's/.*peak_data_kib=\([0-9]*\).*/\1/p')
+	[ "${SANITIZE:-}" = 1 ] &&
+	    data=$(echo "$out" | sed -n 's/.*peak_rss_kib=\([0-9]*\).*/\1/p')
+	nch=$(echo "$out" | sed -n 's/^channels=\([0-9]*\) .*/\1/p')
+	again=$(gw_ssh "$TB_PORT" "$T/alice" alice@s1 'echo after-flood' 2>&1)
+	[ "${nch:-0}" -ge 8 ] && [ "${data:-0}" -gt 0 ] && [ "$data" -le "$datacap" ] &&
+	    echo "$out" | grep -q " compression=zlib@openssh.com " &&
+	    grep -q "conn $conn: closing the connection: its [0-9]* channels hold [0-9]* bytes" "$T/tb.log" &&
+	    ! grep -q "killed by signal\|Cannot allocate\|out of memory" "$T/tb.log" &&
+	    [ "$again" = after-flood ] &&
+		ok "the same flood compressed: worker data ${data} KiB (<= $datacap), the worker ends that connection alone ($out)" ||
+		{ not_ok "the same flood compressed ($out; cap $datacap KiB; next login: '$again')"
+		  flood_ending "$T/tb.log"; }
 	# ---- a worker out of memory ends its connection cleanly ----
 	# For the user testhook-unbounded the test build's relay ignores its
 	# own bounds, so the same flood reaches RLIMIT_DATA (32 channels:
