@@ -692,10 +692,12 @@ set_read_size(struct relay *r, uint32_t size)
  * During a pass over the channels, what is written towards each side is held
  * back and sent in batches of up to RELAY_WRITE_BATCH (patch 0018): each
  * channel write otherwise cost a poll() and a send() of its own.  The batch
- * ends with the pass, which sends what is held as far as the socket takes
- * it; the rest waits for POLLOUT, as any output does, and the next pass
- * writes nothing towards that side until it is out (flow_start()).  A send
- * that fails marks the session as gone, which the loop checks next.
+ * ends with the pass.  What is held then goes out at once if libssh knows
+ * the socket writable, else with the loop's next poll (POLLOUT is watched,
+ * so that poll does not wait), as any output libssh could not send at once;
+ * the next pass writes nothing towards that side until it is out
+ * (flow_start()).  A send that fails marks the session as gone, which the
+ * loop checks next.
  */
 #define RELAY_WRITE_BATCH	(256 * 1024)
 
@@ -721,6 +723,18 @@ buffered(ssh_channel ch, int is_stderr)
 		return 0;
 	n = ssh_channel_poll(ch, is_stderr);
 	return n > 0 ? (size_t)n : 0;
+}
+
+/*
+ * The next check_hold() measures again.  held_now() counts the pairs in
+ * r->pairs that are open: a channel that joins them (the spare adopted, a
+ * Studio-opened channel the client accepted) may already hold what the
+ * Studio sent while it was outside, counted in no measure (check_hold()).
+ */
+static void
+hold_remeasure(struct relay *r)
+{
+	r->held_bound = RELAY_HOLD_MAX;
 }
 
 /* Everything the channels hold, both ways, now. */
@@ -829,6 +843,7 @@ relay_open_session(struct relay *r)
 		p->up = r->spare;
 		r->spare = NULL;
 		p->up_opening = 1;
+		hold_remeasure(r);
 	} else if (logged_in(r) != 0 ||
 	    (p->up = ssh_channel_new(r->up)) == NULL ||
 	    UPSTREAM_CALL(p, ssh_channel_open_session(p->up)) != SSH_OK) {
@@ -1503,6 +1518,7 @@ pair_step(struct pair *p)
 			p->closed_down = p->closed_up = 1;
 			return 0;
 		}
+		hold_remeasure(r);
 	}
 	drop_client_stderr(r, p->down);
 	if (writable(p->up, p->eof_to_up, p->closed_up))
@@ -1838,7 +1854,7 @@ relay_run(struct relay *r)
 	ssh_set_counters(r->up, &r->up_io, &r->up_raw);
 	/* What the channels took in before now is not counted: the first
 	 * check measures. */
-	r->held_bound = RELAY_HOLD_MAX;
+	hold_remeasure(r);
 	for (;;) {
 		/* Why the client's connection ended, read before the pass
 		 * below touches its channels: a write to a closed session
