@@ -9,6 +9,34 @@ flood_ending() {
 	    grep -v 'event=channel' | tail -n 8 | sed 's/^/#   /'
 }
 
+# flood_up MODE: chanflood.py's upward flood ("up", or "upz" compressed) on
+# 32 channels of a new connection.  Sets conn (its number in the log), out
+# (chanflood.py's line), nch, data (the worker's peak VmData in KiB; ASan's
+# VmData counts its shadow reservation, terabytes, so there its resident
+# peak) and again (a login right after).
+flood_up() {
+	conn=$(( $(grep -c 'event=connection' "$T/tb.log") + 1 ))
+	out=$(/usr/bin/python3 "$HERE/chanflood.py" "$TB_PORT" "$T/alice" alice@s1 \
+	    "$(<"$T/tb.pid")" 32 60 "$1" 2>&1 | tail -n 1)
+	nch=$(echo "$out" | sed -n 's/^channels=\([0-9]*\) .*/\1/p')
+	if [ "${SANITIZE:-}" = 1 ]; then
+		data=$(echo "$out" | sed -n 's/.*peak_rss_kib=\([0-9]*\).*/\1/p')
+	else
+		data=$(echo "$out" | sed -n 's/.*peak_data_kib=\([0-9]*\).*/\1/p')
+	fi
+	again=$(gw_ssh "$TB_PORT" "$T/alice" alice@s1 'echo after-flood' 2>&1)
+}
+
+# flood_ended_alone CAP: after flood_up, the worker ended that connection
+# itself, within CAP KiB, with no crash or failed allocation, and the next
+# login worked.
+flood_ended_alone() {
+	[ "${nch:-0}" -ge 8 ] && [ "${data:-0}" -gt 0 ] && [ "$data" -le "$1" ] &&
+	    grep -q "conn $conn: closing the connection: its [0-9]* channels hold [0-9]* bytes" "$T/tb.log" &&
+	    ! grep -q "killed by signal\|Cannot allocate\|out of memory" "$T/tb.log" &&
+	    [ "$again" = after-flood ]
+}
+
 # ---- RLIMIT_DATA ----
 # Every worker's memory is bounded (worker/sandbox.c); not in the
 # sanitizer build, whose shadow memory RLIMIT_DATA would count.
@@ -82,21 +110,11 @@ if start_gateway tb "$T/tb.conf"; then
 	# short of the bound.)
 	# (Only this flood's connection counts: the one above may have ended
 	# its own the same way.)
-	conn=$(( $(grep -c 'event=connection' "$T/tb.log") + 1 ))
-	out=$(/usr/bin/python3 "$HERE/chanflood.py" "$TB_PORT" "$T/alice" alice@s1 \
-	    "$(<"$T/tb.pid")" 32 60 up 2>&1 | tail -n 1)
-	data=$(echo "$out" | sed -n 's/.*peak_data_kib=\([0-9]*\).*/\1/p')
-	nch=$(echo "$out" | sed -n 's/^channels=\([0-9]*\) .*/\1/p')
 	datacap=57344	# RELAY_HEAP_MAX (48 MiB) + 8 MiB
-	# ASan's VmData counts its shadow reservation (terabytes): there,
-	# bound the resident peak instead.
-	[ "${SANITIZE:-}" = 1 ] && datacap=1048576 &&
-	    data=$(echo "$out" | sed -n 's/.*peak_rss_kib=\([0-9]*\).*/\1/p')
-	again=$(gw_ssh "$TB_PORT" "$T/alice" alice@s1 'echo after-flood' 2>&1)
-	[ "${nch:-0}" -ge 8 ] && [ "${data:-0}" -gt 0 ] && [ "$data" -le "$datacap" ] &&
-	    grep -q "conn $conn: closing the connection: its [0-9]* channels hold [0-9]* bytes" "$T/tb.log" &&
-	    ! grep -q "killed by signal\|Cannot allocate\|out of memory" "$T/tb.log" &&
-	    [ "$again" = after-flood ] &&
+	# Under ASan, the resident peak (flood_up).
+	[ "${SANITIZE:-}" = 1 ] && datacap=1048576
+	flood_up up
+	flood_ended_alone "$datacap" &&
 		ok "32 direct-tcpip channels the Studio side never reads: worker data ${data} KiB (<= $datacap), the worker ends that connection alone, next login works ($out)" ||
 		{ not_ok "32 channels the Studio side never reads ($out; cap $datacap KiB; next login: '$again')"
 		  flood_ending "$T/tb.log"; }
@@ -108,19 +126,9 @@ if start_gateway tb "$T/tb.conf"; then
 	# payloads after decompression.  Counted on the wire, this flood would
 	# stay unmeasured while the channels filled (under ASan, whose heap
 	# the worker cannot see, without any bound at all).
-	conn=$(( $(grep -c 'event=connection' "$T/tb.log") + 1 ))
-	out=$(/usr/bin/python3 "$HERE/chanflood.py" "$TB_PORT" "$T/alice" alice@s1 \
-	    "$(<"$T/tb.pid")" 32 60 upz 2>&1 | tail -n 1)
-	data=$(echo "$out" | sed -n 's/.*peak_data_kib=\([0-9]*\).*/\1/p')
-	[ "${SANITIZE:-}" = 1 ] &&
-	    data=$(echo "$out" | sed -n 's/.*peak_rss_kib=\([0-9]*\).*/\1/p')
-	nch=$(echo "$out" | sed -n 's/^channels=\([0-9]*\) .*/\1/p')
-	again=$(gw_ssh "$TB_PORT" "$T/alice" alice@s1 'echo after-flood' 2>&1)
-	[ "${nch:-0}" -ge 8 ] && [ "${data:-0}" -gt 0 ] && [ "$data" -le "$datacap" ] &&
+	flood_up upz
+	flood_ended_alone "$datacap" &&
 	    echo "$out" | grep -q " compression=zlib@openssh.com " &&
-	    grep -q "conn $conn: closing the connection: its [0-9]* channels hold [0-9]* bytes" "$T/tb.log" &&
-	    ! grep -q "killed by signal\|Cannot allocate\|out of memory" "$T/tb.log" &&
-	    [ "$again" = after-flood ] &&
 		ok "the same flood compressed: worker data ${data} KiB (<= $datacap), the worker ends that connection alone ($out)" ||
 		{ not_ok "the same flood compressed ($out; cap $datacap KiB; next login: '$again')"
 		  flood_ending "$T/tb.log"; }
