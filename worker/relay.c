@@ -726,28 +726,20 @@ buffered(ssh_channel ch, int is_stderr)
 }
 
 /*
- * The next check_hold() measures again.  held_now() counts the pairs in
- * r->pairs that are open: a channel that joins them (the spare adopted, a
- * Studio-opened channel the client accepted) may already hold what the
- * Studio sent while it was outside, counted in no measure (check_hold()).
+ * Everything the channels hold, both ways, now: a Studio-opened channel's
+ * while the client has yet to accept it (the Studio can fill its window
+ * meanwhile), and the spare's, included.  check_hold() relies on it:
+ * every payload read lands in a channel counted here.
  */
-static void
-hold_remeasure(struct relay *r)
-{
-	r->held_bound = RELAY_HOLD_MAX;
-}
-
-/* Everything the channels hold, both ways, now. */
 static size_t
 held_now(struct relay *r)
 {
-	size_t i, sum = 0;
+	size_t i, sum = buffered(r->spare, 0) + buffered(r->spare, 1);
 
 	for (i = 0; i < r->npairs; i++)
-		if (!r->pairs[i]->opening)
-			sum += buffered(r->pairs[i]->down, 0) +
-			    buffered(r->pairs[i]->up, 0) +
-			    buffered(r->pairs[i]->up, 1);
+		sum += buffered(r->pairs[i]->down, 0) +
+		    buffered(r->pairs[i]->up, 0) +
+		    buffered(r->pairs[i]->up, 1);
 	return sum;
 }
 
@@ -843,7 +835,6 @@ relay_open_session(struct relay *r)
 		p->up = r->spare;
 		r->spare = NULL;
 		p->up_opening = 1;
-		hold_remeasure(r);
 	} else if (logged_in(r) != 0 ||
 	    (p->up = ssh_channel_new(r->up)) == NULL ||
 	    UPSTREAM_CALL(p, ssh_channel_open_session(p->up)) != SSH_OK) {
@@ -1518,7 +1509,6 @@ pair_step(struct pair *p)
 			p->closed_down = p->closed_up = 1;
 			return 0;
 		}
-		hold_remeasure(r);
 	}
 	drop_client_stderr(r, p->down);
 	if (writable(p->up, p->eof_to_up, p->closed_up))
@@ -1854,7 +1844,7 @@ relay_run(struct relay *r)
 	ssh_set_counters(r->up, &r->up_io, &r->up_raw);
 	/* What the channels took in before now is not counted: the first
 	 * check measures. */
-	hold_remeasure(r);
+	r->held_bound = RELAY_HOLD_MAX;
 	for (;;) {
 		/* Why the client's connection ended, read before the pass
 		 * below touches its channels: a write to a closed session
