@@ -13,10 +13,9 @@
  * destination cannot take stays in the source channel's libssh buffer, and
  * libssh grows the source's window only as we read from it, so a slow
  * reader throttles the writer.  Per channel and direction the worker holds
- * at most what libssh granted the source (its 2 MiB window) plus one
- * 64 KiB pending chunk; per connection and direction, at most
- * RELAY_STEP_BUDGET of written data waits in libssh for a socket the peer
- * does not read (see pump()).
+ * at most what libssh granted the source (its 2 MiB window); per
+ * connection and direction, at most RELAY_STEP_BUDGET of written data
+ * waits in libssh for a socket the peer does not read (see pump()).
  *
  * Order on the way out matches OpenSSH: data, EOF, exit-status or
  * exit-signal, close.
@@ -191,14 +190,7 @@ struct pair {
 	struct timespec started;
 	uint64_t bytes_in, bytes_out;
 	uint64_t reported_in, reported_out;	/* in the last progress report */
-	/* Read but not yet written, per direction (see pump()). */
-	struct pending {
-		uint8_t *data;
-		size_t off, len;
-	} pend[3];
 };
-
-enum { DIR_IN, DIR_OUT, DIR_ERR };	/* client->Studio, Studio->client x2 */
 
 /* A remote forwarding (ssh -R) the Studio listens for. */
 struct rfwd {
@@ -306,10 +298,6 @@ channel_release(ssh_channel ch, ssh_channel_callbacks cb)
 static void
 pair_free(struct pair *p)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(p->pend) / sizeof(p->pend[0]); i++)
-		free(p->pend[i].data);
 	if (p->client_open != NULL)
 		ssh_message_free(p->client_open);
 	if (!p->stored)
@@ -1278,96 +1266,51 @@ pair_open_down(struct pair *p)
 
 /* ---- moving data ---- */
 
-static int
-write_to(ssh_channel dst, int is_stderr, const uint8_t *data, size_t len)
-{
-	return is_stderr ? ssh_channel_write_stderr(dst, data, (uint32_t)len) :
-	    ssh_channel_write(dst, data, (uint32_t)len);
-}
+#ifndef LIBSSH_CSSHD_WRITE_FROM
+#error "the worker needs libssh with connect-sshd's patch 0019 (scripts/libssh.sh)"
+#endif
 
 /*
- * ssh_channel_read_nonblocking(), without its poll when src already holds
- * data.  That call polls the sockets before every read; a pass moving a
- * socket read's worth in 64 KiB chunks then cost a poll() per chunk, and
- * the poll sent each chunk's packets on their own.  Polled only when src
- * holds nothing, it returns what that call would: bytes read, 0, SSH_EOF
- * or SSH_ERROR.
+ * What one ssh_channel_write_from() may move.  libssh grants src's window
+ * back after each call, so a backlog drained at once still goes back to
+ * the peer in adjusts under half the window, as OpenSSH sends them
+ * (tests/integration/window.sh); a whole 2 MiB backlog moved in one call
+ * went back as one adjust of the whole window.  256 KiB: as much as a
+ * socket read brings in (RELAY_READ_SIZE).
  */
-static int
-read_from(ssh_channel src, uint8_t *buf, uint32_t len, int is_stderr)
-{
-	int n;
-
-	if ((n = ssh_channel_poll_timeout(src, 0, is_stderr)) <= 0)
-		return n;
-	return ssh_channel_read_timeout(src, buf, len, is_stderr, 0);
-}
-
-/* Write what an earlier step could not; 1 if it is all out, 0 if some is
- * still pending, -1 on error. */
-static int
-flush_pending(ssh_channel dst, int is_stderr, struct pending *pd)
-{
-	int w;
-
-	if (pd->len == 0)
-		return 1;
-	if ((w = write_to(dst, is_stderr, pd->data + pd->off, pd->len)) < 0)
-		return -1;
-	pd->off += (size_t)w;
-	pd->len -= (size_t)w;
-	return pd->len == 0;
-}
+#define RELAY_MOVE_MAX	(256 * 1024)
 
 /*
- * Move what src has buffered to dst, as far as dst's window and *budget
- * (what this pass may still write towards dst's side) allow.  A write can
- * take less than it was given -- during a key re-exchange libssh holds
- * channel data back -- so what was read but not written is kept in pd and
- * written first next time; nothing more is read from src until it is out.
- * Returns bytes delivered, or -1.
+ * Move what src has buffered to dst, as far as dst's window and f's budget
+ * (what this pass may still write towards dst's side) allow.  libssh packs
+ * dst's packets straight from src's buffer and consumes what it wrote
+ * (ssh_channel_write_from(), patch 0019): reading the data out first
+ * copied every byte once more.  What dst cannot take yet -- its window is
+ * closed, or a key re-exchange holds its session -- stays in src, whose
+ * window libssh grows back only as it is consumed.  src's socket is read
+ * only when src holds nothing (ssh_channel_poll_timeout()).  Returns bytes
+ * delivered, or -1.
  */
 static long
-pump(struct relay *r, ssh_channel src, ssh_channel dst, int is_stderr,
-    struct pending *pd, struct flow *f)
+pump(ssh_channel src, ssh_channel dst, int is_stderr, struct flow *f)
 {
-	uint32_t win;
 	long moved = 0;
-	size_t before = pd->len;
-	int n, w, rc;
+	int n, w;
 
-	if (f->budget <= 0)
-		return 0;
-	if ((rc = flush_pending(dst, is_stderr, pd)) <= 0)
-		return rc < 0 ? -1 : (long)(before - pd->len);
-	moved = (long)before;
-	f->budget -= (long)before;
-	for (;;) {
-		win = ssh_channel_window_size(dst);
-		if (win == 0 || f->budget <= 0)
-			break;
-		if (win > RELAY_CHUNK)
-			win = RELAY_CHUNK;
-		if ((long)win > f->budget)
-			win = (uint32_t)f->budget;
-		n = read_from(src, r->chunk, win, is_stderr);
+	while (f->budget > 0 && ssh_channel_window_size(dst) > 0) {
+		n = ssh_channel_poll_timeout(src, 0, is_stderr);
 		if (n == SSH_EOF || n == 0)
 			break;
 		if (n < 0)
 			return -1;
-		if ((w = write_to(dst, is_stderr, r->chunk, (size_t)n)) < 0)
+		w = ssh_channel_write_from(dst, src, f->budget > RELAY_MOVE_MAX ?
+		    RELAY_MOVE_MAX : (uint32_t)f->budget, is_stderr);
+		if (w < 0)
 			return -1;
+		if (w == 0)
+			break;
 		moved += w;
 		f->budget -= w;
-		if (w < n) {
-			if (pd->data == NULL &&
-			    (pd->data = malloc(RELAY_CHUNK)) == NULL)
-				return -1;
-			memcpy(pd->data, r->chunk + w, (size_t)(n - w));
-			pd->off = 0;
-			pd->len = (size_t)(n - w);
-			break;
-		}
 	}
 	return moved;
 }
@@ -1512,22 +1455,22 @@ pair_step(struct pair *p)
 	}
 	drop_client_stderr(r, p->down);
 	if (writable(p->up, p->eof_to_up, p->closed_up))
-		a = pump(r, p->down, p->up, 0, &p->pend[DIR_IN], &r->to_up);
+		a = pump(p->down, p->up, 0, &r->to_up);
 	if (writable(p->down, p->eof_to_down, p->closed_down)) {
-		b = pump(r, p->up, p->down, 0, &p->pend[DIR_OUT], &r->to_down);
-		c = pump(r, p->up, p->down, 1, &p->pend[DIR_ERR], &r->to_down);
+		b = pump(p->up, p->down, 0, &r->to_down);
+		c = pump(p->up, p->down, 1, &r->to_down);
 	}
 	if (a < 0 || b < 0 || c < 0)
 		return -1;
 	p->bytes_in += (uint64_t)a;
 	p->bytes_out += (uint64_t)(b + c);
+	/* Not EOF while the channel still holds data (ssh_channel_is_eof()). */
 	if (writable(p->up, p->eof_to_up, p->closed_up) &&
-	    p->pend[DIR_IN].len == 0 && ssh_channel_is_eof(p->down)) {
+	    ssh_channel_is_eof(p->down)) {
 		(void)ssh_channel_send_eof(p->up);
 		p->eof_to_up = 1;
 	}
 	if (writable(p->down, p->eof_to_down, p->closed_down) &&
-	    p->pend[DIR_OUT].len == 0 && p->pend[DIR_ERR].len == 0 &&
 	    ssh_channel_is_eof(p->up) && status_known(p)) {
 		(void)ssh_channel_send_eof(p->down);
 		p->eof_to_down = 1;
@@ -1545,14 +1488,13 @@ pair_step(struct pair *p)
 		(void)ssh_channel_close(p->down);
 		p->closed_down = 1;
 	}
-	/* Then the Studio's side, likewise, once what the client sent
-	 * before its close has reached the Studio.  No EOF unless the
-	 * client sent one: a close without EOF aborts the command on the
-	 * Studio, as it would without a gateway. */
+	/* Then the Studio's side, likewise.  What the client sent before
+	 * its close has reached the Studio by now: libssh keeps a channel
+	 * the peer closed open while it still holds data (its delayed
+	 * close), and pump() leaves data there until the Studio takes it.
+	 * No EOF unless the client sent one: a close without EOF aborts the
+	 * command on the Studio, as it would without a gateway. */
 	if (p->closed_down && !p->closed_up) {
-		if (!ssh_channel_is_closed(p->up) && !p->eof_to_up &&
-		    p->pend[DIR_IN].len > 0)
-			return a + b + c;
 		(void)ssh_channel_close(p->up);
 		p->closed_up = 1;
 	}
