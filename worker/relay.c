@@ -1639,6 +1639,26 @@ report_progress(struct relay *r)
 }
 
 /*
+ * How long the loop may wait for an event while nothing moves: a second,
+ * or until the next progress report is due while bytes moved are not yet
+ * reported.  A transfer that ends just short of a report is then reported
+ * on time, not a second late: if the worker is killed meanwhile, the
+ * monitor's channel.close carries the bytes last reported.
+ */
+static int
+idle_wait_ms(const struct relay *r)
+{
+	uint64_t since = clock_ms_since(&r->last_progress);
+	size_t i;
+
+	for (i = 0; i < r->npairs; i++)
+		if (r->pairs[i]->bytes_in != r->pairs[i]->reported_in ||
+		    r->pairs[i]->bytes_out != r->pairs[i]->reported_out)
+			return since >= 1000 ? 0 : (int)(1000 - since);
+	return 1000;
+}
+
+/*
  * How long ago the client last sent anything at all, in ms, from the
  * kernel's TCP state (libssh does not say when a keepalive was answered).
  * -1 if unknown.
@@ -1839,7 +1859,7 @@ relay_run(struct relay *r)
 		if (progress > 0)
 			drain_sockets(r, ev);
 		else if (!r->answered)
-			(void)ssh_event_dopoll(ev, 1000);
+			(void)ssh_event_dopoll(ev, idle_wait_ms(r));
 	}
 	/* With a message for the client, leave the channels open: a client
 	 * whose last channel closes leaves before it reads the message.
