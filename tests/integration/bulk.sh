@@ -75,18 +75,20 @@ else
 	else
 		not_ok "32 MiB download in fewer than 256 getpid() calls (got ${pids:-0}; reads ${reads:-none})"
 	fi
-	# Patch 0018 and relay.c's read_from(): during a pass the worker's
-	# writes towards a side go out in one send() per 256 KiB, not one per
-	# 64 KiB write after a poll() of its own, and a channel that holds
-	# data is read without polling first.  The worker before them made a
-	# send() per 32 KiB packet towards the client, 1,024 in 32 MiB, and
-	# one per window adjustment towards the Studio, 256 more; with the
-	# batch alone, about 770.  Now 200-370, as full as the reads make the
-	# passes.  (The poll() count follows the peers' pace: it is reported.)
-	if [ -n "$reads" ] && [ "${sends:-0}" -gt 0 ] && [ "$sends" -lt 640 ]; then
+	# Patch 0018's batch, and the relay's moves of up to 256 KiB (patch
+	# 0019): a pass's writes towards a side go out together, not in one
+	# send() per packet.  The worker before them made a send() per 32 KiB
+	# packet towards the client, 1,024 in 32 MiB, and one per window
+	# adjustment towards the Studio: 1,276; this one, moving one packet
+	# a call without the batch, 1,378.  Now 180-580 here, alone or beside
+	# other topics, and 646 once in CI where the limit was 640 (fb58664
+	# failed that too on the same machine: a worker faster than its peers
+	# runs more passes, each fuller than a packet but short of a batch).
+	# Fewer sends than packets, unless nearly every pass carries one.
+	if [ -n "$reads" ] && [ "${sends:-0}" -gt 0 ] && [ "$sends" -lt 1024 ]; then
 		ok "the same download in $sends send() calls and $polls poll() calls (one send per packet: 1,280 or more)"
 	else
-		not_ok "32 MiB download in fewer than 640 send() calls (got ${sends:-none}, and ${polls:-none} polls; reads ${reads:-none})"
+		not_ok "32 MiB download in fewer send() calls than its 1,024 packets to the client (got ${sends:-none}, and ${polls:-none} polls; reads ${reads:-none})"
 	fi
 fi
 
