@@ -117,6 +117,22 @@
 #define RELAY_READ_SIZE		(256 * 1024)
 #define LIBSSH_READ_SIZE	4096
 
+/*
+ * How many pairs at once hold their channels' data in two buffers
+ * (patch 0022, pair_two_buffers()).  A channel whose destination is
+ * slower than its source holds most of its window all the time, and
+ * libssh moved those bytes to the front of its buffer every time an
+ * append reached the end: in an upload, a sixteenth of the worker's CPU.
+ * A second buffer takes what arrives then, but a flow can come to keep
+ * two buffers' storage, up to 4 MiB each for a 2 MiB window.  Bulk
+ * transfers run over one or a few channels; the rest keep one buffer, so
+ * 24 parallel downloads do not come near RELAY_HEAP_MAX.
+ */
+#define RELAY_TWO_BUFFER_PAIRS	4
+#ifndef LIBSSH_CSSHD_TWO_BUFFERS
+#error "the worker needs libssh with connect-sshd's patch 0022 (scripts/libssh.sh)"
+#endif
+
 #ifdef CSSHD_TEST_HOOKS
 int testhook_unbounded;
 int testhook_unanswered;
@@ -169,6 +185,7 @@ struct pair {
 	ssh_message client_open;
 	int audited;			/* its channel.open is in the log */
 	int stored;			/* in r->pairs (pair_store()) */
+	int two_buffers;		/* pair_two_buffers() */
 	/* The Studio's answer to that open, when it came: 1 confirmed,
 	 * -1 refused (on_open_response()). */
 	int up_answer;
@@ -217,6 +234,7 @@ struct relay {
 	struct pair *pairs[RELAY_MAX_PAIRS];
 	size_t npairs;
 	size_t reserved;		/* made by new_pair(), not yet stored */
+	size_t two_buffer_pairs;	/* pair_two_buffers() */
 	int answered;			/* an open answered since the pass began */
 	ssh_channel spare;		/* opened with the login, not yet used */
 	/* While the Studio login's answer is awaited (session.c), the wait
@@ -302,6 +320,8 @@ pair_free(struct pair *p)
 		ssh_message_free(p->client_open);
 	if (!p->stored)
 		p->r->reserved--;
+	if (p->two_buffers)
+		p->r->two_buffer_pairs--;
 	channel_release(p->up, &p->up_cb);
 	channel_release(p->down, &p->down_cb);
 	free(p);
@@ -778,11 +798,26 @@ pair_store(struct relay *r, struct pair *p)
 	r->pairs[r->npairs++] = p;
 }
 
+/* The first RELAY_TWO_BUFFER_PAIRS pairs open at once take data in while
+ * their buffers are read down without moving what the buffers hold. */
+static void
+pair_two_buffers(struct relay *r, struct pair *p)
+{
+	if (p->two_buffers || r->two_buffer_pairs >= RELAY_TWO_BUFFER_PAIRS)
+		return;
+	if (ssh_channel_set_two_buffers(p->down) != SSH_OK ||
+	    ssh_channel_set_two_buffers(p->up) != SSH_OK)
+		return;
+	p->two_buffers = 1;
+	r->two_buffer_pairs++;
+}
+
 /* Both of the pair's channels are open (or opening): its channel.open
  * record, with the number its records go by. */
 static void
 pair_opened(struct relay *r, struct pair *p)
 {
+	pair_two_buffers(r, p);
 	p->id = r->next_id++;
 	p->audited = 1;
 	audit(p, IPC_AUDIT_CHANNEL_OPEN, kind_names[p->kind], p->detail,

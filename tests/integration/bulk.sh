@@ -1,7 +1,7 @@
 # bulk.sh - 8 MiB both ways, up and down; 32 MiB both ways with both
 # legs rekeying; the bytes counted in the audit log; the worker's socket
-# reads in a 32 MiB download; 4 MiB both ways with each cipher family on
-# both legs.  (8 MiB is four windows of each leg;
+# reads in a 32 MiB download; 32 MiB each way to a slow reader; 4 MiB
+# both ways with each cipher family on both legs.  (8 MiB is four windows of each leg;
 # the rekeying needs 32, the Studio's RekeyLimit being 16M.)
 # Run by topic.sh (its gateway "gw", the Studios, the keys).
 
@@ -91,6 +91,37 @@ else
 		not_ok "32 MiB download in fewer send() calls than its 1,024 packets to the client (got ${sends:-none}, and ${polls:-none} polls; reads ${reads:-none})"
 	fi
 fi
+
+# ---- two buffers per flow (libssh patch 0022) ----
+# A channel whose destination reads slower than its source sends holds
+# most of its window, and libssh moved those bytes to the front of its
+# buffer each time an append reached the end.  With two buffers, what
+# arrives then goes to the second, which takes the first one's place when
+# the relay has emptied it.  A reader that takes 64 KiB a millisecond
+# keeps each flow below backlogged: the client's stdin on its way up, the
+# Studio's stdout and stderr on their way down.  A swap too early, too
+# late or never loses, reorders or stalls the bytes.
+slow_sum='import hashlib, os, sys, time
+h = hashlib.sha256()
+while True:
+    b = os.read(0, 65536)
+    if not b:
+        break
+    h.update(b)
+    time.sleep(0.001)
+print(h.hexdigest())'
+got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 \
+    "/usr/bin/python3 -c '$slow_sum'" < "$T/blob")
+[ "$got" = "$want" ] && ok "32 MiB upload to a slow reader on the Studio, sha256 equal" ||
+	not_ok "32 MiB upload to a slow reader on the Studio (want $want got ${got:-nothing})"
+got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 "cat $T/blob" |
+    /usr/bin/python3 -c "$slow_sum")
+[ "$got" = "$want" ] && ok "32 MiB download to a slow reader, sha256 equal" ||
+	not_ok "32 MiB download to a slow reader (want $want got ${got:-nothing})"
+got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 "cat $T/blob >&2" 2>&1 >/dev/null |
+    /usr/bin/python3 -c "$slow_sum")
+[ "$got" = "$want" ] && ok "32 MiB of stderr to a slow reader, sha256 equal" ||
+	not_ok "32 MiB of stderr to a slow reader (want $want got ${got:-nothing})"
 
 # ---- every cipher family, both legs ----
 # libssh patch 0011 encrypts each packet in place.  A gateway that allows
