@@ -1,7 +1,8 @@
 # bulk.sh - 8 MiB both ways, up and down; 32 MiB both ways with both
 # legs rekeying; the bytes counted in the audit log; the worker's socket
-# reads in a 32 MiB download; 32 MiB each way to a slow reader; 4 MiB
-# both ways with each cipher family on both legs.  (8 MiB is four windows of each leg;
+# reads in a 32 MiB download; 32 MiB each way to a slow reader; a bit
+# flipped in an upload; 4 MiB both ways with each cipher family on both
+# legs.  (8 MiB is four windows of each leg;
 # the rekeying needs 32, the Studio's RekeyLimit being 16M.)
 # Run by topic.sh (its gateway "gw", the Studios, the keys).
 
@@ -100,7 +101,10 @@ fi
 # the relay has emptied it.  A reader that takes 64 KiB a millisecond
 # keeps each flow below backlogged: the client's stdin on its way up, the
 # Studio's stdout and stderr on their way down.  A swap too early, too
-# late or never loses, reorders or stalls the bytes.
+# late or never loses, reorders or stalls the bytes.  AES-GCM on both
+# legs, so that each packet's data is decrypted straight into its
+# channel's buffers (patch 0023); the client's leg otherwise takes
+# OpenSSH's first choice, chacha20-poly1305.
 slow_sum='import hashlib, os, sys, time
 h = hashlib.sha256()
 while True:
@@ -110,7 +114,7 @@ while True:
     h.update(b)
     time.sleep(0.001)
 print(h.hexdigest())'
-got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 \
+got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 -c aes128-gcm@openssh.com \
     "/usr/bin/python3 -c '$slow_sum'" < "$T/blob")
 [ "$got" = "$want" ] && ok "32 MiB upload to a slow reader on the Studio, sha256 equal" ||
 	not_ok "32 MiB upload to a slow reader on the Studio (want $want got ${got:-nothing})"
@@ -122,6 +126,44 @@ got=$(gw_ssh "$GW_PORT" "$T/alice" alice@s1 "cat $T/blob >&2" 2>&1 >/dev/null |
     /usr/bin/python3 -c "$slow_sum")
 [ "$got" = "$want" ] && ok "32 MiB of stderr to a slow reader, sha256 equal" ||
 	not_ok "32 MiB of stderr to a slow reader (want $want got ${got:-nothing})"
+
+# ---- a tampered packet's data reaches nobody (libssh patch 0023) ----
+# With AES-GCM, the worker decrypts a channel data packet's data straight
+# to the end of its channel's buffer, before the tag over the packet is
+# checked.  flipproxy.py flips one bit of what the client sends, 4 MiB
+# into an 8 MiB upload: that packet fails its tag, the gateway ends the
+# connection, and the Studio's file must hold a prefix of the upload and
+# nothing of that packet (GCM being a stream mode, its plaintext would
+# differ from the upload in that one bit).  (The relay passes nothing on
+# from a session that failed, either: removing the take-back on a failed
+# tag does not fail this test.)
+FP_PORT=$(free_port)
+echo "[127.0.0.1]:$FP_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+rm -f "$T/flip.out"
+python3 "$HERE/flipproxy.py" "$FP_PORT" "$GW_PORT" 4194304 > "$T/fp.out" 2>&1 &
+fp=$!
+for _ in $(seq 1 50); do grep -q ready "$T/fp.out" 2>/dev/null && break; sleep 0.1; done
+gw_ssh "$FP_PORT" "$T/alice" alice@s1 -c aes128-gcm@openssh.com \
+    "cat > $T/flip.out" < "$T/blob8" 2>"$T/fp.err"
+rc=$?
+kill "$fp" 2>/dev/null; wait "$fp" 2>/dev/null
+# The Studio's cat ends when the gateway closes its channel.
+size=-1
+for _ in $(seq 1 50); do
+	now=$(stat -c %s "$T/flip.out" 2>/dev/null || echo 0)
+	[ "$now" = "$size" ] && break
+	size=$now; sleep 0.2
+done
+if ! grep -q flipped "$T/fp.out"; then
+	not_ok "a tampered upload: flipproxy.py did not flip ($(tr '\n' ' ' < "$T/fp.out"))"
+elif [ "$rc" -ne 0 ] && [ "$size" -lt 4194304 ] &&
+    cmp -s -n "$size" "$T/blob8" "$T/flip.out"; then
+	ok "a bit flipped 4 MiB into an upload: connection ended (ssh rc=$rc), the Studio got $size bytes, all of them the upload's"
+else
+	not_ok "a bit flipped 4 MiB into an upload (ssh rc=$rc, the Studio got $size bytes; $(cmp -n "$size" "$T/blob8" "$T/flip.out" 2>&1 | head -1))"
+	sed 's/^/#   /' "$T/fp.err" | head -3
+fi
+rm -f "$T/flip.out"
 
 # ---- every cipher family, both legs ----
 # libssh patch 0011 encrypts each packet in place.  A gateway that allows
