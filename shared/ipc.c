@@ -894,9 +894,13 @@ ipc_recv(int sock, uint8_t *msg, unsigned *type, int *fds, int *nfds)
 	mh.msg_iovlen = 1;
 	mh.msg_control = cmsgbuf.buf;
 	mh.msg_controllen = sizeof(cmsgbuf.buf);
+	/* A peer that died with our messages unread makes Linux report
+	 * ECONNRESET once, ahead of what the peer queued for us; the next
+	 * read delivers that, then EOF.  The peer ending is not a malformed
+	 * message, and what it sent last (close records, log lines) counts. */
 	do {
 		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	} while (n == -1 && errno == EINTR);
+	} while (n == -1 && (errno == EINTR || errno == ECONNRESET));
 	if (n < 0)
 		return -1;
 	got = take_fds(&mh, fds);

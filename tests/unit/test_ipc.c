@@ -1924,6 +1924,34 @@ test_peer_closed(void)
 }
 
 /*
+ * A peer that dies with our messages unread (a lookup process or worker
+ * killed by SIGKILL or the OOM killer) makes Linux report ECONNRESET once,
+ * before what it queued for us.  That is the peer's end, not a malformed
+ * message: ipc_recv must still deliver the queued message, then EOF.
+ */
+static void
+test_peer_died_unread(void)
+{
+	struct buf b;
+	unsigned type;
+	int sv[2], fds[IPC_MAX_FDS], nfds;
+
+	make_pair(sv);
+	buf_init(&b, IPC_MAX_MSG);
+	CU_ASSERT_EQUAL(ipc_enc_empty(&b, IPC_W_ROUTE), 0);
+	CU_ASSERT_EQUAL(ipc_send(sv[1], &b, NULL, 0), 0);	/* never read */
+	CU_ASSERT_EQUAL(ipc_send(sv[0], &b, NULL, 0), 0);
+	close(sv[0]);
+	errno = 0;
+	CU_ASSERT_EQUAL(recv_msg(sv[1], &type, fds, &nfds), 2);
+	CU_ASSERT_EQUAL(type, IPC_W_ROUTE);
+	CU_ASSERT_EQUAL(recv_msg(sv[1], &type, fds, &nfds), 0);
+	CU_ASSERT_EQUAL(nfds, 0);
+	close(sv[1]);
+	buf_free(&b);
+}
+
+/*
  * On SOCK_SEQPACKET an empty datagram reads as 0, like EOF.  A peer may
  * send one with fds attached; ipc_recv must not leave them open.
  * (Found by this test: ipc_recv once returned before it looked at the
@@ -2196,6 +2224,7 @@ static const struct unit_test transport_tests[] = {
 	{ "hostile datagrams refused, fds closed", test_bad_datagrams },
 	{ "IPC_MAX_MSG datagram", test_max_datagram },
 	{ "peer closed", test_peer_closed },
+	{ "peer died with our messages unread", test_peer_died_unread },
 	{ "empty datagram with fds", test_empty_datagram_with_fds },
 	{ "ipc_send refusals", test_send_refusals },
 	{ NULL, NULL },
