@@ -230,6 +230,10 @@ stop_studio() {
 # start_gateway NAME CONFIG [env...]: run in the background, log to NAME.log.
 start_gateway() {
 	local name=$1 conf=$2; shift 2
+	# Empty the log first: the redirect below happens in the background
+	# child, and until it does, a log left by an earlier gateway of the
+	# same name would show wait_log its "ready:".
+	: > "$T/$name.log"
 	if [ $# -gt 0 ]; then
 		env "$@" "$B/connect-sshd" -f "$conf" >"$T/$name.log" 2>&1 &
 	else
