@@ -118,8 +118,9 @@ rss0=$(awk '/^VmRSS:/{print $2}' "/proc/$MON/status")
 
 # expect ATTACK REASON-PATTERN DESCRIPTION
 expect() {
-	local name=$1 want=$2 what=$3 before out _i
+	local name=$1 want=$2 what=$3 before lines out _i
 	before=$(grep -c "killed by the monitor" "$LOG")
+	lines=$(wc -l < "$LOG")
 	out=$(attack "$name")
 	LAST=$out
 	for ((_i = 1; _i <= 50; _i++)); do
@@ -127,7 +128,9 @@ expect() {
 		nap 0.1
 	done
 	# Legal set-up steps may be answered; nothing after "attack" may.
-	if grep -q "killing worker [0-9]* (conn [0-9]*, state [a-z]*): $want" "$LOG" &&
+	# Only this attack's kill counts, not an earlier one's same words.
+	if tail -n "+$((lines + 1))" "$LOG" |
+	    grep -q "killing worker [0-9]* (conn [0-9]*, state [a-z]*): $want" &&
 	    ! echo "$out" | sed -n '/^attack/,$p' | grep -q "^answered" &&
 	    kill -0 "$MON" 2>/dev/null; then
 		ok "$what: killed and logged ($want)"
