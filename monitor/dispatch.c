@@ -43,10 +43,14 @@ typedef int (*mon_handler_fn)(struct monitor *, struct worker *,
     struct cursor *);
 
 /*
- * What a request may cost per connection, enforced before its handler
- * runs (limit_take()), so before its body is decoded: a W_LOG beyond its
- * rate is dropped unread (and counted), a W_SIGN spends its token before
- * its hash is checked.  Counters named here may be shared by rows: the
+ * What a request may cost per connection.  ONCE and COUNT are charged
+ * before the handler runs (limit_take()): they bound how many requests are
+ * decoded at all.  BUCKET and DROP are charged by the handler itself
+ * (charge_now()), once the body is decoded and its meaning checked: a
+ * malformed W_LOG past the log rate still kills, and a W_SIGN that is not
+ * an exchange hash is killed for that without spending a token.  A handler
+ * of such a row that returns without charging is an internal error.
+ * Counters named here may be shared by rows: the
  * keys a client offers are counted whether the monitor is asked about them
  * (W_KEY_QUERY) or the worker refused them itself (W_REFUSED).  BUCKET
  * and DROP keep their state in one set of worker fields each (the
@@ -252,6 +256,32 @@ limit_take(struct monitor *m, struct worker *w, const struct mon_handler *h)
 	return -1;
 }
 
+/* Charged by the handler after its checks (the comment above mon_limit). */
+static int
+charged_late(const struct mon_limit *l)
+{
+	return l->kind == LIM_BUCKET || l->kind == LIM_DROP;
+}
+
+/* The row of the request in hand whose charge is still due, or NULL. */
+static const struct mon_handler *charge_due;
+
+/* For the handler of a BUCKET or DROP row, once the request is decoded
+ * and checked: 1 to act on it, 0 to drop it (counted), -1 after killing
+ * the worker. */
+static int
+charge_now(struct monitor *m, struct worker *w)
+{
+	const struct mon_handler *h = charge_due;
+
+	charge_due = NULL;
+	if (h == NULL) {
+		worker_kill(m, w, "internal error: a request charged twice");
+		return -1;
+	}
+	return limit_take(m, w, h);
+}
+
 /* Handle one message the table permits in the worker's state. */
 static void
 dispatch_one(struct monitor *m, struct worker *w, unsigned type,
@@ -259,7 +289,7 @@ dispatch_one(struct monitor *m, struct worker *w, unsigned type,
 {
 	const struct mon_handler *h;
 	struct cursor c;
-	int take;
+	int take, rc, uncharged;
 
 	h = find_handler(type);
 	if (h == NULL || !(h->states & WS_BIT(w->state))) {
@@ -275,11 +305,19 @@ dispatch_one(struct monitor *m, struct worker *w, unsigned type,
 		    ipc_type_name(type), ipc_type_name(w->lk_type));
 		return;
 	}
-	if ((take = limit_take(m, w, h)) <= 0)
+	if (charged_late(&h->limit))
+		charge_due = h;
+	else if ((take = limit_take(m, w, h)) <= 0)
 		return;
 	cursor_init(&c, msg + 2, n - 2);
-	if (h->fn(m, w, &c) != 0 && w->kill_reason[0] == '\0')
+	rc = h->fn(m, w, &c);
+	uncharged = charge_due != NULL;
+	charge_due = NULL;
+	if (rc != 0 && w->kill_reason[0] == '\0')
 		worker_kill(m, w, "bad %s", ipc_type_name(type));
+	else if (rc == 0 && uncharged)
+		worker_kill(m, w, "internal error: %s handled uncharged",
+		    ipc_type_name(type));
 	else if (w->lk_id != 0 && w->lk_msg == NULL)
 		park(m, w, type, msg, n);
 }
@@ -590,16 +628,18 @@ h_proxy(struct monitor *m, struct worker *w, struct cursor *c)
 }
 
 /* Worker log lines (rate-limited by the table: a worker cannot flood the
- * log). */
+ * log).  Decoded even past the rate: a malformed one kills. */
 static int
 h_log(struct monitor *m, struct worker *w, struct cursor *c)
 {
 	struct ipc_log l;
 	char line[IPC_MAX_TEXT + 96];
+	int take;
 
-	(void)m;
 	if (ipc_dec_log(c, &l) != 0 || l.level > LOG_LVL_DEBUG)
 		return -1;
+	if ((take = charge_now(m, w)) <= 0)
+		return take;		/* dropped (0) or killed (-1) */
 	if (w->conn_id != 0)
 		snprintf(line, sizeof(line), "worker %ld conn %llu: %s",
 		    (long)w->pid, (unsigned long long)w->conn_id, l.text);
@@ -729,6 +769,9 @@ h_sign(struct monitor *m, struct worker *w, struct cursor *c)
 		    "exchange hash (%zu)", in.len, w->kex, w->kex_hash_len);
 		return -1;
 	}
+	/* A token is spent only on a hash the monitor would sign. */
+	if (charge_now(m, w) != 1)
+		return -1;
 	if (w->session_id_len == 0) {
 		if (session_id_fresh(m, w, in.data, in.len) != 0)
 			return -1;

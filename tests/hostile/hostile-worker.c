@@ -1145,6 +1145,23 @@ attack(const char *name)
 		/* Still served after the flood: a legal request. */
 		sign(32);
 		await(10000);
+	} else if (strcmp(name, "log-flood-malformed") == 0) {
+		/* Past the rate, where lines are dropped: a malformed one is
+		 * still decoded, and kills. */
+		struct ipc_log l = { 2, "flood" };
+		for (i = 0; i < 1000; i++) {
+			buf_init(&b, IPC_MAX_MSG);
+			(void)ipc_enc_log(&b, &l);
+			send_msg(&b);
+		}
+		buf_init(&b, IPC_MAX_MSG);
+		buf_put_u8(&b, IPC_W_LOG >> 8);
+		buf_put_u8(&b, IPC_W_LOG & 0xff);
+		buf_put_u32(&b, 9);		/* no such level */
+		buf_put_u32(&b, 5);
+		buf_put(&b, "flood", 5);
+		send_msg(&b);
+		await(3000);
 	} else if (strcmp(name, "stall") == 0) {
 		/* Never finish the login, and never time out by itself. */
 		sleep(60);

@@ -328,6 +328,9 @@ echo "$out" | grep -q "^answered M_SIGN_REPLY" && [ "$nflood" -le "$maxflood" ] 
     [ $((nflood + ndropped)) = 100000 ] &&
 	ok "100000 log lines: $nflood written (rate limit 200/s, at most $maxflood), $ndropped counted as dropped, the worker is still served" ||
 	not_ok "log flood ($nflood lines, bound $maxflood, $ndropped counted as dropped; worker saw: $(echo "$out" | tr '\n' ' '))"
+# After the flood's count: this one's lines would add to it.
+expect log-flood-malformed "bad W_LOG" \
+	"a malformed log line past the log rate, where lines are dropped"
 
 # The held worker is still served, the monitor is up, and nothing leaked.
 printf 'sign\n' >&5
