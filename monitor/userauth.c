@@ -47,7 +47,7 @@ userauth_parse(const uint8_t *data, size_t len, struct userauth_req *r,
 	r->hostbound = strcmp(method, METHOD_HOSTBOUND) == 0;
 	if (r->hostbound)
 		cursor_get_string(&c, &r->server_key_blob,
-		    &r->server_key_blob_len, IPC_MAX_BLOB);
+		    &r->server_key_blob_len, KEYTYPE_HOSTKEY_MAX_BLOB);
 	if (cursor_end(&c) != 0) {
 		*why = "malformed userauth data";
 		return -1;

@@ -66,6 +66,15 @@
  */
 #define KEYTYPE_MAX_BLOB	(4 + 7 + 4 + 5 + 4 + 1 + \
 				 KEYTYPE_RSA_MAX_BITS / 8)
+/*
+ * The largest blob of a Studio host key within its bounds: a 16384-bit
+ * RSA key, string "ssh-rsa" (4 + 7), mpint e (4 + at most 9), mpint n
+ * (4 + 1 + 2048): over IPC_MAX_BLOB, so host key blobs have their own
+ * buffers and bounds.
+ */
+#define KEYTYPE_HOSTKEY_MAX_BLOB	(4 + 7 + 4 + 1 + \
+				 KEYTYPE_HOSTKEY_RSA_E_MAX_BITS / 8 + 4 + 1 + \
+				 KEYTYPE_HOSTKEY_RSA_MAX_BITS / 8)
 
 enum keytype_kind {
 	KEYTYPE_ED25519 = 1,

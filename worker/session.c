@@ -374,9 +374,8 @@ studio_label(struct conn *c, const char *session, int fd)
 /* ---- the Studio leg ---- */
 
 /*
- * A public key's blob (libssh 0.10 exports it only as base64): 0, -1 if
- * it cannot be had, or 1 if it is longer than blobsz, as a 16384-bit RSA
- * key's is than IPC_MAX_BLOB.
+ * A public key's blob (libssh's public API exports it only as base64): 0,
+ * -1 if it cannot be had, or 1 if it is longer than blobsz.
  */
 static int
 key_blob(ssh_key key, uint8_t *blob, size_t blobsz, size_t *bloblen)
@@ -399,11 +398,14 @@ key_blob(ssh_key key, uint8_t *blob, size_t blobsz, size_t *bloblen)
 	return rc;
 }
 
+/* The Studio's host key against the route's pin: any key within the
+ * host key bounds, a 16384-bit RSA one too (its blob is over
+ * IPC_MAX_BLOB, and never goes over the IPC). */
 static int
 check_pin(struct conn *c, const char *pin)
 {
 	ssh_key key = NULL;
-	uint8_t blob[IPC_MAX_BLOB];
+	uint8_t blob[KEYTYPE_HOSTKEY_MAX_BLOB];
 	size_t bloblen;
 	char fp[SSHWIRE_FP_LEN];
 	int rc = -1;
@@ -411,8 +413,11 @@ check_pin(struct conn *c, const char *pin)
 	if (pin[0] == '\0')
 		return 0;
 	if (ssh_get_server_publickey(c->up, &key) != SSH_OK ||
-	    key_blob(key, blob, sizeof(blob), &bloblen) != 0)
+	    key_blob(key, blob, sizeof(blob), &bloblen) != 0) {
+		error("Studio %s: its host key cannot be read to hold it to "
+		    "the pinned %s", c->studio, pin);
 		goto out;
+	}
 	sshwire_fingerprint(blob, bloblen, fp, sizeof(fp));
 	if (strcmp(fp, pin) == 0)
 		rc = 0;
