@@ -1134,7 +1134,10 @@ pair_of(struct relay *r, ssh_channel ch, int from_client)
  * more: the client's stdout went away (ssh gw yes | head -1), or the
  * Studio's command closed its input.  Passed on to the other side, so
  * that the Studio's sshd closes the command's output (it dies of SIGPIPE
- * and the session ends, as without the gateway).  Any other is refused.
+ * and the session ends, as without the gateway).  A client's break (RFC
+ * 4335; OpenSSH's ~B escape) goes to the Studio with its length, where
+ * sshd sends it to the session's pty (libssh patch 0024 keeps the
+ * length).  Any other is refused.
  */
 #ifdef LIBSSH_CSSHD_EOW
 static int
@@ -1143,18 +1146,30 @@ unknown_request(struct relay *r, ssh_message msg, int from_client)
 	const char *name = ssh_message_channel_request_name(msg);
 	struct pair *p;
 	ssh_channel to;
+	int eow, brk = 0;
 
 	p = pair_of(r, ssh_message_channel_request_channel(msg), from_client);
-	if (p == NULL || p->opening || name == NULL ||
-	    strcmp(name, "eow@openssh.com") != 0) {
+	eow = name != NULL && strcmp(name, "eow@openssh.com") == 0;
+#ifdef LIBSSH_CSSHD_BREAK
+	brk = from_client && name != NULL && strcmp(name, "break") == 0;
+#endif
+	if (p == NULL || p->opening || (!eow && !brk)) {
 		debug("refused %s channel request %s",
 		    from_client ? "client" : "Studio", name ? name : "?");
 		return 1;
 	}
 	to = from_client ? p->up : p->down;
-	if (to != NULL && !ssh_channel_is_closed(to))
+	if (to == NULL || ssh_channel_is_closed(to))
+		return 1;
+	if (eow)
 		(void)ssh_channel_request_send_eow(to);
-	/* It asks for no reply; one that does gets success. */
+#ifdef LIBSSH_CSSHD_BREAK
+	else if (ssh_channel_request_send_break(to,
+	    ssh_message_channel_request_break_length(msg)) != SSH_OK)
+		return 1;
+#endif
+	/* Neither asks for a reply (OpenSSH's client does not); one that
+	 * does gets success once the request is passed on. */
 	(void)ssh_message_channel_request_reply_success(msg);
 	return 0;
 }

@@ -26,6 +26,38 @@ out=$(CSSHD_TEST_VAR=passed NOT_ACCEPTED=leak gw_ssh "$GW_PORT" "$T/alice" alice
 [ "$out" = "passed/unset" ] && ok "env: accepted variables pass, others are refused by the Studio" ||
 	not_ok "env: got '$out'"
 
+# ---- break (RFC 4335): OpenSSH's ~B escape reaches the Studio ----
+# The client sends a break with its length (1000 ms); the worker passes it
+# on (libssh patch 0024 keeps the length), and the Studio's sshd sends it
+# to the session's pty: its debug log names the request, as it does for a
+# client logged in directly.
+BRK_STUDIO_PORT=$(free_port)
+BRK_PORT=$(free_port)
+if STUDIO_LOGLEVEL=DEBUG1 start_studio "$BRK_STUDIO_PORT" "$T/brkstudio" key; then
+	# s5 (upstream_auth "key") routed to the debug-logging Studio.
+	write_conf "$T/brk.conf" "$BRK_PORT" ''
+	sed -i "s|127.0.0.1:$KEY_STUDIO_PORT|127.0.0.1:$BRK_STUDIO_PORT|" "$T/brk.conf"
+	echo "[127.0.0.1]:$BRK_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+fi
+if [ -f "$T/brk.conf" ] && start_gateway brk "$T/brk.conf"; then
+	# The escape is read at the start of a line; the pty session stays
+	# up a second after it, so the break is handled before the end.
+	printf 'echo before\n~Becho after; sleep 1; exit\n' |
+		gw_ssh "$BRK_PORT" "$T/alice" alice@s5 -tt -o EscapeChar='~' > "$T/brk.out" 2>&1
+	printf 'echo before\n~Becho after; sleep 1; exit\n' |
+		ssh -F /dev/null -tt -o EscapeChar='~' -p "$BRK_STUDIO_PORT" -i "$T/gw_key" \
+		-o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
+		-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+		-o LogLevel=ERROR "$STUDIO_USER@127.0.0.1" > "$T/brk.direct" 2>&1
+	nbrk=$(grep -c "session_input_channel_req: session [0-9]* req break" "$T/brkstudio/sshd.log")
+	[ "$nbrk" = 2 ] && tr -d '\r' < "$T/brk.out" | grep -q "after$" &&
+		ok "break: the ~B escape reaches the Studio's session, as it does directly (both logged by the Studio's sshd)" ||
+		not_ok "break: the Studio's sshd logged $nbrk break request(s), want 2 (gateway and direct): $(tr -d '\r' < "$T/brk.out" | tr '\n' ' ')"
+	stop_gateway brk
+else
+	not_ok "start the gateway for the break test"
+fi
+
 # ---- session requests in flight ----
 # OpenSSH's client sends a login's requests (pty, env, the command) back
 # to back.  The worker passes each on to the Studio without waiting for
