@@ -155,7 +155,8 @@ STUDIO_AUTHKEYS_MADE=studio_authorized_keys
 # to it.  With STUDIO_OPENSSH=DIR (an unpacked OpenSSH, as
 # scripts/openssh-backports.sh leaves it) the Studio is DIR's sshd, told
 # where its helpers are; otherwise the system's.
-# STUDIO_LOGLEVEL (default VERBOSE) is its sshd's LogLevel.
+# STUDIO_LOGLEVEL (default VERBOSE) is its sshd's LogLevel; STUDIO_EXTRA,
+# a line added to its sshd_config.
 start_studio() {
 	local port=$1 dir=${2:-$T/studio} sshd=/usr/sbin/sshd ossh=${STUDIO_OPENSSH:-}
 	local made=
@@ -197,6 +198,7 @@ start_studio() {
 	# default 10:30:100 would drop some of them at the Studio.
 	MaxStartups 200
 	LogLevel ${STUDIO_LOGLEVEL:-VERBOSE}
+	${STUDIO_EXTRA:-}
 	EOF
 	if [ -n "$ossh" ]; then
 		sshd=$ossh/usr/sbin/sshd
