@@ -173,9 +173,10 @@ struct pair {
 	/* A channel the Studio opened: its client side is still opening,
 	 * to (host, port) from (orig, orig_port). */
 	int opening;
-	/* The Studio's side: the spare, adopted before the Studio answered
-	 * its open (relay_open_session()); up_open() waits for the answer,
-	 * and up_settled() does, from up_since, at most upstream_timeout. */
+	/* The Studio's side, adopted before the Studio answered its open
+	 * (the spare, or one opened by relay_open_session()); up_open()
+	 * waits for the answer, and up_settled() does, from up_since, at
+	 * most upstream_timeout. */
 	int up_opening;
 	int up_clock;			/* up_since is set */
 	struct timespec up_since;
@@ -189,6 +190,7 @@ struct pair {
 	/* The Studio's answer to that open, when it came: 1 confirmed,
 	 * -1 refused (on_open_response()). */
 	int up_answer;
+	int told_refused;		/* tell_refused() wrote its message */
 	char host[IPC_MAX_NAME], orig[IPC_MAX_NAME];
 	int port, orig_port;
 	int eof_to_up, eof_to_down;
@@ -415,9 +417,9 @@ audit(struct pair *p, uint32_t event, const char *kind, const char *detail,
 #define REFUSED(p, no)	((p)->r->login_failed ? 0 : (no))
 
 /*
- * The Studio's answer to the spare's open so far (ssh_channel_open_session()
- * on a channel whose open is out).  In the test build, for a user
- * "testhook-unanswered", none until 2 s past upstream_timeout after the
+ * The Studio's answer so far to the open of a session channel's Studio
+ * side (ssh_channel_open_session() on a channel whose open is out).  In
+ * the test build, for a user "testhook-unanswered", none until 2 s past upstream_timeout after the
  * relay began to wait for it (up_since): a Studio that answers only after
  * the client's channel was closed for want of an answer.
  */
@@ -434,9 +436,32 @@ spare_answer(struct pair *p)
 }
 
 /*
- * Before a request on a session channel that took the spare: wait for the
- * Studio's answer to its open (and the login's, if that is still out).
- * 0 once it is open, -1 if the Studio refused it.  (If the login failed,
+ * The client's session channel was confirmed before the Studio refused
+ * ours (relay_open_session()): without a word, its command would just
+ * end.  Say so on its stderr, as the client itself says it when sshd
+ * refuses its open, with exit status 255; the Studio's reason is in the
+ * log only.
+ */
+static void
+tell_refused(struct pair *p)
+{
+	static const char msg[] = "connect-sshd: the Studio refused to open "
+	    "another session on this connection (it may allow no more); "
+	    "close one, or connect again\r\n";
+
+	if (p->told_refused || p->closed_down ||
+	    ssh_channel_is_closed(p->down))
+		return;
+	p->told_refused = 1;
+	(void)ssh_channel_write_stderr(p->down, msg, sizeof(msg) - 1);
+	(void)ssh_channel_request_send_exit_status(p->down, 255);
+	(void)ssh_channel_send_eof(p->down);
+}
+
+/*
+ * Before a request on a session channel whose Studio side is still
+ * opening: wait for the Studio's answer to its open (and the login's, if
+ * that is still out).  0 once it is open, -1 if the Studio refused it.  (If the login failed,
  * session.c disconnects the client with the reason as soon as this
  * callback returns; see REFUSED.)
  */
@@ -446,9 +471,13 @@ up_open(struct pair *p)
 	if (!p->up_opening)
 		return 0;
 	/* A refusal is logged once, by up_settled() in the relay's loop;
-	 * a failed login by session.c. */
-	if (UPSTREAM_CALL(p, spare_answer(p)) != SSH_OK)
+	 * a failed login by session.c.  The client is told before its
+	 * request is refused: its ssh closes the session on that. */
+	if (UPSTREAM_CALL(p, spare_answer(p)) != SSH_OK) {
+		if (!p->r->login_failed)
+			tell_refused(p);
 		return -1;
+	}
 	p->up_opening = 0;
 	return 0;
 }
@@ -847,25 +876,31 @@ ssh_channel
 relay_open_session(struct relay *r)
 {
 	struct pair *p;
+	int rc;
 
 	if ((p = new_pair(r, CH_SESSION)) == NULL)
 		return NULL;
-	/* The spare's open went out with the login: taken as it is, so
-	 * that the client's channel is confirmed at once and its requests
-	 * come while the Studio answers (up_open() waits for that).  Any
-	 * other session channel waits for the Studio's answer here. */
+	/* The spare's open went out with the login; any other session
+	 * channel's goes out now, without waiting for the Studio's answer
+	 * (the session is non-blocking here).  Either way the client's
+	 * channel is confirmed at once and its requests come while the
+	 * Studio answers: up_open() and up_settled() wait for that, and a
+	 * Studio that refuses closes the client's channel.  Waiting here
+	 * cost the client's open a Studio round trip of its own, with
+	 * every other channel of the connection stalled meanwhile. */
 	if (r->spare != NULL) {
 		p->up = r->spare;
 		r->spare = NULL;
 		p->up_opening = 1;
 	} else if (logged_in(r) != 0 ||
 	    (p->up = ssh_channel_new(r->up)) == NULL ||
-	    UPSTREAM_CALL(p, ssh_channel_open_session(p->up)) != SSH_OK) {
+	    (rc = ssh_channel_open_session(p->up)) == SSH_ERROR) {
 		error("cannot open a session channel on Studio %s: %s",
 		    r->name, ssh_get_error(r->up));
 		pair_free(p);
 		return NULL;
-	}
+	} else
+		p->up_opening = rc == SSH_AGAIN;
 	if ((p->down = ssh_channel_new(r->down)) == NULL) {
 		error("cannot open a session channel on Studio %s: %s",
 		    r->name, ssh_get_error(r->up));
@@ -1415,15 +1450,16 @@ gone(ssh_session s)
 }
 
 /*
- * A session channel that took the spare, in the relay's loop: 1 once the
- * Studio has confirmed it, 0 while its answer is out (nothing moves, and
- * nothing is closed: its Studio-side number is not known yet), -1 once the
- * pair is being closed.  If the Studio refuses it, both sides are done.
- * If it has not answered upstream_timeout after the login, the client's
- * channel is closed (unbounded, a client whose request failed meanwhile
- * waited for that close for ever); the Studio's stays in the pair until
- * the Studio answers, and is closed then: freed before, a late
- * confirmation would find no channel and leave one open on the Studio.
+ * A session channel whose Studio side is opening, in the relay's loop: 1
+ * once the Studio has confirmed it, 0 while its answer is out (nothing
+ * moves, and nothing is closed: its Studio-side number is not known yet),
+ * -1 once the pair is being closed.  If the Studio refuses it, both sides
+ * are done.  If it has not answered upstream_timeout after the relay
+ * began to wait for it (up_since), the client's channel is closed
+ * (unbounded, a client whose request failed meanwhile waited for that
+ * close for ever); the Studio's stays in the pair until the Studio
+ * answers, and is closed then: freed before, a late confirmation would
+ * find no channel and leave one open on the Studio.
  */
 static int
 up_settled(struct pair *p)
@@ -1454,9 +1490,11 @@ up_settled(struct pair *p)
 		logit("Studio %s answered the open of a session channel after "
 		    "the client's side was closed: closing it", p->r->name);
 		(void)ssh_channel_close(p->up);
-	} else
+	} else {
 		logit("Studio %s refused a session channel: %s", p->r->name,
 		    ssh_get_error(p->r->up));
+		tell_refused(p);
+	}
 	if (!p->closed_down)
 		(void)ssh_channel_close(p->down);
 	p->closed_down = p->closed_up = 1;

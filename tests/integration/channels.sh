@@ -184,3 +184,52 @@ wait_log "$GW_LOG" 'channel.close .*detail="cat .*mc.blob; sleep 60".*end=worker
 	grep -qE 'bytes_out=[1-9]' &&
 	ok "a worker killed mid-transfer: the monitor writes its channel.close with the bytes last reported" ||
 	not_ok "killed worker's channel: $(grep 'mc.blob; sleep 60' "$GW_LOG" | tail -2 | tr '\n' ' ')"
+
+# ---- a Studio that refuses a second session channel ----
+# The worker confirms a client's session channel before the Studio has
+# answered the gateway's open of it (relay.sh).  A Studio that refuses
+# the open (sshd's MaxSessions 1, its one session taken): the client's
+# command fails with status 255, told so on its stderr (as the client
+# says it when sshd refuses its open), the log says why, and the
+# connection's first session goes on.
+MS_STUDIO_PORT=$(free_port)
+MS_PORT=$(free_port)
+if STUDIO_EXTRA="MaxSessions 1" start_studio "$MS_STUDIO_PORT" "$T/msstudio" key; then
+	write_conf "$T/ms.conf" "$MS_PORT" ''
+	sed -i "s|127.0.0.1:$KEY_STUDIO_PORT|127.0.0.1:$MS_STUDIO_PORT|" "$T/ms.conf"
+	echo "[127.0.0.1]:$MS_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+fi
+if [ -f "$T/ms.conf" ] && start_gateway ms "$T/ms.conf"; then
+	cp=$T/ms.ctl
+	gw_ssh "$MS_PORT" "$T/alice" alice@s5 -o ControlMaster=yes \
+	    -o ControlPath="$cp" -o ControlPersist=no -fN
+	gw_ssh "$MS_PORT" "$T/alice" alice@s5 -o ControlPath="$cp" \
+	    'echo first; sleep 2; echo still' > "$T/ms.first" 2>&1 &
+	ms_first=$!
+	wait_log "$T/ms.first" first
+	gw_ssh "$MS_PORT" "$T/alice" alice@s5 -o ControlPath="$cp" \
+	    'echo second' > "$T/ms.second" 2>&1
+	rc=$?
+	wait "$ms_first"
+	first_rc=$?
+	# The Studio's refusal may come back before the worker's open call
+	# returns (loopback): then the client's open is refused, as sshd
+	# refuses it, and ssh makes a connection of its own for the command.
+	if grep -q "Session open refused by peer" "$T/ms.second"; then
+		how="refused at once, as sshd refuses it"
+		[ $rc = 0 ] && grep -q "^second" "$T/ms.second" &&
+		    grep -q "cannot open a session channel on Studio s5 .*open failed" "$T/ms.log"
+	else
+		how="refused once confirmed, the client told"
+		[ $rc = 255 ] && ! grep -q "^second" "$T/ms.second" &&
+		    grep -q "^connect-sshd: the Studio refused to open another session" "$T/ms.second" &&
+		    grep -q "Studio s5 .*refused a session channel" "$T/ms.log"
+	fi
+	[ $? = 0 ] && [ "$first_rc" = 0 ] && [ "$(cat "$T/ms.first")" = "$(printf 'first\nstill')" ] &&
+		ok "a Studio that refuses a second session channel: $how (rc $rc), logged; the first session goes on" ||
+		not_ok "second session channel refused by the Studio: rc $rc '$(tr '\n' ' ' < "$T/ms.second")', first rc $first_rc '$(tr '\n' ' ' < "$T/ms.first")'; $(grep -i "session channel" "$T/ms.log" | tail -2 | tr '\n' ' ')"
+	gw_ssh "$MS_PORT" "$T/alice" alice@s5 -o ControlPath="$cp" -O exit 2>/dev/null
+	stop_gateway ms
+else
+	not_ok "start the Studio with MaxSessions 1 and its gateway"
+fi

@@ -127,6 +127,24 @@ if start_gateway rg "$T/rg.conf" && wait_log "$T/rp.out" ready; then
 	else
 		not_ok "requests in flight: the second hold proxy starts"
 	fi
+	# A second session channel on a connection: the client's open is
+	# confirmed without waiting for the Studio's answer to the
+	# gateway's (which the worker once waited for, a Studio round trip
+	# during which every channel of the connection stood still); its
+	# command runs once the Studio answers.
+	wait "$RP_PID" 2>/dev/null
+	rm -f "$T/rp.hold" "$T/rp.release"
+	python3 "$HERE/holdproxy.py" "$RP_PORT" "$STUDIO_PORT" "$T/rp.release" "$T/rp.hold" > "$T/rp3.out" 2>&1 &
+	RP_PID=$!
+	if wait_log "$T/rp3.out" ready; then
+		out=$(/usr/bin/python3 "$HERE/requests.py" second "$RG_PORT" "$T/alice" alice@s1 \
+		    - "$T/rp.hold" "$T/rp.release" 2>"$T/rp.err")
+		[ "$out" = "confirmed_while_held=yes output=second status=0" ] &&
+			ok "a second session channel is confirmed while the Studio's answer to its open is held; its command runs once it comes" ||
+			not_ok "second session channel with the Studio's answers held: $out $(tail -n 3 "$T/rp.err" | tr '\n' ' ')"
+	else
+		not_ok "a second session channel: the third hold proxy starts"
+	fi
 	stop_gateway rg
 else
 	not_ok "requests in flight: the hold proxy and its gateway start"

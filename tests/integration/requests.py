@@ -39,6 +39,15 @@ requests were sent (RFC 4254 5.4), one for each request that wanted one.
 
               ended=yes
 
+  second  env CSSHD_TEST_A (wanted) on a first session channel and its
+          answer; then creates HOLD, opens a second session channel and
+          waits at most 10 s for its confirmation, which must come while
+          the Studio's answer to the gateway's open is held; then exec
+          "echo second" on it (wanted), creates RELEASE and reads the
+          output.  Prints
+
+              confirmed_while_held=yes output=second status=0
+
   asked   pty-req and exec "echo started; sleep 2" (answers wanted);
           once "started" is read, window-change and signal TERM, each
           asking for an answer, which RFC 4254 (6.7, 6.9) says a client
@@ -185,6 +194,27 @@ def flood(t, chan, answers, hold, release):
     return "ended=%s" % ("yes" if ended else "no")
 
 
+def second(t, chan, answers, hold, release):
+    request(t, chan, "env", True, "CSSHD_TEST_A", "alpha")
+    if not wait_for(lambda: len(answers) >= 1):
+        return "confirmed_while_held=no (no answer to the first env)"
+    open(hold, "w").close()
+    try:
+        chan2 = t.open_session(timeout=10)
+        confirmed = "yes"
+    except paramiko.SSHException:
+        chan2 = None
+        confirmed = "no"
+    if chan2 is None:
+        open(release, "w").close()
+        return "confirmed_while_held=no"
+    request(t, chan2, "exec", True, "echo second")
+    open(release, "w").close()
+    out = output_of(chan2)
+    return "confirmed_while_held=%s output=%s status=%d" % (
+        confirmed, out, exit_status(chan2))
+
+
 def asked(t, chan, answers):
     request(t, chan, "pty-req", True, "vt100", 80, 24, 0, 0, b"\x00")
     request(t, chan, "exec", True, "echo started; sleep 2")
@@ -210,6 +240,8 @@ def main():
         print(order(t, chan, answers))
     elif mode == "held":
         print(held(t, chan, answers, *sys.argv[5:8]))
+    elif mode == "second":
+        print(second(t, chan, answers, *sys.argv[6:8]))
     elif mode == "asked":
         print(asked(t, chan, answers))
     else:
