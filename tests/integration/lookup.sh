@@ -116,8 +116,9 @@ for i in range(80):
 		ok "Redis stopped: a login that needs Redis is told the registry is unavailable" ||
 		not_ok "uncached login during the stall: rc=$bob_rc $(tr '\n' ' ' < "$T/lk.bob.err")"
 	# Not a speed test: a bound far under the 10 s stall, which a
-	# monitor that waited on Redis would exceed.
-	[ -n "$loop" ] && python3 -c "import sys; sys.exit(0 if float('$loop') < 1.0 else 1)" &&
+	# monitor that waited on Redis would exceed, and far over what a
+	# busy machine under the sanitizers takes from it.
+	[ -n "$loop" ] && python3 -c "import sys; sys.exit(0 if float('$loop') < 3.0 else 1)" &&
 		ok "the monitor's longest time away from its poll loop: ${loop} s (Redis stopped 10 s)" ||
 		not_ok "monitor loop: '$loop' s; $(grep 'away from its poll loop' "$LK_LOG" | tail -1)"
 	ctl member remove 100 bob > /dev/null 2>&1
