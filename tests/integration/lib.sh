@@ -16,18 +16,31 @@ FAIL=0
 SKIP=0
 TESTNO=0
 
+# A result that took 30 s or more since the one before is marked, so that
+# a topic that ran long (a wait that ran into its time limit, a loaded
+# machine) shows where.
+LAST_RESULT=$SECONDS
+took_long() {
+	local n=$((SECONDS - LAST_RESULT))
+	LAST_RESULT=$SECONDS
+	[ "$n" -lt 30 ] || echo "# the next result took $n s"
+}
+
 ok() {
 	TESTNO=$((TESTNO + 1)); PASS=$((PASS + 1))
+	took_long
 	echo "ok $TESTNO - $*"
 }
 
 not_ok() {
 	TESTNO=$((TESTNO + 1)); FAIL=$((FAIL + 1))
+	took_long
 	echo "not ok $TESTNO - $*"
 }
 
 skip() {
 	TESTNO=$((TESTNO + 1)); SKIP=$((SKIP + 1))
+	took_long
 	echo "ok $TESTNO - # SKIP $*"
 }
 
