@@ -545,6 +545,23 @@ if want wan; then
 				echo "$t0 $t1" | awk '{ print ($2 - $1) * 1000 }' >> "$T/wan.$D.ttylogin.$p"
 			done
 		done
+		# A later session on a connection the client keeps open
+		# (ControlMaster; VS Code and JetBrains keep one and open a
+		# session channel per terminal and task): its open, its
+		# command and its end, without a login.
+		for p in $PATHS; do
+			S "${p}w" -o ControlMaster=yes -o ControlPath="$T/cm.$p" \
+			    -o ControlPersist=no -fN 2>>"$T/ssh.err" ||
+				die "wan control master via $p at D=$D"
+			for i in $(seq 1 "$WAN_LOGINS"); do
+				t0=$(now)
+				S "${p}w" -o ControlPath="$T/cm.$p" true 2>>"$T/ssh.err" ||
+					die "wan later session via $p at D=$D"
+				t1=$(now)
+				echo "$t0 $t1" | awk '{ print ($2 - $1) * 1000 }' >> "$T/wan.$D.session.$p"
+			done
+			S "${p}w" -o ControlPath="$T/cm.$p" -O exit 2>/dev/null
+		done
 		wan_stop
 		for p in $PATHS; do
 			for k in down up get put; do
@@ -555,6 +572,8 @@ if want wan; then
 			csv "wan${D}ms_login" "$(label "$p")" "${R[wan.$D.login.$p]}" ms "$WAN_LOGINS"
 			R[wan.$D.ttylogin.$p]=$(median < "$T/wan.$D.ttylogin.$p")
 			csv "wan${D}ms_tty_login" "$(label "$p")" "${R[wan.$D.ttylogin.$p]}" ms "$WAN_LOGINS"
+			R[wan.$D.session.$p]=$(median < "$T/wan.$D.session.$p")
+			csv "wan${D}ms_later_session" "$(label "$p")" "${R[wan.$D.session.$p]}" ms "$WAN_LOGINS"
 		done
 	done
 fi
@@ -667,6 +686,9 @@ if want wan; then
 		line "D=$D login, pty+LANG (ms)" "$(fmt "$g")" "$(fmt "$dr")" "$(fmt "$pj")" \
 		    "$(ratio "$g" "$dr")x direct (<= 1.2 at 50)" \
 		    "$([ "$D" = 50 ] && met "$(ratio "$g" "$dr")" "<=" 1.2)"
+		g=$(v "wan.$D.session.gw"); dr=$(v "wan.$D.session.direct"); pj=$(v "wan.$D.session.pj")
+		line "D=$D later session (ms)" "$(fmt "$g")" "$(fmt "$dr")" "$(fmt "$pj")" \
+		    "$(ratio "$g" "$dr")x direct" ""
 	done
 fi
 echo "CSV: $CSV"
