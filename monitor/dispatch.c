@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "monitor.h"
 #include "policy.h"
+#include "krl.h"
 #include "replay.h"
 #include "sshwire.h"
 #include "usercert.h"
@@ -860,10 +861,10 @@ too_many_failures(struct monitor *m, struct worker *w)
 
 /*
  * A key the gateway never accepts (keytypes.h: a type it does not take, a
- * malformed blob, an RSA key out of bounds) is refused before the policy
- * and before any signature check: a client's refusal, audited with
- * "key-too-weak" or "bad-key" and counted as a failure, not the worker's
- * fault.  Returns 1 if refused.
+ * malformed blob, an RSA key out of bounds) or that revoked_keys lists is
+ * refused before the policy and before any signature check: a client's
+ * refusal, audited with "key-too-weak", "bad-key" or "revoked-key" and
+ * counted as a failure, not the worker's fault.  Returns 1 if refused.
  */
 static int
 key_refused(struct monitor *m, struct worker *w, const char *ssh_user,
@@ -875,8 +876,17 @@ key_refused(struct monitor *m, struct worker *w, const char *ssh_user,
 	enum keytype_verdict v;
 	char why[256];
 
-	if ((v = keytype_check_blob(blob, len, min_bits, &k)) == KEYTYPE_OK)
-		return 0;
+	if ((v = keytype_check_blob(blob, len, min_bits, &k)) == KEYTYPE_OK) {
+		if (m->cfg->revoked == NULL ||
+		    !krl_key_revoked(m->cfg->revoked, blob, len))
+			return 0;
+		unnamed_decision(&d, ssh_user);
+		logit("conn %llu: client key %s refused: revoked by %s",
+		    (unsigned long long)w->conn_id, fp, m->cfg->revoked_path);
+		audit_denied(w, &d, fp, "revoked-key");
+		w->nauthfail++;
+		return 1;
+	}
 	unnamed_decision(&d, ssh_user);
 	logit("conn %llu: client key %s refused: %s",
 	    (unsigned long long)w->conn_id, fp,
@@ -1013,6 +1023,21 @@ cert_decision(struct monitor *m, struct worker *w, const char *ssh_user,
 		logit("conn %llu: client certificate %s refused: %s",
 		    (unsigned long long)w->conn_id, fp, perr);
 		audit_denied(w, d, fp, "cert-malformed");
+		w->nauthfail++;
+		return POLICY_DENY_KEY_NOT_REGISTERED;
+	}
+	/* Revoked: the certified key, its CA, its serial or key id. */
+	if (m->cfg->revoked != NULL &&
+	    (krl_key_revoked(m->cfg->revoked, uc->key_blob,
+	    uc->key_blob_len) || krl_cert_revoked(m->cfg->revoked,
+	    uc->ca_blob, uc->ca_blob_len, uc->serial, uc->key_id))) {
+		unnamed_decision(d, ssh_user);
+		logit("conn %llu: client certificate for key %s (serial %llu, "
+		    "key id %s, CA %s) refused: revoked by %s",
+		    (unsigned long long)w->conn_id, uc->key_fp,
+		    (unsigned long long)uc->serial, uc->key_id, uc->ca_fp,
+		    m->cfg->revoked_path);
+		audit_cert_denied(w, d, uc, "revoked-key");
 		w->nauthfail++;
 		return POLICY_DENY_KEY_NOT_REGISTERED;
 	}

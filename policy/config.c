@@ -33,6 +33,7 @@
 #include "config.h"
 #include "config_int.h"
 #include "filecheck.h"
+#include "krl.h"
 #include "log.h"
 #include "sshwire.h"
 
@@ -94,7 +95,7 @@ static const char *const root_names[] = {
 	"listen", "key", "key_fingerprint", "allowed_workspaces",
 	"workspaces", "users", "studios", "workers", "log", "limits",
 	"forwarding", "algorithms", "metrics_listen", "registry",
-	"upstream_auth", "trusted_user_ca_keys", NULL,
+	"upstream_auth", "trusted_user_ca_keys", "revoked_keys", NULL,
 };
 
 static const char *const workers_names[] = {
@@ -711,6 +712,7 @@ load_root(struct loader *l, const config_setting_t *root)
 	load_workspaces(l, root);
 	load_key_limits(l, root);
 	load_user_cas(l, root);
+	load_revoked_keys(l, root);
 	load_users(l, root);
 	load_studios(l, root);
 	load_workers(l, root);
@@ -917,6 +919,8 @@ config_free(struct config *cfg)
 		authkey_free(&cfg->user_cas[i]);
 	free(cfg->user_cas);
 	free(cfg->user_ca_path);
+	krl_free(cfg->revoked);
+	free(cfg->revoked_path);
 	free(cfg->metrics.host);
 	free(cfg->metrics.port);
 	free_strings(cfg->algorithms.kex, cfg->algorithms.nkex);

@@ -17,6 +17,8 @@
 
 #include "authkeys.h"
 
+struct krl;		/* krl.h */
+
 #define CFG_DEFAULT_PATH	"/etc/connect-sshd/connect-sshd.conf"
 #define CFG_MAX_ERRORS		64
 
@@ -169,6 +171,10 @@ struct config {
 	char *user_ca_path;
 	struct authkey *user_cas;
 	size_t nuser_cas;
+	/* revoked_keys: the file (NULL if unset) and what it revokes
+	 * (krl.h), asked about every key and certificate a client offers */
+	char *revoked_path;
+	struct krl *revoked;	/* krl.h */
 	long long *allowed_workspaces;
 	size_t nallowed_workspaces;
 	struct cfg_workspace *workspaces;

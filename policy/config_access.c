@@ -21,6 +21,7 @@
 #include "config.h"
 #include "config_int.h"
 #include "filecheck.h"
+#include "krl.h"
 #include "policy.h"
 
 static const char *const workspace_names[] = { "id", "members", NULL };
@@ -396,6 +397,73 @@ load_user_cas(struct loader *l, const config_setting_t *root)
 		    "public key (\"ssh-ed25519 AAAA... ca\") or remove the "
 		    "setting", path);
 	free(line);
+	fclose(f);
+	free(path);
+}
+
+/*
+ * revoked_keys = "path": keys and certificates no client may log in with,
+ * as sshd's RevokedKeys reads them (krl.h): a KRL from ssh-keygen -k, or
+ * public keys one per line.  The StrictModes checks of a keys_file; a
+ * file that cannot be read in full fails the load (a reload keeps the
+ * running configuration), so that no revocation is half applied.  An
+ * empty file revokes nothing.
+ */
+void
+load_revoked_keys(struct loader *l, const config_setting_t *root)
+{
+	const config_setting_t *s;
+	const char *v;
+	char *path, *data = NULL;
+	char err[FILECHECK_ERR], why[320];
+	size_t len = 0, cap = 0, n;
+	FILE *f;
+	int unsafe;
+
+	if ((s = config_setting_get_member(root, "revoked_keys")) == NULL ||
+	    get_string(l, s, "revoked_keys", &v) != 0)
+		return;
+	if ((l->cfg->revoked_path = lstrdup(l, v)) == NULL ||
+	    (path = resolve_path(l, v)) == NULL)
+		return;
+	if ((f = open_trusted(path, err, sizeof(err), &unsafe)) == NULL) {
+		serr(l, s, "revoked_keys %s: %s", path, err);
+		free(path);
+		return;
+	}
+	for (;;) {
+		if (len == cap) {
+			char *nd;
+
+			cap = cap == 0 ? 65536 : cap * 2;
+			if (cap > KRL_MAX_FILE + 1)
+				cap = KRL_MAX_FILE + 1;
+			if ((nd = realloc(data, cap)) == NULL) {
+				ferr(l, "out of memory");
+				goto out;
+			}
+			data = nd;
+		}
+		if ((n = fread(data + len, 1, cap - len, f)) == 0)
+			break;
+		len += n;
+		if (len > KRL_MAX_FILE) {
+			serr(l, s, "revoked_keys %s: over %u bytes: remove keys "
+			    "that no longer exist, or revoke certificates by "
+			    "serial range", path, KRL_MAX_FILE);
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		serr(l, s, "revoked_keys %s: read error", path);
+		goto out;
+	}
+	if (krl_parse((const uint8_t *)data, len, &l->cfg->revoked, why,
+	    sizeof(why)) != 0)
+		serr(l, s, "revoked_keys %s: %s; fix or regenerate it "
+		    "(ssh-keygen -k)", path, why);
+ out:
+	free(data);
 	fclose(f);
 	free(path);
 }

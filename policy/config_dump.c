@@ -369,6 +369,8 @@ config_dump(const struct config *cfg, FILE *out)
 	    config_upstream_auth_name(cfg->upstream_auth));
 	if (cfg->user_ca_path != NULL)
 		dump_str(out, 0, "trusted_user_ca_keys", cfg->user_ca_path);
+	if (cfg->revoked_path != NULL)
+		dump_str(out, 0, "revoked_keys", cfg->revoked_path);
 	if (cfg->registry.backend == CFG_REGISTRY_FILE) {
 		dump_allowed(cfg, out);
 		dump_workspaces(cfg, out);

@@ -117,6 +117,7 @@ void dump_row(const struct config *cfg, const char *gname, const char *name,
 void load_allowed(struct loader *l, const config_setting_t *root);
 void load_workspaces(struct loader *l, const config_setting_t *root);
 void load_user_cas(struct loader *l, const config_setting_t *root);
+void load_revoked_keys(struct loader *l, const config_setting_t *root);
 void load_users(struct loader *l, const config_setting_t *root);
 void load_studios(struct loader *l, const config_setting_t *root);
 

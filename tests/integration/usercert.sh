@@ -121,3 +121,77 @@ else
 		{ not_ok "user certificate with permit-pty gets a pty (got '$out')"; sed 's/^/#   /' "$T/uc.err"; }
 	stop_gateway ucgw
 fi
+
+# ---- revoked_keys: a key, a certificate by serial, a CA; SIGHUP ----
+# The revocation lists are the real ssh-keygen -k's; a key listed in the
+# text form counts the same.  Each refusal is audited revoked-key, and a
+# reload applies a new list to the next login at once; a list that cannot
+# be read keeps the running one.
+RV_PORT=$(free_port)
+uc_cert rv_good "$UC/ca" "$UC/frank" -n frank
+uc_cert rv_gone "$UC/ca" "$UC/frank" -n frank
+rv_gone_serial=$uc_serial
+: > "$UC/revoked"
+chmod 644 "$UC/revoked"
+write_conf "$T/rv.conf" "$RV_PORT" 'limits = { per_source_max_startups = 0; };' \
+    "trusted_user_ca_keys = \"$UC/trusted_cas\"; revoked_keys = \"$UC/revoked\";"
+sed -i -e 's/"testhook-unanswered" ]; }/"testhook-unanswered", "frank" ]; }/' \
+    -e 's/^users = ( /users = ( { name = "frank"; keys = [ ]; },\n          /' \
+    "$T/rv.conf"
+echo "[127.0.0.1]:$RV_PORT $(cut -d' ' -f1,2 "$T/gw_key.pub")" >> "$T/known_hosts"
+# rv_login KEY LOGIN: "in" if KEY logs in as LOGIN, else "out".
+rv_login() {
+	[ "$(gw_ssh "$RV_PORT" "$1" "$2" 'echo in' 2>"$T/rv.err")" = in ] &&
+		echo in || echo out
+}
+# rv_reload: SIGHUP, and wait for its verdict in the log.
+rv_reload() {
+	local n
+	n=$(grep -c "configuration reloaded\|reload failed" "$T/rv.log")
+	kill -HUP "$(<"$T/rv.pid")"
+	for ((_i = 1; _i <= 100; _i++)); do
+		[ "$(grep -c "configuration reloaded\|reload failed" "$T/rv.log")" -gt "$n" ] && return
+		nap 0.1
+	done
+}
+if start_gateway rv "$T/rv.conf"; then
+	a1=$(rv_login "$T/alice" alice@s1); c1=$(rv_login "$UC/rv_gone" frank@s1)
+	# alice's key, by the text form.
+	cp "$T/alice.pub" "$UC/revoked"
+	rv_reload
+	a2=$(rv_login "$T/alice" alice@s1); b2=$(rv_login "$T/bob" bob@s1)
+	alice_fp=$(ssh-keygen -lf "$T/alice.pub" | cut -d' ' -f2)
+	[ "$a1/$a2/$b2" = in/out/in ] &&
+	    grep -q "event=auth.denied .*key=$alice_fp .*reason=revoked-key" "$T/rv.log" &&
+		ok "revoked_keys: alice's key listed, SIGHUP: her next login is refused (revoked-key), bob's is not" ||
+		not_ok "revoked_keys, a key: alice before '$a1' after '$a2', bob '$b2'; $(grep 'revoked' "$T/rv.log" | tail -2 | tr '\n' ' ')"
+	# A certificate by serial, in a KRL.
+	echo "serial: $rv_gone_serial" > "$UC/rv.spec"
+	ssh-keygen -q -k -f "$UC/revoked" -s "$UC/ca.pub" "$UC/rv.spec"
+	rv_reload
+	c2=$(rv_login "$UC/rv_gone" frank@s1); g2=$(rv_login "$UC/rv_good" frank@s1)
+	a3=$(rv_login "$T/alice" alice@s1)
+	[ "$c1/$c2/$g2/$a3" = in/out/in/in ] &&
+	    grep -q "event=auth.denied .*cert_key_id=id-rv_gone cert_serial=$rv_gone_serial .*reason=revoked-key" "$T/rv.log" &&
+		ok "revoked_keys: a KRL revoking serial $rv_gone_serial: that certificate is refused (revoked-key), another of the same key and CA is not, alice is back" ||
+		not_ok "revoked_keys, a serial: before '$c1' after '$c2', the other '$g2', alice '$a3'"
+	# The CA itself: every certificate it signed.
+	ssh-keygen -q -k -f "$UC/revoked" "$UC/ca.pub"
+	rv_reload
+	g3=$(rv_login "$UC/rv_good" frank@s1)
+	[ "$g3" = out ] && grep -q "client certificate for key .*(serial [0-9]*, key id id-rv_good, CA .*) refused: revoked by" "$T/rv.log" &&
+		ok "revoked_keys: the CA key listed: its certificates are refused" ||
+		not_ok "revoked_keys, a CA: '$g3'"
+	# A list that cannot be read in full: the reload is refused, the
+	# running list stays.
+	printf 'ssh-ed25519 not-base64!\n' > "$UC/revoked"
+	rv_reload
+	g4=$(rv_login "$UC/rv_good" frank@s1)
+	[ "$g4" = out ] && grep -q "revoked_keys $UC/revoked: line 1: the key's base64 does not decode" "$T/rv.log" &&
+	    grep -q "reload failed: keeping the running configuration" "$T/rv.log" &&
+		ok "revoked_keys: a list that cannot be read: reload refused, named, line and why; the running list still applies" ||
+		not_ok "revoked_keys, a bad list: '$g4'; $(grep -i 'revoked_keys\|reload' "$T/rv.log" | tail -3 | tr '\n' ' ')"
+	stop_gateway rv
+else
+	not_ok "connect-sshd with revoked_keys starts"
+fi
