@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "krl.h"
 #include "sshwire.h"
+#include "keyfiles.h"
 #include "runner.h"
 
 #define MAXBLOB	4096
@@ -24,44 +25,6 @@ static char dir[] = "/tmp/test_krl.XXXXXX";
 static uint8_t a_blob[MAXBLOB], b_blob[MAXBLOB], ca_blob[MAXBLOB],
     ca2_blob[MAXBLOB];
 static size_t a_len, b_len, ca_len, ca2_len;
-
-static void
-run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "failed: %s\n", cmd);
-		abort();
-	}
-}
-
-/* The blob of the second field of file's first line. */
-static size_t
-read_blob(const char *file, uint8_t *out)
-{
-	char path[512], line[MAXBLOB * 2], *b64, *end;
-	size_t n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	if ((f = fopen(path, "r")) == NULL || fgets(line, sizeof(line), f) ==
-	    NULL)
-		abort();
-	fclose(f);
-	if ((b64 = strchr(line, ' ')) == NULL)
-		abort();
-	b64++;
-	if ((end = strpbrk(b64, " \n")) != NULL)
-		*end = '\0';
-	if (b64_decode(b64, strlen(b64), out, MAXBLOB, &n) != 0)
-		abort();
-	return n;
-}
 
 /* A file of dir, whole: malloc'ed, its length in *len. */
 static uint8_t *
@@ -105,7 +68,7 @@ test_text(void)
 	struct krl *k;
 	size_t nkeys, ncas;
 
-	run("cd %s && { echo '# revoked'; echo; cat a.pub; } > text", dir);
+	kf_run("cd %s && { echo '# revoked'; echo; cat a.pub; } > text", dir);
 	k = load("text", why, sizeof(why));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(k);
 	CU_ASSERT_EQUAL(krl_key_revoked(k, a_blob, a_len), 1);
@@ -116,22 +79,22 @@ test_text(void)
 	krl_free(k);
 
 	/* An empty file revokes nothing. */
-	run("cd %s && : > empty", dir);
+	kf_run("cd %s && : > empty", dir);
 	k = load("empty", why, sizeof(why));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(k);
 	CU_ASSERT_EQUAL(krl_key_revoked(k, a_blob, a_len), 0);
 	krl_free(k);
 
 	/* A bad line is named. */
-	run("cd %s && { cat b.pub; echo 'ssh-ed25519 !!!notbase64'; } > "
+	kf_run("cd %s && { cat b.pub; echo 'ssh-ed25519 !!!notbase64'; } > "
 	    "badtext", dir);
 	CU_ASSERT_PTR_NULL(load("badtext", why, sizeof(why)));
 	CU_ASSERT_STRING_EQUAL(why, "line 2: the key's base64 does not decode");
-	run("cd %s && echo ssh-ed25519 > onlytype", dir);
+	kf_run("cd %s && echo ssh-ed25519 > onlytype", dir);
 	CU_ASSERT_PTR_NULL(load("onlytype", why, sizeof(why)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "line 1: a key type without"));
 	/* A certificate is revoked by serial or key id, not listed. */
-	run("cd %s && cat a-cert.pub > certtext", dir);
+	kf_run("cd %s && cat a-cert.pub > certtext", dir);
 	CU_ASSERT_PTR_NULL(load("certtext", why, sizeof(why)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "line 1: a revoked key that is "
 	    "a certificate"));
@@ -143,7 +106,7 @@ test_explicit_and_hash(void)
 	char why[256];
 	struct krl *k;
 
-	run("cd %s && ssh-keygen -q -k -f krl_keys a.pub", dir);
+	kf_run("cd %s && ssh-keygen -q -k -f krl_keys a.pub", dir);
 	k = load("krl_keys", why, sizeof(why));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(k);
 	CU_ASSERT_EQUAL(krl_key_revoked(k, a_blob, a_len), 1);
@@ -154,7 +117,7 @@ test_explicit_and_hash(void)
 	krl_free(k);
 
 	/* By SHA256 hash (ssh-keygen -l's form). */
-	run("cd %s && echo \"hash: $(ssh-keygen -l -f b.pub | cut -d' ' -f2)\" "
+	kf_run("cd %s && echo \"hash: $(ssh-keygen -l -f b.pub | cut -d' ' -f2)\" "
 	    "> spec_hash && ssh-keygen -q -k -f krl_hash spec_hash", dir);
 	k = load("krl_hash", why, sizeof(why));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(k);
@@ -195,7 +158,7 @@ test_serials_and_ids(void)
 
 	/* Every other serial from 100 to 198: ssh-keygen writes a bitmap
 	 * where it is the smaller form. */
-	run("cd %s && for i in $(seq 100 2 198); do echo \"serial: $i\"; "
+	kf_run("cd %s && for i in $(seq 100 2 198); do echo \"serial: $i\"; "
 	    "done > spec_bits && ssh-keygen -q -k -f krl_bits -s ca.pub "
 	    "spec_bits", dir);
 	k = load("krl_bits", why, sizeof(why));
@@ -208,7 +171,7 @@ test_serials_and_ids(void)
 	krl_free(k);
 
 	/* A revoked CA key revokes every certificate it signed. */
-	run("cd %s && ssh-keygen -q -k -f krl_caKey ca.pub", dir);
+	kf_run("cd %s && ssh-keygen -q -k -f krl_caKey ca.pub", dir);
 	k = load("krl_caKey", why, sizeof(why));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(k);
 	CU_ASSERT_EQUAL(krl_cert_revoked(k, ca_blob, ca_len, 12345, "a"), 1);
@@ -439,18 +402,18 @@ main(int argc, char **argv)
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
-	run("cd %s && ssh-keygen -q -t ed25519 -N '' -f a -C a && "
+	kf_run("cd %s && ssh-keygen -q -t ed25519 -N '' -f a -C a && "
 	    "ssh-keygen -q -t ecdsa -b 256 -N '' -f b -C b && "
 	    "ssh-keygen -q -t ed25519 -N '' -f ca -C ca && "
 	    "ssh-keygen -q -t ed25519 -N '' -f ca2 -C ca2 && "
 	    "ssh-keygen -q -s ca -I id-a -z 1 a.pub && "
 	    "printf 'serial: 5\\nserial: 10-20\\nid: bob@example\\n' > spec_ca "
 	    "&& ssh-keygen -q -k -f krl_ca -s ca.pub spec_ca", dir);
-	a_len = read_blob("a.pub", a_blob);
-	b_len = read_blob("b.pub", b_blob);
-	ca_len = read_blob("ca.pub", ca_blob);
-	ca2_len = read_blob("ca2.pub", ca2_blob);
+	a_len = kf_read_blob(dir, "a.pub", a_blob, MAXBLOB);
+	b_len = kf_read_blob(dir, "b.pub", b_blob, MAXBLOB);
+	ca_len = kf_read_blob(dir, "ca.pub", ca_blob, MAXBLOB);
+	ca2_len = kf_read_blob(dir, "ca2.pub", ca2_blob, MAXBLOB);
 	rc = unit_run(argc, argv, "krl", tests);
-	run("rm -r %s", dir);
+	kf_run("rm -r %s", dir);
 	return rc;
 }

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "monitor/usercert.h"
 #include "sshwire.h"
+#include "keyfiles.h"
 #include "runner.h"
 
 #define MAXBLOB	8192
@@ -27,44 +28,6 @@
 
 static char dir[] = "/tmp/test_usercert.XXXXXX";
 
-static void
-run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "failed: %s\n", cmd);
-		abort();
-	}
-}
-
-/* The blob of the second field of file's first line. */
-static size_t
-read_blob(const char *file, uint8_t *out)
-{
-	char path[512], line[MAXBLOB * 2], *b64, *end;
-	size_t n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	if ((f = fopen(path, "r")) == NULL || fgets(line, sizeof(line), f) ==
-	    NULL)
-		abort();
-	fclose(f);
-	if ((b64 = strchr(line, ' ')) == NULL)
-		abort();
-	b64++;
-	if ((end = strpbrk(b64, " \n")) != NULL)
-		*end = '\0';
-	if (b64_decode(b64, strlen(b64), out, MAXBLOB, &n) != 0)
-		abort();
-	return n;
-}
-
 /* Certify key (a name in dir) with ca as name-cert.pub: opts are
  * ssh-keygen's. */
 static size_t
@@ -73,11 +36,11 @@ make_cert(const char *name, const char *ca, const char *key,
 {
 	char file[128];
 
-	run("cd %s && cp %s %s.pub.tmp && mv %s.pub.tmp %s.pub && "
+	kf_run("cd %s && cp %s %s.pub.tmp && mv %s.pub.tmp %s.pub && "
 	    "TZ=UTC ssh-keygen -q -s %s -I id-%s -z 42 %s %s.pub",
 	    dir, key, name, name, name, ca, name, opts, name);
 	snprintf(file, sizeof(file), "%s-cert.pub", name);
-	return read_blob(file, out);
+	return kf_read_blob(dir, file, out, MAXBLOB);
 }
 
 static uint8_t ca_blob[MAXBLOB], ca2_blob[MAXBLOB], ca3_blob[MAXBLOB];
@@ -123,7 +86,7 @@ test_good(void)
 	CU_ASSERT_EQUAL(uc.serial, 42);
 	CU_ASSERT_STRING_EQUAL(uc.key_id, "id-good");
 	/* The certified key's own fingerprint, not the blob's. */
-	klen = read_blob("user.pub", key);
+	klen = kf_read_blob(dir, "user.pub", key, MAXBLOB);
 	CU_ASSERT_EQUAL(uc.key_blob_len, klen);
 	CU_ASSERT(memcmp(uc.key_blob, key, klen) == 0);
 	sshwire_fingerprint(key, klen, fp, sizeof(fp));
@@ -278,7 +241,7 @@ test_broken(void)
 	    &why), 0);
 	buf_free(&b);
 	/* A plain key, a type the gateway does not take. */
-	n = read_blob("user.pub", bad);
+	n = kf_read_blob(dir, "user.pub", bad, MAXBLOB);
 	CU_ASSERT_NOT_EQUAL(usercert_parse(bad, n, MIN_BITS, &uc, &why), 0);
 	buf_init(&b, MAXBLOB);
 	buf_put_cstring(&b, "ssh-dss-cert-v01@openssh.com");
@@ -329,22 +292,22 @@ main(int argc, char **argv)
 
 	if (mkdtemp(dir) == NULL)
 		return 1;
-	run("cd %s && ssh-keygen -q -t ed25519 -N '' -f ca -C ca && "
+	kf_run("cd %s && ssh-keygen -q -t ed25519 -N '' -f ca -C ca && "
 	    "ssh-keygen -q -t ecdsa -b 256 -N '' -f ca2 -C ca2 && "
 	    "ssh-keygen -q -t rsa -b 2048 -N '' -f ca_rsa -C ca_rsa && "
 	    "ssh-keygen -q -t ed25519 -N '' -f user -C user && "
 	    "ssh-keygen -q -t rsa -b 2048 -N '' -f user_rsa -C user_rsa && "
 	    "ssh-keygen -q -t ecdsa -b 521 -N '' -f user_ec -C user_ec", dir);
-	ca_len = read_blob("ca.pub", ca_blob);
-	ca2_len = read_blob("ca2.pub", ca2_blob);
+	ca_len = kf_read_blob(dir, "ca.pub", ca_blob, MAXBLOB);
+	ca2_len = kf_read_blob(dir, "ca2.pub", ca2_blob, MAXBLOB);
 	cas[0].blob = ca_blob;
 	cas[0].len = ca_len;
 	cas[1].blob = ca2_blob;
 	cas[1].len = ca2_len;
-	ca3_len = read_blob("ca_rsa.pub", ca3_blob);
+	ca3_len = kf_read_blob(dir, "ca_rsa.pub", ca3_blob, MAXBLOB);
 	cas[2].blob = ca3_blob;
 	cas[2].len = ca3_len;
 	rc = unit_run(argc, argv, "usercert", tests);
-	run("rm -r %s", dir);
+	kf_run("rm -r %s", dir);
 	return rc;
 }
