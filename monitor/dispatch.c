@@ -51,12 +51,11 @@ typedef int (*mon_handler_fn)(struct monitor *, struct worker *,
  * malformed W_LOG past the log rate still kills, and a W_SIGN that is not
  * an exchange hash is killed for that without spending a token.  A handler
  * of such a row that returns without charging is an internal error.
- * Counters named here may be shared by rows: the
- * keys a client offers are counted whether the monitor is asked about them
- * (W_KEY_QUERY) or the worker refused them itself (W_REFUSED).  BUCKET
- * and DROP keep their state in one set of worker fields each (the
- * W_SIGN bucket, the W_LOG second): one row each at most, which
- * tests/contract/check.py enforces.
+ * Counters named here may be shared by rows: the keys a client offers are
+ * counted whether the monitor is asked about them (W_KEY_QUERY) or the
+ * worker refused them itself (W_REFUSED).  BUCKET and DROP keep their
+ * state in one set of worker fields each (the W_SIGN bucket, the W_LOG
+ * second): one row each at most, which tests/contract/check.py enforces.
  */
 enum mon_limit_kind {
 	LIM_NONE,	/* no bound beyond the states */

@@ -419,9 +419,10 @@ audit(struct pair *p, uint32_t event, const char *kind, const char *detail,
 /*
  * The Studio's answer so far to the open of a session channel's Studio
  * side (ssh_channel_open_session() on a channel whose open is out).  In
- * the test build, for a user "testhook-unanswered", none until 2 s past upstream_timeout after the
- * relay began to wait for it (up_since): a Studio that answers only after
- * the client's channel was closed for want of an answer.
+ * the test build, for a user "testhook-unanswered", none until 2 s past
+ * upstream_timeout after the relay began to wait for it (up_since): a
+ * Studio that answers only after the client's channel was closed for
+ * want of an answer.
  */
 static int
 spare_answer(struct pair *p)
@@ -461,9 +462,9 @@ tell_refused(struct pair *p)
 /*
  * Before a request on a session channel whose Studio side is still
  * opening: wait for the Studio's answer to its open (and the login's, if
- * that is still out).  0 once it is open, -1 if the Studio refused it.  (If the login failed,
- * session.c disconnects the client with the reason as soon as this
- * callback returns; see REFUSED.)
+ * that is still out).  0 once it is open, -1 if the Studio refused it.
+ * (If the login failed, session.c disconnects the client with the reason
+ * as soon as this callback returns; see REFUSED.)
  */
 static int
 up_open(struct pair *p)
