@@ -270,6 +270,20 @@ lookup_gone(struct monitor *m)
 	fail_all(m);
 }
 
+/*
+ * A send to the lookup process failed.  Its end gone (EPIPE, ECONNRESET):
+ * it died, and lookup_reaped() says how, as when the monitor reads its EOF
+ * first.  Otherwise its socket is full: it does not read, and is replaced.
+ */
+static void
+send_failed(struct monitor *m, const char *why)
+{
+	if (errno == EPIPE || errno == ECONNRESET)
+		lookup_gone(m);
+	else
+		lookup_kill(m, why);
+}
+
 int
 lookup_start(struct monitor *m)
 {
@@ -347,7 +361,7 @@ enqueue(struct monitor *m, enum lk_kind kind, struct worker *w, int admit,
 	if (lk.sock == -1 || lk.n == LOOKUP_MAX_PENDING)
 		return -1;
 	if (ipc_send(lk.sock, b, NULL, 0) != 0) {
-		lookup_kill(m, "its questions are not read");
+		send_failed(m, "its questions are not read");
 		return -1;
 	}
 	p = &lk.q[(lk.head + lk.n) % LOOKUP_MAX_PENDING];
@@ -603,9 +617,11 @@ on_scrape(struct monitor *m, struct cursor *c)
 	buf_init(&b, IPC_MAX_MSG);
 	/* Never waits: the socket's buffer holds 1 MiB, and a process
 	 * that does not read its answers is replaced. */
-	if (ipc_enc_lookup_metrics(&b, &a) != 0 ||
-	    ipc_send(lk.sock, &b, NULL, 0) != 0) {
-		lookup_kill(m, "its metrics are not read");
+	if (ipc_enc_lookup_metrics(&b, &a) != 0) {
+		lookup_kill(m, "its metrics do not fit a message");
+		rc = -1;
+	} else if (ipc_send(lk.sock, &b, NULL, 0) != 0) {
+		send_failed(m, "its metrics are not read");
 		rc = -1;
 	}
 	buf_free(&b);
