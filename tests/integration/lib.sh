@@ -277,6 +277,19 @@ stop_holdproxy() {
 	wait "$2" 2>/dev/null
 }
 
+# reload_gateway NAME: SIGHUP the gateway start_gateway NAME started, and
+# wait (at most 10 s) for its verdict in its log: reloaded, or refused.
+reload_gateway() {
+	local log=$T/$1.log n _i
+	n=$(grep -c "configuration reloaded\|reload failed" "$log")
+	kill -HUP "$(<"$T/$1.pid")"
+	for ((_i = 1; _i <= 100; _i++)); do
+		[ "$(grep -c "configuration reloaded\|reload failed" "$log")" -gt "$n" ] && return 0
+		nap 0.1
+	done
+	return 1
+}
+
 stop_gateway() {
 	local name=$1 pid _i
 	read -r pid 2>/dev/null < "$T/$name.pid" || return 0

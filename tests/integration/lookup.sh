@@ -132,12 +132,7 @@ for i in range(80):
 	P2=$(lookup_pid lk)
 	sed 's/timeout_ms = 300;/timeout_ms = 350;/' "$T/lk.conf" > "$T/lk.conf.new" &&
 	    cat "$T/lk.conf.new" > "$T/lk.conf"
-	n0=$(grep -c "configuration reloaded" "$LK_LOG")
-	kill -HUP "$MPID"
-	for ((_i = 1; _i <= 50; _i++)); do
-		[ "$(grep -c "configuration reloaded" "$LK_LOG")" -gt "$n0" ] && break
-		nap 0.1
-	done
+	reload_gateway lk
 	P3=
 	for ((_i = 1; _i <= 50; _i++)); do
 		P3=$(lookup_pid lk)

@@ -144,21 +144,11 @@ rv_login() {
 	[ "$(gw_ssh "$RV_PORT" "$1" "$2" 'echo in' 2>"$T/rv.err")" = in ] &&
 		echo in || echo out
 }
-# rv_reload: SIGHUP, and wait for its verdict in the log.
-rv_reload() {
-	local n
-	n=$(grep -c "configuration reloaded\|reload failed" "$T/rv.log")
-	kill -HUP "$(<"$T/rv.pid")"
-	for ((_i = 1; _i <= 100; _i++)); do
-		[ "$(grep -c "configuration reloaded\|reload failed" "$T/rv.log")" -gt "$n" ] && return
-		nap 0.1
-	done
-}
 if start_gateway rv "$T/rv.conf"; then
 	a1=$(rv_login "$T/alice" alice@s1); c1=$(rv_login "$UC/rv_gone" frank@s1)
 	# alice's key, by the text form.
 	cp "$T/alice.pub" "$UC/revoked"
-	rv_reload
+	reload_gateway rv
 	a2=$(rv_login "$T/alice" alice@s1); b2=$(rv_login "$T/bob" bob@s1)
 	alice_fp=$(ssh-keygen -lf "$T/alice.pub" | cut -d' ' -f2)
 	[ "$a1/$a2/$b2" = in/out/in ] &&
@@ -168,7 +158,7 @@ if start_gateway rv "$T/rv.conf"; then
 	# A certificate by serial, in a KRL.
 	echo "serial: $rv_gone_serial" > "$UC/rv.spec"
 	ssh-keygen -q -k -f "$UC/revoked" -s "$UC/ca.pub" "$UC/rv.spec"
-	rv_reload
+	reload_gateway rv
 	c2=$(rv_login "$UC/rv_gone" frank@s1); g2=$(rv_login "$UC/rv_good" frank@s1)
 	a3=$(rv_login "$T/alice" alice@s1)
 	[ "$c1/$c2/$g2/$a3" = in/out/in/in ] &&
@@ -177,7 +167,7 @@ if start_gateway rv "$T/rv.conf"; then
 		not_ok "revoked_keys, a serial: before '$c1' after '$c2', the other '$g2', alice '$a3'"
 	# The CA itself: every certificate it signed.
 	ssh-keygen -q -k -f "$UC/revoked" "$UC/ca.pub"
-	rv_reload
+	reload_gateway rv
 	g3=$(rv_login "$UC/rv_good" frank@s1)
 	[ "$g3" = out ] && grep -q "client certificate for key .*(serial [0-9]*, key id id-rv_good, CA .*) refused: revoked by" "$T/rv.log" &&
 		ok "revoked_keys: the CA key listed: its certificates are refused" ||
@@ -185,7 +175,7 @@ if start_gateway rv "$T/rv.conf"; then
 	# A list that cannot be read in full: the reload is refused, the
 	# running list stays.
 	printf 'ssh-ed25519 not-base64!\n' > "$UC/revoked"
-	rv_reload
+	reload_gateway rv
 	g4=$(rv_login "$UC/rv_good" frank@s1)
 	[ "$g4" = out ] && grep -q "revoked_keys $UC/revoked: line 1: the key's base64 does not decode" "$T/rv.log" &&
 	    grep -q "reload failed: keeping the running configuration" "$T/rv.log" &&
