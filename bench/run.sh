@@ -256,6 +256,12 @@ proc_ucpu() { awk -v t="$TCK" '{ print ($14 + $16) / t }' "/proc/$1/stat"; }
 gw_cpu() { proc_cpu "$GWPID"; }
 gw_ucpu() { proc_ucpu "$GWPID"; }
 gw_busy() { pgrep -P "$GWPID" | wc -l; }
+# machine_cpu: the CPU seconds every core of the machine has been busy so
+# far (user, nice, system, irq, softirq in /proc/stat; idle, iowait and a
+# hypervisor's steal left out).  Over a transfer, that is the CPU its whole
+# path costs: client, gateway or jump host, Studio, and the head and cat
+# at the ends (and whatever else runs, which the bench keeps to nothing).
+machine_cpu() { awk -v t="$TCK" '$1 == "cpu" { print ($2 + $3 + $4 + $7 + $8) / t; exit }' /proc/stat; }
 # The ProxyJump host's CPU so far, likewise: its sshd listener's own plus
 # its reaped per-connection children's.  OpenSSH's own relay, for scale:
 # it encrypts each byte once towards the client (the Studio's side is
@@ -291,11 +297,19 @@ declare -A R
 # ---- 1. bulk throughput (and 5. CPU per GiB on the gateway path) ----
 if want bulk; then
 	echo "== bulk: $ROUNDS x $MIB MiB each way per path, $CIPHER" >&2
+	# machine_row DIR PATH: the whole machine's CPU per GiB over the
+	# transfer just timed (m0..m1, t0..t1), and the cores it kept busy.
+	machine_row() {
+		awk -v a="$m0" -v b="$m1" -v s="$SIZE" \
+		    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/mcpu.$1.$2"
+		awk -v a="$m0" -v b="$m1" -v t0="$t0" -v t1="$t1" \
+		    'BEGIN { print (b - a) / (t1 - t0) }' >> "$T/cores.$1.$2"
+	}
 	for r in $(seq 1 "$ROUNDS"); do
 		for p in $PATHS; do
-			settle; c0=$(gw_cpu); u0=$(gw_ucpu); j0=$(jump_cpu); t0=$(now)
+			settle; c0=$(gw_cpu); u0=$(gw_ucpu); j0=$(jump_cpu); m0=$(machine_cpu); t0=$(now)
 			S "$p" "head -c $SIZE /dev/zero" > /dev/null || die "download via $p"
-			t1=$(now); settle; c1=$(gw_cpu); u1=$(gw_ucpu); j1=$(jump_cpu)
+			t1=$(now); m1=$(machine_cpu); machine_row down "$p"; settle; c1=$(gw_cpu); u1=$(gw_ucpu); j1=$(jump_cpu)
 			echo "$t0 $t1" | awk -v m="$MIB" '{ print m / ($2 - $1) }' >> "$T/down.$p"
 			[ "$p" = gw ] && awk -v a="$c0" -v b="$c1" -v s="$SIZE" \
 			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/cpu.down"
@@ -303,9 +317,9 @@ if want bulk; then
 			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/ucpu.down"
 			[ "$p" = pj ] && awk -v a="$j0" -v b="$j1" -v s="$SIZE" \
 			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/jcpu.down"
-			settle; c0=$(gw_cpu); u0=$(gw_ucpu); j0=$(jump_cpu); t0=$(now)
+			settle; c0=$(gw_cpu); u0=$(gw_ucpu); j0=$(jump_cpu); m0=$(machine_cpu); t0=$(now)
 			head -c "$SIZE" /dev/zero | S "$p" "cat > /dev/null" || die "upload via $p"
-			t1=$(now); settle; c1=$(gw_cpu); u1=$(gw_ucpu); j1=$(jump_cpu)
+			t1=$(now); m1=$(machine_cpu); machine_row up "$p"; settle; c1=$(gw_cpu); u1=$(gw_ucpu); j1=$(jump_cpu)
 			echo "$t0 $t1" | awk -v m="$MIB" '{ print m / ($2 - $1) }' >> "$T/up.$p"
 			[ "$p" = gw ] && awk -v a="$c0" -v b="$c1" -v s="$SIZE" \
 			    'BEGIN { print (b - a) * 1073741824 / s }' >> "$T/cpu.up"
@@ -320,6 +334,10 @@ if want bulk; then
 		for d in down up; do
 			R[$d.$p]=$(median < "$T/$d.$p")
 			csv "throughput_$d" "$(label "$p")" "${R[$d.$p]}" MiB/s "$ROUNDS"
+			R[mcpu.$d.$p]=$(median < "$T/mcpu.$d.$p")
+			csv "machine_cpu_per_gib_$d" "$(label "$p")" "${R[mcpu.$d.$p]}" s/GiB "$ROUNDS"
+			R[cores.$d.$p]=$(median < "$T/cores.$d.$p")
+			csv "cores_busy_$d" "$(label "$p")" "${R[cores.$d.$p]}" cores "$ROUNDS"
 		done
 	done
 	for d in down up; do
@@ -617,6 +635,17 @@ if want bulk; then
 		line "throughput $d (MiB/s)" "$(fmt "$g")" "$(fmt "$dr")" "$(fmt "$pj")" \
 		    "$(ratio "$g" "$pj")x PJ (>= 1.3)" "$(met "$(ratio "$g" "$pj")" ">=" 1.3)"
 		line "" "" "" "" "$(ratio "$g" "$dr")x direct (>= 0.7)" "$(met "$(ratio "$g" "$dr")" ">=" 0.7)"
+	done
+	# Throughput is cores busy over CPU per GiB: where the gateway's path
+	# and the direct one keep as many cores busy, the gateway's speed
+	# against direct is direct's CPU per GiB over the gateway path's.
+	for d in down up; do
+		g=$(v "mcpu.$d.gw"); dr=$(v "mcpu.$d.direct"); pj=$(v "mcpu.$d.pj")
+		line "machine CPU s/GiB $d" "$(fmt "$g" 2)" "$(fmt "$dr" 2)" "$(fmt "$pj" 2)" \
+		    "direct/gw $(ratio "$dr" "$g")" ""
+		line "  cores busy, $d" "$(fmt "$(v "cores.$d.gw")" 2)" \
+		    "$(fmt "$(v "cores.$d.direct")" 2)" "$(fmt "$(v "cores.$d.pj")" 2)" \
+		    "of $(nproc)" ""
 	done
 	for d in down up; do
 		line "worker PSS, active $d (MiB)" "$(fmt "$(v "pss.$d")" 2)" "-" "-" \
