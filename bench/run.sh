@@ -247,11 +247,11 @@ echo "metric,path,value,unit,samples,cipher" > "$CSV"
 csv() { echo "$1,$2,$3,$4,$5,$CIPHER" >> "$CSV"; }
 TCK=$(getconf CLK_TCK)
 # proc_cpu PID: the CPU seconds of PID and of the children it reaped.
-proc_cpu() { awk -v t="$TCK" '{ print ($14 + $15 + $16 + $17) / t }' "/proc/$1/stat"; }
+proc_cpu() { awk -v t="$TCK" '{ printf "%.2f\n", ($14 + $15 + $16 + $17) / t }' "/proc/$1/stat"; }
 # proc_ucpu PID: the user-mode part of that (the process's own code and
 # its libraries: libssh's copies, the cipher), without the kernel's TCP
 # work, which on loopback includes much of the receiving peer's.
-proc_ucpu() { awk -v t="$TCK" '{ print ($14 + $16) / t }' "/proc/$1/stat"; }
+proc_ucpu() { awk -v t="$TCK" '{ printf "%.2f\n", ($14 + $16) / t }' "/proc/$1/stat"; }
 # The gateway's CPU so far: the monitor's own plus its reaped workers'.
 gw_cpu() { proc_cpu "$GWPID"; }
 gw_ucpu() { proc_ucpu "$GWPID"; }
@@ -261,7 +261,8 @@ gw_busy() { pgrep -P "$GWPID" | wc -l; }
 # hypervisor's steal left out).  Over a transfer, that is the CPU its whole
 # path costs: client, gateway or jump host, Studio, and the head and cat
 # at the ends (and whatever else runs, which the bench keeps to nothing).
-machine_cpu() { awk -v t="$TCK" '$1 == "cpu" { print ($2 + $3 + $4 + $7 + $8) / t; exit }' /proc/stat; }
+# (printf: awk prints numbers with 6 digits, 0.1 s at this size.)
+machine_cpu() { awk -v t="$TCK" '$1 == "cpu" { printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / t; exit }' /proc/stat; }
 # The ProxyJump host's CPU so far, likewise: its sshd listener's own plus
 # its reaped per-connection children's.  OpenSSH's own relay, for scale:
 # it encrypts each byte once towards the client (the Studio's side is
