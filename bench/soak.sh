@@ -151,7 +151,22 @@ CMDATA=$(data_json cm 4 1048576 2097152)
 
 # ---- two Studios ----
 PA=$(free_port); PB=$(free_port); GP=$(free_port); RP=$(free_port)
-EP=$(free_port); TP=$(free_port)
+EP=$(free_port)
+# tunnel_port: the -L tunnels' listening port.  Each loop listens on it at
+# its own address, during its tunnel operations only.  A port in the
+# kernel's ephemeral range could meanwhile be given to one of the loop's
+# own connections from that address as its source port, and that
+# connection's TIME_WAIT then keeps the listener out for a minute
+# (bind: Address already in use).  So a free port just below the range.
+tunnel_port() {
+	local port
+	port=$(($(cut -f1 /proc/sys/net/ipv4/ip_local_port_range) - 1))
+	while port_taken "$port"; do
+		port=$((port - 1))
+	done
+	echo "$port"
+}
+TP=$(tunnel_port)
 [ "$(id -u)" = 0 ] && mkdir -p /run/sshd && chmod 755 /run/sshd
 # studio_conf NAME PORT
 studio_conf() {
