@@ -313,7 +313,9 @@ dispatch_one(struct monitor *m, struct worker *w, unsigned type,
 	rc = h->fn(m, w, &c);
 	uncharged = charge_due != NULL;
 	charge_due = NULL;
-	if (rc != 0 && w->kill_reason[0] == '\0')
+	/* A handler that failed because the worker had ended (its answer
+	 * found no one: worker_send()) is not the worker's fault. */
+	if (rc != 0 && w->kill_reason[0] == '\0' && w->sock != -1)
 		worker_kill(m, w, "bad %s", ipc_type_name(type));
 	else if (rc == 0 && uncharged)
 		worker_kill(m, w, "internal error: %s handled uncharged",
@@ -374,7 +376,7 @@ resume(struct monitor *m, struct worker *w)
 	w->lk_resuming = 1;
 	rc = h->fn(m, w, &c);
 	w->lk_resuming = 0;
-	if (rc != 0 && w->kill_reason[0] == '\0')
+	if (rc != 0 && w->kill_reason[0] == '\0' && w->sock != -1)
 		worker_kill(m, w, "bad %s", ipc_type_name(w->lk_type));
 	unpark(w);
 }
@@ -1545,6 +1547,26 @@ audit_opened(struct worker *w)
 	    AF_S("cert_key_id", w->cert_key_id), AF_S("kex", w->up_kex));
 }
 
+/*
+ * A route's answer (the Studio's socket, or its failure) could not be sent.
+ * A worker whose end the monitor found closed while its route was being
+ * made either ended -- a signal, an exit -- and the reaper reports how, not
+ * this; or it closed its socket and lives on, and is killed for that.
+ * Otherwise it does not read its answers.
+ */
+static void
+route_send_failed(struct monitor *m, struct worker *w, const char *what)
+{
+	if (w->sock != -1 || w->kill_reason[0] != '\0')
+		worker_kill(m, w, "cannot send %s", what);
+	else if (worker_exited(w))
+		debug("worker %ld (conn %llu) ended before its %s was sent",
+		    (long)w->pid, (unsigned long long)w->conn_id, what);
+	else
+		worker_kill(m, w, "it closed its IPC socket before its %s "
+		    "was sent", what);
+}
+
 /* upstream_auth "certificate": the socket and the certificate, and no
  * agent: nothing the worker can ask to have signed. */
 static void
@@ -1560,7 +1582,7 @@ route_done_cert(struct monitor *m, struct worker *w, const struct ipc_route *r)
 		close(w->upstream_fd);
 		w->upstream_fd = -1;
 		if (route_fail(m, w, "cannot issue the login certificate") != 0)
-			worker_kill(m, w, "cannot send route failure");
+			route_send_failed(m, w, "route failure");
 		return;
 	}
 	rc.route = *r;
@@ -1573,7 +1595,7 @@ route_done_cert(struct monitor *m, struct worker *w, const struct ipc_route *r)
 	close(w->upstream_fd);
 	w->upstream_fd = -1;
 	if (!ok) {
-		worker_kill(m, w, "cannot send route");
+		route_send_failed(m, w, "route");
 		return;
 	}
 	w->has_grace = 0;
@@ -1609,7 +1631,7 @@ dispatch_route_done(struct monitor *m, struct worker *w, int err)
 		w->upstream_fd = -1;
 		if (route_fail(m, w, err == ETIMEDOUT ? "connect timed out" :
 		    strerror(err)) != 0)
-			worker_kill(m, w, "cannot send route failure");
+			route_send_failed(m, w, "route failure");
 		return;
 	}
 	memset(&r, 0, sizeof(r));
@@ -1628,7 +1650,7 @@ dispatch_route_done(struct monitor *m, struct worker *w, int err)
 	close(sv[1]);
 	if (rc != 0) {
 		close(sv[0]);
-		worker_kill(m, w, "cannot send route");
+		route_send_failed(m, w, "route");
 		return;
 	}
 	w->agent_fd = sv[0];

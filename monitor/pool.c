@@ -222,8 +222,16 @@ worker_send(struct monitor *m, struct worker *w, const struct buf *b,
 	if (w->sock == -1)
 		return -1;
 	if (ipc_send(w->sock, b, fds, nfds) != 0) {
-		/* The socket buffer is full or gone: a worker that does not
-		 * read its answers is broken or hostile. */
+		/* Its end gone and its process ended: the reaper reports
+		 * how, as when the monitor reads its EOF first. */
+		if ((errno == EPIPE || errno == ECONNRESET) &&
+		    worker_exited(w)) {
+			close(w->sock);
+			w->sock = -1;
+			return -1;
+		}
+		/* The socket buffer is full: a worker that does not read
+		 * its answers is broken or hostile. */
 		worker_kill(m, w, "cannot send to worker: %s",
 		    strerror(errno));
 		return -1;
@@ -244,6 +252,19 @@ close_worker_fds(struct worker *w)
 		*fds[i] = -1;
 	}
 	w->has_deadline = 0;
+}
+
+int
+worker_exited(const struct worker *w)
+{
+	siginfo_t si;
+
+	if (w->reaped)
+		return 1;
+	memset(&si, 0, sizeof(si));
+	/* WNOWAIT: the reaper still reaps it, and reports how it ended. */
+	return waitid(P_PID, (id_t)w->pid, &si,
+	    WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == w->pid;
 }
 
 void

@@ -797,6 +797,22 @@ attack_routed(const char *name)
 		agent_await(3000);
 		return;
 	}
+	if (strcmp(name, "route-then-close") == 0) {
+		/* Ask for a route to a Studio that never answers the TCP
+		 * handshake, close the IPC socket, and live on: the monitor
+		 * must kill it for that when the route fails, not take its
+		 * closed socket for a death. */
+		snprintf(login_session, sizeof(login_session), "bh");
+		if (genuine_login(0) != 0) {
+			say("genuine login failed", "");
+			return;
+		}
+		route_with_key(32);
+		say("attack", "");
+		close(SOCK);
+		sleep(30);
+		return;
+	}
 	if (genuine_login(1) != 0) {
 		say("genuine login failed", "");
 		return;

@@ -24,6 +24,7 @@ CSSHD_PORT_BASE=${CSSHD_HOSTILE_PORT_BASE:-26000}
 cleanup() {
 	stop_gateway hg
 	[ -n "${STUDIO_PID:-}" ] && kill "$STUDIO_PID" 2>/dev/null
+	[ -n "${BH_PID:-}" ] && kill "$BH_PID" 2>/dev/null
 	for d in "$T/studio_a" "$T/studio_b"; do
 		[ -f "$d/sshd.pid" ] && kill "$(<"$d/sshd.pid")" 2>/dev/null
 	done
@@ -59,6 +60,17 @@ while True:
     held.append(s.accept()[0])
 ' "$STUDIO" &
 STUDIO_PID=$!
+# A Studio that never completes a TCP handshake: a backlog of 0 that one
+# held connection fills, so the kernel drops every later SYN.
+BH=$(free_port)
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(0)
+held = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+time.sleep(3600)
+' "$BH" &
+BH_PID=$!
 # Two real OpenSSH Studios in certificate mode: A (session "ca", alice's
 # workspace 1) and B (session "cb", workspace 2, which alice may not
 # reach).  Each sshd's authorized_keys is the cert-authority line
@@ -83,6 +95,8 @@ allowed_workspaces = [ 1, 2 ];
 workspaces = ( { id = 1; members = [ "alice" ]; }, { id = 2; members = [ "bob" ]; } );
 users = ( { name = "alice"; keys = [ "$ALICE_PUB" ]; } );
 studios = ( { session = "s1"; workspace = 1; upstream = "127.0.0.1:$STUDIO";
+              upstream_auth = "key"; host_key_fingerprint = "$STUDIO_FP"; },
+            { session = "bh"; workspace = 1; upstream = "127.0.0.1:$BH";
               upstream_auth = "key"; host_key_fingerprint = "$STUDIO_FP"; },
             { session = "ca"; workspace = 1; upstream = "127.0.0.1:$SA";
               upstream_user = "$STUDIO_USER"; },
@@ -268,6 +282,12 @@ expect "agent-hostbound-unpinned $SEED" \
 	"hostbound: an upstream signature bound to a Studio key that is not the pinned one"
 expect "route-twice $SEED" "W_ROUTE not permitted in state routed" \
 	"a second route request"
+# The route fails after upstream_connect_timeout (10 s); the worker is
+# still running then.  (One that has ended by then is reported as it
+# ended, not as killed: the soak's kill -9 met that.)
+expect "route-then-close $SEED" \
+	"it closed its IPC socket before its route failure was sent" \
+	"a worker that closes its IPC socket during its route and lives on"
 expect "route-other-studio $SEED" "bad W_ROUTE" \
 	"a route request naming another Studio and user"
 expect "agent-arbitrary $SEED" "agent request refused: malformed userauth data" \
