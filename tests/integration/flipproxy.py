@@ -27,6 +27,12 @@ def pump(src, dst, flip_at=None):
                 print("flipped", flush=True)
             seen += len(data)
             dst.sendall(data)
+    except OSError:
+        pass
+    # However this side ended (EOF, or a reset from a peer that closed
+    # with data unread), pass the end on: a client left waiting on a
+    # connection the gateway has ended hangs until the test is killed.
+    try:
         dst.shutdown(socket.SHUT_WR)
     except OSError:
         pass
