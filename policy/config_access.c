@@ -326,6 +326,35 @@ load_keys_file(struct loader *l, const config_setting_t *s,
 }
 
 /*
+ * A top-level setting that names a file (trusted_user_ca_keys,
+ * revoked_keys): the setting in *s, its text kept in *saved (for -T), the
+ * file opened with the StrictModes checks of a keys_file.  NULL when the
+ * setting is absent or an error was reported; else the caller frees *path.
+ */
+static FILE *
+open_setting_file(struct loader *l, const config_setting_t *root,
+    const char *name, const config_setting_t **s, char **saved, char **path)
+{
+	char err[FILECHECK_ERR];
+	const char *v;
+	FILE *f;
+	int unsafe;
+
+	if ((*s = config_setting_get_member(root, name)) == NULL ||
+	    get_string(l, *s, name, &v) != 0)
+		return NULL;
+	if ((*saved = lstrdup(l, v)) == NULL ||
+	    (*path = resolve_path(l, v)) == NULL)
+		return NULL;
+	if ((f = open_trusted(*path, err, sizeof(err), &unsafe)) == NULL) {
+		serr(l, *s, "%s %s: %s", name, *path, err);
+		free(*path);
+		return NULL;
+	}
+	return f;
+}
+
+/*
  * trusted_user_ca_keys = "path": the CA keys, one authorized_keys-like
  * line each ("type base64 [comment]", no options, no certificates), with
  * the StrictModes checks of a keys_file.  A file without a key is an
@@ -335,27 +364,18 @@ void
 load_user_cas(struct loader *l, const config_setting_t *root)
 {
 	const config_setting_t *s;
-	const char *v, *why;
+	const char *why;
 	char *path, *line = NULL;
-	char err[FILECHECK_ERR];
 	size_t cap = 0;
 	ssize_t len;
 	unsigned lineno = 0;
 	struct authkey k, *nk;
 	FILE *f;
-	int rc, unsafe, bad = 0;
+	int rc, bad = 0;
 
-	if ((s = config_setting_get_member(root, "trusted_user_ca_keys")) ==
-	    NULL || get_string(l, s, "trusted_user_ca_keys", &v) != 0)
+	if ((f = open_setting_file(l, root, "trusted_user_ca_keys", &s,
+	    &l->cfg->user_ca_path, &path)) == NULL)
 		return;
-	if ((l->cfg->user_ca_path = lstrdup(l, v)) == NULL ||
-	    (path = resolve_path(l, v)) == NULL)
-		return;
-	if ((f = open_trusted(path, err, sizeof(err), &unsafe)) == NULL) {
-		serr(l, s, "trusted_user_ca_keys %s: %s", path, err);
-		free(path);
-		return;
-	}
 	while ((len = getline(&line, &cap, f)) != -1) {
 		lineno++;
 		if (strlen(line) != (size_t)len) {
@@ -413,24 +433,14 @@ void
 load_revoked_keys(struct loader *l, const config_setting_t *root)
 {
 	const config_setting_t *s;
-	const char *v;
 	char *path, *data = NULL;
-	char err[FILECHECK_ERR], why[320];
+	char why[320];
 	size_t len = 0, cap = 0, n;
 	FILE *f;
-	int unsafe;
 
-	if ((s = config_setting_get_member(root, "revoked_keys")) == NULL ||
-	    get_string(l, s, "revoked_keys", &v) != 0)
+	if ((f = open_setting_file(l, root, "revoked_keys", &s,
+	    &l->cfg->revoked_path, &path)) == NULL)
 		return;
-	if ((l->cfg->revoked_path = lstrdup(l, v)) == NULL ||
-	    (path = resolve_path(l, v)) == NULL)
-		return;
-	if ((f = open_trusted(path, err, sizeof(err), &unsafe)) == NULL) {
-		serr(l, s, "revoked_keys %s: %s", path, err);
-		free(path);
-		return;
-	}
 	for (;;) {
 		if (len == cap) {
 			char *nd;
