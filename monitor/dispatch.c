@@ -425,10 +425,15 @@ receive_one(struct monitor *m, struct worker *w, uint8_t *msg,
 
 	n = ipc_recv(w->sock, msg, type, fds, &nfds);
 	if (n == 0) {
-		/* The worker closed its end: it is exiting; the reaper
-		 * reports how. */
+		/* The worker closed its end: it is exiting, and the reaper
+		 * reports how.  One that is still running after
+		 * WORKER_CLOSED_GRACE_SEC closed it on purpose
+		 * (check_deadlines()). */
 		close(w->sock);
 		w->sock = -1;
+		clock_now(&w->t_closed);
+		w->t_closed.tv_sec += WORKER_CLOSED_GRACE_SEC;
+		w->has_closed = 1;
 		return 0;
 	}
 	if (n < 0) {

@@ -152,6 +152,12 @@ build_pollset(struct monitor *m, struct pollset *ps, int *timeout)
 			if (*timeout < 0 || ms < *timeout)
 				*timeout = (int)ms;
 		}
+		if (w->has_closed && w->kill_reason[0] == '\0') {
+			ms = clock_ms_until(&w->t_closed);
+			ms = ms < 0 ? 0 : ms;
+			if (*timeout < 0 || ms < *timeout)
+				*timeout = (int)ms;
+		}
 		if (w->has_grace && w->kill_reason[0] == '\0') {
 			ms = clock_ms_until(&w->t_grace);
 			ms = ms < 0 ? 0 : ms;
@@ -172,6 +178,21 @@ build_pollset(struct monitor *m, struct pollset *ps, int *timeout)
 	return 0;
 }
 
+/*
+ * A worker that closed its IPC socket and is still running: it did that
+ * itself, and only a compromised worker would.  Left alone it would go on
+ * relaying a connection the monitor can neither answer nor stop through
+ * the protocol.  One that has ended by now is the reaper's to report.
+ */
+static void
+check_closed(struct monitor *m, struct worker *w)
+{
+	w->has_closed = 0;
+	if (!worker_exited(w))
+		worker_kill(m, w, "it closed its IPC socket and was still "
+		    "running %d s later", WORKER_CLOSED_GRACE_SEC);
+}
+
 static void
 check_deadlines(struct monitor *m)
 {
@@ -188,6 +209,9 @@ check_deadlines(struct monitor *m)
 			worker_kill(m, w, "login grace time exceeded (%d s): "
 			    "the worker did not end the login itself",
 			    m->cfg->limits.login_grace_time);
+		if (w->has_closed && w->kill_reason[0] == '\0' &&
+		    clock_ms_until(&w->t_closed) <= 0)
+			check_closed(m, w);
 	}
 }
 

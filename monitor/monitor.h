@@ -62,6 +62,9 @@ enum wstate {
 #define MON_MAX_LINGER		64	/* refused sockets held open briefly */
 #define MON_LINGER_MS		2000
 #define MON_GRACE_SLACK		2	/* s after a worker's own grace timer */
+/* A worker's IPC socket closes as it exits, microseconds before it can be
+ * reaped; one still running this many seconds later closed it itself. */
+#define WORKER_CLOSED_GRACE_SEC	2
 #define MON_MAX_ADMIT_WAIT	64	/* connections waiting for a count */
 
 /* The ASan/UBSan test build (make SANITIZE=1) passes workers' stderr on. */
@@ -100,6 +103,9 @@ struct worker {
 	 * worker does (its own timer fires first). */
 	struct timespec t_grace;
 	int has_grace;
+	/* Its IPC socket read EOF: it must have ended by then. */
+	struct timespec t_closed;
+	int has_closed;
 
 	uint8_t session_id[IPC_MAX_HASH];
 	size_t session_id_len;

@@ -817,6 +817,15 @@ attack_routed(const char *name)
 		say("genuine login failed", "");
 		return;
 	}
+	if (strcmp(name, "route-done-then-close") == 0) {
+		/* Routed, with nothing left to ask: close the IPC socket and
+		 * go on holding the client.  The monitor can no longer stop
+		 * it through the protocol, so it must kill it. */
+		say("attack", "");
+		close(SOCK);
+		sleep(30);
+		return;
+	}
 	if (strcmp(name, "route-cert-steal") == 0) {
 		/* What a compromised worker holds after a certificate-mode
 		 * route: the certificate (and its own key), no agent.  The

@@ -105,7 +105,10 @@ studios = ( { session = "s1"; workspace = 1; upstream = "127.0.0.1:$STUDIO";
 workers = { prefork = 2; chroot = "$T/empty"; program = "$B/tests/hostile-worker"; };
 log = { level = "info"; };
 # Longer than the whole run: the held connection must outlive the attacks.
-limits = { login_grace_time = 600; };
+limits = { login_grace_time = 600;
+           # route-then-close: the blackhole Studio's route fails before
+           # the monitor's grace for a closed IPC socket (2 s) runs out.
+           upstream_connect_timeout = 1; };
 EOF
 chmod 600 "$T/gw_key"
 start_gateway hg "$T/hg.conf" || { echo "not ok - start the gateway"; exit 1; }
@@ -282,12 +285,15 @@ expect "agent-hostbound-unpinned $SEED" \
 	"hostbound: an upstream signature bound to a Studio key that is not the pinned one"
 expect "route-twice $SEED" "W_ROUTE not permitted in state routed" \
 	"a second route request"
-# The route fails after upstream_connect_timeout (10 s); the worker is
+# The route fails after upstream_connect_timeout (1 s here); the worker is
 # still running then.  (One that has ended by then is reported as it
 # ended, not as killed: the soak's kill -9 met that.)
 expect "route-then-close $SEED" \
 	"it closed its IPC socket before its route failure was sent" \
 	"a worker that closes its IPC socket during its route and lives on"
+expect "route-done-then-close $SEED" \
+	"it closed its IPC socket and was still running 2 s later" \
+	"a routed worker that closes its IPC socket and lives on"
 expect "route-other-studio $SEED" "bad W_ROUTE" \
 	"a route request naming another Studio and user"
 expect "agent-arbitrary $SEED" "agent request refused: malformed userauth data" \
