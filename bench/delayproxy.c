@@ -4,6 +4,7 @@
  *
  *   delayproxy LISTEN_PORT TARGET_PORT DELAY_MS      forward 127.0.0.1
  *   delayproxy -c HOPS [MIB]                         measure own capacity
+ *   delayproxy -r [MIB]                              the relay floor
  *
  * The kernel here has no sch_netem.  A forwarder that stamps each chunk
  * when it arrives and releases it DELAY_MS later, in order, never drops
@@ -24,12 +25,20 @@
  * bench prints it beside its results, so nobody mistakes the forwarder's
  * limit for the gateway's.
  *
+ * "-r" measures what any relay pays here to pass a byte through: a process
+ * reads 256 KiB at a time from one loopback TCP connection and writes it to
+ * another, as the gateway's worker does, without crypto, and prints the CPU
+ * it used per GiB (which the kernel charges with the loopback delivery of
+ * what it sends).  The bench adds the crypto floor to
+ * it: the least CPU per GiB a relay that decrypts and re-encrypts can use.
+ *
  * Benchmark tooling, not part of the gateway: loopback only.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -368,15 +377,36 @@ sink(void *arg)
 	return NULL;
 }
 
+/* Write MIB mebibytes to 127.0.0.1:port, 256 KiB at a time, then EOF. */
+static int
+pump(int port, long mib)
+{
+	static unsigned char buf[CHUNK_MAX];
+	long left;
+	int s;
+
+	if ((s = tcp_connect(port)) == -1) {
+		perror("delayproxy: connect");
+		return -1;
+	}
+	for (left = mib * 4; left > 0; left--)	/* 256 KiB writes */
+		if (write_all(s, buf, sizeof(buf)) != 0) {
+			perror("delayproxy: write");
+			close(s);
+			return -1;
+		}
+	shutdown(s, SHUT_WR);
+	close(s);
+	return 0;
+}
+
 static int
 capacity(int hops, long mib)
 {
-	static unsigned char buf[CHUNK_MAX];
 	struct server *sv;
 	pthread_t t;
 	uint64_t t0, t1;
-	long left;
-	int sinkfd, next, s, i;
+	int sinkfd, next, i;
 
 	if ((sinkfd = tcp_listen(0)) == -1) {
 		perror("delayproxy: listen");
@@ -394,20 +424,88 @@ capacity(int hops, long mib)
 		next = bound_port(sv->lfd);
 		start(serve, sv);
 	}
-	if ((s = tcp_connect(next)) == -1) {
-		perror("delayproxy: connect");
-		return 1;
-	}
 	t0 = now_ns();
-	for (left = mib * 4; left > 0; left--)	/* 256 KiB writes */
-		if (write_all(s, buf, sizeof(buf)) != 0) {
-			perror("delayproxy: write");
-			return 1;
-		}
-	shutdown(s, SHUT_WR);
+	if (pump(next, mib) != 0)
+		return 1;
 	pthread_join(t, NULL);
 	t1 = now_ns();
 	printf("%.0f\n", (double)mib / ((double)(t1 - t0) / 1e9));
+	return 0;
+}
+
+/* ---- relay floor ---- */
+
+static double
+process_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Read and write on, nothing else: the I/O a relay cannot avoid.  Its own
+ * process, as the worker is, between a source and a sink that are not
+ * threads of it (switching between the threads of one process is cheaper
+ * than between processes).  Writes its CPU seconds to report, or -1.
+ */
+static void
+plain_relay(int lfd, int target, int report)
+{
+	static unsigned char buf[CHUNK_MAX];
+	double t0, cpu = -1;
+	ssize_t n;
+	int in, out;
+
+	if ((in = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) != -1 &&
+	    (out = tcp_connect(target)) != -1) {
+		t0 = process_cpu_s();
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (write_all(out, buf, (size_t)n) != 0)
+				break;
+		if (n == 0)
+			cpu = process_cpu_s() - t0;
+		shutdown(out, SHUT_WR);
+	}
+	_exit(write(report, &cpu, sizeof(cpu)) == (ssize_t)sizeof(cpu) ? 0 : 1);
+}
+
+static void
+plain_sink(int lfd)
+{
+	sink(&lfd);
+	_exit(0);
+}
+
+static int
+relay_floor(long mib)
+{
+	int sinkfd, lfd, rep[2];
+	double cpu = -1;
+	pid_t ps, pr;
+
+	if ((sinkfd = tcp_listen(0)) == -1 || (lfd = tcp_listen(0)) == -1 ||
+	    pipe(rep) == -1) {
+		perror("delayproxy: listen");
+		return 1;
+	}
+	if ((ps = fork()) == 0)
+		plain_sink(sinkfd);
+	if ((pr = fork()) == 0)
+		plain_relay(lfd, bound_port(sinkfd), rep[1]);
+	if (ps == -1 || pr == -1) {
+		perror("delayproxy: fork");
+		return 1;
+	}
+	if (pump(bound_port(lfd), mib) != 0 ||
+	    read(rep[0], &cpu, sizeof(cpu)) != (ssize_t)sizeof(cpu) || cpu < 0) {
+		fprintf(stderr, "delayproxy: the relay failed\n");
+		return 1;
+	}
+	waitpid(pr, NULL, 0);
+	waitpid(ps, NULL, 0);
+	printf("%.3f\n", cpu * 1024 / (double)mib);
 	return 0;
 }
 
@@ -415,7 +513,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: delayproxy LISTEN_PORT TARGET_PORT DELAY_MS\n"
-	    "       delayproxy -c HOPS [MIB]\n");
+	    "       delayproxy -c HOPS [MIB]\n"
+	    "       delayproxy -r [MIB]\n");
 	exit(2);
 }
 
@@ -430,6 +529,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 3 && strcmp(argv[1], "-c") == 0)
 		return capacity(atoi(argv[2]), argc > 3 ? atol(argv[3]) : 1024);
+	if (argc >= 2 && strcmp(argv[1], "-r") == 0)
+		return relay_floor(argc > 2 ? atol(argv[2]) : 1024);
 	if (argc != 4)
 		usage();
 	for (i = 0; i < 3; i++) {

@@ -622,6 +622,24 @@ if want cpu; then
 	# One decrypt and one encrypt of a GiB (AEAD: the same work).
 	R[floor]=$(awk -v k="$kbps" 'BEGIN { if (k > 0) print 2 * 1073741824 / (k * 1000); else print "nan" }')
 	csv crypto_floor_per_gib "openssl speed -evp $evp" "${R[floor]}" s/GiB 1
+	# The relay floor: the CPU a process spends here to read a GiB from
+	# one loopback TCP connection and write it to another, 256 KiB at a
+	# time, with no crypto (bench/delayproxy.c -r).  Also the best of
+	# three: its runs spread over half again (0.26-0.40 s/GiB, 2026-12-03).
+	# Crypto floor + relay floor is the least any relay that decrypts and
+	# re-encrypts can spend per GiB on this machine.
+	R[rfloor]=nan
+	if [ -x "$B/bench/delayproxy" ]; then
+		rf=""
+		for _ in 1 2 3; do
+			x=$("$B/bench/delayproxy" -r 1024) || continue
+			rf=$(awk -v a="$rf" -v b="$x" 'BEGIN { print (a == "" || b < a) ? b : a }')
+		done
+		[ -n "$rf" ] && R[rfloor]=$rf
+		csv relay_floor_per_gib "delayproxy -r" "${R[rfloor]}" s/GiB 3
+	else
+		echo "bench: no $B/bench/delayproxy (make bench builds it): no relay floor" >&2
+	fi
 fi
 
 # ---- the table ----
@@ -648,6 +666,18 @@ if want bulk; then
 		    "$(fmt "$(v "cores.$d.direct")" 2)" "$(fmt "$(v "cores.$d.pj")" 2)" \
 		    "of $(nproc)" ""
 	done
+	# Where the paths keep as many cores busy, the best any re-encrypting
+	# relay could reach against direct: direct's machine CPU per GiB over
+	# direct's plus the relay's least (the two floors).
+	if want cpu; then
+		for d in down up; do
+			dr=$(v "mcpu.$d.direct")
+			b=$(awk -v d="$dr" -v f="$(v floor)" -v r="$(v rfloor)" \
+			    'BEGIN { if (d > 0 && f > 0 && r > 0) printf "%.2f", d / (d + f + r); else print "nan" }')
+			line "  any relay's bound, $d" "-" "-" "-" \
+			    "${b}x direct (floors only)" ""
+		done
+	fi
 	for d in down up; do
 		line "worker PSS, active $d (MiB)" "$(fmt "$(v "pss.$d")" 2)" "-" "-" \
 		    "peak, one transfer" ""
@@ -681,6 +711,15 @@ if want bulk && want cpu; then
 		c=$(v "ucpu.$d")
 		line "  of which user mode, $d" "$(fmt "$c" 2)" "-" "-" \
 		    "$(ratio "$c" "$(v floor)")x floor" ""
+	done
+	both=$(awk -v f="$(v floor)" -v r="$(v rfloor)" \
+	    'BEGIN { if (f > 0 && r > 0) print f + r; else print "nan" }')
+	line "relay floor s/GiB" "$(fmt "$(v rfloor)" 2)" "-" "-" \
+	    "read+write, no crypto" ""
+	for d in down up; do
+		c=$(v "cpu.$d")
+		line "  gateway over both floors, $d" "-" "-" "-" \
+		    "$(ratio "$c" "$both")x $(fmt "$both" 2) s/GiB" ""
 	done
 	# The jump host's floor is half the gateway's: one AES pass a byte.
 	for d in down up; do
