@@ -425,15 +425,7 @@ receive_one(struct monitor *m, struct worker *w, uint8_t *msg,
 
 	n = ipc_recv(w->sock, msg, type, fds, &nfds);
 	if (n == 0) {
-		/* The worker closed its end: it is exiting, and the reaper
-		 * reports how.  One that is still running after
-		 * WORKER_CLOSED_GRACE_SEC closed it on purpose
-		 * (check_deadlines()). */
-		close(w->sock);
-		w->sock = -1;
-		clock_now(&w->t_closed);
-		w->t_closed.tv_sec += WORKER_CLOSED_GRACE_SEC;
-		w->has_closed = 1;
+		worker_closed(w);
 		return 0;
 	}
 	if (n < 0) {
@@ -1554,22 +1546,19 @@ audit_opened(struct worker *w)
 
 /*
  * A route's answer (the Studio's socket, or its failure) could not be sent.
- * A worker whose end the monitor found closed while its route was being
- * made either ended -- a signal, an exit -- and the reaper reports how, not
- * this; or it closed its socket and lives on, and is killed for that.
- * Otherwise it does not read its answers.
+ * A worker whose end is closed is either ending -- the reaper reports how
+ * -- or closed it itself, and then check_closed() kills it when its grace
+ * runs out.  Otherwise it does not read its answers.
  */
 static void
 route_send_failed(struct monitor *m, struct worker *w, const char *what)
 {
-	if (w->sock != -1 || w->kill_reason[0] != '\0')
+	if (w->sock != -1)
 		worker_kill(m, w, "cannot send %s", what);
-	else if (worker_exited(w))
-		debug("worker %ld (conn %llu) ended before its %s was sent",
-		    (long)w->pid, (unsigned long long)w->conn_id, what);
-	else
-		worker_kill(m, w, "it closed its IPC socket before its %s "
-		    "was sent", what);
+	else if (w->kill_reason[0] == '\0')
+		debug("worker %ld (conn %llu): its IPC socket closed before "
+		    "its %s was sent", (long)w->pid,
+		    (unsigned long long)w->conn_id, what);
 }
 
 /* upstream_auth "certificate": the socket and the certificate, and no

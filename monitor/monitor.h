@@ -265,6 +265,7 @@ int worker_set_state(struct monitor *m, struct worker *w, enum wstate to);
 /* Has the worker's process ended (a zombie not yet reaped)?  Looks
  * without reaping it. */
 int worker_exited(const struct worker *w);
+void worker_closed(struct worker *w);
 void worker_kill(struct monitor *m, struct worker *w, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int worker_send(struct monitor *m, struct worker *w, const struct buf *b,

@@ -215,6 +215,25 @@ worker_spawn(struct monitor *m)
 	return w;
 }
 
+/*
+ * The worker's end of its IPC socket is closed: it is exiting, and the
+ * reaper reports how.  Its socket closes an instant before it can be
+ * reaped, so whether it really ends is decided WORKER_CLOSED_GRACE_SEC
+ * later: one still running then closed it itself and is killed
+ * (check_closed() in monitor.c).
+ */
+void
+worker_closed(struct worker *w)
+{
+	if (w->sock == -1)
+		return;
+	close(w->sock);
+	w->sock = -1;
+	clock_now(&w->t_closed);
+	w->t_closed.tv_sec += WORKER_CLOSED_GRACE_SEC;
+	w->has_closed = 1;
+}
+
 int
 worker_send(struct monitor *m, struct worker *w, const struct buf *b,
     const int *fds, int nfds)
@@ -222,12 +241,9 @@ worker_send(struct monitor *m, struct worker *w, const struct buf *b,
 	if (w->sock == -1)
 		return -1;
 	if (ipc_send(w->sock, b, fds, nfds) != 0) {
-		/* Its end gone and its process ended: the reaper reports
-		 * how, as when the monitor reads its EOF first. */
-		if ((errno == EPIPE || errno == ECONNRESET) &&
-		    worker_exited(w)) {
-			close(w->sock);
-			w->sock = -1;
+		/* Its end is gone, as when the monitor reads its EOF. */
+		if (errno == EPIPE || errno == ECONNRESET) {
+			worker_closed(w);
 			return -1;
 		}
 		/* The socket buffer is full: a worker that does not read

@@ -800,8 +800,8 @@ attack_routed(const char *name)
 	if (strcmp(name, "route-then-close") == 0) {
 		/* Ask for a route to a Studio that never answers the TCP
 		 * handshake, close the IPC socket, and live on: the monitor
-		 * must kill it for that when the route fails, not take its
-		 * closed socket for a death. */
+		 * must kill it for that, not take its closed socket for a
+		 * death, nor its route's failure for its fault. */
 		snprintf(login_session, sizeof(login_session), "bh");
 		if (genuine_login(0) != 0) {
 			say("genuine login failed", "");
@@ -924,6 +924,14 @@ attack(const char *name)
 	if (strcmp(name, "sign-not-a-hash") == 0) {
 		sign(20);			/* no exchange hash is 20 bytes */
 		await(3000);
+	} else if (strcmp(name, "sign-then-close") == 0) {
+		/* A legal request, then the IPC socket closed before its
+		 * answer, and the worker lives on: the answer finds the end
+		 * closed (EPIPE), which is no reason of its own, and the
+		 * grace for a closed socket kills the worker. */
+		sign(32);
+		close(SOCK);
+		sleep(30);
 	} else if (strcmp(name, "sign-too-fast") == 0) {
 		/* 300 requests at once, answers read after: the monitor
 		 * serves them back to back, far faster than
