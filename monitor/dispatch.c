@@ -451,10 +451,11 @@ dispatch_worker_msg(struct monitor *m, struct worker *w)
 
 /*
  * A worker has ended; what it sent just before -- the close records of a
- * connection that ended, its last log lines -- may still be queued on its
- * socket.  Take those in, under the same table; a request that would need
- * an answer ends the drain (nobody is left to read the answer).  Bounded:
- * a dead worker sends nothing more, and the socket holds a finite queue.
+ * connection that ended, a refusal of the client's key, its last log lines
+ * -- may still be queued on its socket.  Take those in, under the same
+ * table; a request that would need an answer ends the drain (nobody is
+ * left to read the answer).  Bounded: a dead worker sends nothing more,
+ * and the socket holds a finite queue.
  */
 void
 dispatch_drain(struct monitor *m, struct worker *w)
@@ -469,7 +470,7 @@ dispatch_drain(struct monitor *m, struct worker *w)
 		if ((n = receive_one(m, w, msg, &type)) <= 0)
 			break;
 		if (type != IPC_W_AUDIT && type != IPC_W_LOG &&
-		    type != IPC_W_KEX)
+		    type != IPC_W_KEX && type != IPC_W_REFUSED)
 			break;
 		dispatch_one(m, w, type, msg, (size_t)n);
 	}

@@ -1018,6 +1018,37 @@ attack(const char *name)
 		say("attack", "");
 		oversized_key(name[0] == 'v');
 		await(3000);
+	} else if (strcmp(name, "drain-refused") == 0) {
+		/* Not an attack: an honest worker's last messages, a refusal
+		 * between two log lines, sent as it exits.  The harness
+		 * stops the monitor meanwhile, so the monitor finds the
+		 * worker ended with them unread: its drain must take them
+		 * all in (the refusal is a denial the audit log must get). */
+		struct ipc_refused r;
+		struct ipc_log before = { 2, "drain: a line before the refusal" };
+		struct ipc_log after = { 2, "drain: a line after the refusal" };
+		char go[8];
+
+		sign(32);
+		await(3000);
+		say("ready", "");
+		if (recv(client, go, sizeof(go), 0) <= 0)
+			return;
+		memset(&r, 0, sizeof(r));
+		snprintf(r.user, sizeof(r.user), "alice@s1");
+		r.reason = IPC_REFUSED_KEY_TOO_LARGE;
+		snprintf(r.key_fp, sizeof(r.key_fp), "SHA256:%s",
+		    "DRAINDRAINDRAINDRAINDRAINDRAINDRAINDRAINDRA");
+		buf_init(&b, IPC_MAX_MSG);
+		(void)ipc_enc_log(&b, &before);
+		send_msg(&b);
+		buf_init(&b, IPC_MAX_MSG);
+		(void)ipc_enc_refused(&b, &r);
+		send_msg(&b);
+		buf_init(&b, IPC_MAX_MSG);
+		(void)ipc_enc_log(&b, &after);
+		send_msg(&b);
+		_exit(1);
 	} else if (strncmp(name, "refused-", 8) == 0) {
 		/* IPC_W_REFUSED: what an honest worker sends for a key too
 		 * large for the IPC; here out of state, with a fingerprint

@@ -247,6 +247,23 @@ expect refused-bad-fp "refusal names no key fingerprint" \
 expect refused-flood \
 	"authentication attempt after [0-9]* failures\|more than 64 keys offered" \
 	"200 refusals on one connection"
+# The drain: a worker that ends with its last messages unread (the monitor
+# stopped meanwhile; in CI, a monitor slowed by the sanitizers) -- a log
+# line, a refusal, a log line.  The monitor must take in all three when it
+# reaps it: the refusal is a denial, and the audit log must have it.
+exec {dfd}<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'drain-refused\n' >&"$dfd"
+while read -r -t 20 line <&"$dfd" && [ "$line" != ready ]; do :; done
+kill -STOP "$MON"
+printf 'go\n' >&"$dfd"
+nap 0.5
+kill -CONT "$MON"
+exec {dfd}>&-
+wait_log "$LOG" "drain: a line after the refusal" &&
+	grep -q "event=auth.denied .*key=SHA256:DRAINDRAIN.* reason=key-too-large" "$LOG" &&
+	grep -q "drain: a line before the refusal" "$LOG" &&
+	ok "a worker's last refusal and log lines, unread when it ended, are taken in" ||
+	not_ok "the drain lost a worker's last messages ($(grep -c 'drain: a line' "$LOG") of 2 lines; $(grep -c 'DRAINDRAIN' "$LOG") denial)"
 n=$(grep -c "event=auth.denied .*reason=key-too-large" "$LOG")
 [ "$n" -ge 1 ] && [ "$n" -le 70 ] &&
 	ok "the reported refusals are audited, and bounded ($n records)" ||
