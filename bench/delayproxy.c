@@ -29,8 +29,8 @@
  * reads 256 KiB at a time from one loopback TCP connection and writes it to
  * another, as the gateway's worker does, without crypto, and prints the CPU
  * it used per GiB (which the kernel charges with the loopback delivery of
- * what it sends).  The bench adds the crypto floor to
- * it: the least CPU per GiB a relay that decrypts and re-encrypts can use.
+ * what it sends).  The bench adds the crypto floor to it: the least CPU
+ * per GiB a relay that decrypts and re-encrypts can use.
  *
  * Benchmark tooling, not part of the gateway: loopback only.
  */

@@ -641,6 +641,8 @@ if want cpu; then
 	else
 		echo "bench: no $B/bench/delayproxy (make bench builds it): no relay floor" >&2
 	fi
+	R[floors]=$(awk -v f="${R[floor]}" -v r="${R[rfloor]}" \
+	    'BEGIN { if (f > 0 && r > 0) print f + r; else print "nan" }')
 fi
 
 # ---- the table ----
@@ -673,8 +675,8 @@ if want bulk; then
 	if want cpu; then
 		for d in down up; do
 			dr=$(v "mcpu.$d.direct")
-			b=$(awk -v d="$dr" -v f="$(v floor)" -v r="$(v rfloor)" \
-			    'BEGIN { if (d > 0 && f > 0 && r > 0) printf "%.2f", d / (d + f + r); else print "nan" }')
+			b=$(awk -v d="$dr" -v f="$(v floors)" \
+			    'BEGIN { if (d > 0 && f > 0) printf "%.2f", d / (d + f); else print "nan" }')
 			line "  any relay's bound, $d" "-" "-" "-" \
 			    "${b}x direct (floors only)" ""
 		done
@@ -713,14 +715,12 @@ if want bulk && want cpu; then
 		line "  of which user mode, $d" "$(fmt "$c" 2)" "-" "-" \
 		    "$(ratio "$c" "$(v floor)")x floor" ""
 	done
-	both=$(awk -v f="$(v floor)" -v r="$(v rfloor)" \
-	    'BEGIN { if (f > 0 && r > 0) print f + r; else print "nan" }')
 	line "relay floor s/GiB" "$(fmt "$(v rfloor)" 2)" "-" "-" \
 	    "read+write, no crypto" ""
 	for d in down up; do
 		c=$(v "cpu.$d")
 		line "  gateway over both floors, $d" "-" "-" "-" \
-		    "$(ratio "$c" "$both")x $(fmt "$both" 2) s/GiB" ""
+		    "$(ratio "$c" "$(v floors)")x $(fmt "$(v floors)" 2) s/GiB" ""
 	done
 	# The jump host's floor is half the gateway's: one AES pass a byte.
 	for d in down up; do
